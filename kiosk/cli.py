@@ -1,0 +1,58 @@
+"""The `hinge-kiosk` command (also `python -m kiosk`).
+
+Each subcommand lives in the module that owns its concept and exposes `register(subparsers)`, which
+adds its parser and sets `func(args) -> int`. Modules keep heavy imports (pygame, PyAV, the pose
+runtime) inside their functions so `hinge-kiosk --help` stays fast on a Pi.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from kiosk import __version__
+from kiosk.errors import KioskError
+
+# Subcommand name -> module that registers it, in the order `--help` lists them.
+COMMANDS: tuple[str, ...] = (
+    "kiosk.app",  # run
+    "kiosk.analyze",  # analyze
+    "kiosk.bench",  # bench core | pipeline | kiosk
+    "kiosk.models",  # models fetch | verify | list
+    "kiosk.config",  # config show | check | reference
+    "kiosk.store",  # history
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hinge-kiosk",
+        description="Hinge Mirror: real-time hip-hinge coaching from a side-view camera.",
+    )
+    parser.add_argument("--version", action="version", version=f"hinge-kiosk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:  # FOUNDATION-ONLY: tolerate subcommand modules not written yet; removed before landing.
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KioskError as exc:
+        print(f"hinge-kiosk: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,144 @@
+"""Pose tracks: the contract between seeing (pose estimation) and judging (the engine).
+
+A pose track is an `.npz` with
+  keypoints   float32 (N, 17, 3): (x, y, score) per COCO keypoint, in source pixels
+  t           float64 (N,): seconds, strictly increasing
+  frame_size  int (2,): (width, height) of the source frames
+Recorded tracks from other tools (`*.posetrack.json[.gz]`, BlazePose-33 or COCO-17 keypoints named
+`left_hip` etc.) load into the same structure by keypoint name.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kiosk.body import NUM_KEYPOINTS, BodyPart
+from kiosk.errors import InputError
+
+
+@dataclass
+class PoseTrack:
+    """Keypoints over time for one source."""
+
+    keypoints: np.ndarray  # float32 (N, 17, 3)
+    t: np.ndarray  # float64 (N,)
+    frame_size: tuple[int, int]  # (width, height)
+    source: str = ""
+
+    def __len__(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    @property
+    def fps(self) -> float:
+        """Median frame rate; 0.0 for fewer than two frames."""
+        if len(self) < 2:
+            return 0.0
+        dt = float(np.median(np.diff(self.t)))
+        return 1.0 / dt if dt > 0 else 0.0
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.t[-1] - self.t[0]) if len(self) else 0.0
+
+    def validate(self) -> PoseTrack:
+        """Raise `InputError` naming the first problem; return self when the track is usable."""
+        name = self.source or "pose track"
+        kp, t = self.keypoints, self.t
+        if kp.ndim != 3 or kp.shape[1:] != (NUM_KEYPOINTS, 3):
+            raise InputError(f"{name}: 'keypoints' has shape {kp.shape}, expected (N, 17, 3)")
+        if t.ndim != 1 or t.shape[0] != kp.shape[0]:
+            raise InputError(f"{name}: 't' has shape {t.shape}, expected ({kp.shape[0]},) to match keypoints")
+        if kp.shape[0] == 0:
+            raise InputError(f"{name}: the track has no frames")
+        if not np.isfinite(kp).all():
+            bad = int((~np.isfinite(kp)).any(axis=(1, 2)).sum())
+            raise InputError(f"{name}: 'keypoints' contains NaN or infinite values in {bad} frame(s)")
+        if not np.isfinite(t).all():
+            raise InputError(f"{name}: 't' contains NaN or infinite values")
+        if kp.shape[0] > 1 and not (np.diff(t) > 0).all():
+            raise InputError(f"{name}: 't' must be strictly increasing (seconds)")
+        w, h = self.frame_size
+        if w <= 0 or h <= 0:
+            raise InputError(f"{name}: 'frame_size' is {self.frame_size}, expected positive (width, height)")
+        return self
+
+    def save(self, path: str | Path) -> None:
+        """Write the `.npz` contract (uncompressed: tracks are small and load fast)."""
+        np.savez(
+            Path(path),
+            keypoints=np.asarray(self.keypoints, np.float32),
+            t=np.asarray(self.t, np.float64),
+            frame_size=np.asarray(self.frame_size, np.int64),
+        )
+
+
+def load_track(path: str | Path) -> PoseTrack:
+    """Load and validate an `.npz` pose track or a `*.posetrack.json[.gz]` recording."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if not p.is_file():
+        raise InputError(f"{p}: not a file")
+    name = p.name.lower()
+    if name.endswith(".json") or name.endswith(".json.gz"):
+        return _load_json(p).validate()
+    return _load_npz(p).validate()
+
+
+def _load_npz(p: Path) -> PoseTrack:
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            missing = [k for k in ("keypoints", "t", "frame_size") if k not in z.files]
+            if missing:
+                raise InputError(f"{p}: missing array(s) {', '.join(missing)}; a pose track needs "
+                                 "keypoints (N,17,3), t (N,) and frame_size (2,)")
+            kp = np.asarray(z["keypoints"])
+            t = np.asarray(z["t"])
+            fs = np.asarray(z["frame_size"]).reshape(-1)
+    except InputError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"{p}: not a readable .npz pose track ({exc})") from None
+    if not np.issubdtype(kp.dtype, np.number) or not np.issubdtype(t.dtype, np.number):
+        raise InputError(f"{p}: 'keypoints' and 't' must be numeric arrays")
+    if fs.shape != (2,) or not np.issubdtype(fs.dtype, np.number):
+        raise InputError(f"{p}: 'frame_size' has shape {fs.shape}, expected (2,) = (width, height)")
+    return PoseTrack(kp.astype(np.float32), t.astype(np.float64), (int(fs[0]), int(fs[1])), str(p))
+
+
+def _load_json(p: Path) -> PoseTrack:
+    try:
+        opener = gzip.open if p.name.lower().endswith(".gz") else open
+        with opener(p, "rt", encoding="utf-8") as f:
+            doc = json.load(f)
+        frames = doc["frames"]
+        meta = doc.get("metadata", {})
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        raise InputError(f"{p}: not a readable posetrack JSON ({exc.__class__.__name__}: {exc})") from None
+    n = len(frames)
+    kp = np.zeros((n, NUM_KEYPOINTS, 3), np.float32)
+    t = np.zeros(n, np.float64)
+    index = {part.key: int(part) for part in BodyPart}
+    try:
+        for i, fr in enumerate(frames):
+            t[i] = float(fr["videoTime"]) if "videoTime" in fr else float(fr["timestamp"]) / 1000.0
+            for k in fr.get("keypoints") or ():
+                j = index.get(k.get("name", ""))
+                if j is not None:
+                    score = k.get("score", k.get("visibility", 0.0))
+                    kp[i, j] = (k["x"], k["y"], score if score is not None else 0.0)
+        width = int(meta.get("videoWidth") or 0)
+        height = int(meta.get("videoHeight") or 0)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{p}: malformed posetrack frame ({exc.__class__.__name__}: {exc})") from None
+    if width <= 0 or height <= 0:
+        width = max(1, math.ceil(float(kp[..., 0].max(initial=1.0))))
+        height = max(1, math.ceil(float(kp[..., 1].max(initial=1.0))))
+    return PoseTrack(kp, t, (width, height), str(p))

@@ -1,0 +1,36 @@
+"""Shared fixtures: where the real data lives, and headless SDL for display tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_dir() -> Path | None:
+    """`$HINGE_SHARED`, else `../shared` beside the checkout; None when neither exists."""
+    env = os.environ.get("HINGE_SHARED")
+    for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared"]:
+        if (candidate / "data").is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The shared data folder; tests using it skip (with the reason) on a user's clone without it."""
+    found = shared_dir()
+    if found is None:
+        pytest.skip("real data not found: set HINGE_SHARED or place the shared folder at ../shared")
+    return found
+
+
+@pytest.fixture(scope="session")
+def shared_data(shared: Path) -> Path:
+    return shared / "data"
