@@ -1,0 +1,857 @@
+"""Session history: sessions, sets and reps in SQLite, durable across power cuts.
+
+The database runs in WAL mode with `synchronous=FULL`, so a commit is on the card before `add_rep`
+returns: a rep once acknowledged survives a power cut or a SIGKILL (tests/test_store_crash.py kills
+a writer dozens of times to prove it). The schema version lives in `PRAGMA user_version` and is
+brought up to date by an ordered list of migrations. Sessions left open by a crash are closed when
+the store next opens, at the time of their last rep.
+
+`SessionStore` is the synchronous API. The kiosk uses `StoreWriter`, which runs a `SessionStore` on
+its own thread behind a queue, so the display never waits for fsync, and which degrades to logging
+lost writes loudly (with their data) when the store cannot be opened or written: history is worth
+keeping, but never worth a blank mirror. Times are wall-clock Unix seconds passed in by the caller;
+nothing here reads a clock. No image is written unless the operator opted in (`store.save_images`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import fcntl
+import json
+import logging
+import math
+import os
+import queue
+import sqlite3
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kiosk.errors import KioskError
+
+log = logging.getLogger(__name__)
+
+SYSTEM_STATE_DIR = Path("/var/lib/hinge-kiosk")
+DB_NAME = "sessions.db"
+BUSY_TIMEOUT_MS = 5000
+DAY_S = 86400.0
+
+T = TypeVar("T")
+
+
+class StoreError(KioskError):
+    """The history database cannot be opened, read or written; the message names the file and the fix."""
+
+
+# ------------------------------------------------------------------------------------------ schema
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: `statements` take the database from `version - 1` to `version`."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "sessions, sets and reps",
+        (
+            """CREATE TABLE sessions (
+                id INTEGER PRIMARY KEY,
+                started_at REAL NOT NULL,
+                ended_at REAL,
+                drill TEXT NOT NULL
+            )""",
+            """CREATE TABLE sets (
+                id INTEGER PRIMARY KEY,
+                session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                idx INTEGER NOT NULL,
+                drill TEXT NOT NULL,
+                started_at REAL NOT NULL,
+                ended_at REAL,
+                target_reps INTEGER NOT NULL
+            )""",
+            """CREATE TABLE reps (
+                id INTEGER PRIMARY KEY,
+                set_id INTEGER NOT NULL REFERENCES sets(id) ON DELETE CASCADE,
+                idx INTEGER NOT NULL,
+                started_at REAL NOT NULL,
+                bottom_at REAL,
+                ended_at REAL NOT NULL,
+                score REAL,
+                faults TEXT NOT NULL DEFAULT '[]',
+                tempo_down_s REAL,
+                tempo_up_s REAL,
+                hip_angle_deg REAL,
+                knee_angle_deg REAL,
+                hip_travel REAL,
+                wall_tap INTEGER,
+                image_path TEXT
+            )""",
+            "CREATE INDEX sessions_started ON sessions(started_at)",
+            "CREATE INDEX sets_session ON sets(session_id)",
+            "CREATE INDEX sets_started ON sets(started_at)",
+            "CREATE INDEX reps_set ON reps(set_id)",
+        ),
+    ),
+)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS, where: str = "") -> int:
+    """Apply the migrations newer than the database, each in its own transaction; return the version.
+
+    `conn` must be in autocommit mode (`isolation_level=None`). A database newer than the code is
+    refused rather than guessed at.
+    """
+    current = schema_version(conn)
+    latest = migrations[-1].version if migrations else 0
+    if current > latest:
+        raise StoreError(
+            f"{where or 'the history database'} has schema version {current}, but this hinge-kiosk "
+            f"only knows up to {latest}: upgrade hinge-kiosk, or set store.path to another file"
+        )
+    for m in migrations:
+        if m.version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in m.statements:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {int(m.version)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        log.info("history schema upgraded to v%d (%s)", m.version, m.description)
+    return max(current, latest)
+
+
+# ----------------------------------------------------------------------------------------- queries
+
+
+@dataclass(frozen=True)
+class SetSummary:
+    """One set as the progress screen shows it. Times are Unix seconds; scores 0-100."""
+
+    set_id: int
+    session_id: int
+    index: int  # 1-based position of the set in its session
+    drill: str
+    started_at: float
+    ended_at: float | None  # None while the set is under way
+    target_reps: int
+    reps: int
+    mean_score: float | None
+    best_score: float | None
+    mean_tempo_down_s: float | None
+    mean_tempo_up_s: float | None
+    wall_taps: int
+    faults: tuple[tuple[str, int], ...]  # (fault, reps showing it), most frequent first
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["faults"] = dict(self.faults)
+        return d
+
+
+@dataclass(frozen=True)
+class DayTotal:
+    """One local calendar day of activity."""
+
+    day: date
+    sets: int
+    reps: int
+    mean_score: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "sets": self.sets,
+            "reps": self.reps,
+            "mean_score": self.mean_score,
+        }
+
+
+def local_day(t: float, tz: tzinfo | None = None) -> date:
+    """The calendar day of Unix time `t` in `tz` (the machine's zone when None)."""
+    return (datetime.fromtimestamp(t, tz) if tz else datetime.fromtimestamp(t)).date()
+
+
+def day_start(day: date, tz: tzinfo | None = None) -> float:
+    """Unix time of midnight at the start of `day` in `tz` (the machine's zone when None)."""
+    return datetime.combine(day, datetime.min.time(), tz).timestamp()
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+
+def _explain(exc: BaseException, path: Path) -> StoreError:
+    """A `StoreError` naming the file and the fix for an SQLite or OS error."""
+    name = getattr(exc, "sqlite_errorname", "")
+    text = str(exc)
+    if name.startswith("SQLITE_FULL") or "disk is full" in text:
+        fix = "the disk is full: free space on the SD card (see `df -h`)"
+    elif name.startswith("SQLITE_READONLY") or "readonly" in text or "Read-only" in text:
+        fix = (
+            f"the file or {path.parent} is read-only for this user: check the owner (the service runs as "
+            "hinge-kiosk) or whether the card was remounted read-only after errors (`dmesg`)"
+        )
+    elif name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "not a database" in text or "malformed" in text:
+        fix = (
+            f"the file is damaged: move it aside (`sudo mv {path} {path}.damaged`) and restart the kiosk, "
+            "which starts a new history"
+        )
+    elif name.startswith("SQLITE_CANTOPEN") or isinstance(exc, OSError):
+        fix = (
+            f"cannot create or open it: check that {path.parent} exists and is writable by the kiosk's "
+            "user, or set store.path in the site config"
+        )
+    elif name.startswith("SQLITE_BUSY") or "locked" in text:
+        fix = "another process holds it locked: stop the other hinge-kiosk (`systemctl status hinge-kiosk`)"
+    else:
+        fix = "see the error above"
+    return StoreError(f"session history {path}: {text}; {fix}")
+
+
+def resolve_db_path(configured: str = "") -> Path:
+    """`store.path` if set; else /var/lib/hinge-kiosk/sessions.db when writable; else the user's state dir."""
+    if configured:
+        return Path(configured).expanduser()
+    if SYSTEM_STATE_DIR.is_dir() and os.access(SYSTEM_STATE_DIR, os.W_OK | os.X_OK):
+        return SYSTEM_STATE_DIR / DB_NAME
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "hinge-kiosk" / DB_NAME
+
+
+# ------------------------------------------------------------------------------------------- store
+
+
+def _number(rep: Mapping[str, Any], key: str) -> float | None:
+    value = rep.get(key)
+    if value is None or isinstance(value, bool):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class SessionStore:
+    """Synchronous session history. Each write returns after its transaction is on disk.
+
+    Writable stores take an exclusive lock (`<db>.lock`) so that two kiosks cannot interleave, and
+    close what a crash left open. `readonly=True` is for reporting while the kiosk runs: no lock, no
+    recovery, no migration. Use from one thread (the `StoreWriter` thread in the kiosk).
+    """
+
+    def __init__(self, path: str | Path, *, save_images: bool = False, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.save_images = save_images and not readonly
+        self.readonly = readonly
+        self._lock_fd: int | None = None
+        self._conn: sqlite3.Connection | None = None
+        try:
+            if readonly:
+                self._open_readonly()
+            else:
+                self._open_writable()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening
+
+    def _connect(self, target: str, uri: bool) -> sqlite3.Connection:
+        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE); `timeout` is the busy timeout.
+        conn = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _open_readonly(self) -> None:
+        if not self.path.exists():
+            raise StoreError(f"session history {self.path}: no such file (no session recorded there yet)")
+        try:
+            self._conn = self._connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            version = schema_version(self._conn)
+        except (sqlite3.Error, OSError) as exc:
+            raise _explain(exc, self.path) from None
+        if version == 0:
+            raise StoreError(f"session history {self.path}: empty (no session recorded there yet)")
+        if version > MIGRATIONS[-1].version:
+            raise StoreError(
+                f"session history {self.path} has schema version {version}, newer than this "
+                f"hinge-kiosk (v{MIGRATIONS[-1].version}): upgrade hinge-kiosk"
+            )
+
+    def _open_writable(self) -> None:
+        try:
+            self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+            self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        except OSError as exc:
+            raise _explain(exc, self.path) from None
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(
+                f"session history {self.path}: another hinge-kiosk is writing it; stop that one first "
+                "(`systemctl status hinge-kiosk`), or set store.path to another file"
+            ) from None
+        try:
+            self._conn = conn = self._connect(str(self.path), uri=False)
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                log.warning(
+                    "history %s: journal mode is %s, not WAL (file system without WAL?)", self.path, mode
+                )
+            conn.execute("PRAGMA synchronous = FULL")  # WAL + FULL: each commit is fsynced (power cuts)
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"database disk image is malformed ({check})")
+            migrate(conn, MIGRATIONS, str(self.path))
+            recovered = self._close_abandoned()
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path) from None
+        if recovered:
+            log.info(
+                "history %s: closed %d session(s) left open by a crash or power cut", self.path, recovered
+            )
+
+    def _close_abandoned(self) -> int:
+        """Close sets and sessions a crash left open, at the time of their last rep (or start)."""
+        with self._transaction() as conn:
+            conn.execute(
+                """UPDATE sets SET ended_at = COALESCE(
+                       (SELECT MAX(r.ended_at) FROM reps r WHERE r.set_id = sets.id), started_at)
+                   WHERE ended_at IS NULL"""
+            )
+            cur = conn.execute(
+                """UPDATE sessions SET ended_at = MAX(started_at, COALESCE(
+                       (SELECT MAX(s.ended_at) FROM sets s WHERE s.session_id = sessions.id), started_at))
+                   WHERE ended_at IS NULL"""
+            )
+            return cur.rowcount
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"session history {self.path}: the store is closed")
+        return self._conn
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self.readonly:
+            raise StoreError(f"session history {self.path}: opened read-only")
+        try:
+            with self._transaction() as conn:
+                return fn(conn)
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path) from None
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return fn(self._connection())
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path) from None
+
+    # -- writing
+
+    def open_session(self, drill: str, at: float) -> int:
+        """Start a session; returns its id."""
+
+        def insert(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO sessions (started_at, drill) VALUES (?, ?)", (float(at), str(drill))
+            )
+            return int(cur.lastrowid or 0)
+
+        return self._write(insert)
+
+    def open_set(self, session_id: int, drill: str, target_reps: int, at: float) -> int:
+        """Start the next set of a session; returns its id."""
+
+        def insert(conn: sqlite3.Connection) -> int:
+            index = conn.execute(
+                "SELECT COALESCE(MAX(idx), 0) + 1 FROM sets WHERE session_id = ?", (session_id,)
+            ).fetchone()[0]
+            cur = conn.execute(
+                "INSERT INTO sets (session_id, idx, drill, started_at, target_reps) VALUES (?, ?, ?, ?, ?)",
+                (session_id, index, str(drill), float(at), int(target_reps)),
+            )
+            return int(cur.lastrowid or 0)
+
+        return self._write(insert)
+
+    def add_rep(self, set_id: int, rep: Mapping[str, Any], at: float, image: bytes | None = None) -> int:
+        """Record a finished rep; returns its id once the commit is on disk.
+
+        `rep` is the engine's rep dict (`RepResult.as_dict()`): `index`, `start_s`, `bottom_s`, `end_s`
+        in the engine's clock, `score`, `faults`, angles, `hip_travel`, `wall_tap`, tempos. `at` is the
+        wall-clock time the rep ended; the start and bottom are placed relative to it. `image` (JPEG
+        bytes) is written only when the store was opened with `save_images=True`.
+        """
+        end_s = _number(rep, "end_s")
+        start_s, bottom_s = _number(rep, "start_s"), _number(rep, "bottom_s")
+        at = float(at)
+        started_at = at - (end_s - start_s) if end_s is not None and start_s is not None else at
+        bottom_at = at - (end_s - bottom_s) if end_s is not None and bottom_s is not None else None
+        faults = [str(f) for f in rep.get("faults") or ()]
+        wall_tap = rep.get("wall_tap")
+        row = (
+            set_id,
+            int(rep.get("index") or 0),
+            started_at,
+            bottom_at,
+            at,
+            _number(rep, "score"),
+            json.dumps(faults),
+            _number(rep, "tempo_down_s"),
+            _number(rep, "tempo_up_s"),
+            _number(rep, "hip_angle_deg"),
+            _number(rep, "knee_angle_deg"),
+            _number(rep, "hip_travel"),
+            None if wall_tap is None else int(bool(wall_tap)),
+        )
+
+        def insert(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                """INSERT INTO reps (set_id, idx, started_at, bottom_at, ended_at, score, faults,
+                       tempo_down_s, tempo_up_s, hip_angle_deg, knee_angle_deg, hip_travel, wall_tap)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                row,
+            )
+            rep_id = int(cur.lastrowid or 0)
+            if image is not None and self.save_images:
+                name = self._save_image(rep_id, image)
+                if name:
+                    conn.execute("UPDATE reps SET image_path = ? WHERE id = ?", (name, rep_id))
+            return rep_id
+
+        return self._write(insert)
+
+    @property
+    def images_dir(self) -> Path:
+        return self.path.parent / "images"
+
+    def _save_image(self, rep_id: int, image: bytes) -> str | None:
+        """Write a rep's still durably; a failure costs the picture, never the rep."""
+        name = f"rep-{rep_id}.jpg"
+        try:
+            self.images_dir.mkdir(mode=0o750, exist_ok=True)
+            fd = os.open(self.images_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+            try:
+                os.write(fd, image)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            log.error("history: still of rep %d not saved (%s); the rep is kept", rep_id, exc)
+            return None
+        return name
+
+    def close_set(self, set_id: int, at: float) -> None:
+        self._write(
+            lambda conn: conn.execute(
+                "UPDATE sets SET ended_at = ? WHERE id = ? AND ended_at IS NULL", (float(at), set_id)
+            )
+        )
+
+    def close_session(self, session_id: int, at: float) -> None:
+        """End a session and any of its sets still open."""
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sets SET ended_at = ? WHERE session_id = ? AND ended_at IS NULL",
+                (float(at), session_id),
+            )
+            conn.execute(
+                "UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL", (float(at), session_id)
+            )
+
+        self._write(update)
+
+    def prune(self, now: float, keep_days: int) -> int:
+        """Delete finished sessions that started more than `keep_days` ago (0 keeps all); returns how many."""
+        if keep_days <= 0:
+            return 0
+        cutoff = float(now) - keep_days * DAY_S
+
+        def delete(conn: sqlite3.Connection) -> tuple[int, list[str]]:
+            old = "SELECT id FROM sessions WHERE started_at < ? AND ended_at IS NOT NULL"
+            images = [
+                row[0]
+                for row in conn.execute(
+                    f"""SELECT r.image_path FROM reps r JOIN sets s ON r.set_id = s.id
+                        WHERE r.image_path IS NOT NULL AND s.session_id IN ({old})""",
+                    (cutoff,),
+                )
+            ]
+            cur = conn.execute(f"DELETE FROM sessions WHERE id IN ({old})", (cutoff,))
+            return cur.rowcount, images
+
+        count, images = self._write(delete)
+        for name in images:
+            with contextlib.suppress(FileNotFoundError):
+                (self.images_dir / name).unlink()
+        return count
+
+    # -- reading
+
+    def today(self, now: float, tz: tzinfo | None = None) -> list[SetSummary]:
+        """Sets started since local midnight, newest first."""
+        return self._sets_since(day_start(local_day(now, tz), tz), None)
+
+    def recent_sets(self, now: float, days: int = 7, limit: int | None = None) -> list[SetSummary]:
+        """Sets started in the last `days` days (24-hour periods before `now`), newest first."""
+        return self._sets_since(float(now) - days * DAY_S, limit)
+
+    def daily_totals(self, now: float, days: int = 7, tz: tzinfo | None = None) -> list[DayTotal]:
+        """Sets, reps and mean score for each of the last `days` local days, oldest first, today last."""
+        today = local_day(now, tz)
+        totals = {today - timedelta(days=n): [0, 0, 0.0, 0] for n in range(days - 1, -1, -1)}
+        # per day: sets, reps, sum of scores, scored reps
+        rows = self._read(
+            lambda conn: conn.execute(
+                """SELECT s.started_at, COUNT(r.id), SUM(r.score), COUNT(r.score)
+                   FROM sets s LEFT JOIN reps r ON r.set_id = s.id
+                   WHERE s.started_at >= ? GROUP BY s.id""",
+                (day_start(min(totals), tz),),
+            ).fetchall()
+        )
+        for started_at, reps, score_sum, scored in rows:
+            day = local_day(started_at, tz)
+            if day in totals:
+                t = totals[day]
+                t[0] += 1
+                t[1] += reps
+                t[2] += score_sum or 0.0
+                t[3] += scored
+        return [
+            DayTotal(day, int(t[0]), int(t[1]), (t[2] / t[3]) if t[3] else None) for day, t in totals.items()
+        ]
+
+    def _sets_since(self, since: float, limit: int | None) -> list[SetSummary]:
+        def query(conn: sqlite3.Connection) -> list[SetSummary]:
+            rows = conn.execute(
+                """SELECT s.id, s.session_id, s.idx, s.drill, s.started_at, s.ended_at, s.target_reps,
+                          COUNT(r.id), AVG(r.score), MAX(r.score), AVG(r.tempo_down_s), AVG(r.tempo_up_s),
+                          COALESCE(SUM(r.wall_tap), 0)
+                   FROM sets s LEFT JOIN reps r ON r.set_id = s.id
+                   WHERE s.started_at >= ?
+                   GROUP BY s.id ORDER BY s.started_at DESC, s.id DESC LIMIT ?""",
+                (since, -1 if limit is None else limit),
+            ).fetchall()
+            faults: dict[int, Counter[str]] = {row[0]: Counter() for row in rows}
+            if rows:
+                marks = ",".join("?" * len(rows))
+                for set_id, text in conn.execute(
+                    f"SELECT set_id, faults FROM reps WHERE set_id IN ({marks})", [row[0] for row in rows]
+                ):
+                    faults[set_id].update(set(json.loads(text)))
+            return [
+                SetSummary(
+                    *row[:13], faults=tuple(sorted(faults[row[0]].items(), key=lambda kv: (-kv[1], kv[0])))
+                )
+                for row in rows
+            ]
+
+        return self._read(query)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+    def __enter__(self) -> SessionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------------------------------ writer
+
+Ref = int | Future  # a row id, or the future of one from an earlier writer call
+
+
+class StoreWriter:
+    """A `SessionStore` on a background thread: the display queues writes and never waits on fsync.
+
+    Every method returns a `Future` at once; ids from earlier calls may be passed on as their futures
+    (`open_set(writer.open_session(...), ...)`): the queue is first-in first-out, so they are resolved
+    by the time they are needed. `add_rep`'s `on_commit(rep_id)` runs on the writer thread after the
+    commit is on disk. If the store cannot be opened or written, the kiosk keeps running: the failure
+    is logged with the lost data, `error` holds it for the screen, futures carry it, and opening is
+    retried at the next `open_session`. Call `close()` at shutdown to drain the queue.
+    """
+
+    _STOP = object()
+
+    def __init__(self, path: str | Path, *, save_images: bool = False) -> None:
+        self.path = Path(path)
+        self._save_images = save_images
+        self._store: SessionStore | None = None
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._error: KioskError | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
+        self._thread.start()
+        self._queue.put((self._ensure_open, "opening the history", False, Future()))
+        atexit.register(self.close)
+
+    @property
+    def error(self) -> KioskError | None:
+        """The last failure (for the screen); None once writes succeed again."""
+        return self._error
+
+    def open_session(self, drill: str, at: float) -> Future[int]:
+        return self._submit(
+            lambda: self._ensure_open().open_session(drill, at), f"session start ({drill}, at {at:.3f})"
+        )
+
+    def open_set(self, session: Ref, drill: str, target_reps: int, at: float) -> Future[int]:
+        return self._submit(
+            lambda: self._need_store().open_set(_resolve(session, "its session"), drill, target_reps, at),
+            f"set start ({drill}, {target_reps} reps, at {at:.3f})",
+        )
+
+    def add_rep(
+        self,
+        set_: Ref,
+        rep: Mapping[str, Any],
+        at: float,
+        image: bytes | None = None,
+        on_commit: Callable[[int], None] | None = None,
+    ) -> Future[int]:
+        rep = dict(rep)  # the caller may reuse its dict
+
+        def write() -> int:
+            rep_id = self._need_store().add_rep(_resolve(set_, "its set"), rep, at, image)
+            if on_commit is not None:
+                try:
+                    on_commit(rep_id)
+                except Exception:
+                    log.exception("history: on_commit callback failed for rep %d", rep_id)
+            return rep_id
+
+        return self._submit(write, f"rep {json.dumps(rep, default=str)} at {at:.3f}")
+
+    def close_set(self, set_: Ref, at: float) -> Future[None]:
+        return self._submit(
+            lambda: self._need_store().close_set(_resolve(set_, "the set"), at), f"set end at {at:.3f}"
+        )
+
+    def close_session(self, session: Ref, at: float) -> Future[None]:
+        return self._submit(
+            lambda: self._need_store().close_session(_resolve(session, "the session"), at),
+            f"session end at {at:.3f}",
+        )
+
+    def prune(self, now: float, keep_days: int) -> Future[int]:
+        return self._submit(lambda: self._need_store().prune(now, keep_days), "pruning old history")
+
+    def today(self, now: float, tz: tzinfo | None = None) -> Future[list[SetSummary]]:
+        return self._submit(lambda: self._need_store().today(now, tz), "reading today's sets", write=False)
+
+    def recent_sets(self, now: float, days: int = 7, limit: int | None = None) -> Future[list[SetSummary]]:
+        return self._submit(
+            lambda: self._need_store().recent_sets(now, days, limit), "reading recent sets", write=False
+        )
+
+    def daily_totals(self, now: float, days: int = 7, tz: tzinfo | None = None) -> Future[list[DayTotal]]:
+        return self._submit(
+            lambda: self._need_store().daily_totals(now, days, tz), "reading daily totals", write=False
+        )
+
+    def close(self, timeout: float | None = 10.0) -> bool:
+        """Finish queued writes and close the store; False if the queue did not drain in time."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(self._STOP)
+            atexit.unregister(self.close)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # -- the thread
+
+    def _submit(self, fn: Callable[[], T], what: str, write: bool = True) -> Future[T]:
+        """Queue `fn`; `what` describes it, with the data, for the log line if a write is lost."""
+        future: Future[T] = Future()
+        if self._closed:
+            self._fail(StoreError(f"session history {self.path}: the writer is closed"), what, write, future)
+        else:
+            self._queue.put((fn, what, write, future))
+        return future
+
+    def _ensure_open(self) -> SessionStore:
+        if self._store is None:
+            self._store = SessionStore(self.path, save_images=self._save_images)
+            if self._error is not None:
+                log.info("history %s: open again", self.path)
+            self._error = None
+        return self._store
+
+    def _need_store(self) -> SessionStore:
+        if self._store is None:
+            raise self._error or StoreError(f"session history {self.path}: not open")
+        return self._store
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is self._STOP:
+                break
+            fn, what, write, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn()
+            except KioskError as exc:
+                self._fail(exc, what, write, future)
+            except Exception as exc:  # a bug or odd input must not kill the writer thread
+                error = StoreError(f"session history {self.path}: {type(exc).__name__}: {exc}")
+                self._fail(error, what, write, future)
+            else:
+                self._error = None
+                future.set_result(result)
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _fail(self, exc: KioskError, what: str, write: bool, future: Future[Any]) -> None:
+        self._error = exc
+        if write:
+            log.error("history: NOT SAVED: %s: %s", what, exc)
+        else:
+            log.error("history: %s failed: %s", what, exc)
+        future.set_exception(exc)
+
+
+def _resolve(ref: Ref, what: str) -> int:
+    """The row id behind `ref`; an earlier call's future is done by now, as the queue is in order."""
+    if isinstance(ref, Future):
+        if not ref.done() or ref.exception() is not None:
+            raise StoreError(f"not saved because {what} was not saved")
+        return int(ref.result())
+    return int(ref)
+
+
+# --------------------------------------------------------------------------------------------- CLI
+
+
+def _fmt(value: float | None, spec: str, unit: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{unit}"
+
+
+def _print_history(path: Path, days: int, sets: list[SetSummary], totals: list[DayTotal]) -> None:
+    print(f"History in {path}, last {days} day(s), local times:")
+    if not sets:
+        print("  no sets recorded in that time")
+    else:
+        print(
+            f"  {'date':10}  {'time':5}  {'drill':19}  set  {'reps':>7}  {'score':>9}  {'tempo':>11}  faults"
+        )
+        for s in sets:
+            start = datetime.fromtimestamp(s.started_at)
+            faults = ", ".join(f"{name} x{n}" for name, n in s.faults[:3]) or "-"
+            score = f"{_fmt(s.mean_score, '.0f')}/{_fmt(s.best_score, '.0f')}"
+            tempo = f"{_fmt(s.mean_tempo_down_s, '.1f')}/{_fmt(s.mean_tempo_up_s, '.1f')} s"
+            reps = f"{s.reps}/{s.target_reps}"
+            print(
+                f"  {start:%Y-%m-%d}  {start:%H:%M}  {s.drill:19}  {s.index:>3}  {reps:>7}  {score:>9}  "
+                f"{tempo:>11}  {faults}"
+            )
+        print("  (score: mean/best of 100; tempo: mean seconds down/up)")
+    print("Per day:")
+    for t in totals:
+        print(
+            f"  {t.day.isoformat()}  {t.sets:3d} sets  {t.reps:4d} reps  "
+            f"mean score {_fmt(t.mean_score, '.0f')}"
+        )
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    if args.db:
+        path = Path(args.db)
+    else:
+        from kiosk.config import load_config
+
+        loaded = load_config()
+        for problem in loaded.problems:
+            print(f"hinge-kiosk: {problem}", file=sys.stderr)
+        path = resolve_db_path(loaded.config.store.path)
+    if not path.exists() and not args.db and SYSTEM_STATE_DIR.is_dir() and path.parent != SYSTEM_STATE_DIR:
+        raise StoreError(
+            f"no session history at {path}; the kiosk service keeps its history in "
+            f"{SYSTEM_STATE_DIR / DB_NAME}: read it with `sudo hinge-kiosk history`"
+        )
+    now = time.time()
+    with SessionStore(path, readonly=True) as store:
+        sets = store.recent_sets(now, args.days)
+        totals = store.daily_totals(now, args.days)
+    if args.json:
+        json.dump(
+            {
+                "db": str(path),
+                "days": args.days,
+                "sets": [s.as_dict() for s in sets],
+                "daily": [t.as_dict() for t in totals],
+            },
+            sys.stdout,
+            indent=2,
+        )
+        print()
+    else:
+        _print_history(path, args.days, sets, totals)
+    return 0
+
+
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 3650:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days from 1 to 3650, got {text!r}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    """Add `history`."""
+    p = subparsers.add_parser("history", help="print recent sets from the session history")
+    p.add_argument("--days", type=_days, default=7, metavar="N", help="how many days back (default: 7)")
+    p.add_argument(
+        "--db",
+        metavar="PATH",
+        help="history database (default: store.path from the config, see `config show`)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_history)

@@ -1,0 +1,507 @@
+"""Session history: schema and migrations, recovery after a crash, queries, privacy, the writer thread."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+import stat
+import threading
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk import store as storemod
+from kiosk.cli import main
+from kiosk.store import (
+    MIGRATIONS,
+    Migration,
+    SessionStore,
+    StoreError,
+    StoreWriter,
+    day_start,
+    migrate,
+    resolve_db_path,
+)
+
+TZ = timezone(timedelta(hours=2))
+NOON = datetime(2025, 3, 12, 12, 0, tzinfo=TZ).timestamp()  # a Wednesday, 12:00 in TZ
+
+
+def rep(index: int, score: float | None = 80, faults: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+    """A rep dict in the engine's shape (`RepResult.as_dict()`)."""
+    d = {
+        "index": index,
+        "start_s": 10.0,
+        "bottom_s": 11.5,
+        "end_s": 13.0,
+        "score": score,
+        "faults": list(faults),
+        "hip_angle_deg": 72.5,
+        "knee_angle_deg": 18.0,
+        "hip_travel": 0.42,
+        "wall_tap": None,
+        "tempo_down_s": 1.5,
+        "tempo_up_s": 1.5,
+    }
+    d.update(extra)
+    return d
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "history" / "sessions.db"
+
+
+def rows(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------------------ schema, pragmas
+
+
+def test_new_store_is_wal_full_sync_with_foreign_keys(db: Path) -> None:
+    with SessionStore(db) as s:
+        conn = s._conn
+        assert conn is not None
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == storemod.BUSY_TIMEOUT_MS
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == MIGRATIONS[-1].version
+    tables = {r[0] for r in rows(db, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"sessions", "sets", "reps"} <= tables
+
+
+def test_migrations_are_numbered_from_one_without_gaps() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def _conn(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+def test_migration_runner_upgrades_a_v1_database(db: Path) -> None:
+    with SessionStore(db) as s:
+        sid = s.open_session("hinge", NOON)
+        s.add_rep(s.open_set(sid, "hinge", 10, NOON), rep(1), NOON + 5)
+    v2 = Migration(2, "rep notes", ("ALTER TABLE reps ADD COLUMN note TEXT", "UPDATE reps SET note = 'old'"))
+    conn = _conn(db)
+    try:
+        assert migrate(conn, (*MIGRATIONS, v2)) == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("SELECT idx, score, note FROM reps").fetchall() == [(1, 80.0, "old")]
+        assert migrate(conn, (*MIGRATIONS, v2)) == 2  # already current: nothing runs twice
+    finally:
+        conn.close()
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(db: Path) -> None:
+    SessionStore(db).close()
+    bad = Migration(2, "broken", ("CREATE TABLE extra (x)", "INSERT INTO no_such_table VALUES (1)"))
+    conn = _conn(db)
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            migrate(conn, (*MIGRATIONS, bad))
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall() == []
+    finally:
+        conn.close()
+
+
+def test_a_database_from_a_newer_kiosk_is_refused(db: Path) -> None:
+    SessionStore(db).close()
+    conn = _conn(db)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(StoreError, match=r"schema version 99.*upgrade hinge-kiosk"):
+        SessionStore(db)
+
+
+# --------------------------------------------------------------------------------------- writing
+
+
+def test_reps_are_stored_with_wall_clock_times(db: Path) -> None:
+    with SessionStore(db) as s:
+        sid = s.open_session("wall-hinge", NOON)
+        set_id = s.open_set(sid, "wall-hinge", 10, NOON + 1)
+        rid = s.add_rep(set_id, rep(1, 91, ("knees_forward", "rounded_back"), wall_tap=True), NOON + 20)
+    (row,) = rows(
+        db,
+        "SELECT set_id, idx, started_at, bottom_at, ended_at, score, faults, tempo_down_s, tempo_up_s, "
+        "hip_angle_deg, knee_angle_deg, hip_travel, wall_tap, image_path FROM reps WHERE id = ?",
+        rid,
+    )
+    assert row == (
+        set_id, 1, NOON + 17, NOON + 18.5, NOON + 20, 91.0, '["knees_forward", "rounded_back"]',
+        1.5, 1.5, 72.5, 18.0, 0.42, 1, None,
+    )  # fmt: skip
+
+
+def test_missing_and_non_finite_values_become_null(db: Path) -> None:
+    with SessionStore(db) as s:
+        set_id = s.open_set(s.open_session("hinge", NOON), "hinge", 10, NOON)
+        s.add_rep(set_id, {"index": 2, "score": None, "hip_angle_deg": float("nan"), "faults": []}, NOON + 3)
+    assert rows(db, "SELECT started_at, bottom_at, score, hip_angle_deg, wall_tap, faults FROM reps") == [
+        (NOON + 3, None, None, None, None, "[]")
+    ]
+
+
+def test_set_indexes_count_within_their_session(db: Path) -> None:
+    with SessionStore(db) as s:
+        a, b = s.open_session("hinge", NOON), s.open_session("hinge", NOON + 100)
+        ids = [
+            s.open_set(a, "hinge", 10, NOON),
+            s.open_set(b, "hinge", 10, NOON),
+            s.open_set(a, "hinge", 10, NOON),
+        ]
+    assert [r[0] for r in rows(db, "SELECT idx FROM sets ORDER BY id")] == [1, 1, 2]
+    assert len(set(ids)) == 3
+
+
+def test_closing_a_session_closes_its_open_sets(db: Path) -> None:
+    with SessionStore(db) as s:
+        sid = s.open_session("hinge", NOON)
+        done = s.open_set(sid, "hinge", 10, NOON)
+        s.close_set(done, NOON + 60)
+        s.open_set(sid, "hinge", 10, NOON + 120)
+        s.close_session(sid, NOON + 200)
+        s.close_set(done, NOON + 999)  # closing twice keeps the first end
+    assert rows(db, "SELECT ended_at FROM sets ORDER BY id") == [(NOON + 60,), (NOON + 200,)]
+    assert rows(db, "SELECT ended_at FROM sessions") == [(NOON + 200,)]
+
+
+def test_reopening_closes_what_a_crash_left_open(db: Path) -> None:
+    s = SessionStore(db)
+    with_reps = s.open_session("hinge", NOON)
+    set_id = s.open_set(with_reps, "hinge", 10, NOON + 1)
+    s.add_rep(set_id, rep(1), NOON + 10)
+    s.add_rep(set_id, rep(2), NOON + 14)
+    empty_set = s.open_set(with_reps, "hinge", 10, NOON + 30)
+    without_reps = s.open_session("hinge", NOON + 500)
+    finished = s.open_session("hinge", NOON + 600)
+    s.close_session(finished, NOON + 700)
+    s.close()  # no close_session: as if the power went
+    SessionStore(db).close()
+    ended = dict(rows(db, "SELECT id, ended_at FROM sessions"))
+    assert ended == {with_reps: NOON + 30, without_reps: NOON + 500, finished: NOON + 700}
+    assert dict(rows(db, "SELECT id, ended_at FROM sets")) == {set_id: NOON + 14, empty_set: NOON + 30}
+
+
+def test_readonly_store_reads_but_neither_writes_nor_recovers(db: Path) -> None:
+    writer = SessionStore(db)
+    sid = writer.open_session("hinge", NOON)
+    writer.add_rep(writer.open_set(sid, "hinge", 10, NOON), rep(1), NOON + 5)
+    with SessionStore(db, readonly=True) as reader:  # while the kiosk is running
+        assert [s.reps for s in reader.recent_sets(NOON + 60, 1)] == [1]
+        with pytest.raises(StoreError, match="read-only"):
+            reader.open_session("hinge", NOON)
+    assert rows(db, "SELECT ended_at FROM sessions") == [(None,)]  # the live session stays open
+    writer.close()
+
+
+def test_readonly_store_on_a_missing_file(db: Path) -> None:
+    with pytest.raises(StoreError, match="no such file"):
+        SessionStore(db, readonly=True)
+    assert not db.exists()
+
+
+def test_only_one_writer_at_a_time(db: Path) -> None:
+    first = SessionStore(db)
+    with pytest.raises(StoreError, match="another hinge-kiosk is writing"):
+        SessionStore(db)
+    first.close()
+    SessionStore(db).close()  # the lock goes with its holder
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+
+def test_damaged_file_names_path_and_fix(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"this is not an SQLite database, just a damaged file " * 100)
+    with pytest.raises(StoreError) as info:
+        SessionStore(db)
+    message = str(info.value)
+    assert str(db) in message and "move it aside" in message and f"{db}.damaged" in message
+
+
+def test_unopenable_path_names_path_and_fix(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "file" / "sessions.db"
+    with pytest.raises(StoreError, match=r"cannot create or open it.*store\.path"):
+        SessionStore(path)
+
+
+@pytest.mark.parametrize(
+    ("error", "fix"),
+    [
+        (sqlite3.OperationalError("database or disk is full"), "free space on the SD card"),
+        (sqlite3.OperationalError("attempt to write a readonly database"), "read-only for this user"),
+        (OSError(30, "Read-only file system"), "remounted read-only"),
+        (sqlite3.DatabaseError("database disk image is malformed"), "move it aside"),
+        (sqlite3.OperationalError("database is locked"), "another process holds it locked"),
+    ],
+)
+def test_error_messages_say_what_to_do(error: BaseException, fix: str) -> None:
+    message = str(storemod._explain(error, Path("/var/lib/hinge-kiosk/sessions.db")))
+    assert message.startswith("session history /var/lib/hinge-kiosk/sessions.db: ")
+    assert fix in message
+
+
+@pytest.mark.skipif(
+    not hasattr(storemod.os, "geteuid") or storemod.os.geteuid() == 0, reason="root ignores modes"
+)
+def test_read_only_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(StoreError, match=re.escape(str(folder))):
+            SessionStore(folder / "sessions.db")
+    finally:
+        folder.chmod(0o700)
+
+
+# --------------------------------------------------------------------------------------- queries
+
+
+def fill(s: SessionStore) -> dict[str, int]:
+    """Two days of sets around NOON in TZ."""
+    yesterday = s.open_session("hinge", NOON - 86400)
+    y1 = s.open_set(yesterday, "hinge", 10, NOON - 86400)
+    for i, score in enumerate((60, 70)):
+        s.add_rep(y1, rep(i + 1, score, ("knees_forward",)), NOON - 86400 + 10 * (i + 1))
+    s.close_session(yesterday, NOON - 86000)
+    late_last_night = s.open_session("hinge", day_start(date(2025, 3, 12), TZ) - 60)
+    late = s.open_set(late_last_night, "kneeling-hinge", 5, day_start(date(2025, 3, 12), TZ) - 60)
+    today = s.open_session("wall-hinge", NOON - 3600)
+    t1 = s.open_set(today, "wall-hinge", 3, NOON - 3600)
+    s.add_rep(t1, rep(1, 90, ("knees_forward", "rounded_back"), wall_tap=True, tempo_down_s=2.0), NOON - 3590)
+    s.add_rep(t1, rep(2, 70, ("rounded_back",), wall_tap=False, tempo_down_s=1.0), NOON - 3580)
+    s.add_rep(t1, rep(3, None, ("rounded_back",), wall_tap=True, tempo_down_s=None), NOON - 3570)
+    t2 = s.open_set(today, "wall-hinge", 3, NOON - 1800)
+    return {"y1": y1, "late": late, "t1": t1, "t2": t2}
+
+
+def test_today_is_local_calendar_day_newest_first(db: Path) -> None:
+    with SessionStore(db) as s:
+        ids = fill(s)
+        today = s.today(NOON, TZ)
+    assert [x.set_id for x in today] == [ids["t2"], ids["t1"]]
+    t2, t1 = today
+    assert (t2.reps, t2.mean_score, t2.faults, t2.ended_at) == (0, None, (), None)
+    assert t1.index == 1 and t2.index == 2
+    assert (t1.drill, t1.target_reps, t1.reps, t1.wall_taps) == ("wall-hinge", 3, 3, 2)
+    assert (t1.mean_score, t1.best_score) == (80.0, 90.0)  # the unscored rep does not count
+    assert t1.mean_tempo_down_s == pytest.approx(1.5)
+    assert t1.faults == (("rounded_back", 3), ("knees_forward", 1))
+    json.dumps(t1.as_dict())  # JSON-ready for `history --json`
+
+
+def test_recent_sets_and_limit(db: Path) -> None:
+    with SessionStore(db) as s:
+        ids = fill(s)
+        newest_first = [ids["t2"], ids["t1"], ids["late"], ids["y1"]]
+        assert [x.set_id for x in s.recent_sets(NOON, days=2)] == newest_first
+        assert [x.set_id for x in s.recent_sets(NOON + 1, days=1)] == newest_first[:3]  # y1 is 24 h + 1 s old
+        assert [x.set_id for x in s.recent_sets(NOON, days=2, limit=2)] == newest_first[:2]
+
+
+def test_daily_totals_are_zero_filled_oldest_first(db: Path) -> None:
+    with SessionStore(db) as s:
+        fill(s)
+        totals = s.daily_totals(NOON, days=3, tz=TZ)
+    assert [t.day for t in totals] == [date(2025, 3, 10), date(2025, 3, 11), date(2025, 3, 12)]
+    assert [(t.sets, t.reps) for t in totals] == [(0, 0), (2, 2), (2, 3)]
+    assert totals[0].mean_score is None
+    assert totals[1].mean_score == 65.0 and totals[2].mean_score == 80.0
+
+
+# ------------------------------------------------------------------------------ retention, privacy
+
+
+def test_prune_deletes_old_finished_sessions_with_their_reps_and_stills(db: Path) -> None:
+    with SessionStore(db, save_images=True) as s:
+        old = s.open_session("hinge", NOON - 40 * 86400)
+        s.add_rep(
+            s.open_set(old, "hinge", 10, NOON - 40 * 86400),
+            rep(1),
+            NOON - 40 * 86400 + 5,
+            image=b"\xff\xd8jpeg",
+        )
+        s.close_session(old, NOON - 40 * 86400 + 60)
+        unfinished = s.open_session("hinge", NOON - 50 * 86400)
+        recent = s.open_session("hinge", NOON - 86400)
+        (still,) = list(s.images_dir.iterdir())
+        assert s.prune(NOON, keep_days=0) == 0
+        assert s.prune(NOON, keep_days=30) == 1
+        assert s.prune(NOON, keep_days=30) == 0
+    assert {r[0] for r in rows(db, "SELECT id FROM sessions")} == {unfinished, recent}
+    assert rows(db, "SELECT COUNT(*) FROM sets") == [(0,)] and rows(db, "SELECT COUNT(*) FROM reps") == [(0,)]
+    assert not still.exists()
+
+
+def test_no_image_is_written_unless_opted_in(db: Path) -> None:
+    with SessionStore(db) as s:
+        s.add_rep(
+            s.open_set(s.open_session("hinge", NOON), "hinge", 10, NOON), rep(1), NOON + 5, image=b"jpeg"
+        )
+        assert not s.images_dir.exists()
+    assert rows(db, "SELECT image_path FROM reps") == [(None,)]
+    assert {p.name for p in db.parent.iterdir()} <= {
+        "sessions.db",
+        "sessions.db-wal",
+        "sessions.db-shm",
+        "sessions.db.lock",
+    }
+
+
+def test_opted_in_stills_are_private_files(db: Path) -> None:
+    with SessionStore(db, save_images=True) as s:
+        rid = s.add_rep(
+            s.open_set(s.open_session("hinge", NOON), "hinge", 10, NOON), rep(1), NOON + 5, image=b"jpg"
+        )
+        path = s.images_dir / f"rep-{rid}.jpg"
+    assert path.read_bytes() == b"jpg"
+    assert stat.S_IMODE(path.stat().st_mode) & 0o007 == 0
+    assert rows(db, "SELECT image_path FROM reps") == [(path.name,)]
+
+
+# ---------------------------------------------------------------------------------------- writer
+
+
+def test_writer_chains_ids_and_acknowledges_after_commit(db: Path) -> None:
+    writer = StoreWriter(db)
+    acks: list[tuple[int, int]] = []
+    seen_by_another_connection = threading.Event()
+
+    def on_commit(rep_id: int) -> None:
+        # Runs after COMMIT: a separate connection must already see the rep.
+        if rows(db, "SELECT COUNT(*) FROM reps WHERE id = ?", rep_id) == [(1,)]:
+            seen_by_another_connection.set()
+        acks.append((rep_id, threading.get_ident()))
+
+    session = writer.open_session("hinge", NOON)
+    set_ = writer.open_set(session, "hinge", 10, NOON + 1)
+    futures = [writer.add_rep(set_, rep(i), NOON + 5 * i, on_commit=on_commit) for i in range(1, 4)]
+    writer.close_set(set_, NOON + 30)
+    today = writer.today(NOON + 60, TZ)
+    writer.close_session(session, NOON + 60)
+    assert writer.close()
+    assert [f.result() for f in futures] == [a[0] for a in acks]
+    assert seen_by_another_connection.is_set()
+    assert {a[1] for a in acks} != {threading.get_ident()}  # the display thread never ran a commit
+    assert [(s.reps, s.ended_at) for s in today.result()] == [(3, NOON + 30)]
+    assert writer.error is None
+
+
+def test_writer_keeps_the_kiosk_running_when_the_store_cannot_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the folder should be")
+    db = blocker / "sessions.db"
+    writer = StoreWriter(db)
+    with caplog.at_level(logging.ERROR, logger="kiosk.store"):
+        session = writer.open_session("hinge", NOON)
+        set_ = writer.open_set(session, "hinge", 10, NOON)
+        lost = writer.add_rep(set_, rep(7, 88, ("knees_forward",)), NOON + 5)
+        lost.exception(timeout=10)
+    assert isinstance(session.exception(), StoreError) and isinstance(lost.exception(), StoreError)
+    assert isinstance(writer.error, StoreError) and str(db) in str(writer.error)
+    not_saved = [r.getMessage() for r in caplog.records if "NOT SAVED: rep" in r.getMessage()]
+    assert len(not_saved) == 1 and '"index": 7' in not_saved[0] and "knees_forward" in not_saved[0]
+    # The folder appears (say, a USB stick is plugged back in): the next session is recorded.
+    blocker.unlink()
+    blocker.mkdir()
+    again = writer.open_session("hinge", NOON + 100)
+    rid = writer.add_rep(writer.open_set(again, "hinge", 10, NOON + 100), rep(1), NOON + 105)
+    assert rid.result(timeout=10) > 0
+    assert writer.close()
+    assert writer.error is None
+
+
+def test_writer_survives_a_failing_write(
+    db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = SessionStore.add_rep
+    calls = {"n": 0}
+
+    def flaky(self: SessionStore, *args: Any, **kwargs: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise storemod._explain(sqlite3.OperationalError("database or disk is full"), self.path)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SessionStore, "add_rep", flaky)
+    writer = StoreWriter(db)
+    set_ = writer.open_set(writer.open_session("hinge", NOON), "hinge", 10, NOON)
+    with caplog.at_level(logging.ERROR, logger="kiosk.store"):
+        results = [writer.add_rep(set_, rep(i), NOON + i) for i in (1, 2, 3)]
+        assert writer.close()
+    assert results[0].result() > 0 and results[2].result() > 0
+    assert "free space" in str(results[1].exception())
+    assert any("NOT SAVED" in r.getMessage() and '"index": 2' in r.getMessage() for r in caplog.records)
+    assert rows(db, "SELECT idx FROM reps ORDER BY id") == [(1,), (3,)]
+
+
+def test_writer_after_close_refuses_without_raising(db: Path) -> None:
+    writer = StoreWriter(db)
+    assert writer.close()
+    late = writer.open_session("hinge", NOON)
+    assert isinstance(late.exception(), StoreError)
+
+
+def test_bad_input_fails_its_future_not_the_thread(db: Path) -> None:
+    writer = StoreWriter(db)
+    set_ = writer.open_set(writer.open_session("hinge", NOON), "hinge", 10, NOON)
+    bad = writer.add_rep(set_, {"index": "first", "score": "great"}, NOON + 1)
+    good = writer.add_rep(set_, rep(2), NOON + 2)
+    assert writer.close()
+    assert isinstance(bad.exception(), StoreError)
+    assert good.result() > 0
+
+
+# ---------------------------------------------------------------------------------- paths and CLI
+
+
+def test_db_path_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_db_path("~/h.db") == Path.home() / "h.db"
+    system = tmp_path / "var-lib"
+    monkeypatch.setattr(storemod, "SYSTEM_STATE_DIR", system)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert resolve_db_path("") == tmp_path / "state" / "hinge-kiosk" / "sessions.db"
+    system.mkdir()
+    assert resolve_db_path("") == system / "sessions.db"
+
+
+def test_history_command(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SessionStore(db) as s:
+        ids = fill(s)
+    monkeypatch.setattr(storemod.time, "time", lambda: NOON)
+    assert main(["history", "--db", str(db), "--days", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"History in {db}, last 2 day(s)" in out
+    assert "wall-hinge" in out and "3/3" in out and "rounded_back x3" in out
+    assert main(["history", "--db", str(db), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["db"] == str(db) and data["days"] == 7
+    assert {s["set_id"] for s in data["sets"]} >= {ids["t1"], ids["t2"], ids["y1"]}
+    assert len(data["daily"]) == 7
+
+
+def test_history_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", "--db", str(tmp_path / "none.db")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["history", "--days", "0"])
