@@ -1,0 +1,177 @@
+"""The coach: at most one cue at a time, chosen by priority, steady enough to read and hear.
+
+During a rep the head stays in line with the spine, so the person cannot look at the screen:
+sound carries the cue then, and the screen shows the detail between reps. So the coach
+- names a fault while it happens (after it has lasted `onset_s`), not on one noisy frame;
+- keeps a cue on screen at least `min_hold_s` unless something more important comes up;
+- speaks a cue only when it becomes current, never the same cue again within `repeat_s` and
+  nothing within `min_audio_gap_s` of the last sound;
+- names the rep's main fault when a rep finishes (unless it already said it during the rep),
+  or praises a clean rep.
+
+Pure: metrics, the rep phase, finished reps and time in; the cue to show and the cue to say out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from kiosk.metrics import FrameMetrics
+from kiosk.reps import (
+    COM_OVER_TOES,
+    HEAD_UP_DEG,
+    ROUNDED_ALIGNMENT,
+    Phase,
+    RepResult,
+)
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A coaching message. `id` names its audio file and is stable across versions."""
+
+    id: str
+    text: str  # on screen, large type, readable from three metres
+    spoken: str  # what the audio says: short, because the person is mid-rep
+    kind: str  # "placement" | "form" | "praise"
+    priority: int
+
+
+def _cue(id: str, text: str, spoken: str, kind: str, priority: int) -> Cue:
+    return Cue(id, text, spoken, kind, priority)
+
+
+CUES: dict[str, Cue] = {
+    c.id: c
+    for c in (
+        _cue("turn_sideways", "Turn side-on to the mirror", "Turn sideways", "placement", 100),
+        _cue("step_back", "Step back: head to feet in view", "Step back", "placement", 100),
+        _cue("stand_tall", "Stand tall to start", "Stand tall to start", "placement", 90),
+        _cue("rounded_back", "Flat back: head, upper back, hips in one line", "Flat back", "form", 60),
+        _cue("squatting", "Hips back, not down: keep shins vertical", "Hips back, not down", "form", 58),
+        _cue("weight_forward", "Weight in your heels, not your toes", "Weight in your heels", "form", 56),
+        _cue("head_out_of_line", "Head in line: eyes to the floor", "Head in line", "form", 54),
+        _cue("hyperextension", "Finish tall: squeeze glutes, don't lean back", "Don't lean back", "form", 52),
+        _cue("shallow", "Push your hips further back", "Hips further back", "form", 50),
+        _cue("good_rep", "Good rep!", "Good rep", "praise", 20),
+        _cue("wall_tap", "Wall tap! Now drive the hips forward", "Nice depth", "praise", 20),
+    )
+}
+
+@dataclass(frozen=True)
+class CoachSettings:
+    onset_s: float = 0.35
+    min_hold_s: float = 1.5
+    show_s: float = 3.0
+    repeat_s: float = 8.0
+    min_audio_gap_s: float = 2.5
+
+
+class Coach:
+    """Decides the current cue (`cue`) and, on the frame a cue should be said, `speak`."""
+
+    def __init__(self, settings: CoachSettings | None = None, squat_ratio: float = 0.75) -> None:
+        self.settings = settings or CoachSettings()
+        self.squat_ratio = squat_ratio
+        self.reset()
+
+    def reset(self) -> None:
+        self.cue: Cue | None = None
+        self.speak: Cue | None = None
+        self._cue_since = -math.inf
+        self._cue_asserted_t = -math.inf
+        self._last_audio_t = -math.inf
+        self._last_said: dict[str, float] = {}
+        self._onset: dict[str, float] = {}  # condition id -> time it started holding
+        self._said_this_rep: set[str] = set()
+
+    def _holding(self, key: str, active: bool, t: float) -> bool:
+        """True once `active` has held for `onset_s`."""
+        if not active:
+            self._onset.pop(key, None)
+            return False
+        start = self._onset.setdefault(key, t)
+        return t - start >= self.settings.onset_s
+
+    def update(self, m: FrameMetrics, phase: Phase, rep: RepResult | None, t: float) -> None:
+        self.speak = None
+        wanted: Cue | None = None
+
+        # Placement first: nothing else is worth saying if the mirror cannot judge.
+        if m.person:
+            if self._holding("step_back", not m.in_frame, t):
+                wanted = CUES["step_back"]
+            elif self._holding("turn_sideways", m.in_frame and not m.side_on, t):
+                wanted = CUES["turn_sideways"]
+            elif self._holding("stand_tall", m.ready and phase is Phase.IDLE, t):
+                wanted = CUES["stand_tall"]
+        else:
+            for key in ("step_back", "turn_sideways", "stand_tall"):
+                self._onset.pop(key, None)
+
+        # Live form cues while bending, only from a usable side view.
+        in_rep = phase in (Phase.DESCENDING, Phase.ASCENDING)
+        if phase is Phase.STANDING and rep is None:
+            self._said_this_rep.clear()
+        judging = in_rep and m.side_on and m.ready
+        # Same order as LIVE_FAULTS: most important first, so the first that holds wins.
+        rounded = judging and m.alignment > ROUNDED_ALIGNMENT
+        squat = judging and m.hip_flex > 35.0 and m.knee_flex > self.squat_ratio * m.hip_flex
+        forward = judging and m.com_forward > COM_OVER_TOES
+        head = judging and m.head_angle < HEAD_UP_DEG
+        live: Cue | None = None
+        for key, active in (
+            ("rounded_back", rounded),
+            ("squatting", squat),
+            ("weight_forward", forward),
+            ("head_out_of_line", head),
+        ):
+            if self._holding(key, active, t) and live is None:
+                live = CUES[key]
+        if live is not None and wanted is None:
+            wanted = live
+
+        # A finished rep: its main fault if not already said, else praise.
+        if rep is not None and wanted is None:
+            fault = next((f for f in rep.faults if f not in self._said_this_rep), None)
+            if fault is not None:
+                wanted = CUES[fault]
+            elif rep.clean and rep.judged:
+                wanted = CUES["good_rep"]
+            self._said_this_rep.clear()
+
+        self._show(wanted, t)
+
+    def _show(self, wanted: Cue | None, t: float) -> None:
+        s = self.settings
+        current = self.cue
+        if wanted is not None and wanted == current:
+            self._cue_asserted_t = t
+            return
+        if wanted is not None:
+            held = t - self._cue_since
+            if current is None or wanted.priority > current.priority or held >= s.min_hold_s:
+                self.cue = wanted
+                self._cue_since = self._cue_asserted_t = t
+                if wanted.kind == "form":
+                    self._said_this_rep.add(wanted.id)
+                self._maybe_speak(wanted, t)
+            return
+        # Nothing asserted: let the current cue fade after it has been shown long enough.
+        if current is not None:
+            if current.kind == "placement":
+                if t - self._cue_asserted_t >= s.onset_s:
+                    self.cue = None
+            elif t - self._cue_since >= s.show_s:
+                self.cue = None
+
+    def _maybe_speak(self, cue: Cue, t: float) -> None:
+        s = self.settings
+        if t - self._last_audio_t < s.min_audio_gap_s:
+            return
+        if t - self._last_said.get(cue.id, -math.inf) < s.repeat_s:
+            return
+        self.speak = cue
+        self._last_audio_t = t
+        self._last_said[cue.id] = t

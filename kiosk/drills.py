@@ -1,0 +1,146 @@
+"""The drills the mirror coaches, each with its own thresholds.
+
+Reps are counted on `drop`: how far the shoulders have come down toward the feet, as a fraction of
+their standing height (0 standing tall). It needs no side view: height survives any camera yaw. For
+an adult the shoulders sit about 0.78 H above the ankles and the trunk is about 0.29 H long, so a
+trunk leaning forward by angle a alone gives drop = 0.37 (1 - cos a): 0.09 at 40 degrees, 0.19 at
+60, 0.37 with the trunk level, plus a little from soft knees.
+
+Form angles are flexion in degrees (0 = straight). Thresholds come from what the movements look
+like, with margins wider than keypoint noise (about 5 degrees per frame for MoveNet, side view):
+
+- A hip hinge bends mostly at the hip: soft knees (about 15-30 degrees of knee flexion against
+  60-90 degrees at the hip), shins close to vertical, hips travelling back.
+- A squat bends knee and hip about equally (knee/hip flexion ratio near 1), shins lean forward and
+  the hips drop toward knee height.
+- A kettlebell deadlift from the floor sits between them: more knee bend than a bodyweight hinge
+  (a ratio around 0.5-0.65 on real footage) but the hips still lead and stay above the knees.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from kiosk.errors import InputError
+
+
+@dataclass(frozen=True)
+class Drill:
+    """What a drill checks and the thresholds it uses."""
+
+    name: str
+    title: str
+    # One-sentence set-up instruction shown on the placement screen.
+    instruction: str
+    # A virtual wall behind the heels the hips should tap (the wall-tap depth check).
+    has_wall: bool
+    # Done on the knees: no knee or shin checks; hips travel back toward the heels.
+    kneeling: bool
+    # Drop that starts a descent, and that a movement must reach to count as a rep at all (below
+    # it, it was a shuffle, a nod or an adjustment); drop at or below which the lifter is back
+    # at the top (lockout).
+    start_drop: float
+    rep_min_drop: float
+    lockout_drop: float
+    # Hip flexion of a full-depth rep; less is `shallow`. Drills with a wall also need the wall
+    # tap; the kneeling hinge also needs the hips `depth_travel` thigh lengths back over the heels.
+    depth_deg: float
+    depth_travel: float
+    # Squatting, judged at the bottom of the rep, is any of: knee-dominant (knee flexion over
+    # hip flexion above `squat_ratio`); knees travelling forward (shins past `squat_shin_deg`)
+    # with a deep knee bend (past `squat_knee_deg`); hips dropping toward knee height (thighs
+    # within `squat_thigh_deg` of horizontal).
+    squat_ratio: float
+    squat_shin_deg: float
+    squat_knee_deg: float
+    squat_thigh_deg: float
+    # A bottom held longer than this is a set-up or set-down (picking a bell up, putting it
+    # down, stretching), not a working rep.
+    max_dwell_s: float
+
+
+DRILLS: dict[str, Drill] = {
+    d.name: d
+    for d in (
+        Drill(
+            name="hinge",
+            title="Hip hinge",
+            instruction="Stand side-on, soft knees, and push your hips straight back",
+            has_wall=True,
+            kneeling=False,
+            start_drop=0.05,
+            rep_min_drop=0.08,
+            lockout_drop=0.04,
+            depth_deg=60.0,
+            depth_travel=0.0,
+            squat_ratio=0.75,
+            squat_shin_deg=20.0,
+            squat_knee_deg=55.0,
+            squat_thigh_deg=25.0,
+            max_dwell_s=4.0,
+        ),
+        Drill(
+            name="wall-hinge",
+            title="Wall hinge",
+            instruction="Stand a few inches in front of a wall and tap it with your hips",
+            has_wall=True,
+            kneeling=False,
+            start_drop=0.05,
+            rep_min_drop=0.08,
+            lockout_drop=0.04,
+            depth_deg=55.0,
+            depth_travel=0.0,
+            squat_ratio=0.75,
+            squat_shin_deg=20.0,
+            squat_knee_deg=55.0,
+            squat_thigh_deg=25.0,
+            max_dwell_s=4.0,
+        ),
+        Drill(
+            name="kneeling-hinge",
+            title="Kneeling hinge",
+            instruction="Kneel side-on, tall, and send your hips back toward your heels",
+            has_wall=False,
+            kneeling=True,
+            start_drop=0.05,
+            rep_min_drop=0.08,
+            lockout_drop=0.04,
+            depth_deg=50.0,
+            depth_travel=0.25,
+            squat_ratio=math.inf,
+            squat_shin_deg=math.inf,
+            squat_knee_deg=math.inf,
+            squat_thigh_deg=0.0,
+            max_dwell_s=4.0,
+        ),
+        Drill(
+            name="kettlebell-deadlift",
+            title="Kettlebell deadlift",
+            instruction="Bell between your feet: hips back, flat back, stand up tall",
+            has_wall=False,
+            kneeling=False,
+            start_drop=0.05,
+            rep_min_drop=0.12,
+            lockout_drop=0.04,
+            depth_deg=65.0,
+            depth_travel=0.0,
+            squat_ratio=0.85,
+            squat_shin_deg=24.0,
+            squat_knee_deg=75.0,
+            squat_thigh_deg=20.0,
+            max_dwell_s=2.5,
+        ),
+    )
+}
+
+DEFAULT_DRILL = "hinge"
+
+
+def get_drill(name: str) -> Drill:
+    """The drill called `name`; `InputError` listing the known drills otherwise."""
+    try:
+        return DRILLS[name]
+    except KeyError:
+        known = ", ".join(DRILLS)
+        raise InputError(f"unknown drill {name!r}; choose one of: {known}") from None

@@ -1,0 +1,466 @@
+"""Per-frame measures of a hinge, from one smoothed pose.
+
+Everything here is pure: a pose, its validity mask and a timestamp in, `FrameMetrics` out (the
+same object, updated in place). Lengths are divided by the body's own segment lengths so the
+distance to the camera does not matter; angles are in degrees, signed by the direction the person
+faces, so a left-facing and a right-facing lifter read the same.
+
+Conventions (`facing` = +1 when the nose points to +x in the image):
+- trunk_angle: hip->shoulder from vertical; + = leaning forward, - = leaning back.
+- thigh_angle: knee->hip from vertical; + = hips behind the knees.
+- shin_angle: ankle->knee from vertical; + = knees ahead of the ankles.
+- hip_flex = trunk_angle + thigh_angle (0 standing straight, about 90 with the trunk level;
+  negative is extension). knee_flex = thigh_angle + shin_angle.
+- alignment: the three-point (dowel) check. The shoulder's signed distance from the ear-hip line
+  divided by the ear-hip distance; + = the shoulder sits on the back side of the line (a rounded
+  back, or a head dropped toward the floor), - = the chest side (head cranked up, arched).
+  0.1 is about 6 cm on an adult, roughly 30 degrees of bend at the shoulder.
+- head_angle: the shoulder->ear direction against the hip->shoulder direction; + = head dropped.
+- hip_travel: how far the hips sit behind the ankles (kneeling: behind the knees), in thigh lengths.
+- height: the shoulders' height above the feet (kneeling: above the knees) in pixels. Vertical
+  distances survive any camera yaw, so this drives the rep counter from side and oblique views.
+
+Budget: about 250 float operations and a few dozen array reads a frame, no arrays allocated.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kiosk.body import CHAINS, BodyPart, Side
+from kiosk.drills import Drill
+
+NAN = math.nan
+DEG = 180.0 / math.pi
+
+# Body proportions as fractions of standing height H (Winter, Biomechanics and Motor Control of
+# Human Movement): thigh 0.245 H, shank 0.246 H, foot 0.152 H. With the hip bent the buttocks sit
+# about 0.08 H (14 cm on an adult) behind the hip keypoint, and the back of the heel about 0.035 H
+# behind the ankle: those offsets turn "the glutes touch a wall d behind the heels" into a position
+# of the hip keypoint (a 9-inch wall: hips 0.37 thigh lengths behind the ankles).
+THIGH_H = 0.245
+SHIN_H = 0.246
+FOOT_PER_SHIN = 0.152 / 0.246
+GLUTE_H = 0.08
+HEEL_H = 0.035
+DEFAULT_HEIGHT_CM = 170.0
+CM_PER_IN = 2.54
+
+# Segment mass fractions for the centre-of-mass estimate (Winter), both sides of the body taken
+# at the visible side's keypoints: in a side view the hidden limbs sit behind the visible ones.
+M_HEAD, M_TRUNK, M_UPPER_ARMS, M_FOREARMS = 0.081, 0.497, 0.056, 0.044
+M_THIGHS, M_SHANKS, M_FEET = 0.200, 0.093, 0.029
+
+# Side-on test: projected shoulder (or hip) width over torso length. Shoulder width is about 0.9
+# torso lengths, so the ratio is ~0.9 sin(yaw): under 0.2 on every real side view we have, over
+# 0.37 on the 30-45 degree oblique clips. Enter side-on below 0.26 (~17 deg), leave above 0.34.
+SIDE_ON_ENTER, SIDE_ON_LEAVE = 0.26, 0.34
+
+# Hips within this much of straight count as extended (locked out).
+LOCKOUT_HIP_DEG = 20.0
+
+# Leaning back past vertical by more than this at the top is over-extension (about 10 cm of
+# shoulder travel behind the hips on an adult).
+HYPEREXT_DEG = 12.0
+
+# Rows of the midline chain (see `MetricsCore._midline`).
+MID_EAR, MID_SHOULDER, MID_ELBOW, MID_WRIST, MID_HIP, MID_KNEE, MID_ANKLE = range(7)
+
+# Keypoints counted to decide whether a person is in view at all.
+_PERSON_PARTS = (
+    *(int(p) for p in BodyPart if p >= BodyPart.LEFT_SHOULDER),
+    int(BodyPart.NOSE),
+    int(BodyPart.LEFT_EAR),
+    int(BodyPart.RIGHT_EAR),
+)
+
+
+class FrameMetrics:
+    """What the scoring core saw in one frame. NaN means "not measurable this frame"."""
+
+    __slots__ = (
+        "alignment",
+        "ankle_x",
+        "ankle_y",
+        "com_forward",
+        "depth",
+        "facing",
+        "head_angle",
+        "height",
+        "hip_flex",
+        "hip_height",
+        "hip_travel",
+        "hip_travel_cm",
+        "hyperextended",
+        "in_frame",
+        "knee_flex",
+        "knee_forward",
+        "leg_px",
+        "lockout",
+        "missing",
+        "person",
+        "ready",
+        "shin_angle",
+        "side",
+        "side_on",
+        "side_ratio",
+        "t",
+        "thigh_angle",
+        "trunk_angle",
+        "wall_reached",
+        "wall_x",
+    )
+
+    def __init__(self) -> None:
+        self.clear(NAN)
+
+    def clear(self, t: float) -> None:
+        self.t = t
+        self.person = False
+        self.side: Side | None = None
+        self.facing = 0
+        self.side_on = False
+        self.side_ratio = NAN
+        self.in_frame = False
+        self.missing = ""
+        self.ready = False
+        self.leg_px = NAN
+        self._clear_measures()
+
+    def _clear_measures(self) -> None:
+        self.hip_flex = NAN
+        self.knee_flex = NAN
+        self.trunk_angle = NAN
+        self.thigh_angle = NAN
+        self.shin_angle = NAN
+        self.alignment = NAN
+        self.head_angle = NAN
+        self.hip_travel = NAN
+        self.hip_travel_cm = NAN
+        self.hip_height = NAN
+        self.height = NAN
+        self.ankle_x = NAN
+        self.ankle_y = NAN
+        self.knee_forward = NAN
+        self.com_forward = NAN
+        self.wall_x = NAN
+        self.wall_reached = False
+        self.depth = NAN
+        self.lockout = False
+        self.hyperextended = False
+
+    @property
+    def hip_angle(self) -> float:
+        """Interior shoulder-hip-knee angle (180 = straight)."""
+        return 180.0 - self.hip_flex
+
+    @property
+    def knee_angle(self) -> float:
+        """Interior hip-knee-ankle angle (180 = straight)."""
+        return 180.0 - self.knee_flex
+
+
+def _ema(prev: float, value: float, dt: float, tau: float) -> float:
+    """Exponential moving average with time constant `tau` seconds, robust to uneven frames."""
+    if not math.isfinite(prev):
+        return value
+    a = 1.0 - math.exp(-dt / tau) if dt > 0 else 0.0
+    return prev + a * (value - prev)
+
+
+class MetricsCore:
+    """Turns smoothed poses into `FrameMetrics`, keeping the slow state that needs history:
+    which side faces the camera, which way the person faces, and the body's segment lengths."""
+
+    def __init__(
+        self,
+        drill: Drill,
+        wall_distance_in: float = 9.0,
+        user_height_cm: float | None = None,
+        frame_size: tuple[int, int] | None = None,
+    ) -> None:
+        self.drill = drill
+        self.frame_size = frame_size
+        self.user_height_cm = user_height_cm if user_height_cm and user_height_cm > 0 else None
+        height = self.user_height_cm or DEFAULT_HEIGHT_CM
+        # Where the hip keypoint is when the glutes touch the wall, in thigh lengths behind the
+        # ankle: wall distance + heel offset - glute depth.
+        wall_cm = wall_distance_in * CM_PER_IN
+        self.wall_thighs = (wall_cm + (HEEL_H - GLUTE_H) * height) / (THIGH_H * height)
+        self._wall_behind_heel_thighs = wall_cm / (THIGH_H * height)
+        self._heel_thighs = HEEL_H / THIGH_H
+        self.metrics = FrameMetrics()
+        self._mid = np.zeros((7, 2), np.float64)
+        self._mid_tmp = np.zeros((7, 2), np.float64)
+        self._mid_ok = np.zeros(7, bool)
+        self._wl = np.zeros(7, np.float64)
+        self._wr = np.zeros(7, np.float64)
+        self._ws = np.zeros(7, np.float64)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the person (someone new may walk in)."""
+        self._t = NAN
+        self._side_ema = NAN
+        self._side: Side | None = None
+        self._facing_ema = NAN
+        self._facing = 0
+        self._ratio_ema = NAN
+        self._side_on = False
+        self.thigh_px = NAN
+        self.shin_px = NAN
+        self.torso_px = NAN
+        self._last_person_t = -math.inf
+        self.metrics.clear(NAN)
+
+    # -- helpers reading the pose without allocating arrays ---------------------------------
+
+    def _midline(self, pose: np.ndarray, valid: np.ndarray) -> None:
+        """Confidence-weighted average of each left/right pair, ear to ankle.
+
+        From the side both halves of the body overlap, so this is the visible side, nudged a
+        little by MoveNet's guess of the hidden one; from an oblique view it is the body's
+        midline, which stays consistent where either single side is half hidden; and it does
+        not care when MoveNet swaps left and right between frames."""
+        left, right = pose[3:17:2], pose[4:17:2]  # ear, shoulder, elbow, wrist, hip, knee, ankle
+        wl, wr, ws = self._wl, self._wr, self._ws
+        np.multiply(left[:, 2], valid[3:17:2], out=wl)
+        np.multiply(right[:, 2], valid[4:17:2], out=wr)
+        np.add(wl, wr, out=ws)
+        np.greater(ws, 0.0, out=self._mid_ok)
+        np.maximum(ws, 1e-9, out=ws)
+        np.divide(wl, ws, out=wl)
+        np.divide(wr, ws, out=wr)
+        np.multiply(left[:, :2], wl[:, None], out=self._mid)
+        np.multiply(right[:, :2], wr[:, None], out=self._mid_tmp)
+        self._mid += self._mid_tmp
+
+    def _point(self, part: int) -> tuple[float, float, bool]:
+        """One midline point (see `_midline`): x, y and whether it was seen."""
+        return self._mid.item(part, 0), self._mid.item(part, 1), self._mid_ok.item(part)
+
+    def _grow(self, prev: float, sample: float, dt: float) -> float:
+        """Segment-length tracker: projected lengths only shrink (foreshortening, bent joints),
+        so follow longer samples quickly and shorter ones slowly."""
+        if not math.isfinite(prev):
+            return sample
+        tau = 0.3 if sample > prev else 8.0
+        return _ema(prev, sample, dt, tau)
+
+    # -- the per-frame computation -------------------------------------------------------------
+
+    def update(self, pose: np.ndarray, valid: np.ndarray, t: float) -> FrameMetrics:
+        m = self.metrics
+        dt = t - self._t if math.isfinite(self._t) else 0.0
+        if dt < 0 or dt > 1.0:
+            dt = 0.0
+        self._t = t
+        m.t = t
+        m.missing = ""
+        m._clear_measures()
+
+        seen = 0
+        for i in _PERSON_PARTS:
+            if valid.item(i):
+                seen += 1
+        m.person = seen >= 5
+        if not m.person:
+            if t - self._last_person_t > 2.0:
+                # Nobody for a while: the next person may be someone else, facing the other way.
+                self._side = None
+                self._side_ema = self._facing_ema = self._ratio_ema = NAN
+                self._facing = 0
+                self.thigh_px = self.shin_px = self.torso_px = NAN
+            m.side, m.facing, m.side_on, m.in_frame, m.ready = self._side, self._facing, False, False, False
+            m.missing = "body"
+            m.leg_px = self.thigh_px + self.shin_px
+            return m
+        self._last_person_t = t
+
+        # Which side faces the camera: the one MoveNet is more sure of, with hysteresis.
+        lc, rc = CHAINS[Side.LEFT], CHAINS[Side.RIGHT]
+        diff = 0.0
+        for a, b in (
+            (lc.ear, rc.ear),
+            (lc.shoulder, rc.shoulder),
+            (lc.hip, rc.hip),
+            (lc.knee, rc.knee),
+            (lc.ankle, rc.ankle),
+        ):
+            diff += pose.item(a, 2) - pose.item(b, 2)
+        self._side_ema = _ema(self._side_ema, diff, dt, 0.7)
+        if self._side is None:
+            self._side = Side.LEFT if self._side_ema >= 0 else Side.RIGHT
+        elif self._side is Side.LEFT and self._side_ema < -0.4:
+            self._side = Side.RIGHT
+        elif self._side is Side.RIGHT and self._side_ema > 0.4:
+            self._side = Side.LEFT
+        side = self._side
+        m.side = side
+
+        self._midline(pose, valid)
+        ex, ey, e_ok = self._point(MID_EAR)
+        sx, sy, s_ok = self._point(MID_SHOULDER)
+        hx, hy, h_ok = self._point(MID_HIP)
+        kx, ky, k_ok = self._point(MID_KNEE)
+        ax, ay, a_ok = self._point(MID_ANKLE)
+        nose = int(BodyPart.NOSE)
+        n_ok = valid.item(nose)
+        nx, ny = pose.item(nose, 0), pose.item(nose, 1)
+
+        # Segment lengths (the body's own ruler).
+        if h_ok and k_ok:
+            self.thigh_px = self._grow(self.thigh_px, math.hypot(hx - kx, hy - ky), dt)
+        if k_ok and a_ok:
+            self.shin_px = self._grow(self.shin_px, math.hypot(kx - ax, ky - ay), dt)
+        if s_ok and h_ok:
+            self.torso_px = self._grow(self.torso_px, math.hypot(sx - hx, sy - hy), dt)
+        thigh, shin, torso = self.thigh_px, self.shin_px, self.torso_px
+        if not math.isfinite(shin) and math.isfinite(thigh):
+            shin = thigh  # feet not seen yet: the shank is about as long as the thigh
+        m.leg_px = thigh + shin
+
+        # Facing. The knee only bends forward, so a bent knee lies on the front side of the
+        # hip-ankle line: that holds from any view and in every drill. A bent trunk puts the
+        # shoulders ahead of the hips; in a side view the nose is ahead of the ear (from the
+        # front it is not, so it only breaks ties). Averaged with hysteresis.
+        vote = 0.0
+        leg = m.leg_px
+        if h_ok and k_ok and a_ok and math.isfinite(leg) and abs(ay - hy) > 0.3 * leg:
+            off = kx - (hx + (ax - hx) * (ky - hy) / (ay - hy))
+            if abs(off) > 0.06 * leg:
+                vote += math.copysign(min(1.0, abs(off) / (0.15 * leg)) * 2.0, off)
+        if s_ok and h_ok and math.isfinite(torso) and abs(sx - hx) > 0.5 * torso:
+            vote += 1.0 if sx > hx else -1.0
+        if n_ok and e_ok and math.isfinite(thigh) and abs(nx - ex) > 0.05 * thigh:
+            vote += 0.5 if nx > ex else -0.5
+        if vote:
+            self._facing_ema = _ema(self._facing_ema, max(-1.0, min(1.0, vote)), dt, 0.6)
+            if self._facing == 0 or self._facing * self._facing_ema < -0.3:
+                self._facing = 1 if self._facing_ema > 0 else -1
+        f = self._facing
+        m.facing = f
+
+        # Side-on: both shoulders and both hips project close together.
+        ratio = 0.0
+        if math.isfinite(torso) and torso > 0:
+            for a, b in ((lc.shoulder, rc.shoulder), (lc.hip, rc.hip)):
+                if valid.item(a) and valid.item(b):
+                    ratio = max(ratio, abs(pose.item(a, 0) - pose.item(b, 0)) / torso)
+        self._ratio_ema = _ema(self._ratio_ema, ratio, dt, 0.4)
+        if self._side_on and self._ratio_ema > SIDE_ON_LEAVE:
+            self._side_on = False
+        elif not self._side_on and self._ratio_ema < SIDE_ON_ENTER:
+            self._side_on = True
+        m.side_ratio = self._ratio_ema
+        m.side_on = self._side_on
+
+        # Framing: head, hips and feet seen and inside the picture.
+        head_ok = e_ok or n_ok
+        if not (head_ok and s_ok):
+            m.missing = "head"
+        elif not h_ok:
+            m.missing = "hips"
+        elif not (k_ok and a_ok) and not self.drill.kneeling:
+            m.missing = "feet"
+        elif self.frame_size is not None:
+            w, h = self.frame_size
+            margin = 0.01 * max(w, h)
+            top = min(ey if e_ok else ny, sy)
+            if ay > h - margin or ky > h - margin:
+                m.missing = "feet"
+            elif top < margin:
+                m.missing = "head"
+            elif min(sx, hx, ax if a_ok else hx) < margin or max(sx, hx, ax if a_ok else hx) > w - margin:
+                m.missing = "sides"
+        m.in_frame = m.missing == ""
+        if s_ok and (k_ok if self.drill.kneeling else a_ok):
+            m.height = (ky if self.drill.kneeling else ay) - sy
+        knees_needed = k_ok and (a_ok or self.drill.kneeling)
+        m.ready = m.in_frame and f != 0 and s_ok and h_ok and knees_needed and math.isfinite(thigh)
+        if not (f != 0 and s_ok and h_ok and k_ok and math.isfinite(thigh) and thigh > 0):
+            return m
+
+        # Angles, signed by facing.
+        m.trunk_angle = math.atan2(f * (sx - hx), hy - sy) * DEG
+        m.thigh_angle = math.atan2(f * (kx - hx), ky - hy) * DEG
+        m.hip_flex = m.trunk_angle + m.thigh_angle
+        if a_ok:
+            m.ankle_x, m.ankle_y = ax, ay
+            m.shin_angle = math.atan2(f * (kx - ax), ay - ky) * DEG
+            m.knee_flex = m.thigh_angle + m.shin_angle
+            m.knee_forward = f * (kx - ax) / shin
+            m.hip_height = (ay - hy) / (thigh + shin)
+
+        # Three-point alignment and head.
+        if e_ok:
+            lx, ly = ex - hx, ey - hy
+            span = math.hypot(lx, ly)
+            if span > 0.2 * thigh:
+                # Signed distance of the shoulder from the ear-hip line, + toward the back.
+                m.alignment = -f * ((sx - hx) * -ly + (sy - hy) * lx) / (span * span)
+                ux, uy = sx - hx, sy - hy
+                vx, vy = ex - sx, ey - sy
+                m.head_angle = math.atan2(f * (ux * vy - uy * vx), ux * vx + uy * vy) * DEG
+
+        # Hips back: behind the ankles standing, behind the knees kneeling.
+        if self.drill.kneeling:
+            m.hip_travel = f * (kx - hx) / thigh
+        elif a_ok:
+            m.hip_travel = f * (ax - hx) / thigh
+            if self.user_height_cm is not None:
+                m.hip_travel_cm = m.hip_travel * THIGH_H * self.user_height_cm
+            m.com_forward = self._com_forward(f, ex, e_ok, sx, hx, kx, ax, shin)
+        if self.drill.has_wall and a_ok:
+            m.wall_x = ax - f * (self._heel_thighs + self._wall_behind_heel_thighs) * thigh
+            m.wall_reached = m.hip_travel >= self.wall_thighs
+            m.depth = m.hip_travel / self.wall_thighs
+        else:
+            m.depth = m.hip_flex / self.drill.depth_deg
+
+        knees_straight = self.drill.kneeling or not math.isfinite(m.knee_flex) or m.knee_flex < 30.0
+        m.lockout = m.hip_flex <= LOCKOUT_HIP_DEG and knees_straight and m.trunk_angle < 20.0
+        m.hyperextended = m.trunk_angle < -HYPEREXT_DEG and m.hip_flex < 0.0
+        return m
+
+    def _com_forward(
+        self, f: int, ex: float, e_ok: bool, sx: float, hx: float, kx: float, ax: float, shin: float
+    ) -> float:
+        """Centre of mass ahead of the ankle, in foot lengths (see `com_forward`)."""
+        elx, _ely, el_ok = self._point(MID_ELBOW)
+        wx, _wy, w_ok = self._point(MID_WRIST)
+        if not el_ok:
+            elx = sx
+        if not w_ok:
+            wx = elx
+        return com_forward(f, ex if e_ok else sx, sx, elx, wx, hx, kx, ax, FOOT_PER_SHIN * shin)
+
+
+def com_forward(
+    facing: int,
+    ear_x: float,
+    shoulder_x: float,
+    elbow_x: float,
+    wrist_x: float,
+    hip_x: float,
+    knee_x: float,
+    ankle_x: float,
+    foot_px: float,
+) -> float:
+    """Body centre of mass ahead of the ankle, in foot lengths, from a side view.
+
+    The ankle sits about a quarter of the way from heel to toe, so about +0.25 is mid-foot and
+    +0.45 the ball of the foot. A load held in front (a bell) is not included: it pulls the body's
+    own centre of mass back, which is how a lifter balances it."""
+    com = (
+        M_HEAD * ear_x
+        + M_TRUNK * 0.5 * (shoulder_x + hip_x)
+        + M_UPPER_ARMS * (shoulder_x + 0.436 * (elbow_x - shoulder_x))
+        + M_FOREARMS * (elbow_x + 0.68 * (wrist_x - elbow_x))
+        + M_THIGHS * (hip_x + 0.433 * (knee_x - hip_x))
+        + M_SHANKS * (knee_x + 0.433 * (ankle_x - knee_x))
+        + M_FEET * (ankle_x + facing * 0.25 * foot_px)
+    )
+    return facing * (com - ankle_x) / foot_px

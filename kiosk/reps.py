@@ -1,0 +1,471 @@
+"""Reps: a state machine over how far the shoulders drop, and the verdict on each finished rep.
+
+A rep is standing -> descending -> bottom -> ascending -> lockout, and counts at lockout. The
+drive signal is `drop` (see `kiosk.drills`): the shoulders' height above the feet against its
+standing value. It rises in every hinge, swing and squat, needs no side view and no facing, and
+does not care when the pose model swaps left and right. The standing height follows the lifter
+between reps (quickly up, slowly down) and is frozen during a rep.
+What does not count, where the signal can tell:
+- shuffles, nods and adjustments: the drop never reaches the drill's `rep_min_drop`;
+- walking in or out: the feet move (a hinge keeps them planted);
+- picking a bell up or setting it down: the bottom is held longer than `max_dwell_s`;
+- a first rise from a bent start (the track or the person began bent over): no standing before it.
+
+Faults need evidence from several frames of the rep, never one noisy frame: each is judged on a
+robust statistic (the median) over the part of the rep where it matters, from side-on frames only,
+and needs at least `MIN_EVIDENCE_FRAMES` measurable frames there. On real footage the per-frame noise
+of the alignment measure is a quarter to half of the gap between a rounded and a flat back; the
+median over 10-30 frames shrinks it several-fold.
+
+Pure: `FrameMetrics` and timestamps in, `RepResult`s out. Per frame the counter writes one row
+into a preallocated buffer; numpy work (and allocation) happens once per finished rep.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from kiosk.drills import Drill
+from kiosk.metrics import FrameMetrics
+
+# The fixed fault vocabulary, in coaching priority order (most important first).
+FAULTS: tuple[str, ...] = (
+    "rounded_back",
+    "squatting",
+    "weight_forward",
+    "shallow",
+    "head_out_of_line",
+    "hyperextension",
+)
+
+# Score penalties for each fault, out of 100.
+PENALTY: dict[str, int] = {
+    "rounded_back": 35,
+    "squatting": 25,
+    "weight_forward": 15,
+    "shallow": 15,
+    "head_out_of_line": 10,
+    "hyperextension": 15,
+}
+
+# Thresholds shared by all drills (see `kiosk.metrics` for the units).
+ROUNDED_ALIGNMENT = 0.08  # shoulder 8% of ear-hip length behind the line: about 25 deg of bend
+HEAD_UP_DEG = -25.0  # neck cranked back, typically to look at the mirror
+HEAD_DOWN_DEG = 32.0  # chin dropped toward the chest
+COM_OVER_TOES = 0.45  # centre of mass over the ball of the foot (foot lengths ahead of ankle)
+KNEES_PAST_TOES = 0.46  # knee ahead of the ankle by the ankle-to-toe distance (shin lengths)
+HIPS_NOT_BACK = 0.05  # hips no more than a twentieth of a thigh behind the ankles ...
+HIPS_NOT_BACK_TRUNK_DEG = 30.0  # ... while the trunk leans this far forward
+MIN_EVIDENCE_FRAMES = 4
+TURN_DROP = 0.03  # the drop must fall this far below its peak to call the bottom
+SETTLE_S = 0.5  # after lockout, watch this long for leaning back before finishing the rep
+MAX_REP_S = 20.0  # a "rep" longer than this was something else
+LOST_S = 0.7  # hips unmeasurable this long in the middle of a rep cancels it
+FEET_MOVED_LEGS = 0.35  # ankle travel (leg lengths) during a rep that means the person stepped
+FEET_MOVING_LEGS_PER_S = 0.35  # ankle speed that means walking, not hinging
+# Feet speed is the gap between a fast and a slow average of the ankle position divided by the
+# gap in their time constants: steady walking reads its true speed, while per-frame keypoint
+# jitter (several pixels on small, low-resolution lifters) averages out in both.
+FEET_FAST_TAU_S, FEET_SLOW_TAU_S = 0.1, 0.5
+# Standing means upright: shoulders at least this many leg lengths above the feet (standing
+# they are about 1.6 above the ankles; kneeling about 1.1 above the knees). Lying or sitting
+# people, and detections of half a body, never start reps.
+UPRIGHT_LEGS, UPRIGHT_KNEELING_LEGS = 1.2, 0.75
+STAND_UP_TAU_S = 0.25  # the standing height follows a taller reading this fast ...
+STAND_DOWN_TAU_S = 4.0  # ... and a shorter one this slowly (the lifter may step back)
+BUFFER_ROWS = 1024  # 34 s at 30 fps: longer than `MAX_REP_S` at any camera rate we support
+
+# Columns of the per-rep buffer.
+C_T, C_HIP, C_KNEE, C_TRUNK, C_SHIN, C_THIGH, C_ALIGN, C_HEAD = range(8)
+C_TRAVEL, C_COM, C_KNEE_FWD, C_SIDE_ON, C_HYPER, C_WALL, C_DROP = range(8, 15)
+N_COLS = 15
+
+
+class Phase(Enum):
+    """Where the person is in a rep."""
+
+    IDLE = "idle"  # nobody measurable, or not yet seen standing
+    STANDING = "standing"
+    DESCENDING = "descending"
+    ASCENDING = "ascending"
+    LOCKOUT = "lockout"  # back at the top; the rep finishes after a short settle
+
+
+@dataclass(frozen=True)
+class RepResult:
+    """The verdict on one rep. Times are in the same clock as the frames' timestamps."""
+
+    index: int
+    start_s: float
+    bottom_s: float
+    end_s: float
+    score: int
+    faults: tuple[str, ...]
+    hip_angle_deg: float
+    knee_angle_deg: float
+    hip_travel: float
+    wall_tap: bool | None
+    tempo_down_s: float
+    tempo_up_s: float
+    # False when too few side-on frames were seen to judge form (faults then stay empty).
+    judged: bool = True
+    # The medians behind the verdict, for the display and for tuning.
+    evidence: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        return not self.faults
+
+    def as_dict(self) -> dict:
+        """The JSON form used by `analyze --json` and the session store."""
+        return {
+            "index": self.index,
+            "start_s": round(self.start_s, 3),
+            "bottom_s": round(self.bottom_s, 3),
+            "end_s": round(self.end_s, 3),
+            "score": self.score,
+            "faults": list(self.faults),
+            "hip_angle_deg": _round(self.hip_angle_deg, 1),
+            "knee_angle_deg": _round(self.knee_angle_deg, 1),
+            "hip_travel": _round(self.hip_travel, 3),
+            "wall_tap": self.wall_tap,
+            "tempo_down_s": round(self.tempo_down_s, 2),
+            "tempo_up_s": round(self.tempo_up_s, 2),
+        }
+
+
+def _round(x: float, nd: int) -> float | None:
+    return round(x, nd) if math.isfinite(x) else None
+
+
+def _median(col: np.ndarray) -> tuple[float, int]:
+    """Median of the finite values and how many there were."""
+    vals = col[np.isfinite(col)]
+    if vals.size == 0:
+        return math.nan, 0
+    return float(np.median(vals)), int(vals.size)
+
+
+def _robust_max(col: np.ndarray) -> float:
+    """The second-largest finite value: one outlier frame cannot set a peak."""
+    vals = col[np.isfinite(col)]
+    if vals.size == 0:
+        return math.nan
+    if vals.size == 1:
+        return float(vals[0])
+    return float(np.partition(vals, -2)[-2])
+
+
+def _ramp(value: float, start: float, end: float) -> float:
+    """0 at `start`, 1 at `end` (either direction), clipped; 0 for NaN."""
+    if not math.isfinite(value) or end == start:
+        return 0.0
+    return min(1.0, max(0.0, (value - start) / (end - start)))
+
+
+class RepCounter:
+    """Counts reps and judges each one; feed it every frame's metrics in time order."""
+
+    def __init__(self, drill: Drill, wall_thighs: float = math.nan) -> None:
+        self.drill = drill
+        self.wall_thighs = wall_thighs
+        self._buf = np.full((BUFFER_ROWS, N_COLS), np.nan)
+        self.reset()
+
+    def reset(self) -> None:
+        self.phase = Phase.IDLE
+        self.count = 0
+        self.drop = math.nan  # this frame's drop (NaN when shoulders or feet are unseen)
+        self._stand_h = math.nan
+        self._n = 0
+        self._peak = 0.0
+        self._peak_t = math.nan
+        self._start_t = math.nan
+        self._lockout_t = math.nan
+        self._last_low_t = math.nan
+        self._lost_since = math.nan
+        self._ankle0 = math.nan
+        self._feet_fast_x = self._feet_fast_y = math.nan
+        self._feet_slow_x = self._feet_slow_y = math.nan
+        self._feet_speed = 0.0
+        self._t = math.nan
+        self.last_cancel = ""
+
+    @property
+    def feet_moving(self) -> bool:
+        return self._feet_speed > FEET_MOVING_LEGS_PER_S
+
+    @property
+    def in_rep(self) -> bool:
+        return self.phase in (Phase.DESCENDING, Phase.ASCENDING, Phase.LOCKOUT)
+
+    def update(self, m: FrameMetrics) -> RepResult | None:
+        """Advance one frame; return the rep that finished on this frame, if any."""
+        t = m.t
+        dt = t - self._t if math.isfinite(self._t) else 0.0
+        self._t = t
+        self._track_feet(m, dt)
+        d = self.drill
+
+        h = m.height
+        if math.isfinite(h) and h > 0 and not self.in_rep:
+            if not math.isfinite(self._stand_h):
+                self._stand_h = h
+            else:
+                tau = STAND_UP_TAU_S if h > self._stand_h else STAND_DOWN_TAU_S
+                self._stand_h += (1.0 - math.exp(-dt / tau)) * (h - self._stand_h) if dt > 0 else 0.0
+        drop = 1.0 - h / self._stand_h if math.isfinite(h) and self._stand_h > 0 else math.nan
+        self.drop = drop
+
+        if not math.isfinite(drop):
+            if self.in_rep:
+                if not math.isfinite(self._lost_since):
+                    self._lost_since = t
+                elif t - self._lost_since > LOST_S:
+                    if self.phase is Phase.LOCKOUT:
+                        return self._finish()
+                    self._cancel("lost sight of the lifter")
+            elif not m.person:
+                self.phase = Phase.IDLE
+                self._stand_h = math.nan
+            return None
+        self._lost_since = math.nan
+
+        if self.phase in (Phase.IDLE, Phase.STANDING):
+            upright = h >= (UPRIGHT_KNEELING_LEGS if d.kneeling else UPRIGHT_LEGS) * m.leg_px
+            if not upright:
+                self.phase = Phase.IDLE
+            elif drop <= d.lockout_drop:
+                self.phase = Phase.STANDING
+                if drop <= 0.5 * d.lockout_drop:
+                    self._last_low_t = t
+            if self.phase is Phase.STANDING and drop > d.start_drop and not self.feet_moving:
+                self._begin(m, drop)
+            return None
+
+        self._record(m, drop)
+        if t - self._start_t > MAX_REP_S:
+            self._cancel("too long for a rep")
+            return None
+        moved = abs(m.ankle_x - self._ankle0)  # NaN when either is unknown: compares False
+        if m.leg_px > 0 and moved > FEET_MOVED_LEGS * m.leg_px:
+            self._cancel("stepped")
+            return None
+
+        if self.phase is Phase.LOCKOUT:
+            if drop > d.start_drop:
+                rep = self._finish()
+                self._begin(m, drop)
+                return rep
+            if t - self._lockout_t >= SETTLE_S:
+                return self._finish()
+            return None
+
+        if drop > self._peak:
+            self._peak, self._peak_t = drop, t
+            self.phase = Phase.DESCENDING
+        if self.phase is Phase.DESCENDING:
+            if self._peak >= d.rep_min_drop and drop < self._peak - TURN_DROP:
+                self.phase = Phase.ASCENDING
+            elif self._peak < d.rep_min_drop and drop < d.start_drop - 0.02:
+                self._cancel("too shallow to be a rep")
+                self.phase = Phase.STANDING
+                return None
+        if self.phase is Phase.ASCENDING and drop <= d.lockout_drop:
+            self.phase = Phase.LOCKOUT
+            self._lockout_t = t
+        return None
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _track_feet(self, m: FrameMetrics, dt: float) -> None:
+        x, y = m.ankle_x, m.ankle_y
+        if not (math.isfinite(x) and math.isfinite(y) and m.leg_px > 0):
+            return
+        if not math.isfinite(self._feet_fast_x) or dt <= 0:
+            self._feet_fast_x = self._feet_slow_x = x
+            self._feet_fast_y = self._feet_slow_y = y
+            return
+        a_fast = 1.0 - math.exp(-dt / FEET_FAST_TAU_S)
+        a_slow = 1.0 - math.exp(-dt / FEET_SLOW_TAU_S)
+        self._feet_fast_x += a_fast * (x - self._feet_fast_x)
+        self._feet_fast_y += a_fast * (y - self._feet_fast_y)
+        self._feet_slow_x += a_slow * (x - self._feet_slow_x)
+        self._feet_slow_y += a_slow * (y - self._feet_slow_y)
+        gap = math.hypot(self._feet_fast_x - self._feet_slow_x, self._feet_fast_y - self._feet_slow_y)
+        self._feet_speed = gap / (FEET_SLOW_TAU_S - FEET_FAST_TAU_S) / m.leg_px
+
+    def _begin(self, m: FrameMetrics, drop: float) -> None:
+        self.phase = Phase.DESCENDING
+        self._n = 0
+        self._peak = drop
+        self._peak_t = m.t
+        self._start_t = self._last_low_t if math.isfinite(self._last_low_t) else m.t
+        self._ankle0 = m.ankle_x
+        self._lockout_t = math.nan
+        self._record(m, drop)
+
+    def _record(self, m: FrameMetrics, drop: float) -> None:
+        if self._n >= BUFFER_ROWS:
+            return
+        row = self._buf[self._n]
+        row[C_T] = m.t
+        row[C_HIP] = m.hip_flex
+        row[C_KNEE] = m.knee_flex
+        row[C_TRUNK] = m.trunk_angle
+        row[C_SHIN] = m.shin_angle
+        row[C_THIGH] = m.thigh_angle
+        row[C_ALIGN] = m.alignment
+        row[C_HEAD] = m.head_angle
+        row[C_TRAVEL] = m.hip_travel
+        row[C_COM] = m.com_forward
+        row[C_KNEE_FWD] = m.knee_forward
+        row[C_SIDE_ON] = 1.0 if m.side_on else 0.0
+        row[C_HYPER] = 1.0 if m.hyperextended else 0.0
+        row[C_WALL] = 1.0 if m.wall_reached else 0.0
+        row[C_DROP] = drop
+        self._n += 1
+
+    def _cancel(self, why: str) -> None:
+        self.last_cancel = why
+        self.phase = Phase.IDLE
+        self._n = 0
+        self._last_low_t = math.nan
+
+    def finish(self) -> RepResult | None:
+        """End of input: a rep waiting out its settle time at the top finishes now."""
+        if self.phase is Phase.LOCKOUT:
+            return self._finish()
+        return None
+
+    def _finish(self) -> RepResult | None:
+        """Judge the buffered rep; None when it turns out not to be a rep (a set-up)."""
+        buf = self._buf[: self._n]
+        self.phase = Phase.STANDING
+        self._last_low_t = self._t
+        drop = buf[:, C_DROP]
+        t = buf[:, C_T]
+        near_bottom = drop >= max(self.drill.rep_min_drop, 0.85 * self._peak)
+        frame_dt = float(np.median(np.diff(t))) if t.size > 1 else 0.0
+        if np.count_nonzero(near_bottom) * frame_dt > self.drill.max_dwell_s:
+            self.last_cancel = "held at the bottom: a set-up or set-down, not a rep"
+            return None
+        self.count += 1
+        return judge_rep(
+            self.drill,
+            buf,
+            index=self.count,
+            start_s=self._start_t,
+            bottom_s=self._peak_t,
+            end_s=self._lockout_t,
+            peak_drop=self._peak,
+            wall_thighs=self.wall_thighs,
+        )
+
+
+def judge_rep(
+    drill: Drill,
+    buf: np.ndarray,
+    *,
+    index: int,
+    start_s: float,
+    bottom_s: float,
+    end_s: float,
+    peak_drop: float,
+    wall_thighs: float,
+) -> RepResult:
+    """Faults and score of one rep from its per-frame rows (see the C_* columns)."""
+    hip = buf[:, C_HIP]
+    drop = buf[:, C_DROP]
+    side_on = buf[:, C_SIDE_ON] > 0.5
+    after_lockout = buf[:, C_T] >= end_s - 0.1
+    bottom = (drop >= 0.75 * peak_drop) & side_on
+    working = (drop >= max(drill.start_drop, 0.4 * peak_drop)) & side_on & ~after_lockout
+    judged = int(np.count_nonzero(working)) >= MIN_EVIDENCE_FRAMES
+
+    ev: dict[str, float] = {}
+    ev["alignment"], n_align = _median(buf[working, C_ALIGN])
+    ev["head_angle"], n_head = _median(buf[working, C_HEAD])
+    ev["hip_flex"], _ = _median(buf[bottom, C_HIP])
+    ev["knee_flex"], n_knee = _median(buf[bottom, C_KNEE])
+    ev["shin_angle"], n_shin = _median(buf[bottom, C_SHIN])
+    ev["thigh_angle"], _ = _median(buf[bottom, C_THIGH])
+    ev["com_forward"], n_com = _median(buf[bottom, C_COM])
+    ev["knee_forward"], _ = _median(buf[bottom, C_KNEE_FWD])
+    ev["hip_travel"], n_travel = _median(buf[bottom, C_TRAVEL])
+    ev["trunk_angle"], _ = _median(buf[bottom, C_TRUNK])
+    ev["side_on"] = float(np.mean(side_on)) if side_on.size else 0.0
+    ratio = ev["knee_flex"] / ev["hip_flex"] if ev["hip_flex"] > 1.0 else math.nan
+    ev["knee_hip_ratio"] = ratio
+
+    faults: set[str] = set()
+    soft = 0.0  # partial penalties for measures near, but inside, their limits
+    if judged:
+        if n_align >= MIN_EVIDENCE_FRAMES:
+            if ev["alignment"] > ROUNDED_ALIGNMENT:
+                faults.add("rounded_back")
+            soft += 10 * _ramp(ev["alignment"], 0.5 * ROUNDED_ALIGNMENT, ROUNDED_ALIGNMENT)
+        if n_head >= MIN_EVIDENCE_FRAMES:
+            if ev["head_angle"] < HEAD_UP_DEG or (
+                ev["head_angle"] > HEAD_DOWN_DEG and "rounded_back" not in faults
+            ):
+                faults.add("head_out_of_line")
+            soft += 5 * _ramp(ev["head_angle"], 0.6 * HEAD_UP_DEG, HEAD_UP_DEG)
+        if not drill.kneeling and n_knee >= MIN_EVIDENCE_FRAMES and n_shin >= MIN_EVIDENCE_FRAMES:
+            knee_dominant = math.isfinite(ratio) and ratio > drill.squat_ratio
+            knees_forward = ev["shin_angle"] > drill.squat_shin_deg and ev["knee_flex"] > drill.squat_knee_deg
+            hips_down = ev["thigh_angle"] > 90.0 - drill.squat_thigh_deg
+            if knee_dominant or knees_forward or hips_down:
+                faults.add("squatting")
+            soft += 10 * _ramp(ratio, 0.7 * drill.squat_ratio, drill.squat_ratio)
+        if not drill.kneeling and n_com >= MIN_EVIDENCE_FRAMES:
+            hips_not_back = (
+                n_travel >= MIN_EVIDENCE_FRAMES
+                and ev["hip_travel"] < HIPS_NOT_BACK
+                and ev["trunk_angle"] > HIPS_NOT_BACK_TRUNK_DEG
+            )
+            # Knees past the toes are part of a squat; on their own they put the weight forward.
+            knees_past_toes = ev["knee_forward"] > KNEES_PAST_TOES and "squatting" not in faults
+            if ev["com_forward"] > COM_OVER_TOES or knees_past_toes or hips_not_back:
+                faults.add("weight_forward")
+            soft += 5 * _ramp(ev["com_forward"], 0.3, COM_OVER_TOES)
+
+    # Depth: the wall (where the drill has one) and hip flexion, both from the side view.
+    travel_max = _robust_max(buf[:, C_TRAVEL])
+    wall_tap: bool | None = None
+    if drill.has_wall:
+        wall_tap = int(np.count_nonzero(buf[:, C_WALL] > 0.5)) >= 2
+        soft += 8 * (1.0 - _ramp(travel_max, 0.7 * wall_thighs, wall_thighs))
+    deepest_flex = _robust_max(hip[side_on])
+    hips_back = travel_max >= drill.depth_travel if drill.depth_travel > 0 else True
+    if judged and (wall_tap is False or deepest_flex < drill.depth_deg or not hips_back):
+        faults.add("shallow")
+    if judged and np.count_nonzero(buf[after_lockout, C_HYPER] > 0.5) >= 3:
+        faults.add("hyperextension")
+
+    ordered = tuple(f for f in FAULTS if f in faults)
+    penalty = sum(PENALTY[f] for f in ordered) + soft
+    score = round(max(0.0, min(100.0, 100.0 - penalty)))
+    deepest = buf[drop >= 0.9 * peak_drop]
+    hip_bottom, _ = _median(deepest[:, C_HIP])
+    knee_bottom, _ = _median(deepest[:, C_KNEE])
+    return RepResult(
+        index=index,
+        start_s=float(start_s),
+        bottom_s=float(bottom_s),
+        end_s=float(end_s),
+        score=score,
+        faults=ordered,
+        hip_angle_deg=180.0 - hip_bottom,
+        knee_angle_deg=180.0 - knee_bottom,
+        hip_travel=travel_max,
+        wall_tap=wall_tap,
+        tempo_down_s=float(bottom_s - start_s),
+        tempo_up_s=float(end_s - bottom_s),
+        judged=judged,
+        evidence=ev,
+    )
