@@ -93,9 +93,7 @@ def test_verify_as_shipped_complains_only_about_the_pi_binary() -> None:
     if Path(EXEC_START).exists():  # on an installed Pi
         assert result.returncode == 0 and ours == []
     else:
-        assert ours == [
-            f"hinge-kiosk.service: Command {EXEC_START} is not executable: No such file or directory"
-        ]
+        assert len(ours) == 1 and EXEC_START in ours[0] and "not executable" in ours[0], ours
 
 
 def test_restart_backoff_drop_in(tmp_path: Path) -> None:
