@@ -83,15 +83,20 @@ class Coach:
         self._cue_asserted_t = -math.inf
         self._last_audio_t = -math.inf
         self._last_said: dict[str, float] = {}
-        self._onset: dict[str, float] = {}  # condition id -> time it started holding
+        # Condition -> time it started holding (NaN while it does not hold). Every key exists
+        # from the start, so the per-frame updates never grow the dict.
+        self._onset: dict[str, float] = {key: math.nan for key in CUES}
         self._said_this_rep: set[str] = set()
 
     def _holding(self, key: str, active: bool, t: float) -> bool:
         """True once `active` has held for `onset_s`."""
+        onset = self._onset
         if not active:
-            self._onset.pop(key, None)
+            onset[key] = math.nan
             return False
-        start = self._onset.setdefault(key, t)
+        start = onset[key]
+        if start != start:  # NaN: starts holding now
+            onset[key] = start = t
         return t - start >= self.settings.onset_s
 
     def update(self, m: FrameMetrics, phase: Phase, rep: RepResult | None, t: float) -> None:
@@ -107,30 +112,31 @@ class Coach:
             elif self._holding("stand_tall", m.ready and phase is Phase.IDLE, t):
                 wanted = CUES["stand_tall"]
         else:
-            for key in ("step_back", "turn_sideways", "stand_tall"):
-                self._onset.pop(key, None)
+            self._holding("step_back", False, t)
+            self._holding("turn_sideways", False, t)
+            self._holding("stand_tall", False, t)
 
         # Live form cues while bending, only from a usable side view.
         in_rep = phase in (Phase.DESCENDING, Phase.ASCENDING)
         if phase is Phase.STANDING and rep is None:
             self._said_this_rep.clear()
         judging = in_rep and m.side_on and m.ready
-        # Same order as LIVE_FAULTS: most important first, so the first that holds wins.
-        rounded = judging and m.alignment > ROUNDED_ALIGNMENT
-        squat = judging and m.hip_flex > 35.0 and m.knee_flex > self.squat_ratio * m.hip_flex
-        forward = judging and m.com_forward > COM_OVER_TOES
-        head = judging and m.head_angle < HEAD_UP_DEG
-        live: Cue | None = None
-        for key, active in (
-            ("rounded_back", rounded),
-            ("squatting", squat),
-            ("weight_forward", forward),
-            ("head_out_of_line", head),
-        ):
-            if self._holding(key, active, t) and live is None:
-                live = CUES[key]
-        if live is not None and wanted is None:
-            wanted = live
+        # Every condition is tracked each frame; the most important that holds wins.
+        rounded = self._holding("rounded_back", judging and m.alignment > ROUNDED_ALIGNMENT, t)
+        squat = self._holding(
+            "squatting", judging and m.hip_flex > 35.0 and m.knee_flex > self.squat_ratio * m.hip_flex, t
+        )
+        forward = self._holding("weight_forward", judging and m.com_forward > COM_OVER_TOES, t)
+        head = self._holding("head_out_of_line", judging and m.head_angle < HEAD_UP_DEG, t)
+        if wanted is None:
+            if rounded:
+                wanted = CUES["rounded_back"]
+            elif squat:
+                wanted = CUES["squatting"]
+            elif forward:
+                wanted = CUES["weight_forward"]
+            elif head:
+                wanted = CUES["head_out_of_line"]
 
         # A finished rep: its main fault if not already said, else praise.
         if rep is not None and wanted is None:

@@ -49,7 +49,10 @@ class FrameResult:
 
 
 class HingeEngine:
-    """One lifter, one drill. Create a new engine (or `reset`) for a new person or set."""
+    """One lifter, one drill. Create a new engine (or `reset`) for a new person or set.
+
+    The engine keeps no history: each finished rep appears once, as `result.rep`, and whoever
+    needs the set (the display, the store, `analyze`) keeps it."""
 
     def __init__(
         self,
@@ -68,7 +71,6 @@ class HingeEngine:
         self.coach = Coach(coach, squat_ratio=min(self.drill.squat_ratio, 1.5))
         self._input = np.zeros((NUM_KEYPOINTS, 3), np.float32)
         self.result = FrameResult(self.smoother.pose, self.smoother.valid, self.core.metrics)
-        self.reps: list[RepResult] = []
 
     def reset(self) -> None:
         """Forget the person and the reps (someone new, or a new set)."""
@@ -76,7 +78,6 @@ class HingeEngine:
         self.core.reset()
         self.counter.reset()
         self.coach.reset()
-        self.reps.clear()
         r = self.result
         r.t, r.phase, r.rep, r.reps, r.depth, r.cue, r.speak = math.nan, Phase.IDLE, None, 0, 0.0, None, None
         r.drop = math.nan
@@ -91,9 +92,11 @@ class HingeEngine:
             return r  # an unusable timestamp: keep showing the last verdict
         np.copyto(self._input, keypoints, casting="unsafe")
         self.smoother.update(self._input, t)
-        m = self.core.update(self.smoother.pose, self.smoother.valid, t)
+        sm = self.smoother
+        m = self.core.update(sm.xs, sm.ys, sm.weights, t)
         if m.leg_px > 0:
             self.smoother.jump_px = JUMP_LEGS * m.leg_px
+            self.smoother.scale_px = m.leg_px
         rep = self.counter.update(m)
         self._publish(m, rep, t)
         return r
@@ -105,8 +108,6 @@ class HingeEngine:
         return self.result
 
     def _publish(self, m: FrameMetrics, rep: RepResult | None, t: float) -> None:
-        if rep is not None:
-            self.reps.append(rep)
         self.coach.update(m, self.counter.phase, rep, t)
         r = self.result
         r.t = t

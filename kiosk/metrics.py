@@ -1,7 +1,7 @@
 """Per-frame measures of a hinge, from one smoothed pose.
 
-Everything here is pure: a pose, its validity mask and a timestamp in, `FrameMetrics` out (the
-same object, updated in place). Lengths are divided by the body's own segment lengths so the
+Everything here is pure: keypoints with their weights and a timestamp in, `FrameMetrics` out
+(the same object, updated in place). Lengths are divided by the body's own segment lengths so the
 distance to the camera does not matter; angles are in degrees, signed by the direction the person
 faces, so a left-facing and a right-facing lifter read the same.
 
@@ -20,16 +20,18 @@ Conventions (`facing` = +1 when the nose points to +x in the image):
 - height: the shoulders' height above the feet (kneeling: above the knees) in pixels. Vertical
   distances survive any camera yaw, so this drives the rep counter from side and oblique views.
 
-Budget: about 250 float operations and a few dozen array reads a frame, no arrays allocated.
+Budget: about 300 float operations on Python floats a frame (numpy's per-call cost would exceed
+the arithmetic on a handful of points), no arrays allocated.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
-from kiosk.body import CHAINS, BodyPart, Side
+from kiosk.body import BodyPart, Side
 from kiosk.drills import Drill
 
 NAN = math.nan
@@ -162,12 +164,20 @@ class FrameMetrics:
         return 180.0 - self.knee_flex
 
 
-def _ema(prev: float, value: float, dt: float, tau: float) -> float:
-    """Exponential moving average with time constant `tau` seconds, robust to uneven frames."""
-    if not math.isfinite(prev):
+def _follow(prev: float, value: float, dt: float, tau: float) -> float:
+    """Move `prev` toward `value` with time constant `tau` seconds (an exponential moving average
+    that tolerates uneven frame times; dt / (tau + dt) is exp's first-order stand-in)."""
+    if prev != prev:  # NaN: nothing to follow yet
         return value
-    a = 1.0 - math.exp(-dt / tau) if dt > 0 else 0.0
-    return prev + a * (value - prev)
+    return prev + (value - prev) * dt / (tau + dt)
+
+
+# Left/right keypoint pairs, ear to ankle, in the order of the MID_* rows.
+_PAIRS = tuple(
+    (int(BodyPart[f"LEFT_{p}"]), int(BodyPart[f"RIGHT_{p}"]))
+    for p in ("EAR", "SHOULDER", "ELBOW", "WRIST", "HIP", "KNEE", "ANKLE")
+)
+_NOSE = int(BodyPart.NOSE)
 
 
 class MetricsCore:
@@ -188,16 +198,14 @@ class MetricsCore:
         # Where the hip keypoint is when the glutes touch the wall, in thigh lengths behind the
         # ankle: wall distance + heel offset - glute depth.
         wall_cm = wall_distance_in * CM_PER_IN
-        self.wall_thighs = (wall_cm + (HEEL_H - GLUTE_H) * height) / (THIGH_H * height)
-        self._wall_behind_heel_thighs = wall_cm / (THIGH_H * height)
-        self._heel_thighs = HEEL_H / THIGH_H
+        # At least a twentieth of a thigh: a wall closer than the glutes' depth is no wall.
+        self.wall_thighs = max(0.05, (wall_cm + (HEEL_H - GLUTE_H) * height) / (THIGH_H * height))
+        self._wall_line_thighs = (wall_cm + HEEL_H * height) / (THIGH_H * height)
         self.metrics = FrameMetrics()
-        self._mid = np.zeros((7, 2), np.float64)
-        self._mid_tmp = np.zeros((7, 2), np.float64)
-        self._mid_ok = np.zeros(7, bool)
-        self._wl = np.zeros(7, np.float64)
-        self._wr = np.zeros(7, np.float64)
-        self._ws = np.zeros(7, np.float64)
+        # The midline chain (see `_midline`), rows MID_EAR .. MID_ANKLE.
+        self._mx = [0.0] * 7
+        self._my = [0.0] * 7
+        self._mok = [False] * 7
         self.reset()
 
     def reset(self) -> None:
@@ -215,46 +223,35 @@ class MetricsCore:
         self._last_person_t = -math.inf
         self.metrics.clear(NAN)
 
-    # -- helpers reading the pose without allocating arrays ---------------------------------
-
-    def _midline(self, pose: np.ndarray, valid: np.ndarray) -> None:
+    def _midline(self, xs: Sequence[float], ys: Sequence[float], ws: Sequence[float]) -> None:
         """Confidence-weighted average of each left/right pair, ear to ankle.
 
         From the side both halves of the body overlap, so this is the visible side, nudged a
         little by MoveNet's guess of the hidden one; from an oblique view it is the body's
         midline, which stays consistent where either single side is half hidden; and it does
-        not care when MoveNet swaps left and right between frames."""
-        left, right = pose[3:17:2], pose[4:17:2]  # ear, shoulder, elbow, wrist, hip, knee, ankle
-        wl, wr, ws = self._wl, self._wr, self._ws
-        np.multiply(left[:, 2], valid[3:17:2], out=wl)
-        np.multiply(right[:, 2], valid[4:17:2], out=wr)
-        np.add(wl, wr, out=ws)
-        np.greater(ws, 0.0, out=self._mid_ok)
-        np.maximum(ws, 1e-9, out=ws)
-        np.divide(wl, ws, out=wl)
-        np.divide(wr, ws, out=wr)
-        np.multiply(left[:, :2], wl[:, None], out=self._mid)
-        np.multiply(right[:, :2], wr[:, None], out=self._mid_tmp)
-        self._mid += self._mid_tmp
+        not care when MoveNet swaps left and right between frames. `ws` is each keypoint's weight:
+        its score, 0 when it is missing."""
+        mx, my, mok = self._mx, self._my, self._mok
+        for row, (li, ri) in enumerate(_PAIRS):
+            wl, wr = ws[li], ws[ri]
+            total = wl + wr
+            if total > 0.0:
+                mx[row] = (xs[li] * wl + xs[ri] * wr) / total
+                my[row] = (ys[li] * wl + ys[ri] * wr) / total
+                mok[row] = True
+            else:
+                mok[row] = False
 
-    def _point(self, part: int) -> tuple[float, float, bool]:
-        """One midline point (see `_midline`): x, y and whether it was seen."""
-        return self._mid.item(part, 0), self._mid.item(part, 1), self._mid_ok.item(part)
+    def update_pose(self, pose: np.ndarray, valid: np.ndarray, t: float) -> FrameMetrics:
+        """`update` for a (17, 3) pose array and a (17,) validity mask (tests, tools)."""
+        weights = [s if ok else 0.0 for s, ok in zip(pose[:, 2].tolist(), valid.tolist(), strict=True)]
+        return self.update(pose[:, 0].tolist(), pose[:, 1].tolist(), weights, t)
 
-    def _grow(self, prev: float, sample: float, dt: float) -> float:
-        """Segment-length tracker: projected lengths only shrink (foreshortening, bent joints),
-        so follow longer samples quickly and shorter ones slowly."""
-        if not math.isfinite(prev):
-            return sample
-        tau = 0.3 if sample > prev else 8.0
-        return _ema(prev, sample, dt, tau)
-
-    # -- the per-frame computation -------------------------------------------------------------
-
-    def update(self, pose: np.ndarray, valid: np.ndarray, t: float) -> FrameMetrics:
+    def update(self, xs: Sequence[float], ys: Sequence[float], ws: Sequence[float], t: float) -> FrameMetrics:
+        """One frame: keypoint x, y and weight (score, 0 when missing) in `BodyPart` order."""
         m = self.metrics
-        dt = t - self._t if math.isfinite(self._t) else 0.0
-        if dt < 0 or dt > 1.0:
+        dt = t - self._t
+        if not 0.0 <= dt <= 1.0:  # first frame, a gap, or NaN
             dt = 0.0
         self._t = t
         m.t = t
@@ -263,7 +260,7 @@ class MetricsCore:
 
         seen = 0
         for i in _PERSON_PARTS:
-            if valid.item(i):
+            if ws[i] > 0.0:
                 seen += 1
         m.person = seen >= 5
         if not m.person:
@@ -279,65 +276,65 @@ class MetricsCore:
             return m
         self._last_person_t = t
 
-        # Which side faces the camera: the one MoveNet is more sure of, with hysteresis.
-        lc, rc = CHAINS[Side.LEFT], CHAINS[Side.RIGHT]
+        # Which side faces the camera (for drawing): the one the model is surer of, with
+        # hysteresis. Measures use the midline and do not depend on it.
         diff = 0.0
-        for a, b in (
-            (lc.ear, rc.ear),
-            (lc.shoulder, rc.shoulder),
-            (lc.hip, rc.hip),
-            (lc.knee, rc.knee),
-            (lc.ankle, rc.ankle),
-        ):
-            diff += pose.item(a, 2) - pose.item(b, 2)
-        self._side_ema = _ema(self._side_ema, diff, dt, 0.7)
+        for row in (MID_EAR, MID_SHOULDER, MID_HIP, MID_KNEE, MID_ANKLE):
+            li, ri = _PAIRS[row]
+            diff += ws[li] - ws[ri]
+        self._side_ema = ema = _follow(self._side_ema, diff, dt, 0.7)
         if self._side is None:
-            self._side = Side.LEFT if self._side_ema >= 0 else Side.RIGHT
-        elif self._side is Side.LEFT and self._side_ema < -0.4:
+            self._side = Side.LEFT if ema >= 0 else Side.RIGHT
+        elif self._side is Side.LEFT and ema < -0.4:
             self._side = Side.RIGHT
-        elif self._side is Side.RIGHT and self._side_ema > 0.4:
+        elif self._side is Side.RIGHT and ema > 0.4:
             self._side = Side.LEFT
-        side = self._side
-        m.side = side
+        m.side = self._side
 
-        self._midline(pose, valid)
-        ex, ey, e_ok = self._point(MID_EAR)
-        sx, sy, s_ok = self._point(MID_SHOULDER)
-        hx, hy, h_ok = self._point(MID_HIP)
-        kx, ky, k_ok = self._point(MID_KNEE)
-        ax, ay, a_ok = self._point(MID_ANKLE)
-        nose = int(BodyPart.NOSE)
-        n_ok = valid.item(nose)
-        nx, ny = pose.item(nose, 0), pose.item(nose, 1)
+        self._midline(xs, ys, ws)
+        mx, my, mok = self._mx, self._my, self._mok
+        ex, ey, e_ok = mx[MID_EAR], my[MID_EAR], mok[MID_EAR]
+        sx, sy, s_ok = mx[MID_SHOULDER], my[MID_SHOULDER], mok[MID_SHOULDER]
+        hx, hy, h_ok = mx[MID_HIP], my[MID_HIP], mok[MID_HIP]
+        kx, ky, k_ok = mx[MID_KNEE], my[MID_KNEE], mok[MID_KNEE]
+        ax, ay, a_ok = mx[MID_ANKLE], my[MID_ANKLE], mok[MID_ANKLE]
+        n_ok = ws[_NOSE] > 0.0
+        nx, ny = xs[_NOSE], ys[_NOSE]
+        hypot = math.hypot
 
-        # Segment lengths (the body's own ruler).
+        # Segment lengths (the body's own ruler). Projected lengths only shrink (foreshortening,
+        # bent joints), so follow longer samples quickly and shorter ones slowly.
         if h_ok and k_ok:
-            self.thigh_px = self._grow(self.thigh_px, math.hypot(hx - kx, hy - ky), dt)
+            sample = hypot(hx - kx, hy - ky)
+            self.thigh_px = _follow(self.thigh_px, sample, dt, 0.3 if sample > self.thigh_px else 8.0)
         if k_ok and a_ok:
-            self.shin_px = self._grow(self.shin_px, math.hypot(kx - ax, ky - ay), dt)
+            sample = hypot(kx - ax, ky - ay)
+            self.shin_px = _follow(self.shin_px, sample, dt, 0.3 if sample > self.shin_px else 8.0)
         if s_ok and h_ok:
-            self.torso_px = self._grow(self.torso_px, math.hypot(sx - hx, sy - hy), dt)
+            sample = hypot(sx - hx, sy - hy)
+            self.torso_px = _follow(self.torso_px, sample, dt, 0.3 if sample > self.torso_px else 8.0)
         thigh, shin, torso = self.thigh_px, self.shin_px, self.torso_px
-        if not math.isfinite(shin) and math.isfinite(thigh):
+        if shin != shin and thigh == thigh:
             shin = thigh  # feet not seen yet: the shank is about as long as the thigh
-        m.leg_px = thigh + shin
+        leg = thigh + shin
+        m.leg_px = leg
 
         # Facing. The knee only bends forward, so a bent knee lies on the front side of the
         # hip-ankle line: that holds from any view and in every drill. A bent trunk puts the
         # shoulders ahead of the hips; in a side view the nose is ahead of the ear (from the
         # front it is not, so it only breaks ties). Averaged with hysteresis.
         vote = 0.0
-        leg = m.leg_px
-        if h_ok and k_ok and a_ok and math.isfinite(leg) and abs(ay - hy) > 0.3 * leg:
+        if h_ok and k_ok and a_ok and leg > 0.0 and abs(ay - hy) > 0.3 * leg:
             off = kx - (hx + (ax - hx) * (ky - hy) / (ay - hy))
             if abs(off) > 0.06 * leg:
                 vote += math.copysign(min(1.0, abs(off) / (0.15 * leg)) * 2.0, off)
-        if s_ok and h_ok and math.isfinite(torso) and abs(sx - hx) > 0.5 * torso:
+        if s_ok and h_ok and abs(sx - hx) > 0.5 * torso:
             vote += 1.0 if sx > hx else -1.0
-        if n_ok and e_ok and math.isfinite(thigh) and abs(nx - ex) > 0.05 * thigh:
+        if n_ok and e_ok and abs(nx - ex) > 0.05 * thigh:
             vote += 0.5 if nx > ex else -0.5
         if vote:
-            self._facing_ema = _ema(self._facing_ema, max(-1.0, min(1.0, vote)), dt, 0.6)
+            vote = 1.0 if vote > 1.0 else (-1.0 if vote < -1.0 else vote)
+            self._facing_ema = _follow(self._facing_ema, vote, dt, 0.6)
             if self._facing == 0 or self._facing * self._facing_ema < -0.3:
                 self._facing = 1 if self._facing_ema > 0 else -1
         f = self._facing
@@ -345,11 +342,14 @@ class MetricsCore:
 
         # Side-on: both shoulders and both hips project close together.
         ratio = 0.0
-        if math.isfinite(torso) and torso > 0:
-            for a, b in ((lc.shoulder, rc.shoulder), (lc.hip, rc.hip)):
-                if valid.item(a) and valid.item(b):
-                    ratio = max(ratio, abs(pose.item(a, 0) - pose.item(b, 0)) / torso)
-        self._ratio_ema = _ema(self._ratio_ema, ratio, dt, 0.4)
+        if torso > 0.0:
+            for row in (MID_SHOULDER, MID_HIP):
+                li, ri = _PAIRS[row]
+                if ws[li] > 0.0 and ws[ri] > 0.0:
+                    r = abs(xs[li] - xs[ri]) / torso
+                    if r > ratio:
+                        ratio = r
+        self._ratio_ema = _follow(self._ratio_ema, ratio, dt, 0.4)
         if self._side_on and self._ratio_ema > SIDE_ON_LEAVE:
             self._side_on = False
         elif not self._side_on and self._ratio_ema < SIDE_ON_ENTER:
@@ -358,84 +358,87 @@ class MetricsCore:
         m.side_on = self._side_on
 
         # Framing: head, hips and feet seen and inside the picture.
-        head_ok = e_ok or n_ok
-        if not (head_ok and s_ok):
+        kneeling = self.drill.kneeling
+        if not ((e_ok or n_ok) and s_ok):
             m.missing = "head"
         elif not h_ok:
             m.missing = "hips"
-        elif not (k_ok and a_ok) and not self.drill.kneeling:
+        elif not (k_ok and a_ok) and not kneeling:
             m.missing = "feet"
         elif self.frame_size is not None:
             w, h = self.frame_size
             margin = 0.01 * max(w, h)
             top = min(ey if e_ok else ny, sy)
+            lo_x = min(sx, hx, ax if a_ok else hx)
+            hi_x = max(sx, hx, ax if a_ok else hx)
             if ay > h - margin or ky > h - margin:
                 m.missing = "feet"
             elif top < margin:
                 m.missing = "head"
-            elif min(sx, hx, ax if a_ok else hx) < margin or max(sx, hx, ax if a_ok else hx) > w - margin:
+            elif lo_x < margin or hi_x > w - margin:
                 m.missing = "sides"
         m.in_frame = m.missing == ""
-        if s_ok and (k_ok if self.drill.kneeling else a_ok):
-            m.height = (ky if self.drill.kneeling else ay) - sy
-        knees_needed = k_ok and (a_ok or self.drill.kneeling)
-        m.ready = m.in_frame and f != 0 and s_ok and h_ok and knees_needed and math.isfinite(thigh)
-        if not (f != 0 and s_ok and h_ok and k_ok and math.isfinite(thigh) and thigh > 0):
+        if s_ok and (k_ok if kneeling else a_ok):
+            m.height = (ky if kneeling else ay) - sy
+        m.ready = m.in_frame and f != 0 and s_ok and h_ok and k_ok and (a_ok or kneeling) and thigh > 0.0
+        if a_ok:
+            m.ankle_x, m.ankle_y = ax, ay
+        if not (f != 0 and s_ok and h_ok and k_ok and thigh > 0.0):
             return m
 
         # Angles, signed by facing.
-        m.trunk_angle = math.atan2(f * (sx - hx), hy - sy) * DEG
-        m.thigh_angle = math.atan2(f * (kx - hx), ky - hy) * DEG
-        m.hip_flex = m.trunk_angle + m.thigh_angle
-        if a_ok:
-            m.ankle_x, m.ankle_y = ax, ay
-            m.shin_angle = math.atan2(f * (kx - ax), ay - ky) * DEG
-            m.knee_flex = m.thigh_angle + m.shin_angle
+        trunk = math.atan2(f * (sx - hx), hy - sy) * DEG
+        thigh_a = math.atan2(f * (kx - hx), ky - hy) * DEG
+        m.trunk_angle = trunk
+        m.thigh_angle = thigh_a
+        m.hip_flex = hip_flex = trunk + thigh_a
+        feet = a_ok and shin > 0.0  # a zero-length shank (knee on the ankle) is a detector glitch
+        if feet:
+            m.shin_angle = shin_a = math.atan2(f * (kx - ax), ay - ky) * DEG
+            m.knee_flex = thigh_a + shin_a
             m.knee_forward = f * (kx - ax) / shin
-            m.hip_height = (ay - hy) / (thigh + shin)
+            m.hip_height = (ay - hy) / leg
 
         # Three-point alignment and head.
         if e_ok:
             lx, ly = ex - hx, ey - hy
-            span = math.hypot(lx, ly)
-            if span > 0.2 * thigh:
+            span2 = lx * lx + ly * ly
+            if span2 > 0.04 * thigh * thigh:
                 # Signed distance of the shoulder from the ear-hip line, + toward the back.
-                m.alignment = -f * ((sx - hx) * -ly + (sy - hy) * lx) / (span * span)
+                m.alignment = -f * ((sx - hx) * -ly + (sy - hy) * lx) / span2
                 ux, uy = sx - hx, sy - hy
                 vx, vy = ex - sx, ey - sy
                 m.head_angle = math.atan2(f * (ux * vy - uy * vx), ux * vx + uy * vy) * DEG
 
         # Hips back: behind the ankles standing, behind the knees kneeling.
-        if self.drill.kneeling:
+        if kneeling:
             m.hip_travel = f * (kx - hx) / thigh
-        elif a_ok:
+        elif feet:
             m.hip_travel = f * (ax - hx) / thigh
             if self.user_height_cm is not None:
                 m.hip_travel_cm = m.hip_travel * THIGH_H * self.user_height_cm
-            m.com_forward = self._com_forward(f, ex, e_ok, sx, hx, kx, ax, shin)
-        if self.drill.has_wall and a_ok:
-            m.wall_x = ax - f * (self._heel_thighs + self._wall_behind_heel_thighs) * thigh
+            m.com_forward = self._com_forward(f, ex if e_ok else sx, sx, hx, kx, ax, shin)
+        if self.drill.has_wall and feet:
+            m.wall_x = ax - f * self._wall_line_thighs * thigh
             m.wall_reached = m.hip_travel >= self.wall_thighs
             m.depth = m.hip_travel / self.wall_thighs
         else:
-            m.depth = m.hip_flex / self.drill.depth_deg
+            m.depth = hip_flex / self.drill.depth_deg
 
-        knees_straight = self.drill.kneeling or not math.isfinite(m.knee_flex) or m.knee_flex < 30.0
-        m.lockout = m.hip_flex <= LOCKOUT_HIP_DEG and knees_straight and m.trunk_angle < 20.0
-        m.hyperextended = m.trunk_angle < -HYPEREXT_DEG and m.hip_flex < 0.0
+        knees_straight = kneeling or not (m.knee_flex >= 30.0)
+        m.lockout = hip_flex <= LOCKOUT_HIP_DEG and knees_straight and trunk < 20.0
+        m.hyperextended = trunk < -HYPEREXT_DEG and hip_flex < 0.0
         return m
 
     def _com_forward(
-        self, f: int, ex: float, e_ok: bool, sx: float, hx: float, kx: float, ax: float, shin: float
+        self, f: int, ex: float, sx: float, hx: float, kx: float, ax: float, shin: float
     ) -> float:
-        """Centre of mass ahead of the ankle, in foot lengths (see `com_forward`)."""
-        elx, _ely, el_ok = self._point(MID_ELBOW)
-        wx, _wy, w_ok = self._point(MID_WRIST)
-        if not el_ok:
-            elx = sx
-        if not w_ok:
-            wx = elx
-        return com_forward(f, ex if e_ok else sx, sx, elx, wx, hx, kx, ax, FOOT_PER_SHIN * shin)
+        """Centre of mass ahead of the ankle, in foot lengths (see `com_forward`); arms that are
+        not seen hang from the shoulder."""
+        mx, mok = self._mx, self._mok
+        elx = mx[MID_ELBOW] if mok[MID_ELBOW] else sx
+        wx = mx[MID_WRIST] if mok[MID_WRIST] else elx
+        return com_forward(f, ex, sx, elx, wx, hx, kx, ax, FOOT_PER_SHIN * shin)
 
 
 def com_forward(

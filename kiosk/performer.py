@@ -284,6 +284,21 @@ def perform(scenario: Scenario | None = None, **changes: object) -> Performance:
     return Performer(sc).perform()
 
 
+def posture_keypoints(
+    posture: Posture,
+    *,
+    facing: int = 1,
+    yaw_deg: float = 0.0,
+    body_px: float = 400.0,
+    ankle: tuple[float, float] = (320.0, 460.0),
+    kneeling: bool = False,
+) -> np.ndarray:
+    """Noise-free keypoints (17, 3) of one balanced posture: for tests and figures."""
+    shin = 0.0 if kneeling else _balanced_shin(posture, facing)
+    kp = _pose(posture, shin, body_px=body_px, ankle=ankle, facing=facing, yaw_deg=yaw_deg, kneeling=kneeling)
+    return kp.astype(np.float32)
+
+
 def _dir(angle_deg: float, facing: int) -> tuple[float, float]:
     """Unit vector `angle_deg` from vertical-up, positive toward the facing direction."""
     a = math.radians(angle_deg)

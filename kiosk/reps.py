@@ -18,7 +18,7 @@ of the alignment measure is a quarter to half of the gap between a rounded and a
 median over 10-30 frames shrinks it several-fold.
 
 Pure: `FrameMetrics` and timestamps in, `RepResult`s out. Per frame the counter writes one row
-into a preallocated buffer; numpy work (and allocation) happens once per finished rep.
+of floats into a preallocated buffer; numpy work (and allocation) happens once per finished rep.
 """
 
 from __future__ import annotations
@@ -173,7 +173,9 @@ class RepCounter:
     def __init__(self, drill: Drill, wall_thighs: float = math.nan) -> None:
         self.drill = drill
         self.wall_thighs = wall_thighs
-        self._buf = np.full((BUFFER_ROWS, N_COLS), np.nan)
+        # The current rep's frames, one preallocated row of floats each; turned into an array once,
+        # when the rep finishes.
+        self._rows = [[math.nan] * N_COLS for _ in range(BUFFER_ROWS)]
         self.reset()
 
     def reset(self) -> None:
@@ -217,7 +219,7 @@ class RepCounter:
                 self._stand_h = h
             else:
                 tau = STAND_UP_TAU_S if h > self._stand_h else STAND_DOWN_TAU_S
-                self._stand_h += (1.0 - math.exp(-dt / tau)) * (h - self._stand_h) if dt > 0 else 0.0
+                self._stand_h += (h - self._stand_h) * dt / (tau + dt)
         drop = 1.0 - h / self._stand_h if math.isfinite(h) and self._stand_h > 0 else math.nan
         self.drop = drop
 
@@ -284,14 +286,14 @@ class RepCounter:
 
     def _track_feet(self, m: FrameMetrics, dt: float) -> None:
         x, y = m.ankle_x, m.ankle_y
-        if not (math.isfinite(x) and math.isfinite(y) and m.leg_px > 0):
+        if not (x == x and y == y and m.leg_px > 0):  # NaN-safe: unknown feet keep their state
             return
-        if not math.isfinite(self._feet_fast_x) or dt <= 0:
+        if self._feet_fast_x != self._feet_fast_x or dt <= 0:
             self._feet_fast_x = self._feet_slow_x = x
             self._feet_fast_y = self._feet_slow_y = y
             return
-        a_fast = 1.0 - math.exp(-dt / FEET_FAST_TAU_S)
-        a_slow = 1.0 - math.exp(-dt / FEET_SLOW_TAU_S)
+        a_fast = dt / (FEET_FAST_TAU_S + dt)
+        a_slow = dt / (FEET_SLOW_TAU_S + dt)
         self._feet_fast_x += a_fast * (x - self._feet_fast_x)
         self._feet_fast_y += a_fast * (y - self._feet_fast_y)
         self._feet_slow_x += a_slow * (x - self._feet_slow_x)
@@ -312,7 +314,7 @@ class RepCounter:
     def _record(self, m: FrameMetrics, drop: float) -> None:
         if self._n >= BUFFER_ROWS:
             return
-        row = self._buf[self._n]
+        row = self._rows[self._n]
         row[C_T] = m.t
         row[C_HIP] = m.hip_flex
         row[C_KNEE] = m.knee_flex
@@ -344,7 +346,7 @@ class RepCounter:
 
     def _finish(self) -> RepResult | None:
         """Judge the buffered rep; None when it turns out not to be a rep (a set-up)."""
-        buf = self._buf[: self._n]
+        buf = np.array(self._rows[: self._n], dtype=np.float64).reshape(-1, N_COLS)
         self.phase = Phase.STANDING
         self._last_low_t = self._t
         drop = buf[:, C_DROP]

@@ -93,6 +93,8 @@ def load_track(path: str | Path) -> PoseTrack:
 
 
 def _load_npz(p: Path) -> PoseTrack:
+    if not zipfile.is_zipfile(p):
+        raise InputError(f"{p}: not an .npz pose track (expected a numpy .npz archive)")
     try:
         with np.load(p, allow_pickle=False) as z:
             missing = [k for k in ("keypoints", "t", "frame_size") if k not in z.files]

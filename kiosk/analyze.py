@@ -1,0 +1,171 @@
+"""`hinge-kiosk analyze`: run the engine over a pose track, a video or an image, offline.
+
+The same engine the kiosk runs live judges every frame; the output is the per-rep verdict, as a
+readable table or as one JSON object on stdout (progress and errors go to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from kiosk.drills import DEFAULT_DRILL, DRILLS, get_drill
+from kiosk.engine import HingeEngine
+from kiosk.errors import InputError
+from kiosk.reps import FAULTS, RepResult
+from kiosk.track import PoseTrack, load_track
+
+TRACK_SUFFIXES = (".npz", ".json", ".json.gz")
+# The keys of a rep in the JSON output, in order.
+REP_KEYS = (
+    "index",
+    "start_s",
+    "bottom_s",
+    "end_s",
+    "score",
+    "faults",
+    "hip_angle_deg",
+    "knee_angle_deg",
+    "hip_travel",
+    "wall_tap",
+)
+
+
+def is_track(path: str | Path) -> bool:
+    return str(path).lower().endswith(TRACK_SUFFIXES)
+
+
+def run_engine(
+    track: PoseTrack,
+    drill: str = DEFAULT_DRILL,
+    *,
+    wall_distance_in: float = 9.0,
+    user_height_cm: float | None = None,
+) -> tuple[list[RepResult], str | None]:
+    """All reps in the track, and the side that faced the camera most ("left"/"right"/None)."""
+    engine = HingeEngine(
+        drill, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm, frame_size=track.frame_size
+    )
+    sides: Counter[str] = Counter()
+    reps: list[RepResult] = []
+    for kp, t in zip(track.keypoints, track.t, strict=True):
+        result = engine.step(kp, float(t))
+        m = result.metrics
+        if m.person and m.side is not None:
+            sides[m.side.value] += 1
+        if result.rep is not None:
+            reps.append(result.rep)
+    if len(track) and (last := engine.finish(float(track.t[-1])).rep) is not None:
+        reps.append(last)
+    side = sides.most_common(1)[0][0] if sides else None
+    return reps, side
+
+
+def report(track: PoseTrack, drill: str, reps: list[RepResult], side: str | None) -> dict[str, Any]:
+    """The JSON document of `analyze --json`."""
+    counts = Counter(f for rep in reps for f in rep.faults)
+    rows = []
+    for rep in reps:
+        d = rep.as_dict()
+        rows.append({k: d[k] for k in REP_KEYS})
+    return {
+        "input": track.source,
+        "frames": len(track),
+        "fps": round(track.fps, 3),
+        "duration_s": round(track.duration_s, 3),
+        "drill": drill,
+        "side": side,
+        "reps": rows,
+        "summary": {
+            "reps": len(reps),
+            "clean_reps": sum(1 for r in reps if r.clean),
+            "faults": {f: counts.get(f, 0) for f in FAULTS},
+        },
+    }
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def print_table(doc: dict[str, Any], out=sys.stdout) -> None:
+    s = doc["summary"]
+    print(
+        f"{doc['input']}: {s['reps']} reps ({s['clean_reps']} clean), drill {doc['drill']}, "
+        f"side {doc['side'] or 'unknown'}, {doc['frames']} frames at {doc['fps']:.1f} fps, "
+        f"{doc['duration_s']:.1f} s",
+        file=out,
+    )
+    if not doc["reps"]:
+        print("no reps found: is the whole body in view, side-on, standing between reps?", file=out)
+        return
+    print(" rep   start     end  score  hip°  knee°  travel  wall  faults", file=out)
+    for r in doc["reps"]:
+        wall = {True: "yes", False: "no", None: "-"}[r["wall_tap"]]
+        print(
+            f"{r['index']:4d}  {r['start_s']:6.2f}  {r['end_s']:6.2f}  {r['score']:5d}  "
+            f"{_fmt(r['hip_angle_deg'], '4.0f')}  {_fmt(r['knee_angle_deg'], '5.0f')}  "
+            f"{_fmt(r['hip_travel'], '6.2f')}  {wall:>4}  {', '.join(r['faults']) or '-'}",
+            file=out,
+        )
+    seen = {k: v for k, v in s["faults"].items() if v}
+    if seen:
+        print("faults: " + ", ".join(f"{k} {v}" for k, v in seen.items()), file=out)
+
+
+def load_input(path: str, args: argparse.Namespace) -> PoseTrack:
+    """A pose track as is; a video or image through the pose model."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if is_track(p):
+        return load_track(p)
+    from kiosk.pose import track_from_media
+
+    return track_from_media(p, runtime=args.runtime, threads=args.threads, progress=True)
+
+
+def main(args: argparse.Namespace) -> int:
+    drill = get_drill(args.drill).name  # validate before any slow work
+    track = load_input(args.input, args)
+    if args.save_track:
+        track.save(args.save_track)
+    reps, side = run_engine(
+        track, drill, wall_distance_in=args.wall_distance_in, user_height_cm=args.user_height_cm or None
+    )
+    doc = report(track, drill, reps, side)
+    if args.json:
+        sys.stdout.write(json.dumps(doc) + "\n")
+    else:
+        print_table(doc)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="count and judge reps in a pose track, video or image",
+        description="Run the hinge engine over a pose track (.npz or .posetrack.json), a video or an image.",
+    )
+    p.add_argument("input", metavar="TRACK|VIDEO|IMAGE")
+    p.add_argument(
+        "--drill",
+        default=DEFAULT_DRILL,
+        metavar="NAME",
+        help=f"one of: {', '.join(DRILLS)} (default: %(default)s)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--save-track", metavar="OUT.npz", help="also write the pose track of what was seen")
+    p.add_argument(
+        "--wall-distance-in", type=float, default=9.0, metavar="IN", help="virtual wall distance, inches"
+    )
+    p.add_argument(
+        "--user-height-cm", type=float, default=0.0, metavar="CM", help="the lifter's height, for cm readings"
+    )
+    p.add_argument("--runtime", default="auto", help="pose runtime for videos and images: auto|litert|tflite")
+    p.add_argument("--threads", type=int, default=0, help="inference threads (0 = all cores)")
+    p.set_defaults(func=main)

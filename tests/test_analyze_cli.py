@@ -1,0 +1,107 @@
+"""`hinge-kiosk analyze` on pose tracks: the JSON contract and clean errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kiosk.analyze import REP_KEYS
+from kiosk.reps import FAULTS
+from tests.helpers import performed
+
+
+def analyze(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk", "analyze", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def track_file(tmp_path_factory):
+    perf = performed("squatting", n=3)
+    path = tmp_path_factory.mktemp("tracks") / "squats.npz"
+    perf.track.save(path)
+    return path
+
+
+def test_json_output_is_one_object_with_the_documented_shape(track_file):
+    out = analyze(str(track_file), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert set(doc) == {"input", "frames", "fps", "duration_s", "drill", "side", "reps", "summary"}
+    assert doc["drill"] == "hinge" and doc["side"] in ("left", "right")
+    assert doc["frames"] > 0 and doc["fps"] == pytest.approx(30.0, abs=0.1)
+    assert len(doc["reps"]) == 3
+    for rep in doc["reps"]:
+        assert tuple(rep) == REP_KEYS
+        assert "squatting" in rep["faults"]
+        assert isinstance(rep["wall_tap"], bool)
+    assert doc["summary"]["reps"] == 3 and doc["summary"]["clean_reps"] == 0
+    assert set(doc["summary"]["faults"]) == set(FAULTS)
+    assert doc["summary"]["faults"]["squatting"] == 3
+
+
+def test_drill_without_a_wall_reports_null_wall_tap(track_file):
+    doc = json.loads(analyze(str(track_file), "--json", "--drill", "kettlebell-deadlift").stdout)
+    assert doc["drill"] == "kettlebell-deadlift"
+    assert all(rep["wall_tap"] is None for rep in doc["reps"])
+
+
+def test_table_output(track_file):
+    out = analyze(str(track_file))
+    assert out.returncode == 0
+    assert "3 reps (0 clean)" in out.stdout and "squatting" in out.stdout
+
+
+def _write(path, **arrays):
+    np.savez(path, **arrays)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "case, expect",
+    [
+        ("missing", "no such file"),
+        ("shape", "expected (N, 17, 3)"),
+        ("nan", "NaN"),
+        ("not-npz", "not an .npz"),
+        ("no-t", "missing array"),
+        ("drill", "unknown drill"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, track_file, case, expect):
+    kp = np.zeros((4, 17, 3), np.float32)
+    t = np.arange(4) / 30
+    size = np.array([640, 480])
+    args = {
+        "missing": [str(tmp_path / "nope.npz")],
+        "shape": [_write(tmp_path / "s.npz", keypoints=kp[:, :, :2], t=t, frame_size=size)],
+        "nan": [_write(tmp_path / "n.npz", keypoints=np.where(kp == 0, np.nan, kp), t=t, frame_size=size)],
+        "no-t": [_write(tmp_path / "t.npz", keypoints=kp, frame_size=size)],
+        "drill": [str(track_file), "--drill", "deadlift-ish"],
+    }.get(case)
+    if case == "not-npz":
+        bad = tmp_path / "x.npz"
+        bad.write_text("not a track")
+        args = [str(bad)]
+    out = analyze(*args, "--json")
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0] and "Traceback" not in out.stderr
+
+
+def test_posetrack_json_recordings_load_by_keypoint_name(shared_data):
+    path = shared_data / "tracks" / "kettlebell-swing-side" / "swing-sample-4reps.posetrack.json"
+    doc = json.loads(analyze(str(path), "--json").stdout)
+    assert doc["frames"] == 165 and doc["summary"]["reps"] == 4
+
+
+def test_save_track_round_trips_a_track(tmp_path, track_file):
+    out_path = tmp_path / "copy.npz"
+    assert analyze(str(track_file), "--save-track", str(out_path), "--json").returncode == 0
+    with np.load(track_file) as a, np.load(out_path) as b:
+        np.testing.assert_array_equal(a["keypoints"], b["keypoints"])
+        np.testing.assert_array_equal(a["t"], b["t"])

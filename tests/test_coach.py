@@ -1,0 +1,106 @@
+"""The coach: one cue at a time, by priority, steady on screen, sparing with sound."""
+
+import itertools
+import math
+
+from kiosk.coach import CUES, Coach, CoachSettings
+from kiosk.metrics import FrameMetrics
+from kiosk.reps import Phase, RepResult
+
+
+def frame(**kw) -> FrameMetrics:
+    m = FrameMetrics()
+    m.clear(0.0)
+    m.person, m.in_frame, m.side_on, m.ready = True, True, True, True
+    m.hip_flex, m.knee_flex, m.alignment, m.head_angle, m.com_forward = 60.0, 15.0, 0.0, 0.0, 0.2
+    for k, v in kw.items():
+        setattr(m, k, v)
+    return m
+
+
+def rep(faults=(), judged=True) -> RepResult:
+    return RepResult(1, 0.0, 1.0, 2.0, 90, tuple(faults), 90.0, 160.0, 0.5, True, 1.0, 1.0, judged)
+
+
+def run(coach, m, phase, seconds, t0=0.0, fps=30):
+    said = []
+    n = int(seconds * fps)
+    for i in range(n):
+        t = t0 + i / fps
+        coach.update(m, phase, None, t)
+        if coach.speak:
+            said.append((round(t, 2), coach.speak.id))
+    return said
+
+
+def test_a_fault_must_last_before_it_is_named():
+    coach = Coach()
+    coach.update(frame(alignment=0.2), Phase.DESCENDING, None, 0.0)
+    assert coach.cue is None
+    run(coach, frame(alignment=0.2), Phase.DESCENDING, 0.5, t0=0.0)
+    assert coach.cue is CUES["rounded_back"]
+
+
+def test_one_noisy_frame_says_nothing():
+    coach = Coach()
+    for i in range(60):
+        bad = i % 10 == 0
+        coach.update(frame(alignment=0.2 if bad else 0.0), Phase.DESCENDING, None, i / 30)
+        assert coach.cue is None
+
+
+def test_most_important_cue_wins_and_is_said_once():
+    coach = Coach()
+    said = run(coach, frame(alignment=0.2, head_angle=-40.0), Phase.DESCENDING, 3.0)
+    assert coach.cue.id == "rounded_back"
+    assert [s for _, s in said] == ["rounded_back"]
+
+
+def test_cues_are_not_repeated_within_the_repeat_time():
+    settings = CoachSettings(repeat_s=8.0)
+    coach = Coach(settings)
+    said = []
+    t = 0.0
+    for _ in range(5):  # the fault comes and goes every 2 s
+        said += run(coach, frame(alignment=0.2), Phase.DESCENDING, 1.0, t0=t)
+        said += run(coach, frame(), Phase.STANDING, 1.0, t0=t + 1.0)
+        t += 2.0
+    times = [t for t, s in said if s == "rounded_back"]
+    assert len(times) >= 1
+    assert all(b - a >= 8.0 - 0.02 for a, b in itertools.pairwise(times))
+
+
+def test_placement_outranks_form_and_text_does_not_flicker():
+    coach = Coach()
+    run(coach, frame(alignment=0.2), Phase.DESCENDING, 1.0)
+    assert coach.cue.id == "rounded_back"
+    run(coach, frame(side_on=False, ready=False), Phase.IDLE, 1.0, t0=1.0)
+    assert coach.cue.id == "turn_sideways"
+    # Placement clears quickly once fixed, form cues stay up for their show time.
+    run(coach, frame(), Phase.STANDING, 1.0, t0=2.0)
+    assert coach.cue is None
+
+
+def test_a_finished_rep_is_praised_or_corrected():
+    coach = Coach()
+    coach.update(frame(), Phase.STANDING, rep(), 0.0)
+    assert coach.cue.id == "good_rep" and coach.speak.id == "good_rep"
+    coach = Coach()
+    coach.update(frame(), Phase.STANDING, rep(("squatting", "shallow")), 0.0)
+    assert coach.cue.id == "squatting"
+
+
+def test_a_fault_said_during_the_rep_is_not_said_again_at_the_end():
+    coach = Coach()
+    run(coach, frame(alignment=0.2), Phase.DESCENDING, 1.0)
+    coach.update(frame(), Phase.STANDING, rep(("rounded_back", "shallow")), 1.2)
+    assert coach.cue.id in ("rounded_back", "shallow")
+    assert coach.speak is None or coach.speak.id != "rounded_back"
+
+
+def test_no_cue_from_unmeasurable_frames():
+    coach = Coach()
+    m = frame(alignment=math.nan, hip_flex=math.nan, knee_flex=math.nan, com_forward=math.nan,
+              head_angle=math.nan)
+    said = run(coach, m, Phase.DESCENDING, 3.0)
+    assert said == [] and coach.cue is None

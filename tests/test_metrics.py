@@ -1,0 +1,88 @@
+import math
+
+import numpy as np
+import pytest
+
+from kiosk.drills import get_drill
+from kiosk.metrics import MetricsCore
+from kiosk.performer import BOTTOMS, STAND, Posture, posture_keypoints
+
+
+def measure(kp: np.ndarray, drill: str = "hinge", frames: int = 20, frame_size=(640, 480), **kw):
+    """Feed the same pose for `frames` frames (slow state settles) and return the metrics."""
+    core = MetricsCore(get_drill(drill), frame_size=frame_size, **kw)
+    valid = kp[:, 2] > 0.3
+    for i in range(frames):
+        m = core.update_pose(kp, valid, i / 30)
+    return m
+
+
+def test_standing_reads_straight():
+    m = measure(posture_keypoints(STAND))
+    assert m.person and m.in_frame and m.side_on and m.ready
+    assert abs(m.hip_flex) < 8 and abs(m.knee_flex) < 8 and abs(m.trunk_angle) < 5
+    assert abs(m.alignment) < 0.03
+    assert m.lockout and not m.hyperextended
+
+
+def test_hinge_bottom_angles_match_the_posture():
+    post = Posture(knee=22.0, trunk=75.0)
+    m = measure(posture_keypoints(post))
+    assert m.trunk_angle == pytest.approx(75.0, abs=3)
+    assert m.knee_flex == pytest.approx(22.0, abs=3)
+    assert m.hip_travel > 0.3  # balanced: the hips went back behind the ankles
+
+
+@pytest.mark.parametrize("facing", [1, -1])
+def test_facing_left_or_right_reads_the_same(facing):
+    post = BOTTOMS["squatting"]
+    m = measure(posture_keypoints(post, facing=facing))
+    ref = measure(posture_keypoints(post, facing=1))
+    assert m.facing == facing
+    for name in ("hip_flex", "knee_flex", "trunk_angle", "shin_angle", "alignment", "hip_travel"):
+        assert getattr(m, name) == pytest.approx(getattr(ref, name), abs=1e-3), name
+
+
+def test_measures_do_not_depend_on_distance_to_the_camera():
+    post = BOTTOMS["rounded_back"]
+    near = measure(posture_keypoints(post, body_px=420.0, ankle=(320.0, 470.0)), frame_size=(640, 480))
+    far = measure(posture_keypoints(post, body_px=210.0, ankle=(320.0, 400.0)), frame_size=(640, 480))
+    for name in ("hip_flex", "alignment", "head_angle", "hip_travel", "com_forward"):
+        assert getattr(near, name) == pytest.approx(getattr(far, name), abs=1e-3), name
+
+
+def test_alignment_sign_rounded_versus_head_cranked_up():
+    rounded = measure(posture_keypoints(BOTTOMS["rounded_back"]))
+    cranked = measure(posture_keypoints(BOTTOMS["head_out_of_line"]))
+    neutral = measure(posture_keypoints(BOTTOMS[None]))
+    assert rounded.alignment > 0.1 > neutral.alignment > -0.05 > cranked.alignment
+    assert rounded.head_angle > 30 and cranked.head_angle < -30
+
+
+def test_oblique_view_is_not_side_on():
+    assert measure(posture_keypoints(STAND, yaw_deg=5)).side_on
+    assert not measure(posture_keypoints(STAND, yaw_deg=45)).side_on
+
+
+def test_feet_out_of_frame_is_reported():
+    kp = posture_keypoints(STAND, ankle=(320.0, 495.0))  # the floor is below the picture
+    m = measure(kp)
+    assert not m.in_frame and m.missing == "feet"
+
+
+def test_nobody_in_view():
+    kp = posture_keypoints(STAND)
+    kp[:, 2] = 0.05
+    m = measure(kp)
+    assert not m.person and not m.ready
+    assert math.isnan(m.hip_flex)
+
+
+def test_wall_tap_uses_the_configured_distance_and_height():
+    post = BOTTOMS[None]
+    kp = posture_keypoints(post)
+    near_wall = measure(kp, wall_distance_in=6.0)
+    far_wall = measure(kp, wall_distance_in=12.0)
+    assert near_wall.wall_reached and not far_wall.wall_reached
+    tall = measure(kp, user_height_cm=190.0)
+    assert tall.hip_travel_cm == pytest.approx(tall.hip_travel * 0.245 * 190.0)

@@ -1,0 +1,74 @@
+"""Rep counting on the synthetic performer: what counts, what does not, and when."""
+
+import pytest
+
+from kiosk.performer import RepSpec, perform
+from tests.helpers import performed, reps_of
+
+
+def test_counts_clean_reps_at_lockout():
+    perf = performed(None, n=10)
+    reps = reps_of(perf)
+    assert len(reps) == 10
+    for rep, truth in zip(reps, perf.truth, strict=True):
+        # Counted on the way up, as the hips come through: before the lifter is fully tall.
+        assert truth.end_s - 0.6 < rep.end_s <= truth.end_s + 0.1
+        assert abs(rep.bottom_s - truth.bottom_s) < 0.3
+        assert rep.tempo_down_s > 0.5 and rep.tempo_up_s > 0.3
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"walk_in_s": 3.0, "walk_out_s": 3.0},
+        {"facing": -1},
+        {"noise_px": 6.0},
+        {"dropout": 0.15},
+        {"fps": 15.0},
+        {"fps": 60.0},
+        {"height_frac": 0.35},
+    ],
+    ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()),
+)
+def test_count_is_exact_under_realistic_conditions(changes):
+    perf = performed(None, n=10, **changes)
+    assert len(reps_of(perf)) == 10
+
+
+def test_oblique_camera_still_counts():
+    perf = performed(None, n=10, yaw_deg=45.0)
+    reps = reps_of(perf)
+    assert len(reps) == 10
+    assert all(not r.judged and not r.faults for r in reps)  # form is judged from the side only
+
+
+def test_bell_pickup_and_setdown_do_not_count():
+    perf = performed(None, n=10, drill="kettlebell-deadlift", pickup_s=3.0, setdown_s=3.0)
+    assert len(reps_of(perf, "kettlebell-deadlift")) == 10
+
+
+def test_set_up_shuffles_are_not_reps():
+    shuffles = tuple(RepSpec(depth=0.12, down_s=0.6, up_s=0.6) for _ in range(6))
+    perf = perform(reps=shuffles, seed=5)
+    assert reps_of(perf) == []
+
+
+def test_a_fast_set_counts_every_rep():
+    fast = tuple(RepSpec(down_s=0.5, bottom_s=0.05, up_s=0.4, rest_s=0.3) for _ in range(12))
+    assert len(reps_of(perform(reps=fast, seed=2))) == 12
+
+
+def test_a_track_that_starts_bent_over_does_not_count_the_first_rise():
+    perf = performed(None, n=4)
+    track = perf.track
+    start = next(i for i, t in enumerate(track.t) if t > perf.truth[0].bottom_s)
+    track.keypoints = track.keypoints[start:]
+    track.t = track.t[start:]
+    assert len(reps_of(perf)) == 3
+
+
+def test_kneeling_hinge_counts():
+    perf = performed(None, n=6, drill="kneeling-hinge")
+    reps = reps_of(perf, "kneeling-hinge")
+    assert len(reps) == 6
+    assert all(r.clean for r in reps)
