@@ -30,7 +30,7 @@ from enum import Enum
 import numpy as np
 
 from kiosk.drills import Drill
-from kiosk.metrics import FrameMetrics
+from kiosk.metrics import SIDE_ON_LEAVE, FrameMetrics
 
 # The fixed fault vocabulary, in coaching priority order (most important first).
 FAULTS: tuple[str, ...] = (
@@ -61,6 +61,7 @@ KNEES_PAST_TOES = 0.46  # knee ahead of the ankle by the ankle-to-toe distance (
 HIPS_NOT_BACK = 0.05  # hips no more than a twentieth of a thigh behind the ankles ...
 HIPS_NOT_BACK_TRUNK_DEG = 30.0  # ... while the trunk leans this far forward
 MIN_EVIDENCE_FRAMES = 4
+JUDGE_SIDE_RATIO = SIDE_ON_LEAVE  # the side-on test's own exit threshold
 TURN_DROP = 0.03  # the drop must fall this far below its peak to call the bottom
 SETTLE_S = 0.5  # after lockout, watch this long for leaning back before finishing the rep
 MAX_REP_S = 20.0  # a "rep" longer than this was something else
@@ -81,7 +82,7 @@ BUFFER_ROWS = 1024  # 34 s at 30 fps: longer than `MAX_REP_S` at any camera rate
 
 # Columns of the per-rep buffer.
 C_T, C_HIP, C_KNEE, C_TRUNK, C_SHIN, C_THIGH, C_ALIGN, C_HEAD = range(8)
-C_TRAVEL, C_COM, C_KNEE_FWD, C_SIDE_ON, C_HYPER, C_WALL, C_DROP = range(8, 15)
+C_TRAVEL, C_COM, C_KNEE_FWD, C_SIDE_RATIO, C_HYPER, C_WALL, C_DROP = range(8, 15)
 N_COLS = 15
 
 
@@ -326,7 +327,7 @@ class RepCounter:
         row[C_TRAVEL] = m.hip_travel
         row[C_COM] = m.com_forward
         row[C_KNEE_FWD] = m.knee_forward
-        row[C_SIDE_ON] = 1.0 if m.side_on else 0.0
+        row[C_SIDE_RATIO] = m.side_ratio
         row[C_HYPER] = 1.0 if m.hyperextended else 0.0
         row[C_WALL] = 1.0 if m.wall_reached else 0.0
         row[C_DROP] = drop
@@ -383,14 +384,20 @@ def judge_rep(
     """Faults and score of one rep from its per-frame rows (see the C_* columns)."""
     hip = buf[:, C_HIP]
     drop = buf[:, C_DROP]
-    side_on = buf[:, C_SIDE_ON] > 0.5
+    # Form is judged from frames seen from the side: within about 22 degrees of side-on, angles in
+    # the body's plane are foreshortened by under 7%.
+    side_on = buf[:, C_SIDE_RATIO] < JUDGE_SIDE_RATIO
     after_lockout = buf[:, C_T] >= end_s - 0.1
     bottom = (drop >= 0.75 * peak_drop) & side_on
     working = (drop >= max(drill.start_drop, 0.4 * peak_drop)) & side_on & ~after_lockout
     judged = int(np.count_nonzero(working)) >= MIN_EVIDENCE_FRAMES
 
     ev: dict[str, float] = {}
-    ev["alignment"], n_align = _median(buf[working, C_ALIGN])
+    # Rounding shows most at the bottom, under the most load: judge it there when the bottom was
+    # seen in enough frames, else over the whole working part of the rep.
+    ev["alignment"], n_align = _median(buf[bottom, C_ALIGN])
+    if n_align < MIN_EVIDENCE_FRAMES:
+        ev["alignment"], n_align = _median(buf[working, C_ALIGN])
     ev["head_angle"], n_head = _median(buf[working, C_HEAD])
     ev["hip_flex"], _ = _median(buf[bottom, C_HIP])
     ev["knee_flex"], n_knee = _median(buf[bottom, C_KNEE])
@@ -401,6 +408,7 @@ def judge_rep(
     ev["hip_travel"], n_travel = _median(buf[bottom, C_TRAVEL])
     ev["trunk_angle"], _ = _median(buf[bottom, C_TRUNK])
     ev["side_on"] = float(np.mean(side_on)) if side_on.size else 0.0
+    ev["side_ratio"], _ = _median(buf[:, C_SIDE_RATIO])
     ratio = ev["knee_flex"] / ev["hip_flex"] if ev["hip_flex"] > 1.0 else math.nan
     ev["knee_hip_ratio"] = ratio
 
