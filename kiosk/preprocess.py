@@ -1,0 +1,211 @@
+"""Model input from camera frames: a square crop of the source, resampled into a preallocated buffer.
+
+Geometry. Source pixel (i, j) covers the continuous square [i, i+1) x [j, j+1). A `CropBox` is a square in
+those continuous source coordinates; it may reach past the frame edges, where the model sees black (the
+letterbox of a whole non-square frame is just such a box). Input pixel k of S covers [k, k+1) of the
+input, so a point at normalised input position n (MoveNet's output) sits at `x0 + n * size` in the
+source. The resampler samples exactly there (pixel centres at `x0 + (k + 0.5) * size / S`), so model
+output maps back to source pixels with no half-pixel or rounding drift.
+
+Scaling. Bilinear interpolation is exact for the geometry and free of aliasing down to a factor of 2;
+beyond that it skips pixels. So the frame sources also deliver a `lores` copy of each frame, downscaled
+by a C-level scaler (the Pi's ISP, or swscale on the decode thread), and `pick_level` samples from the
+smallest image that still has at least S pixels across the crop. What remains beyond 2x (a frame with no
+lores, a far-away person) is box-averaged by an integer factor first: the same result as an area filter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from kiosk.body import NUM_KEYPOINTS
+
+# MoveNet's raw output columns.
+RAW_Y, RAW_X, RAW_SCORE = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class CropBox:
+    """A square region of the source frame, in continuous source pixels; may extend past the edges."""
+
+    x0: float
+    y0: float
+    size: float
+
+    @classmethod
+    def full_frame(cls, width: int, height: int) -> CropBox:
+        """The whole frame, letterboxed (centred, black bars) to a square."""
+        side = float(max(width, height))
+        return cls((width - side) / 2.0, (height - side) / 2.0, side)
+
+    @classmethod
+    def centred(cls, cx: float, cy: float, half: float) -> CropBox:
+        return cls(cx - half, cy - half, 2.0 * half)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return self.x0 + self.size / 2.0, self.y0 + self.size / 2.0
+
+    def to_source(self, raw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """MoveNet rows (y, x, score), normalised to this crop -> pose rows (x, y, score) in source pixels."""
+        if out is None:
+            out = np.empty((NUM_KEYPOINTS, 3), np.float32)
+        out[:, 0] = self.x0 + raw[:, RAW_X] * self.size
+        out[:, 1] = self.y0 + raw[:, RAW_Y] * self.size
+        out[:, 2] = raw[:, RAW_SCORE]
+        return out
+
+    def to_raw(self, pose: np.ndarray) -> np.ndarray:
+        """The inverse of `to_source`: pose rows (x, y, score) in source pixels -> raw (y, x, score)."""
+        raw = np.empty((pose.shape[0], 3), np.float32)
+        raw[:, RAW_Y] = (pose[:, 1] - self.y0) / self.size
+        raw[:, RAW_X] = (pose[:, 0] - self.x0) / self.size
+        raw[:, RAW_SCORE] = pose[:, 2]
+        return raw
+
+    def mirrored(self, width: int) -> CropBox:
+        """The same region of the horizontally flipped frame."""
+        return CropBox(width - (self.x0 + self.size), self.y0, self.size)
+
+
+def pick_level(
+    rgb: np.ndarray, lores: np.ndarray | None, box: CropBox, input_size: int
+) -> tuple[np.ndarray, float, float]:
+    """The image to sample `box` from and its scale (level pixels per source pixel, x and y).
+
+    `lores` must show the same field of view as `rgb`; it is used when the crop still spans at least
+    `input_size` of its pixels, so the cheap resampler never has to upsample what the full frame has.
+    """
+    if lores is not None:
+        sx = lores.shape[1] / rgb.shape[1]
+        sy = lores.shape[0] / rgb.shape[0]
+        if box.size * min(sx, sy) >= input_size:
+            return lores, sx, sy
+    return rgb, 1.0, 1.0
+
+
+def _box_sum(region: np.ndarray, k: int) -> np.ndarray:
+    """Sum k x k blocks (an area filter by an integer factor, left unnormalised so no rounding happens
+    before the bilinear stage); the region's size is a multiple of k.
+
+    Summing k*k strided views is several times faster in numpy than a reshape-and-reduce.
+    """
+    total = region[::k, ::k].astype(np.uint32 if k > 16 else np.uint16)
+    for dy in range(k):
+        for dx in range(k):
+            if dy or dx:
+                total += region[dy::k, dx::k]
+    return total
+
+
+class CropResizer:
+    """Bilinear crop-and-resize into one preallocated (S, S, 3) uint8 buffer, black outside the image.
+
+    Without `out`, the result is the resizer's own buffer, overwritten by the next call. Per call it
+    allocates only the per-axis tap tables (S entries each). One resizer per thread.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.out = np.zeros((size, size, 3), np.uint8)
+        # One gather buffer per pixel type: uint8 frames, uint16/uint32 block sums.
+        self._gathers = {np.dtype(t): np.empty((size, size, 3), t) for t in (np.uint8, np.uint16, np.uint32)}
+        self._index = np.empty((size, size), np.intp)
+        self._acc2 = np.empty((size, 3 * size), np.float32)
+        self._row2 = np.empty((size, 3 * size), np.float32)
+        self._tmp2 = np.empty((size, 3 * size), np.float32)
+        self._centres = np.arange(size, dtype=np.float64) + 0.5
+
+    def __call__(
+        self, image: np.ndarray, box: CropBox, sx: float = 1.0, sy: float = 1.0, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Resample `box` (source pixels) from `image`, whose pixels are (sx, sy) per source pixel.
+
+        Writes into `out` (uint8 (S, S, 3), C-contiguous) if given, else into the resizer's own buffer.
+        """
+        target = self.out if out is None else out
+        x0, y0 = box.x0 * sx, box.y0 * sy
+        w, h = box.size * sx, box.size * sy
+        height, width = image.shape[:2]
+        if x0 >= width or y0 >= height or x0 + w <= 0 or y0 + h <= 0:
+            target.fill(0)
+            return target
+        k = math.ceil(max(w, h) / (2.0 * self.size))
+        gain = 1.0
+        if k > 1:
+            image, x0, y0 = _reduce_region(image, x0, y0, w, h, k)
+            w, h = w / k, h / k
+            height, width = image.shape[:2]
+            gain = 1.0 / (k * k)  # the block sums' normalisation, folded into the weights
+        flat = np.ascontiguousarray(image).reshape(-1, 3)
+        ya, yb, wya, wyb = self._axis(y0, h, height, gain)
+        xa, xb, wxa, wxb = self._axis(x0, w, width)
+        # Arithmetic on (S, 3S) views with per-channel repeated x weights: numpy's inner loops then run
+        # over whole contiguous rows (broadcasting a (1, S, 1) weight is several times slower).
+        wxa3, wxb3 = np.repeat(wxa, 3)[None, :], np.repeat(wxb, 3)[None, :]
+        acc, row = self._acc2, self._row2
+        self._blend_x((ya * width)[:, None], xa, xb, wxa3, wxb3, flat)
+        np.multiply(row, wya[:, None], out=acc)
+        self._blend_x((yb * width)[:, None], xa, xb, wxa3, wxb3, flat)
+        row *= wyb[:, None]
+        acc += row
+        acc += 0.5
+        np.copyto(target.reshape(self.size, -1), acc, casting="unsafe")
+        return target
+
+    def _blend_x(
+        self,
+        rows: np.ndarray,
+        xa: np.ndarray,
+        xb: np.ndarray,
+        wxa3: np.ndarray,
+        wxb3: np.ndarray,
+        flat: np.ndarray,
+    ) -> None:
+        """self._row = left taps * wxa + right taps * wxb, for one row of taps (`rows`: row offsets)."""
+        gather = self._gathers[flat.dtype]
+        gather2 = gather.reshape(self.size, -1)
+        np.add(rows, xa[None, :], out=self._index)
+        np.take(flat, self._index, axis=0, out=gather)
+        np.copyto(self._row2, gather2)
+        self._row2 *= wxa3
+        np.add(rows, xb[None, :], out=self._index)
+        np.take(flat, self._index, axis=0, out=gather)
+        np.copyto(self._tmp2, gather2)
+        self._tmp2 *= wxb3
+        self._row2 += self._tmp2
+
+    def _axis(self, start: float, extent: float, n: int, gain: float = 1.0) -> tuple[np.ndarray, ...]:
+        """Tap indices and weights (times `gain`) along one axis; taps outside [0, n) weigh 0 (black)."""
+        p = start + self._centres * (extent / self.size) - 0.5
+        i0 = np.floor(p)
+        f = (p - i0).astype(np.float32)
+        i0 = i0.astype(np.intp)
+        i1 = i0 + 1
+        g = np.float32(gain)
+        w0 = np.where((i0 >= 0) & (i0 < n), (np.float32(1.0) - f) * g, np.float32(0.0))
+        w1 = np.where((i1 >= 0) & (i1 < n), f * g, np.float32(0.0))
+        return np.clip(i0, 0, n - 1), np.clip(i1, 0, n - 1), w0, w1
+
+
+def _reduce_region(
+    image: np.ndarray, x0: float, y0: float, w: float, h: float, k: int
+) -> tuple[np.ndarray, float, float]:
+    """Box-sum by k the part of `image` under the crop (plus a block for the taps).
+
+    Returns the k x k block sums and the crop origin in their pixels. A last partial block at the right or
+    bottom edge is completed by repeating the edge pixels, so it averages real image, not black.
+    """
+    height, width = image.shape[:2]
+    bx0 = max(0, (math.floor(x0) // k - 1) * k)
+    by0 = max(0, (math.floor(y0) // k - 1) * k)
+    bx1 = min(width, (math.ceil(x0 + w) // k + 2) * k)
+    by1 = min(height, (math.ceil(y0 + h) // k + 2) * k)
+    region = image[by0:by1, bx0:bx1]
+    pad_y, pad_x = -region.shape[0] % k, -region.shape[1] % k
+    if pad_y or pad_x:
+        region = np.pad(region, ((0, pad_y), (0, pad_x), (0, 0)), mode="edge")
+    return _box_sum(region, k), (x0 - bx0) / k, (y0 - by0) / k

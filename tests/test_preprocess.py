@@ -1,0 +1,179 @@
+"""Crop geometry and resampling: model input pixels sit exactly where `CropBox` says they do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiosk.preprocess import CropBox, CropResizer, _box_sum, pick_level
+
+S = 192
+
+
+def gradient_image(width: int, height: int) -> np.ndarray:
+    """R = column index, G = row index (so both must be <= 256), B = 100."""
+    img = np.empty((height, width, 3), np.uint8)
+    img[..., 0] = np.arange(width, dtype=np.uint8)[None, :]
+    img[..., 1] = np.arange(height, dtype=np.uint8)[:, None]
+    img[..., 2] = 100
+    return img
+
+
+def sample_centres(start: float, size: float) -> np.ndarray:
+    """Source coordinates of the model input's pixel centres along one axis."""
+    return start + (np.arange(S) + 0.5) * size / S
+
+
+@given(
+    w=st.integers(16, 4000),
+    h=st.integers(16, 4000),
+)
+def test_full_frame_is_the_centred_letterbox(w: int, h: int) -> None:
+    box = CropBox.full_frame(w, h)
+    assert box.size == max(w, h)
+    assert box.centre == pytest.approx((w / 2, h / 2))
+    assert min(box.x0, box.y0) <= 0 and max(box.x0, box.y0) == 0
+
+
+finite = st.floats(-2000, 2000, allow_nan=False)
+
+
+@given(
+    x0=finite,
+    y0=finite,
+    size=st.floats(8, 4000),
+    raw=st.lists(
+        st.tuples(st.floats(-0.2, 1.2), st.floats(-0.2, 1.2), st.floats(0, 1)), min_size=17, max_size=17
+    ),
+)
+def test_model_output_maps_to_source_and_back(x0: float, y0: float, size: float, raw: list) -> None:
+    box = CropBox(x0, y0, size)
+    raw_rows = np.array(raw, np.float32)
+    pose = box.to_source(raw_rows)
+    assert pose[:, 0] == pytest.approx(x0 + raw_rows[:, 1] * size, rel=1e-5, abs=1e-2)
+    assert pose[:, 1] == pytest.approx(y0 + raw_rows[:, 0] * size, rel=1e-5, abs=1e-2)
+    np.testing.assert_array_equal(pose[:, 2], raw_rows[:, 2])
+    back = box.to_raw(pose)
+    np.testing.assert_allclose(back, raw_rows, atol=2e-5 * max(1.0, (abs(x0) + abs(y0)) / size + 1))
+
+
+@given(x0=finite, size=st.floats(8, 4000), width=st.integers(16, 4000), nx=st.floats(0, 1))
+def test_mirroring_is_an_involution_and_mirrors_points(x0: float, size: float, width: int, nx: float) -> None:
+    box = CropBox(x0, 10.0, size)
+    mirrored = box.mirrored(width)
+    twice = mirrored.mirrored(width)
+    assert (twice.y0, twice.size) == (box.y0, box.size)
+    assert twice.x0 == pytest.approx(box.x0, abs=1e-9 * max(width, size))
+    point = box.x0 + nx * size
+    assert mirrored.x0 + (1 - nx) * size == pytest.approx(width - point, abs=1e-6 * max(width, size, abs(x0)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    width=st.integers(40, 256),
+    height=st.integers(40, 256),
+    fx=st.floats(0, 1),
+    fy=st.floats(0, 1),
+    scale=st.floats(0.2, 2.0),
+)
+def test_resampling_samples_exactly_at_the_declared_centres(
+    width: int, height: int, fx: float, fy: float, scale: float
+) -> None:
+    """On a linear gradient, bilinear interpolation reproduces the coordinate it sampled at."""
+    img = gradient_image(width, height)
+    size = min(min(width, height) * scale, 2 * S)  # up to 2x: pure bilinear (beyond: next test)
+    x0 = fx * (width - size) if size < width else (width - size) / 2
+    y0 = fy * (height - size) if size < height else (height - size) / 2
+    box = CropBox(x0, y0, size)
+    out = CropResizer(S)(img, box)
+    u = sample_centres(x0, size) - 0.5  # gradient value at a continuous position is position - 0.5
+    v = sample_centres(y0, size) - 0.5
+    # Compare where both taps lie inside the image (outside is black by design).
+    ix = (u >= 0) & (u <= width - 1)
+    iy = (v >= 0) & (v <= height - 1)
+    assert np.abs(out[np.ix_(iy, ix)][..., 0] - u[ix][None, :]).max() <= 0.5 + 1e-3
+    assert np.abs(out[np.ix_(iy, ix)][..., 1] - v[iy][:, None]).max() <= 0.5 + 1e-3
+    assert (out[np.ix_(iy, ix)][..., 2] == 100).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(scale=st.floats(2.05, 6.0), fx=st.floats(0, 1))
+def test_large_reductions_box_average_first_and_keep_the_geometry(scale: float, fx: float) -> None:
+    """Beyond 2x the resizer box-averages by an integer factor; a linear gradient stays exact."""
+    img = gradient_image(256, 256)
+    size = S * scale  # 394..1152 source px: partly outside the 256 px image
+    box = CropBox(fx * (256 - size), (256 - size) / 2, size)
+    out = CropResizer(S)(img, box)
+    u = sample_centres(box.x0, size) - 0.5
+    k = int(np.ceil(size / (2 * S)))
+    # Away from the image border (where blocks meet the black outside) the gradient is reproduced.
+    inner = (u >= k) & (u <= 255 - 2 * k)
+    row = out[S // 2]
+    assert np.abs(row[inner, 0] - u[inner]).max() <= 0.5 + 1e-3
+
+
+def test_outside_the_frame_is_black() -> None:
+    img = np.full((100, 200, 3), 255, np.uint8)
+    out = CropResizer(S)(img, CropBox.full_frame(200, 100))
+    v = sample_centres(-50.0, 200.0)
+    assert (out[v < -1] == 0).all() and (out[v > 101] == 0).all()
+    assert (out[(v > 1) & (v < 99)] == 255).all()
+    assert (CropResizer(S)(img, CropBox(500, 500, 50)) == 0).all()  # misses the image entirely
+
+
+def test_a_bright_spot_maps_back_to_where_it_is() -> None:
+    """End to end: find a spot in the model input, map its position back with `to_source`."""
+    img = np.zeros((720, 1280, 3), np.uint8)
+    cx, cy = 803.0, 411.0  # centre of the 10x10 spot below, in continuous coordinates
+    img[406:416, 798:808] = 255
+    for box in (CropBox.full_frame(1280, 720), CropBox(650.5, 260.25, 300.0), CropBox(760, 370, 90)):
+        out = CropResizer(S)(img, box).astype(np.float64)[..., 0]
+        ys, xs = np.mgrid[0:S, 0:S] + 0.5
+        raw = np.array([[(out * ys).sum() / out.sum() / S, (out * xs).sum() / out.sum() / S, 1.0]] * 17)
+        x, y = box.to_source(raw.astype(np.float32))[0, :2]
+        px = box.size / S  # one model input pixel in source pixels
+        assert abs(x - cx) <= 0.5 * px and abs(y - cy) <= 0.5 * px
+
+
+def test_pick_level_uses_lores_only_when_it_has_enough_pixels() -> None:
+    rgb = np.zeros((720, 1280, 3), np.uint8)
+    lores = np.zeros((216, 384, 3), np.uint8)
+    image, sx, sy = pick_level(rgb, lores, CropBox.full_frame(1280, 720), S)
+    assert image is lores and sx == pytest.approx(0.3) and sy == pytest.approx(0.3)
+    image, sx, sy = pick_level(rgb, lores, CropBox(500, 200, 400), S)  # 120 lores px < 192
+    assert image is rgb and sx == sy == 1.0
+    assert pick_level(rgb, None, CropBox.full_frame(1280, 720), S)[0] is rgb
+
+
+def test_lores_and_full_resolution_give_the_same_input() -> None:
+    y, x = np.mgrid[0:720, 0:1280]
+    smooth = np.empty((720, 1280, 3), np.uint8)
+    smooth[..., 0] = 128 + 100 * np.sin(x / 40.0) * np.cos(y / 50.0)
+    smooth[..., 1] = 128 + 100 * np.cos(x / 23.0 + y / 31.0)
+    smooth[..., 2] = (x + y) % 256 // 2
+    lores = ((_box_sum(smooth, 2) + 2) // 4).astype(np.uint8)  # a 2x area downscale, like the ISP's
+    box = CropBox(200.0, -100.0, 900.0)
+    from_lores = CropResizer(S)(lores, box, 0.5, 0.5).astype(int)
+    from_full = CropResizer(S)(smooth, box).astype(int)
+    assert np.abs(from_lores - from_full).mean() < 1.5
+
+
+def test_out_buffer_and_non_contiguous_frames() -> None:
+    padded = np.zeros((300, 416, 3), np.uint8)
+    padded[:, :404] = gradient_image(404 % 256 + 1, 300)[:, :1].repeat(404, 1)
+    frame = padded[:, :404]  # PyAV-style view with padded rows
+    assert not frame.flags["C_CONTIGUOUS"]
+    out = np.empty((S, S, 3), np.uint8)
+    resizer = CropResizer(S)
+    result = resizer(frame, CropBox(0, 0, 300), out=out)
+    assert result is out
+    np.testing.assert_array_equal(out, resizer(np.ascontiguousarray(frame), CropBox(0, 0, 300)))
+
+
+def test_box_sum_is_an_exact_area_sum() -> None:
+    img = np.random.default_rng(0).integers(0, 256, (60, 90, 3)).astype(np.uint8)
+    for k in (2, 3, 5):
+        expected = img.reshape(60 // k, k, 90 // k, k, 3).astype(np.int64).sum(axis=(1, 3))
+        np.testing.assert_array_equal(_box_sum(img, k), expected)
