@@ -1,0 +1,184 @@
+"""Where to look next: the crop for frame N+1 from the body found in frame N.
+
+MoveNet's authors run the model on a square crop around the person rather than the whole frame, so
+the body fills the 192 px input (their "cropping algorithm"): centre the crop on the hips and make it
+big enough for the torso with a wide margin and for every confident keypoint with a small one; when
+the torso is not visible, or the body would need more than the frame, go back to the whole frame.
+
+On top of that, two guards so a limb moving out is never cut off (a swing's arms, a hinge's head):
+- each confident keypoint also counts at the position it is heading for by the time the next frame
+  arrives (its velocity times the last frame interval, with a margin);
+- a confident keypoint close to the edge of the crop it was found in may belong to a limb that already
+  reaches past it, so the next crop grows.
+
+Pure: poses (x, y, score in source pixels) and timestamps in, `CropBox` out; no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kiosk.body import SCORE, BodyPart, X, Y
+from kiosk.preprocess import CropBox
+
+_HIPS = (int(BodyPart.LEFT_HIP), int(BodyPart.RIGHT_HIP))
+_SHOULDERS = (int(BodyPart.LEFT_SHOULDER), int(BodyPart.RIGHT_SHOULDER))
+_TORSO = _SHOULDERS + _HIPS
+
+
+@dataclass(frozen=True)
+class CropParams:
+    """Tuning of the crop; the first three are MoveNet's published values."""
+
+    min_score: float = 0.2  # a keypoint counts for the crop above this score
+    torso_expansion: float = 1.9  # crop half-size >= this x the largest hip-centre-to-torso-joint distance
+    body_expansion: float = 1.2  # ... and >= this x the largest hip-centre-to-any-keypoint distance
+    lead: float = 1.5  # extrapolate motion this many frame intervals ahead
+    max_velocity_gap_s: float = 0.5  # older previous poses give no usable velocity
+    edge_band: float = 0.08  # a keypoint this close to its crop's edge (fraction of the crop) is leaving
+    edge_growth: float = 1.25  # ... and then the next crop is this much bigger
+    min_fraction: float = 0.1  # never crop smaller than this fraction of the frame's long side
+    hold: float = 0.1  # keep the current crop while it holds the new one shrunk by this fraction ...
+    max_oversize: float = 1.3  # ... and is at most this much bigger than the new one
+
+
+def torso_visible(pose: np.ndarray, min_score: float) -> bool:
+    """MoveNet's condition for cropping: at least one hip and one shoulder are confident."""
+    scores = pose[:, SCORE]
+    return bool(scores[list(_HIPS)].max() > min_score and scores[list(_SHOULDERS)].max() > min_score)
+
+
+def crop_for_pose(
+    pose: np.ndarray,
+    frame_size: tuple[int, int],
+    params: CropParams = CropParams(),
+    *,
+    velocity: np.ndarray | None = None,
+    interval_s: float = 0.0,
+    found_in: CropBox | None = None,
+) -> CropBox:
+    """The crop to run the next frame on, given this frame's `pose` (source pixels).
+
+    `velocity` (17, 2) px/s and `interval_s` extrapolate moving keypoints; `found_in` is the crop this
+    pose was estimated on (to spot keypoints at its edge). The whole frame when the torso is not found.
+    """
+    width, height = frame_size
+    full = CropBox.full_frame(width, height)
+    if not torso_visible(pose, params.min_score):
+        return full
+    confident = pose[:, SCORE] > params.min_score
+    hips = [i for i in _HIPS if confident[i]]
+    cx = float(pose[hips, X].mean())
+    cy = float(pose[hips, Y].mean())
+
+    torso = [i for i in _TORSO if confident[i]]
+    torso_range = _max_offset(pose[torso, X], pose[torso, Y], cx, cy)
+    xs, ys = pose[confident, X], pose[confident, Y]
+    body_range = _max_offset(xs, ys, cx, cy)
+    if velocity is not None and interval_s > 0:
+        ahead = params.lead * interval_s
+        body_range = max(
+            body_range,
+            _max_offset(xs + velocity[confident, 0] * ahead, ys + velocity[confident, 1] * ahead, cx, cy),
+        )
+    half = max(torso_range * params.torso_expansion, body_range * params.body_expansion)
+
+    if found_in is not None and _touches_edge(xs, ys, found_in, frame_size, params.edge_band):
+        half *= params.edge_growth
+    half = max(half, params.min_fraction * max(width, height) / 2.0)
+    # No point reaching past the frame on every side; and a crop as big as the frame is the frame.
+    half = min(half, max(cx, width - cx, cy, height - cy))
+    if half >= max(width, height) / 2.0:
+        return full
+    return CropBox.centred(cx, cy, half)
+
+
+def _max_offset(xs: np.ndarray, ys: np.ndarray, cx: float, cy: float) -> float:
+    if xs.size == 0:
+        return 0.0
+    return float(max(np.abs(xs - cx).max(), np.abs(ys - cy).max()))
+
+
+def _touches_edge(
+    xs: np.ndarray, ys: np.ndarray, crop: CropBox, frame_size: tuple[int, int], band: float
+) -> bool:
+    """Whether a keypoint lies within `band` of a crop edge that is inside the frame.
+
+    An edge beyond the frame border cannot hide anything more, so keypoints there do not count.
+    """
+    width, height = frame_size
+    margin = band * crop.size
+    x1, y1 = crop.x0 + crop.size, crop.y0 + crop.size
+    near = (
+        ((xs < crop.x0 + margin) & (crop.x0 > 0))
+        | ((xs > x1 - margin) & (x1 < width))
+        | ((ys < crop.y0 + margin) & (crop.y0 > 0))
+        | ((ys > y1 - margin) & (y1 < height))
+    )
+    return bool(near.any())
+
+
+def holds(current: CropBox, wanted: CropBox, params: CropParams, frame_size: tuple[int, int]) -> bool:
+    """Whether `current` can stay instead of moving to `wanted`: it covers `wanted` (all but `hold` of
+    its margin) without being much bigger. A steady crop gives the model the same view of a steady body,
+    which keeps the keypoints steady, and lets a crop prepared ahead of time be used as is."""
+    full = CropBox.full_frame(*frame_size)
+    if current == full or wanted == full:
+        return False
+    if current.size > wanted.size * params.max_oversize:
+        return False
+    cx, cy = wanted.centre
+    half = wanted.size / 2.0 * (1.0 - params.hold)
+    return (
+        current.x0 <= cx - half
+        and current.y0 <= cy - half
+        and current.x0 + current.size >= cx + half
+        and current.y0 + current.size >= cy + half
+    )
+
+
+class CropTracker:
+    """Carries the crop from frame to frame: `crop` for the frame about to be estimated, `update` after.
+
+    Keeps the previous pose and time to estimate keypoint velocity. Not thread-safe (one per estimator).
+    """
+
+    def __init__(self, frame_size: tuple[int, int], params: CropParams = CropParams()) -> None:
+        self.params = params
+        self.frame_size = frame_size
+        self._prev: np.ndarray | None = None
+        self._prev_t = 0.0
+        self.crop = CropBox.full_frame(*frame_size)
+
+    def reset(self, frame_size: tuple[int, int] | None = None) -> None:
+        """Forget the person (new source, new set, or a jump in time): next frame is searched whole."""
+        if frame_size is not None:
+            self.frame_size = frame_size
+        self._prev = None
+        self.crop = CropBox.full_frame(*self.frame_size)
+
+    @property
+    def tracking(self) -> bool:
+        """True while the crop follows a person, False while searching the whole frame."""
+        return self.crop != CropBox.full_frame(*self.frame_size)
+
+    def update(self, pose: np.ndarray, t: float) -> CropBox:
+        """Take the pose just estimated on `self.crop` at time `t`; return (and keep) the next crop."""
+        velocity, interval = None, 0.0
+        prev = self._prev
+        if prev is not None and 0.0 < t - self._prev_t <= self.params.max_velocity_gap_s:
+            interval = t - self._prev_t
+            both = (pose[:, SCORE] > self.params.min_score) & (prev[:, SCORE] > self.params.min_score)
+            velocity = np.where(both[:, None], (pose[:, :2] - prev[:, :2]) / interval, 0.0)
+        wanted = crop_for_pose(
+            pose, self.frame_size, self.params, velocity=velocity, interval_s=interval, found_in=self.crop
+        )
+        if not holds(self.crop, wanted, self.params, self.frame_size):
+            self.crop = wanted
+        if torso_visible(pose, self.params.min_score):
+            self._prev, self._prev_t = pose.copy(), t
+        else:
+            self._prev = None
+        return self.crop
