@@ -1,0 +1,643 @@
+"""Frame sources: cameras, video files and still images behind one interface of timestamped frames.
+
+Every source hands out `Frame`s: the RGB image at full size (what the display shows) and, picamera2-
+style, a `lores` copy of the same field of view sized for the pose model (about twice its input across,
+made by the Pi's ISP or by swscale on the decode thread, so the inference thread only resamples by a
+factor of 2 or less). Each frame carries its capture time in seconds and its index.
+
+`read(timeout)` never blocks longer than `timeout`: blocking decoders run on their own thread and hand
+frames over through a small queue. Failures are typed: `InputError` for a file that cannot be read,
+`SourceError` for a camera that is missing or stops, `FrameTimeout` (a `SourceError`) when no frame came
+in time, and `EndOfStream` when a file is done.
+
+PyAV and picamera2 are imported inside the functions that use them: picamera2 exists only on a Pi.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import queue
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiosk.errors import InputError, KioskError, SourceError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+DEFAULT_MODEL_INPUT = 192
+# A lores stream is this many model inputs across: resampling from it is a factor <= 2 (alias-free).
+LORES_FACTOR = 2
+# Clock steps larger than this between a camera's timestamps and our monotonic clock mean the driver
+# uses another clock; we then stamp frames on arrival instead.
+_CLOCK_MATCH_S = 10.0
+
+
+class EndOfStream(Exception):
+    """The source has no more frames (a file reached its end, a still image was read)."""
+
+
+class FrameTimeout(SourceError):
+    """No frame arrived within the timeout; the source may recover, so the caller may read again."""
+
+
+@dataclass(slots=True)
+class Frame:
+    """One captured frame."""
+
+    rgb: np.ndarray  # uint8 (H, W, 3), C-contiguous, RGB order
+    t: float  # capture time, seconds: camera monotonic clock, or media time from the first frame
+    index: int  # 0-based count of frames this source produced
+    lores: np.ndarray | None = None  # same field of view, about LORES_FACTOR x model input across
+    decode_s: float = 0.0  # time spent producing it (decode, colour conversion, lores)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of `rgb`."""
+        return int(self.rgb.shape[1]), int(self.rgb.shape[0])
+
+
+def lores_size(width: int, height: int, model_input: int) -> tuple[int, int] | None:
+    """Size of the lores copy for a `width` x `height` frame; None when the frame is small already.
+
+    Long side `LORES_FACTOR` x the model input, aspect kept, even dimensions (YUV 4:2:0 needs them).
+    """
+    target = LORES_FACTOR * model_input
+    long_side = max(width, height)
+    if long_side <= target * 1.25:
+        return None
+    scale = target / long_side
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+class FrameSource(ABC):
+    """A context manager that yields timestamped frames; also iterable until the end of the stream."""
+
+    name: str = ""
+    # True: frames come on their own clock and a slow consumer should take the latest (camera, or a
+    # file played in real time). False: frames wait for the consumer (a file read as fast as possible).
+    live: bool = False
+
+    @abstractmethod
+    def read(self, timeout: float = 1.0) -> Frame:
+        """The next frame; `FrameTimeout` after `timeout` seconds, `EndOfStream` at the end."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the device or file; safe to call twice."""
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            try:
+                yield self.read()
+            except EndOfStream:
+                return
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+_END = object()
+
+
+class _ThreadedSource(FrameSource):
+    """Runs a blocking producer (`_frames`) on a daemon thread and hands frames over a bounded queue.
+
+    `latest_only` (cameras): a full queue drops its oldest frame, so reads never see stale frames.
+    Otherwise (files) the producer waits for room, so no frame is lost.
+    """
+
+    def __init__(self, name: str, depth: int, latest_only: bool) -> None:
+        self.name = name
+        self.dropped = 0
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._latest_only = latest_only
+        self._stop = threading.Event()
+        self._ended = False
+        self._thread: threading.Thread | None = None
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"source:{self.name}", daemon=True)
+        self._thread.start()
+
+    @abstractmethod
+    def _frames(self) -> Iterator[Frame]:
+        """Produce frames (runs on the source thread)."""
+
+    @abstractmethod
+    def _failure(self, exc: Exception) -> KioskError:
+        """The typed error to raise from `read` when the producer fails with `exc`."""
+
+    def _release(self) -> None:
+        """Close the device or file (runs on the source thread when it finishes)."""
+
+    def _run(self) -> None:
+        try:
+            for frame in self._frames():
+                if not self._offer(frame):
+                    return
+            self._offer(_END)
+        except KioskError as exc:
+            self._offer(exc)
+        except Exception as exc:
+            self._offer(self._failure(exc))
+        finally:
+            self._release()
+
+    def _offer(self, item: Any) -> bool:
+        """Queue `item`; False once the source is closing. Only frames are dropped for newer ones: the
+        end of the stream or an error waits for the reader to take the last frame first."""
+        if self._latest_only and isinstance(item, Frame):
+            while not self._stop.is_set():
+                try:
+                    self._queue.put_nowait(item)
+                    return True
+                except queue.Full:
+                    try:
+                        self._queue.get_nowait()
+                        self.dropped += 1
+                    except queue.Empty:
+                        pass
+            return False
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read(self, timeout: float = 1.0) -> Frame:
+        if self._ended:
+            raise EndOfStream(self.name)
+        if self._stop.is_set():
+            raise SourceError(f"{self.name}: the source is closed")
+        try:
+            item = self._queue.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            raise FrameTimeout(f"{self.name}: no frame within {timeout:.1f} s") from None
+        if item is _END:
+            self._ended = True
+            raise EndOfStream(self.name)
+        if isinstance(item, BaseException):
+            self._ended = True
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        while True:  # unblock a producer waiting for room
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        if self._thread is not None and self._thread is not threading.current_thread():
+            # A driver stuck in a kernel call cannot be interrupted; the daemon thread is then left.
+            self._thread.join(timeout=2.0)
+
+
+# ------------------------------------------------------------------------------------------- PyAV
+
+
+def _open_container(path: str, **kwargs: Any) -> Any:
+    import av
+
+    return av.open(path, **kwargs)
+
+
+def _convert(av_frame: Any, lores: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """RGB arrays of a decoded frame (full size and lores), turned upright per its display matrix."""
+    rgb = av_frame.to_ndarray(format="rgb24")
+    small = None
+    if lores is not None:
+        small = av_frame.reformat(width=lores[0], height=lores[1], format="rgb24", interpolation="AREA")
+        small = small.to_ndarray()
+    turns = round((getattr(av_frame, "rotation", 0) or 0) / 90) % 4
+    if turns:
+        rgb = np.rot90(rgb, turns)
+        small = None if small is None else np.rot90(small, turns)
+    # PyAV pads rows to an alignment; the resampler and the display want plain contiguous arrays.
+    rgb = np.ascontiguousarray(rgb)
+    return rgb, None if small is None else np.ascontiguousarray(small)
+
+
+def _stored_size(stream: Any) -> tuple[int, int]:
+    return int(stream.codec_context.width), int(stream.codec_context.height)
+
+
+class VideoFileSource(_ThreadedSource):
+    """A video file decoded by PyAV; frame times are media seconds from the first frame.
+
+    `realtime`: hand out frames at the pace of their timestamps (a slow reader gets the newest due frame,
+    like a camera); else as fast as the reader takes them, none dropped. `loop` restarts at the end
+    with times continuing (demos).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        realtime: bool = False,
+        loop: bool = False,
+        model_input: int = DEFAULT_MODEL_INPUT,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        p = Path(path)
+        super().__init__(str(p), depth=3, latest_only=False)
+        self.realtime = realtime
+        self.live = realtime
+        self.loop = loop
+        self.skipped = 0
+        self._clock, self._sleep = clock, sleep
+        self._origin: float | None = None
+        self._pending: Frame | None = None
+        self._container = _open_media(p, "video")
+        try:
+            streams = self._container.streams.video
+            if not streams:
+                raise InputError(f"{p}: has no video stream; pass a video file (mp4, mov, mkv, ...)")
+            self._stream = streams[0]
+            self._stream.thread_type = "AUTO"
+            width, height = _stored_size(self._stream)
+            if width <= 0 or height <= 0:
+                raise InputError(f"{p}: the video stream has no picture size; the file may be damaged")
+            rate = self._stream.average_rate or self._stream.guessed_rate
+            self.fps = float(rate) if rate else 30.0
+            self.frame_count = int(self._stream.frames or 0)
+        except BaseException:
+            self._container.close()
+            raise
+        self._lores = lores_size(width, height, model_input)
+        self._start()
+
+    def _frames(self) -> Iterator[Frame]:
+        index, offset, last_t = 0, 0.0, -1.0
+        interval = 1.0 / self.fps
+        while True:
+            decoded = self._container.decode(self._stream)
+            first: float | None = None
+            while True:
+                start = time.perf_counter()
+                av_frame = next(decoded, None)
+                if av_frame is None:
+                    break
+                media_t = av_frame.time if av_frame.time is not None else index * interval
+                if first is None:
+                    first = media_t
+                t = offset + media_t - first
+                if t <= last_t:  # broken or missing timestamps: keep time strictly increasing
+                    t = last_t + interval
+                rgb, lores = _convert(av_frame, self._lores)
+                yield Frame(rgb, t, index, lores, time.perf_counter() - start)
+                index += 1
+                last_t = t
+            if not self.loop or first is None:
+                return
+            offset = last_t + interval
+            self._container.seek(0)
+
+    def _failure(self, exc: Exception) -> KioskError:
+        return InputError(f"{self.name}: decoding failed ({exc}); the file may be damaged or truncated")
+
+    def _release(self) -> None:
+        self._container.close()
+
+    def read(self, timeout: float = 1.0) -> Frame:
+        if not self.realtime:
+            return super().read(timeout)
+        deadline = self._clock() + timeout
+        frame = self._pending if self._pending is not None else super().read(timeout)
+        self._pending = None
+        if self._origin is None:
+            self._origin = self._clock() - frame.t
+        while True:
+            now = self._clock()
+            due = self._origin + frame.t
+            if due > now:
+                if due > deadline:
+                    self._pending = frame
+                    self._sleep(max(0.0, deadline - now))
+                    raise FrameTimeout(f"{self.name}: next frame is due in {due - now:.2f} s")
+                self._sleep(due - now)
+                return frame
+            try:  # behind schedule: jump to the newest frame that is due, like a camera would
+                nxt = super().read(0.0)
+            except (FrameTimeout, EndOfStream):
+                return frame
+            if self._origin + nxt.t <= now:
+                self.skipped += 1
+                frame = nxt
+            else:
+                self._pending = nxt
+                return frame
+
+
+class CameraSource(_ThreadedSource):
+    """A USB / V4L2 camera through PyAV (`/dev/videoN`); frames stamped with the kernel's capture time."""
+
+    live = True
+
+    def __init__(
+        self,
+        device: str = "/dev/video0",
+        *,
+        size: tuple[int, int] | None = None,
+        fps: float | None = None,
+        input_format: str | None = None,
+        model_input: int = DEFAULT_MODEL_INPUT,
+    ) -> None:
+        super().__init__(device, depth=1, latest_only=True)
+        options: dict[str, str] = {}
+        if size:
+            options["video_size"] = f"{size[0]}x{size[1]}"
+        if fps:
+            options["framerate"] = f"{fps:g}"
+        if input_format:  # e.g. "mjpeg": many USB cameras give 720p at 30 fps only compressed
+            options["input_format"] = input_format
+        self._container = _open_camera(device, options)
+        try:
+            self._stream = self._container.streams.video[0]
+            width, height = _stored_size(self._stream)
+        except (IndexError, AttributeError):
+            self._container.close()
+            raise SourceError(f"{device}: opened but delivers no video; is it a capture device?") from None
+        self._lores = lores_size(width, height, model_input)
+        self._start()
+
+    def _frames(self) -> Iterator[Frame]:
+        index = 0
+        decoded = self._container.decode(self._stream)
+        while True:
+            start = time.perf_counter()
+            av_frame = next(decoded, None)
+            if av_frame is None:
+                raise SourceError(
+                    f"{self.name}: the camera stream ended; check the cable (the kiosk retries)"
+                )
+            arrived = time.monotonic()
+            rgb, lores = _convert(av_frame, self._lores)
+            stamp = av_frame.time
+            t = stamp if stamp is not None and abs(stamp - arrived) < _CLOCK_MATCH_S else arrived
+            yield Frame(rgb, t, index, lores, time.perf_counter() - start)
+            index += 1
+
+    def _failure(self, exc: Exception) -> KioskError:
+        return SourceError(
+            f"{self.name}: camera stopped delivering frames ({exc}); check the USB cable (the kiosk retries)"
+        )
+
+    def _release(self) -> None:
+        self._container.close()
+
+
+def _open_camera(device: str, options: dict[str, str]) -> Any:
+    import av
+
+    if not os.path.exists(device):
+        raise SourceError(
+            f"{device}: no such camera; check that it is plugged in and shows up in `ls /dev/video*`"
+        )
+    try:
+        return _open_container(device, format="v4l2", options=options)
+    except PermissionError:
+        raise SourceError(
+            f"{device}: permission denied; add the kiosk user to the 'video' group (then log in again)"
+        ) from None
+    except (av.FFmpegError, OSError) as exc:
+        busy = "busy" in str(exc).lower()
+        hint = "close the other program using it" if busy else "check the cable and the requested size/fps"
+        raise SourceError(f"{device}: cannot open the camera ({exc}); {hint}") from None
+
+
+def _open_media(path: Path, kind: str) -> Any:
+    """Open a media file with PyAV, turning every failure into an `InputError` that names the file."""
+    import av
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file; pass a {kind} file")
+    try:
+        return _open_container(str(path))
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path}: not a readable {kind} ({exc}); use a format FFmpeg decodes (mp4/mov/mkv video, "
+            "png/jpeg/bmp image)"
+        ) from None
+
+
+class ImageSource(FrameSource):
+    """A still image (PNG, JPEG, BMP, ... via PyAV): one frame at t = 0, then `EndOfStream`.
+
+    No lores copy: still images are analysed for accuracy, not speed, so crops come from the full image.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import av
+
+        p = Path(path)
+        self.name = str(p)
+        container = _open_media(p, "image")
+        start = time.perf_counter()
+        try:
+            av_frame = next(container.decode(video=0), None)
+            if av_frame is None:
+                raise InputError(f"{p}: contains no picture")
+            rgb, _ = _convert(av_frame, None)
+        except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
+            raise InputError(f"{p}: not a readable image ({exc})") from None
+        finally:
+            container.close()
+        self.frame = Frame(rgb, 0.0, 0, None, time.perf_counter() - start)
+        self._read = False
+
+    def read(self, timeout: float = 1.0) -> Frame:
+        if self._read:
+            raise EndOfStream(self.name)
+        self._read = True
+        return self.frame
+
+    def close(self) -> None:
+        self._read = True
+
+
+# ---------------------------------------------------------------------------------------- picamera2
+
+
+class Picamera2Source(FrameSource):
+    """The Raspberry Pi camera through picamera2, with two ISP streams from one capture.
+
+    `main` (RGB, display size) for the mirror and `lores` (YUV420, about twice the model input across,
+    same field of view) for the pose model; few buffers and no queued frames, so a read gets a fresh
+    frame; `t` is the sensor timestamp (CLOCK_MONOTONIC, like `time.monotonic`).
+    """
+
+    live = True
+
+    def __init__(
+        self,
+        *,
+        main_size: tuple[int, int] = (1280, 720),
+        fps: float = 30.0,
+        model_input: int = DEFAULT_MODEL_INPUT,
+        camera_num: int = 0,
+        buffer_count: int = 4,
+    ) -> None:
+        self.name = f"picamera2:{camera_num}"
+        picamera2 = _import_picamera2()
+        try:
+            cameras = picamera2.Picamera2.global_camera_info()
+        except Exception as exc:
+            raise SourceError(f"{self.name}: libcamera cannot list cameras ({exc})") from None
+        if len(cameras) <= camera_num:
+            raise SourceError(
+                f"{self.name}: no Raspberry Pi camera detected; check the ribbon cable (contacts facing "
+                "the right way) and `rpicam-hello --list-cameras`"
+            )
+        lores = lores_size(main_size[0], main_size[1], model_input) or main_size
+        # The ISP wants lores rows in whole 64-byte lines to hand out unpadded YUV planes.
+        lores = (max(64, round(lores[0] / 64) * 64), lores[1])
+        frame_us = int(1_000_000 / fps)
+        try:
+            self._cam = picamera2.Picamera2(camera_num)
+            # picamera2 names formats by libcamera's convention: "BGR888" arrives as R, G, B bytes.
+            config = self._cam.create_video_configuration(
+                main={"size": tuple(main_size), "format": "BGR888"},
+                lores={"size": lores, "format": "YUV420"},
+                buffer_count=buffer_count,
+                queue=False,
+                controls={"FrameDurationLimits": (frame_us, frame_us)},
+            )
+            self._cam.configure(config)
+            self._cam.start()
+        except SourceError:
+            raise
+        except Exception as exc:
+            self._close_camera()
+            raise SourceError(
+                f"{self.name}: cannot start the camera ({exc}); is another program using it?"
+            ) from None
+        self._job: Any = None
+        self._index = 0
+
+    def read(self, timeout: float = 1.0) -> Frame:
+        if self._cam is None:
+            raise SourceError(f"{self.name}: the source is closed")
+        try:
+            if self._job is None:
+                self._job = self._cam.capture_request(wait=False)
+            request = self._cam.wait(self._job, timeout=timeout)
+        except TimeoutError:
+            raise FrameTimeout(f"{self.name}: no frame within {timeout:.1f} s") from None
+        except Exception as exc:
+            self._job = None
+            raise SourceError(
+                f"{self.name}: camera stopped delivering frames ({exc}); check the ribbon cable "
+                "(the kiosk retries)"
+            ) from None
+        self._job = None
+        start = time.perf_counter()
+        try:
+            rgb = np.ascontiguousarray(request.make_array("main"))
+            yuv = request.make_array("lores")
+            stamp_ns = request.get_metadata().get("SensorTimestamp")
+        finally:
+            request.release()
+        lores = _yuv420_to_rgb(yuv)
+        t = stamp_ns / 1e9 if stamp_ns else time.monotonic()
+        frame = Frame(rgb, t, self._index, lores, time.perf_counter() - start)
+        self._index += 1
+        return frame
+
+    def _close_camera(self) -> None:
+        cam, self._cam = getattr(self, "_cam", None), None
+        if cam is None:
+            return
+        try:
+            cam.stop()
+        finally:
+            cam.close()
+
+    def close(self) -> None:
+        self._close_camera()
+
+
+def _import_picamera2() -> Any:
+    try:
+        import picamera2
+    except ImportError:
+        raise SourceError(
+            "picamera2 is not available: on Raspberry Pi OS `sudo apt install python3-picamera2` and create "
+            "the venv with --system-site-packages; elsewhere use a USB camera (/dev/videoN)"
+        ) from None
+    return picamera2
+
+
+def _yuv420_to_rgb(yuv: np.ndarray) -> np.ndarray:
+    """A (H*3/2, W) I420 array (picamera2's lores layout) to RGB, with swscale."""
+    import av
+
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(yuv), format="yuv420p")
+    return np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+
+
+# ------------------------------------------------------------------------------------------- factory
+
+
+def open_source(
+    spec: str = "auto",
+    *,
+    model_input: int = DEFAULT_MODEL_INPUT,
+    size: tuple[int, int] | None = None,
+    fps: float | None = None,
+    realtime: bool = True,
+    loop: bool = False,
+) -> FrameSource:
+    """Open a source: "auto" (Pi camera, else the first USB camera), "picamera2", "/dev/videoN" (or
+    just "N"), or a video / image file. `size` and `fps` apply to cameras; `realtime` and `loop` to files.
+    """
+    if spec == "picamera2":
+        return Picamera2Source(main_size=size or (1280, 720), fps=fps or 30.0, model_input=model_input)
+    if spec.isdigit():
+        spec = f"/dev/video{spec}"
+    if spec.startswith("/dev/"):
+        return CameraSource(spec, size=size, fps=fps, model_input=model_input)
+    if spec == "auto":
+        return _auto_camera(model_input, size, fps)
+    path = Path(spec)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSource(path)
+    return VideoFileSource(path, realtime=realtime, loop=loop, model_input=model_input)
+
+
+def _auto_camera(model_input: int, size: tuple[int, int] | None, fps: float | None) -> FrameSource:
+    tried: list[str] = []
+    try:
+        return Picamera2Source(main_size=size or (1280, 720), fps=fps or 30.0, model_input=model_input)
+    except SourceError as exc:
+        tried.append(str(exc))
+    devices = sorted(glob.glob("/dev/video*"), key=lambda d: (len(d), d))
+    for device in devices:
+        try:
+            return CameraSource(device, size=size, fps=fps, model_input=model_input)
+        except SourceError as exc:
+            tried.append(str(exc))
+    if not devices:
+        tried.append("no /dev/video* device")
+    raise SourceError(
+        "no camera found (" + "; ".join(tried) + "). Connect the Pi camera or a USB camera, or pass a "
+        "video file"
+    )

@@ -1,0 +1,477 @@
+"""Frame sources: timestamps, lores copies, pacing, timeouts and typed errors."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, ClassVar
+
+import av
+import numpy as np
+import pytest
+
+from kiosk import sources
+from kiosk.errors import InputError, SourceError
+from kiosk.sources import (
+    CameraSource,
+    EndOfStream,
+    Frame,
+    FrameTimeout,
+    ImageSource,
+    Picamera2Source,
+    VideoFileSource,
+    lores_size,
+    open_source,
+)
+
+FPS = 10
+N_FRAMES = 12
+
+
+def frame_image(i: int, width: int, height: int) -> np.ndarray:
+    """A frame whose bright column sits at x = 20 + 10 i: readable back after lossy compression."""
+    img = np.full((height, width, 3), 40, np.uint8)
+    img[:, 20 + 10 * i : 28 + 10 * i] = (250, 250, 250)
+    img[: height // 4, :, 0] = 200  # a red band on top: catches swapped colour channels
+    return img
+
+
+def bright_column(rgb: np.ndarray) -> float:
+    row = rgb[rgb.shape[0] // 2, :, 1].astype(float)
+    return float(np.argmax(row > 150))
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 640x360, 10 fps, 12-frame H.264 clip made with PyAV."""
+    path = tmp_path_factory.mktemp("video") / "tiny.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.options = {"crf": "18"}
+        for i in range(N_FRAMES):
+            frame = av.VideoFrame.from_ndarray(frame_image(i, 640, 360), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("image") / "still.png"
+    with av.open(str(path), "w", format="image2") as out:
+        stream = out.add_stream("png")
+        stream.width, stream.height, stream.pix_fmt = 300, 200, "rgba"
+        rgba = np.zeros((200, 300, 4), np.uint8)
+        rgba[..., 0], rgba[..., 3] = 255, 128  # red, half transparent
+        for packet in stream.encode(av.VideoFrame.from_ndarray(rgba, format="rgba")):
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_lores_size_is_about_twice_the_model_input_with_even_sides() -> None:
+    assert lores_size(1280, 720, 192) == (384, 216)
+    assert lores_size(404, 720, 192) == (216, 384)
+    assert lores_size(600, 600, 192) == (384, 384)
+    assert lores_size(400, 300, 192) is None  # small enough already
+
+
+def test_video_file_frames_times_and_lores(video: Path) -> None:
+    with VideoFileSource(video) as source:
+        assert not source.live and source.fps == pytest.approx(FPS)
+        frames = list(source)
+    assert len(frames) == N_FRAMES
+    assert [f.index for f in frames] == list(range(N_FRAMES))
+    np.testing.assert_allclose([f.t for f in frames], np.arange(N_FRAMES) / FPS, atol=1e-6)
+    for i, f in enumerate(frames):
+        assert f.rgb.shape == (360, 640, 3) and f.rgb.dtype == np.uint8 and f.rgb.flags["C_CONTIGUOUS"]
+        assert f.lores is not None and f.lores.shape == (216, 384, 3)
+        assert bright_column(f.rgb) == pytest.approx(20 + 10 * i, abs=2)
+        assert bright_column(f.lores) == pytest.approx((20 + 10 * i) * 0.6, abs=2)
+        assert f.rgb[10, 10, 0] > 150 and f.rgb[10, 10, 2] < 100  # RGB order, not BGR
+        assert f.decode_s > 0
+
+
+def test_end_of_stream_repeats_and_iteration_stops(video: Path) -> None:
+    source = VideoFileSource(video)
+    for _ in range(N_FRAMES):
+        source.read(5.0)
+    with pytest.raises(EndOfStream):
+        source.read(5.0)
+    with pytest.raises(EndOfStream):
+        source.read(5.0)
+    source.close()
+    source.close()
+
+
+def test_loop_keeps_time_increasing(video: Path) -> None:
+    with VideoFileSource(video, loop=True) as source:
+        times = [source.read(5.0).t for _ in range(3 * N_FRAMES)]
+    assert (np.diff(times) > 0).all()
+    assert times[N_FRAMES] == pytest.approx(N_FRAMES / FPS, abs=1e-6)
+
+
+class FakeClock:
+    """A clock that only moves when slept on (or told to)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _wait_for_decoder(source: VideoFileSource, frames: int) -> None:
+    deadline = time.monotonic() + 10
+    while source._queue.qsize() < frames and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_realtime_paces_to_timestamps_and_skips_to_the_newest_due_frame(video: Path) -> None:
+    clock = FakeClock()
+    with VideoFileSource(video, realtime=True, clock=clock, sleep=clock.sleep) as source:
+        assert source.live
+        first = source.read(5.0)
+        start = clock.now
+        second = source.read(5.0)
+        assert second.index == 1 and clock.now - start == pytest.approx(1 / FPS)
+        _wait_for_decoder(source, 3)
+        clock.now += 0.25  # the reader was busy for 2.5 frame intervals
+        late = source.read(5.0)
+        assert late.index == 3 and source.skipped == 1  # frame 2 was overtaken by frame 3
+        assert first.index == 0
+
+
+def test_realtime_read_times_out_instead_of_sleeping_past_the_deadline(video: Path) -> None:
+    clock = FakeClock()
+    with VideoFileSource(video, realtime=True, clock=clock, sleep=clock.sleep) as source:
+        source.read(5.0)
+        with pytest.raises(FrameTimeout):
+            source.read(0.02)  # next frame due in 0.1 s
+        assert source.read(5.0).index == 1  # kept, not lost
+
+
+class Blocking(sources._ThreadedSource):
+    """A producer that hangs (a driver stuck in the kernel), or fails."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        super().__init__("blocking", depth=1, latest_only=True)
+        self.release = threading.Event()
+        self.fail = fail
+        self._start()
+
+    def _frames(self) -> Iterator[Frame]:
+        if self.fail is not None:
+            raise self.fail
+        self.release.wait(10)
+        yield Frame(np.zeros((4, 4, 3), np.uint8), 0.0, 0)
+
+    def _failure(self, exc: Exception) -> SourceError:
+        return SourceError(f"wrapped: {exc}")
+
+
+def test_a_stuck_producer_never_blocks_a_read() -> None:
+    source = Blocking()
+    with pytest.raises(FrameTimeout):
+        source.read(0.05)
+    source.release.set()
+    assert source.read(5.0).index == 0
+    source.close()
+
+
+def test_producer_failures_arrive_typed() -> None:
+    source = Blocking(fail=OSError(19, "No such device"))
+    with pytest.raises(SourceError, match="wrapped"):
+        source.read(5.0)
+    source.close()
+
+
+def test_latest_only_drops_old_frames() -> None:
+    class Burst(sources._ThreadedSource):
+        def __init__(self) -> None:
+            super().__init__("burst", depth=1, latest_only=True)
+            self.done = threading.Event()
+            self._start()
+
+        def _frames(self) -> Iterator[Frame]:
+            for i in range(5):
+                yield Frame(np.zeros((2, 2, 3), np.uint8), float(i), i)
+            self.done.set()
+            self._stop.wait(10)  # a camera that goes quiet until closed
+            yield from ()
+
+        def _failure(self, exc: Exception) -> SourceError:
+            return SourceError(str(exc))
+
+    source = Burst()
+    assert source.done.wait(5)
+    assert source.read(1.0).index == 4 and source.dropped == 4
+    source.close()
+
+
+def test_unreadable_inputs_are_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        VideoFileSource(tmp_path / "missing.mp4")
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video at all\n" * 50)
+    with pytest.raises(InputError, match="not a readable video"):
+        VideoFileSource(text)
+    with pytest.raises(InputError, match="not a file"):
+        VideoFileSource(tmp_path)
+    audio = tmp_path / "tone.wav"
+    with av.open(str(audio), "w") as out:
+        stream = out.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    with pytest.raises(InputError, match="no video stream"):
+        VideoFileSource(audio)
+
+
+def test_a_truncated_video_ends_or_fails_typed_but_never_hangs(video: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.mp4"
+    data = video.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    try:
+        with VideoFileSource(cut) as source:
+            while True:
+                source.read(5.0)
+    except (EndOfStream, InputError):
+        pass
+
+
+def test_still_image(png: Path) -> None:
+    source = ImageSource(png)
+    frame = source.read()
+    assert frame.rgb.shape == (200, 300, 3) and frame.t == 0.0 and frame.lores is None
+    assert tuple(frame.rgb[0, 0]) == (255, 0, 0)  # alpha dropped, colours kept
+    with pytest.raises(EndOfStream):
+        source.read()
+
+
+def test_a_broken_image_is_an_input_error(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    with pytest.raises(InputError, match=r"broken\.png"):
+        ImageSource(bad)
+
+
+def test_open_source_dispatch(video: Path, png: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(open_source(str(png)), ImageSource)
+    source = open_source(str(video), realtime=False)
+    assert isinstance(source, VideoFileSource) and not source.live
+    source.close()
+    with pytest.raises(SourceError, match=r"/dev/video99: no such camera"):
+        open_source("99")
+
+
+def test_auto_with_no_camera_says_what_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # import fails, as off a Pi
+    monkeypatch.setattr(sources.glob, "glob", lambda pattern: [])
+    with pytest.raises(SourceError, match="no camera found") as info:
+        open_source("auto")
+    assert "picamera2 is not available" in str(info.value) and "no /dev/video*" in str(info.value)
+
+
+# ----------------------------------------------------------------------------------- USB camera
+
+
+def test_camera_source_stamps_arrival_time_and_reports_a_vanished_camera(
+    video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A video file stands in for /dev/video0; it then 'vanishes' with an I/O error mid-stream."""
+    real_open = sources._open_container
+
+    class Vanishing:
+        def __init__(self, container: Any) -> None:
+            self._c = container
+            self.streams = container.streams
+
+        def decode(self, stream: Any) -> Iterator[Any]:
+            for i, frame in enumerate(self._c.decode(stream)):
+                if i == 3:
+                    raise OSError(19, "No such device")
+                yield frame
+
+        def close(self) -> None:
+            self._c.close()
+
+    opened: dict[str, Any] = {}
+
+    def fake_open(path: str, **kwargs: Any) -> Any:
+        opened.update(kwargs)
+        return Vanishing(real_open(str(video)))
+
+    monkeypatch.setattr(sources, "_open_container", fake_open)
+    monkeypatch.setattr(sources.os.path, "exists", lambda p: True)
+    camera = CameraSource("/dev/video0", size=(640, 360), fps=30, input_format="mjpeg")
+    assert opened == {
+        "format": "v4l2",
+        "options": {"video_size": "640x360", "framerate": "30", "input_format": "mjpeg"},
+    }
+    assert camera.live
+    got = []
+    with pytest.raises(SourceError, match="stopped delivering frames"):
+        while True:
+            got.append(camera.read(5.0))
+    camera.close()
+    assert got, "frames before the failure are delivered"
+    assert all(abs(f.t - time.monotonic()) < 10 for f in got)  # media time is not a capture clock
+    assert got[-1].lores is not None and got[-1].lores.shape == (216, 384, 3)
+
+
+def test_camera_permission_and_busy_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources.os.path, "exists", lambda p: True)
+
+    def denied(path: str, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(sources, "_open_container", denied)
+    with pytest.raises(SourceError, match="'video' group"):
+        CameraSource("/dev/video0")
+
+    def busy(path: str, **kwargs: Any) -> Any:
+        raise av.error.OSError(16, "Device or resource busy")
+
+    monkeypatch.setattr(sources, "_open_container", busy)
+    with pytest.raises(SourceError, match="other program"):
+        CameraSource("/dev/video0")
+
+
+# ------------------------------------------------------------------------------------ picamera2
+
+
+class FakeRequest:
+    def __init__(self, camera: FakePicamera2) -> None:
+        self.camera = camera
+        self.released = False
+
+    def make_array(self, name: str) -> np.ndarray:
+        config = self.camera.config[name]
+        w, h = config["size"]
+        if name == "main":
+            img = np.zeros((h, w, 3), np.uint8)
+            img[..., 0] = 200  # "BGR888" arrives as R, G, B
+            return img
+        yuv = np.full((h * 3 // 2, w), 128, np.uint8)  # grey I420
+        yuv[:h] = 100
+        return yuv
+
+    def get_metadata(self) -> dict:
+        return {"SensorTimestamp": 123_456_789_000}
+
+    def release(self) -> None:
+        self.released = True
+
+
+class FakePicamera2:
+    cameras: ClassVar[list] = [{"Model": "imx708"}]
+    instances: ClassVar[list] = []
+
+    def __init__(self, camera_num: int = 0) -> None:
+        self.fail: Exception | None = None
+        self.requests: list[FakeRequest] = []
+        self.stopped = self.closed = False
+        FakePicamera2.instances.append(self)
+
+    @classmethod
+    def global_camera_info(cls) -> list:
+        return cls.cameras
+
+    def create_video_configuration(self, **kwargs: Any) -> dict:
+        return kwargs
+
+    def configure(self, config: dict) -> None:
+        self.config = config
+
+    def start(self) -> None:
+        pass
+
+    def capture_request(self, wait: Any = None) -> str:
+        assert wait is False
+        return "job"
+
+    def wait(self, job: str, timeout: float | None = None) -> FakeRequest:
+        assert timeout is not None, "a read must never wait forever"
+        if self.fail is not None:
+            raise self.fail
+        request = FakeRequest(self)
+        self.requests.append(request)
+        return request
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> type[FakePicamera2]:
+    FakePicamera2.instances = []
+    FakePicamera2.cameras = [{"Model": "imx708"}]
+    monkeypatch.setitem(sys.modules, "picamera2", SimpleNamespace(Picamera2=FakePicamera2))
+    return FakePicamera2
+
+
+def test_picamera2_dual_streams(fake_picamera2: type[FakePicamera2]) -> None:
+    source = Picamera2Source(main_size=(1280, 720), fps=30, buffer_count=3)
+    cam = fake_picamera2.instances[0]
+    assert cam.config["main"] == {"size": (1280, 720), "format": "BGR888"}
+    assert cam.config["lores"] == {"size": (384, 216), "format": "YUV420"}
+    assert cam.config["buffer_count"] == 3 and cam.config["queue"] is False
+    assert cam.config["controls"]["FrameDurationLimits"] == (33333, 33333)
+    frame = source.read(1.0)
+    assert frame.t == pytest.approx(123.456789) and frame.index == 0
+    assert frame.rgb.shape == (720, 1280, 3) and frame.rgb[0, 0, 0] == 200
+    assert frame.lores is not None and frame.lores.shape == (216, 384, 3)
+    assert abs(int(frame.lores[0, 0, 0]) - 100) < 6  # Y=100, neutral chroma: grey
+    assert cam.requests[0].released
+    assert source.read(1.0).index == 1
+    source.close()
+    assert cam.stopped and cam.closed
+    source.close()
+
+
+def test_picamera2_timeout_and_failure(fake_picamera2: type[FakePicamera2]) -> None:
+    source = Picamera2Source()
+    cam = fake_picamera2.instances[0]
+    cam.fail = TimeoutError()
+    with pytest.raises(FrameTimeout):
+        source.read(0.1)
+    cam.fail = RuntimeError("Camera frontend has timed out!")
+    with pytest.raises(SourceError, match="ribbon cable"):
+        source.read(0.1)
+    source.close()
+
+
+def test_picamera2_without_a_camera(fake_picamera2: type[FakePicamera2]) -> None:
+    fake_picamera2.cameras = []
+    with pytest.raises(SourceError, match="no Raspberry Pi camera detected"):
+        Picamera2Source()
+
+
+# --------------------------------------------------------------------------------- shared clips
+
+
+def test_a_real_clip(shared_data: Path) -> None:
+    clip = shared_data / "clips" / "kettlebell-oblique" / "swing-russian.mp4"
+    if not clip.is_file():
+        pytest.skip(f"{clip} not found")
+    with VideoFileSource(clip) as source:
+        frames = [source.read(5.0) for _ in range(10)]
+    assert frames[0].t == 0.0
+    assert np.diff([f.t for f in frames]) == pytest.approx(np.full(9, 1 / 30), abs=1e-3)
+    assert frames[0].rgb.shape == (720, 404, 3) and frames[0].lores.shape == (384, 216, 3)
