@@ -15,6 +15,9 @@ like, with margins wider than keypoint noise (about 5 degrees per frame for Move
   the hips drop toward knee height.
 - A kettlebell deadlift from the floor sits between them: more knee bend than a bodyweight hinge
   (a ratio around 0.5-0.65 on real footage) but the hips still lead and stay above the knees.
+The squat limits sit midway between the two patterns (clean kettlebell deadlifts: ratio up to
+0.63, shins up to 14 degrees, knees up to 75; squat patterns: ratio from 0.68, shins from 19, knees
+from 87), so a few degrees of keypoint error does not move a rep across.
 """
 
 from __future__ import annotations
@@ -50,11 +53,13 @@ class Drill:
     # Squatting, judged at the bottom of the rep, is any of: knee-dominant (knee flexion over
     # hip flexion above `squat_ratio`); knees travelling forward (shins past `squat_shin_deg`)
     # with a deep knee bend (past `squat_knee_deg`); hips dropping toward knee height (thighs
-    # within `squat_thigh_deg` of horizontal).
+    # within `squat_thigh_deg` of horizontal); or simply more knee bend than the drill allows
+    # (`max_knee_deg`: soft knees in a bodyweight hinge, a deeper bend to reach a bell).
     squat_ratio: float
     squat_shin_deg: float
     squat_knee_deg: float
     squat_thigh_deg: float
+    max_knee_deg: float
     # A bottom held longer than this is a set-up or set-down (picking a bell up, putting it
     # down, stretching), not a working rep.
     max_dwell_s: float
@@ -74,11 +79,12 @@ DRILLS: dict[str, Drill] = {
             lockout_drop=0.04,
             depth_deg=60.0,
             depth_travel=0.0,
-            squat_ratio=0.75,
-            squat_shin_deg=20.0,
+            squat_ratio=0.72,
+            squat_shin_deg=17.0,
             squat_knee_deg=55.0,
-            squat_thigh_deg=25.0,
-            max_dwell_s=4.0,
+            squat_thigh_deg=18.0,
+            max_knee_deg=65.0,
+            max_dwell_s=2.5,
         ),
         Drill(
             name="wall-hinge",
@@ -91,11 +97,12 @@ DRILLS: dict[str, Drill] = {
             lockout_drop=0.04,
             depth_deg=55.0,
             depth_travel=0.0,
-            squat_ratio=0.75,
-            squat_shin_deg=20.0,
+            squat_ratio=0.72,
+            squat_shin_deg=17.0,
             squat_knee_deg=55.0,
-            squat_thigh_deg=25.0,
-            max_dwell_s=4.0,
+            squat_thigh_deg=18.0,
+            max_knee_deg=65.0,
+            max_dwell_s=2.5,
         ),
         Drill(
             name="kneeling-hinge",
@@ -112,6 +119,7 @@ DRILLS: dict[str, Drill] = {
             squat_shin_deg=math.inf,
             squat_knee_deg=math.inf,
             squat_thigh_deg=0.0,
+            max_knee_deg=math.inf,
             max_dwell_s=4.0,
         ),
         Drill(
@@ -125,10 +133,11 @@ DRILLS: dict[str, Drill] = {
             lockout_drop=0.04,
             depth_deg=65.0,
             depth_travel=0.0,
-            squat_ratio=0.85,
-            squat_shin_deg=24.0,
-            squat_knee_deg=75.0,
-            squat_thigh_deg=20.0,
+            squat_ratio=0.72,
+            squat_shin_deg=17.0,
+            squat_knee_deg=80.0,
+            squat_thigh_deg=18.0,
+            max_knee_deg=100.0,
             max_dwell_s=2.5,
         ),
     )

@@ -60,6 +60,9 @@ M_THIGHS, M_SHANKS, M_FEET = 0.200, 0.093, 0.029
 # 0.37 on the 30-45 degree oblique clips. Enter side-on below 0.26 (~17 deg), leave above 0.34.
 SIDE_ON_ENTER, SIDE_ON_LEAVE = 0.26, 0.34
 
+# One ankle this many leg lengths above the other: that foot is off the floor.
+LIFTED_FOOT_LEGS = 0.2
+
 # Hips within this much of straight count as extended (locked out).
 LOCKOUT_HIP_DEG = 20.0
 
@@ -241,6 +244,16 @@ class MetricsCore:
                 mok[row] = True
             else:
                 mok[row] = False
+        # A foot well off the floor (a single-leg move, a step) bears no weight: the leg chain is
+        # then the standing leg's, not an average with the lifted one.
+        la, ra = _PAIRS[MID_ANKLE]
+        leg = self.thigh_px + self.shin_px
+        if ws[la] > 0.0 and ws[ra] > 0.0 and abs(ys[la] - ys[ra]) > LIFTED_FOOT_LEGS * leg:
+            stand = la if ys[la] > ys[ra] else ra
+            knee = _PAIRS[MID_KNEE][0 if stand == la else 1]
+            if ws[knee] > 0.0:
+                mx[MID_KNEE], my[MID_KNEE] = xs[knee], ys[knee]
+            mx[MID_ANKLE], my[MID_ANKLE] = xs[stand], ys[stand]
 
     def update_pose(self, pose: np.ndarray, valid: np.ndarray, t: float) -> FrameMetrics:
         """`update` for a (17, 3) pose array and a (17,) validity mask (tests, tools)."""

@@ -72,7 +72,8 @@ LEAN_BACK = Posture(knee=0.0, trunk=-20.0, head=-5.0)
 
 @dataclass(frozen=True)
 class RepSpec:
-    """One rep: its fault (None = clean), depth (1 = the fault's full bottom) and tempo."""
+    """One rep: its fault (None = clean), depth (1 = the fault's full bottom) and tempo.
+    `bottom` replaces the fault's stock bottom posture (for variants of a fault)."""
 
     fault: str | None = None
     depth: float = 1.0
@@ -80,6 +81,7 @@ class RepSpec:
     bottom_s: float = 0.3
     up_s: float = 1.0
     rest_s: float = 1.0
+    bottom: Posture | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ def _ease(p: float) -> float:
 
 
 def _bottom(drill: str, spec: RepSpec) -> Posture:
+    if spec.bottom is not None:
+        return STAND.blend(spec.bottom, spec.depth)
     kb_clean = drill == "kettlebell-deadlift" and spec.fault is None
     return STAND.blend(KB_DEADLIFT_BOTTOM if kb_clean else BOTTOMS[spec.fault], spec.depth)
 

@@ -7,9 +7,11 @@ does not care when the pose model swaps left and right. The standing height foll
 between reps (quickly up, slowly down) and is frozen during a rep.
 What does not count, where the signal can tell:
 - shuffles, nods and adjustments: the drop never reaches the drill's `rep_min_drop`;
+- keypoint noise: a dip and return quicker than `MIN_REP_S`;
 - walking in or out: the feet move (a hinge keeps them planted);
 - picking a bell up or setting it down: the bottom is held longer than `max_dwell_s`;
-- a first rise from a bent start (the track or the person began bent over): no standing before it.
+- a first rise from a bent start (the track or the person began bent over): no standing before it;
+- seen from the side, shoulders that drop while the hips stay straight (a stance change).
 
 Faults need evidence from several frames of the rep, never one noisy frame: each is judged on a
 robust statistic (the median) over the part of the rep where it matters, from side-on frames only,
@@ -65,6 +67,12 @@ JUDGE_SIDE_RATIO = SIDE_ON_LEAVE  # the side-on test's own exit threshold
 TURN_DROP = 0.03  # the drop must fall this far below its peak to call the bottom
 SETTLE_S = 0.5  # after lockout, watch this long for leaning back before finishing the rep
 MAX_REP_S = 20.0  # a "rep" longer than this was something else
+# Leaving the top to lockout takes at least this long in any real rep (a fast kettlebell swing
+# takes about 0.8 s); a quicker dip is keypoint noise or a bob, not a rep.
+MIN_REP_S = 0.5
+# Seen from the side, a rep bends the hips at least this far (hinges, swings and squats all go
+# far beyond); shoulders that drop without it were a stance change or a slouch.
+MIN_REP_HIP_FLEX_DEG = 25.0
 LOST_S = 0.7  # hips unmeasurable this long in the middle of a rep cancels it
 FEET_MOVED_LEGS = 0.35  # ankle travel (leg lengths) during a rep that means the person stepped
 FEET_MOVING_LEGS_PER_S = 0.35  # ankle speed that means walking, not hinging
@@ -279,6 +287,10 @@ class RepCounter:
                 self.phase = Phase.STANDING
                 return None
         if self.phase is Phase.ASCENDING and drop <= d.lockout_drop:
+            if t - self._start_t < MIN_REP_S:
+                self._cancel("too quick to be a rep")
+                self.phase = Phase.STANDING
+                return None
             self.phase = Phase.LOCKOUT
             self._lockout_t = t
         return None
@@ -357,6 +369,11 @@ class RepCounter:
         if np.count_nonzero(near_bottom) * frame_dt > self.drill.max_dwell_s:
             self.last_cancel = "held at the bottom: a set-up or set-down, not a rep"
             return None
+        side_view = buf[:, C_SIDE_RATIO] < JUDGE_SIDE_RATIO
+        seen_from_side = np.count_nonzero(side_view) >= MIN_EVIDENCE_FRAMES
+        if seen_from_side and _robust_max(buf[side_view, C_HIP]) < MIN_REP_HIP_FLEX_DEG:
+            self.last_cancel = "the hips did not bend: not a rep"
+            return None
         self.count += 1
         return judge_rep(
             self.drill,
@@ -429,7 +446,8 @@ def judge_rep(
             knee_dominant = math.isfinite(ratio) and ratio > drill.squat_ratio
             knees_forward = ev["shin_angle"] > drill.squat_shin_deg and ev["knee_flex"] > drill.squat_knee_deg
             hips_down = ev["thigh_angle"] > 90.0 - drill.squat_thigh_deg
-            if knee_dominant or knees_forward or hips_down:
+            too_much_knee = ev["knee_flex"] > drill.max_knee_deg
+            if knee_dominant or knees_forward or hips_down or too_much_knee:
                 faults.add("squatting")
             soft += 10 * _ramp(ratio, 0.7 * drill.squat_ratio, drill.squat_ratio)
         if not drill.kneeling and n_com >= MIN_EVIDENCE_FRAMES:

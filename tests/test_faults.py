@@ -1,7 +1,9 @@
 """Each fault is named on the reps that have it, and clean reps stay clean."""
 
+import numpy as np
 import pytest
 
+from kiosk.performer import Posture, RepSpec, perform
 from kiosk.reps import FAULTS
 from tests.helpers import performed, reps_of
 
@@ -54,3 +56,64 @@ def test_rep_json_has_the_documented_fields():
                 "knee_angle_deg", "hip_travel", "wall_tap"):
         assert key in d
     assert isinstance(d["score"], int) and 0 <= d["score"] <= 100
+
+
+# Kettlebell deadlift sets like the ones the mirror is accepted on: ten reps each, one fault class
+# per set, with varied tempo, a bell picked up first and set down last. Bottom postures cover a
+# range of each pattern, from clearly faulty to borderline.
+KB_SETS = {
+    "correct": [
+        Posture(knee=k, trunk=t, head=h, com=0.05) for k, t, h in ((50, 62, 5), (62, 57, 12), (70, 62, -10))
+    ],
+    "squatting": [Posture(knee=k, trunk=t, com=0.15) for k, t in ((90, 48), (90, 60), (110, 40))],
+    "rounded_back": [
+        Posture(knee=50, trunk=62, head=h, rounding=r, com=0.05) for h, r in ((25, 20), (35, 30), (45, 20))
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "drill, kind",
+    [
+        ("kettlebell-deadlift", "correct"),
+        # Faulty sets are caught whichever standing drill judges them; a clean kettlebell deadlift
+        # may bend the knees more than the bodyweight hinge drill allows, by design.
+        *((d, k) for d in DRILLS for k in ("squatting", "rounded_back")),
+    ],
+)
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_kettlebell_deadlift_sets_meet_the_acceptance_criteria(drill, kind, variant):
+    rng = np.random.default_rng(variant)
+    fault = None if kind == "correct" else kind
+    reps = tuple(
+        RepSpec(
+            fault=fault,
+            bottom=KB_SETS[kind][variant],
+            down_s=float(rng.uniform(0.8, 1.6)),
+            bottom_s=float(rng.uniform(0.05, 0.6)),
+            up_s=float(rng.uniform(0.7, 1.3)),
+            rest_s=float(rng.uniform(0.3, 1.5)),
+        )
+        for _ in range(10)
+    )
+    perf = perform(
+        reps=reps,
+        drill="kettlebell-deadlift",
+        pickup_s=2.8,
+        setdown_s=2.8,
+        noise_px=3.0,
+        dropout=0.05,
+        height_frac=float(rng.uniform(0.45, 0.8)),
+        facing=int(rng.choice([-1, 1])),
+        seed=variant,
+    )
+    found = reps_of(perf, drill)
+    assert len(found) == 10
+    squat = sum("squatting" in r.faults for r in found)
+    rounded = sum("rounded_back" in r.faults for r in found)
+    if kind == "squatting":
+        assert squat >= 9
+    elif kind == "rounded_back":
+        assert rounded >= 7
+    else:
+        assert sum(1 for r in found if {"squatting", "rounded_back"} & set(r.faults)) <= 2
