@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.drills import DRILLS as ALL_DRILLS
+
 DEFAULT_SITE_PATH = Path("/etc/hinge-kiosk/config.toml")
 ENV_CONFIG = "HINGE_KIOSK_CONFIG"
-DRILLS = ("hinge", "wall-hinge", "kneeling-hinge", "kettlebell-deadlift")
+DRILLS = tuple(ALL_DRILLS)
 
 
 def _camera_source(value: str) -> bool:
