@@ -1,0 +1,398 @@
+"""The real-time pipeline the kiosk and `bench pipeline` run: capture -> pose -> score, never behind.
+
+    source (own decode thread) -> capture thread -> [frame slot] -> inference thread -> [result slot]
+                                                                   preprocess, infer, score    -> display
+
+Both slots hold one item and the newest wins: a slow stage makes the pipeline skip frames (counted as
+dropped), never fall behind on a queue of stale ones. A file read as fast as possible (a non-`live`
+source) is the exception: there nothing is stale, so the capture thread waits for the slot instead of
+dropping, and decoding the next frame simply overlaps inference on this one.
+
+Per-frame budget of each loop:
+- capture: one `source.read` (bounded by `read_timeout`; decoding itself runs on the source's thread)
+  and an O(1) slot swap, so it keeps the camera's pace (33 ms at 30 fps) with time to spare.
+- inference: preprocess (~2 ms on x86, ~6 ms on a Pi 4) + invoke (4-15 ms x86 LiteRT; 50-100 ms Pi 4) +
+  score (< 1 ms). Whatever exceeds the frame interval is absorbed by dropping frames, not by queueing.
+  `invoke` releases the GIL, so capture and display keep running while the model does.
+- consumer (display): `latest()` is a non-blocking O(1) read of the result slot.
+
+Failures never kill a thread: they become `PipelineEvent`s. A source that delivers nothing for
+`stall_s` seconds, or fails, is closed and reopened through the factory (after `retry_s` when opening
+fails). The clock that decides stalls is injectable, so tests drive it without sleeping.
+"""
+
+from __future__ import annotations
+
+import queue
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kiosk.errors import KioskError
+from kiosk.pose import PoseEstimator, Prepared
+from kiosk.preprocess import CropBox, CropResizer
+from kiosk.sources import EndOfStream, Frame, FrameSource, FrameTimeout
+
+ScoreFn = Callable[[np.ndarray, float], Any]
+STAGES = ("decode", "preprocess", "infer", "score")
+
+
+@dataclass(slots=True)
+class Result:
+    """One processed frame, as the display gets it."""
+
+    seq: int  # increases by one per result
+    frame: Frame  # the frame the pose was estimated on (draw on this image, not a newer one)
+    pose: np.ndarray  # (17, 3) x, y, score in frame pixels
+    score: Any  # what the score callable returned (the engine's FrameResult)
+    crop: CropBox | None  # where the model looked
+    stage_s: dict[str, float]  # seconds per stage: decode, preprocess, infer, score
+    latency_s: float  # from the frame reaching the pipeline to this result
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineEvent:
+    """Something the app may show: an error, a stall and restart, or the end of a file."""
+
+    kind: str  # "error" | "stall" | "restart" | "end"
+    message: str
+    error: BaseException | None = None
+    t: float = 0.0  # pipeline clock
+
+
+@dataclass(frozen=True)
+class PipelineStats:
+    captured: int  # frames delivered by the source(s)
+    processed: int  # frames that got a result
+    dropped: int  # frames replaced in the slot before inference took them (plus those the source skipped)
+    restarts: int  # source reopenings after a stall or failure
+    errors: int
+    fps: float  # results per second over the recent window
+    stage_ms: dict[str, float] = field(default_factory=dict)  # medians over the recent window
+    latency_ms: float = 0.0  # median
+
+
+class LatestSlot:
+    """A one-item mailbox. `put` replaces an unread item (a drop); `put_wait` waits for room instead."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: Any = None
+        self._full = False
+        self.dropped = 0
+
+    def put(self, item: Any) -> Any:
+        """Put `item`; return the unread item it replaced (counted as dropped), else None."""
+        with self._cond:
+            replaced = self._item if self._full else None
+            if self._full:
+                self.dropped += 1
+            self._item, self._full = item, True
+            self._cond.notify_all()
+            return replaced
+
+    def put_wait(self, item: Any, timeout: float) -> bool:
+        """Put once the slot is empty; False (nothing put) if it stayed full for `timeout` seconds."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: not self._full, timeout):
+                return False
+            self._item, self._full = item, True
+            self._cond.notify_all()
+            return True
+
+    def take(self, timeout: float) -> Any:
+        """The item, emptying the slot; None if nothing came within `timeout` seconds."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._full, timeout):
+                return None
+            item, self._item, self._full = self._item, None, False
+            self._cond.notify_all()
+            return item
+
+
+@dataclass(slots=True)
+class _Captured:
+    generation: int  # which opening of the source it came from
+    frame: Frame
+    arrived: float  # pipeline clock
+    prepared: Prepared | None  # its model input, made on the capture thread for the crop then wanted
+
+
+class Pipeline:
+    """Runs `source_factory()`'s frames through `estimator` and `score` on two threads.
+
+    `score(pose, t)` is the judging stage (the engine's `HingeEngine.step`); None skips it.
+    """
+
+    def __init__(
+        self,
+        source_factory: Callable[[], FrameSource],
+        estimator: PoseEstimator,
+        score: ScoreFn | None = None,
+        *,
+        stall_s: float = 3.0,
+        retry_s: float = 2.0,
+        read_timeout: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+        window: int = 300,
+    ) -> None:
+        self._factory = source_factory
+        self._estimator = estimator
+        self._score = score
+        self._stall_s, self._retry_s, self._read_timeout = stall_s, retry_s, read_timeout
+        self._clock = clock
+        self._frames = LatestSlot()
+        self._results_cond = threading.Condition()
+        self._latest: Result | None = None
+        self._stop = threading.Event()
+        self._source_done = threading.Event()
+        self._done = threading.Event()
+        self._events: deque[PipelineEvent] = deque(maxlen=100)
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._captured = self._processed = self._restarts = self._errors = 0
+        self._source_skipped = 0
+        self._generation = 0
+        self._recent: deque[tuple[float, dict[str, float], float]] = deque(maxlen=window)
+        # Model inputs in flight: one being written, one in the slot, one being inferred.
+        size = estimator.input_size
+        self._free_inputs: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+        for _ in range(3):
+            self._free_inputs.put(np.zeros((size, size, 3), np.uint8))
+
+    # ------------------------------------------------------------------------------------ control
+
+    def start(self) -> Pipeline:
+        if self._threads:
+            raise RuntimeError("pipeline already started")
+        self._threads = [
+            threading.Thread(target=self._capture_loop, name="pipeline-capture", daemon=True),
+            threading.Thread(target=self._inference_loop, name="pipeline-inference", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop both threads and close the source; safe to call twice."""
+        self._stop.set()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+
+    def __enter__(self) -> Pipeline:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def finished(self) -> bool:
+        """True once a finite source has ended and its last frame has a result (or after `stop`)."""
+        return self._done.is_set()
+
+    # ----------------------------------------------------------------------------------- consumer
+
+    def latest(self, after_seq: int = -1) -> Result | None:
+        """The newest result if it is newer than `after_seq`, else None; never blocks."""
+        result = self._latest
+        return result if result is not None and result.seq > after_seq else None
+
+    def wait(self, after_seq: int = -1, timeout: float = 1.0) -> Result | None:
+        """Like `latest`, but waits up to `timeout` seconds for a newer result (analysis, benchmarks)."""
+        with self._results_cond:
+            self._results_cond.wait_for(
+                lambda: (self._latest is not None and self._latest.seq > after_seq) or self._done.is_set(),
+                timeout,
+            )
+        return self.latest(after_seq)
+
+    def events(self) -> list[PipelineEvent]:
+        """Events since the last call, oldest first."""
+        with self._lock:
+            out = list(self._events)
+            self._events.clear()
+        return out
+
+    def stats(self) -> PipelineStats:
+        with self._lock:
+            recent = list(self._recent)
+            captured, processed = self._captured, self._processed
+            restarts, errors, skipped = self._restarts, self._errors, self._source_skipped
+        stage_ms: dict[str, float] = {}
+        fps = latency = 0.0
+        if recent:
+            for name in STAGES:
+                stage_ms[name] = 1000.0 * statistics.median(r[1][name] for r in recent)
+            latency = 1000.0 * statistics.median(r[2] for r in recent)
+            span = recent[-1][0] - recent[0][0]
+            fps = (len(recent) - 1) / span if span > 0 else 0.0
+        return PipelineStats(
+            captured=captured,
+            processed=processed,
+            dropped=self._frames.dropped + skipped,
+            restarts=restarts,
+            errors=errors,
+            fps=fps,
+            stage_ms=stage_ms,
+            latency_ms=latency,
+        )
+
+    # ------------------------------------------------------------------------------------ threads
+
+    def _event(self, kind: str, message: str, error: BaseException | None = None) -> None:
+        with self._lock:
+            self._events.append(PipelineEvent(kind, message, error, self._clock()))
+            if kind == "error":
+                self._errors += 1
+
+    def _open_source(self) -> FrameSource | None:
+        """Open a source through the factory; None (after an event and a pause) when that fails."""
+        try:
+            return self._factory()
+        except KioskError as exc:
+            self._event("error", str(exc), exc)
+        except Exception as exc:
+            self._event("error", f"opening the source failed: {type(exc).__name__}: {exc}", exc)
+        self._stop.wait(self._retry_s)
+        return None
+
+    def _close_source(self, source: FrameSource) -> None:
+        with self._lock:
+            self._source_skipped += int(getattr(source, "skipped", 0)) + int(getattr(source, "dropped", 0))
+        try:
+            source.close()
+        except Exception as exc:
+            self._event("error", f"closing {source.name} failed: {exc}", exc)
+
+    def _prepare(self, frame: Frame, resizer: CropResizer) -> Prepared | None:
+        """Make the frame's model input now, on the capture thread, for the crop the tracker wants.
+
+        Overlaps preprocessing with the inference of the previous frame (invoke releases the GIL); the
+        crop usually still holds when this frame's turn comes (the tracker keeps steady crops), else the
+        inference thread redoes it. None when every input buffer is in use.
+        """
+        try:
+            buffer = self._free_inputs.get_nowait()
+        except queue.Empty:
+            return None
+        try:
+            box = self._estimator.next_crop(frame.size)
+            return self._estimator.prepare(frame.rgb, frame.lores, box, resizer, buffer)
+        except Exception:
+            self._free_inputs.put(buffer)
+            raise
+
+    def _release(self, item: _Captured | None) -> None:
+        if item is not None and item.prepared is not None:
+            self._free_inputs.put(item.prepared.input)
+
+    def _capture_loop(self) -> None:
+        resizer = CropResizer(self._estimator.input_size)
+        source: FrameSource | None = None
+        last_frame = self._clock()
+        try:
+            while not self._stop.is_set():
+                if source is None:
+                    source = self._open_source()
+                    if source is None:
+                        continue
+                    last_frame = self._clock()
+                    with self._lock:
+                        self._generation += 1
+                try:
+                    frame = source.read(self._read_timeout)
+                except FrameTimeout:
+                    if self._clock() - last_frame >= self._stall_s:
+                        message = f"{source.name}: no frame for {self._stall_s:g} s; restarting it"
+                        self._event("stall", message)
+                        self._restart(source)
+                        source = None
+                    continue
+                except EndOfStream:
+                    self._event("end", f"{source.name}: end of input")
+                    break
+                except KioskError as exc:
+                    self._event("error", str(exc), exc)
+                    self._restart(source)
+                    source = None
+                    self._stop.wait(self._retry_s)
+                    continue
+                except Exception as exc:
+                    self._event("error", f"{source.name}: {type(exc).__name__}: {exc}", exc)
+                    self._restart(source)
+                    source = None
+                    self._stop.wait(self._retry_s)
+                    continue
+                last_frame = self._clock()
+                with self._lock:
+                    self._captured += 1
+                item = _Captured(self._generation, frame, last_frame, self._prepare(frame, resizer))
+                if source.live:
+                    self._release(self._frames.put(item))
+                else:
+                    while not self._stop.is_set() and not self._frames.put_wait(item, 0.1):
+                        pass
+        finally:
+            if source is not None:
+                self._close_source(source)
+            self._source_done.set()
+
+    def _restart(self, source: FrameSource) -> None:
+        self._close_source(source)
+        with self._lock:
+            self._restarts += 1
+        self._event("restart", f"reopening the source after {source.name} failed")
+
+    def _inference_loop(self) -> None:
+        generation, seq = 0, 0
+        try:
+            while not self._stop.is_set():
+                item: _Captured | None = self._frames.take(0.05)
+                if item is None:
+                    if self._source_done.is_set():
+                        break
+                    continue
+                if item.generation != generation:  # a new source: nothing to track from before
+                    self._estimator.reset()
+                    generation = item.generation
+                try:
+                    result = self._process(item, seq)
+                except Exception as exc:
+                    self._event("error", f"pose or scoring failed: {type(exc).__name__}: {exc}", exc)
+                    continue
+                finally:
+                    self._release(item)
+                seq += 1
+                with self._results_cond:
+                    self._latest = result
+                    self._results_cond.notify_all()
+        finally:
+            self._done.set()
+            with self._results_cond:
+                self._results_cond.notify_all()
+
+    def _process(self, item: _Captured, seq: int) -> Result:
+        frame, arrived = item.frame, item.arrived
+        pose = self._estimator.estimate(frame.rgb, frame.t, frame.lores, item.prepared)
+        timings = self._estimator.timings
+        start = time.perf_counter()
+        scored = self._score(pose, frame.t) if self._score is not None else None
+        score_s = time.perf_counter() - start
+        stage_s = {
+            "decode": frame.decode_s,
+            "preprocess": timings.preprocess_s,
+            "infer": timings.infer_s,
+            "score": score_s,
+        }
+        now = self._clock()
+        with self._lock:
+            self._processed += 1
+            self._recent.append((now, stage_s, now - arrived))
+        return Result(seq, frame, pose, scored, self._estimator.crop, stage_s, now - arrived)
