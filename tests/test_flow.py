@@ -1,0 +1,301 @@
+"""The kiosk flow, driven frame by frame: synthetic performer -> engine -> flow, no clock, no I/O."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from kiosk.body import BodyPart
+from kiosk.engine import HingeEngine
+from kiosk.flow import (
+    ANNOUNCEMENTS,
+    CLIP_FRAMES,
+    Flow,
+    FlowSettings,
+    FrameSnapshot,
+    Screen,
+    hand_raised,
+)
+from kiosk.performer import Performer, RepSpec, Scenario
+
+FPS = 30.0
+NOBODY = np.zeros((17, 3), np.float32)
+
+
+class RecordingPort:
+    """Remembers what the flow asked of the outside world."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.drill = "hinge"
+
+    def start_session(self, drill: str, t: float) -> None:
+        self.calls.append(("start_session", drill))
+
+    def start_set(self, number: int, drill: str, target_reps: int, t: float) -> None:
+        self.calls.append(("start_set", number, target_reps))
+
+    def add_rep(self, rep, t: float) -> None:
+        self.calls.append(("add_rep", rep.index))
+
+    def end_set(self, t: float) -> None:
+        self.calls.append(("end_set",))
+
+    def end_session(self, t: float) -> None:
+        self.calls.append(("end_session",))
+
+    def use_drill(self, drill: str) -> None:
+        self.calls.append(("use_drill", drill))
+        self.drill = drill
+
+    def refresh_progress(self) -> None:
+        self.calls.append(("refresh_progress",))
+
+    def names(self) -> list[str]:
+        return [c[0] for c in self.calls if c[0] != "refresh_progress"]
+
+
+class Driver:
+    """Feeds poses through a real engine into the flow, one frame at a time."""
+
+    def __init__(self, settings: FlowSettings) -> None:
+        self.port = RecordingPort()
+        self.flow = Flow(settings, self.port)
+        self.engines: dict[str, HingeEngine] = {}
+        self.t = 0.0
+        self.said: list[str] = []
+        self.screens: list[Screen] = [self.flow.screen]
+
+    def frame(self, kp: np.ndarray | None) -> FrameSnapshot:
+        drill = self.port.drill
+        engine = self.engines.setdefault(drill, HingeEngine(drill, frame_size=(640, 480)))
+        snap = FrameSnapshot.from_result(engine.step(NOBODY if kp is None else kp, self.t), drill)
+        self.flow.step(snap)
+        if self.flow.say:
+            self.said.append(self.flow.say)
+        if self.flow.screen is not self.screens[-1]:
+            self.screens.append(self.flow.screen)
+        self.t += 1.0 / FPS
+        return snap
+
+    def nobody(self, seconds: float) -> None:
+        for _ in range(round(seconds * FPS)):
+            self.frame(None)
+
+    def perform(self, scenario: Scenario, edit=None) -> None:
+        perf = Performer(scenario)
+        for i in range(round(perf.duration_s * FPS)):
+            kp = perf.pose_at(i / FPS)
+            if edit is not None:
+                edit(i / FPS, kp, perf)
+            self.frame(kp)
+
+
+def reps(*faults: str | None, rest_s: float = 1.0, last_rest_s: float = 1.0) -> tuple[RepSpec, ...]:
+    specs = [RepSpec(fault=f, rest_s=rest_s) for f in faults]
+    specs[-1] = RepSpec(fault=faults[-1], rest_s=last_rest_s)
+    return tuple(specs)
+
+
+SMALL = FlowSettings(set_size=3, set_count=2, rest_s=4.0, idle_timeout_s=6.0, countdown_s=1.0)
+
+
+def test_a_whole_session_walks_through_every_screen_and_writes_the_history() -> None:
+    d = Driver(SMALL)
+    d.nobody(1.0)
+    scenario = Scenario(
+        reps=(*reps(None, "rounded_back", None, last_rest_s=6.0), *reps(None, None, "squatting")),
+        walk_in_s=2.0,
+        stand_s=3.0,
+        walk_out_s=2.0,
+        seed=3,
+    )
+    d.perform(scenario)
+    d.nobody(8.0)
+    assert d.screens == [
+        Screen.ATTRACT,
+        Screen.PLACEMENT,
+        Screen.ACTIVE,
+        Screen.REST,
+        Screen.ACTIVE,
+        Screen.DONE,
+        Screen.ATTRACT,
+    ]
+    assert d.port.names() == [
+        "start_session",
+        "start_set",
+        "add_rep",
+        "add_rep",
+        "add_rep",
+        "end_set",
+        "start_set",
+        "add_rep",
+        "add_rep",
+        "add_rep",
+        "end_set",
+        "end_session",
+    ]
+    flow = d.flow
+    assert [len(s.reps) for s in flow.sets] == [3, 3]
+    assert flow.sets[0].faulted == 1 and flow.sets[0].clean == 2
+    assert ("rounded_back", 1) in flow.sets[0].fault_counts()
+    assert d.said.count("get_ready") == 2 and "set_done" in d.said and "session_done" in d.said
+    assert all(s in ANNOUNCEMENTS for s in d.said)
+
+
+def test_the_replay_keeps_the_worst_rep_with_its_frames() -> None:
+    d = Driver(FlowSettings(set_size=3, set_count=1, countdown_s=0.0))
+    d.perform(Scenario(reps=reps(None, "rounded_back", None), stand_s=3.0, seed=5))
+    clip = d.flow.session_clip
+    assert clip.rep is not None and clip.fault == "rounded_back"
+    assert 0 < clip.count <= CLIP_FRAMES
+    ts = clip.t[: clip.count]
+    assert np.all(np.diff(ts) > 0)
+    assert ts[0] <= clip.rep.start_s and ts[-1] >= clip.rep.end_s
+    assert ts[0] <= clip.mark_t <= ts[-1]
+    assert clip.valid[: clip.count].any(axis=1).all()
+    x0, y0, x1, y1 = clip.bbox
+    assert x1 > x0 and y1 > y0
+
+
+def test_a_clean_set_replays_its_best_rep() -> None:
+    d = Driver(FlowSettings(set_size=2, set_count=1, countdown_s=0.0))
+    d.perform(Scenario(reps=reps(None, None), stand_s=3.0, seed=7))
+    clip = d.flow.set_clip
+    assert clip.rep is not None and clip.fault is None
+    assert clip.rep.score == max(r.score for r in d.flow.sets[0].reps)
+
+
+def test_nobody_for_the_idle_timeout_ends_the_session_mid_set() -> None:
+    d = Driver(SMALL)
+    d.perform(Scenario(reps=reps(None, last_rest_s=1.0), stand_s=3.0, walk_out_s=2.0, seed=2))
+    assert d.flow.screen is Screen.ACTIVE and len(d.flow.set_reps) == 1
+    d.nobody(SMALL.idle_timeout_s - 1.0)
+    assert d.flow.screen is Screen.ACTIVE  # a short absence keeps the set
+    d.nobody(2.0)
+    assert d.flow.screen is Screen.ATTRACT
+    assert d.port.names()[-2:] == ["end_set", "end_session"]
+
+
+def test_stepping_away_during_the_rest_does_not_end_the_session() -> None:
+    d = Driver(FlowSettings(set_size=1, set_count=2, rest_s=20.0, idle_timeout_s=6.0, countdown_s=0.0))
+    d.perform(Scenario(reps=reps(None), stand_s=3.0, walk_out_s=2.0, seed=4))
+    assert d.flow.screen is Screen.REST
+    d.nobody(15.0)  # longer than the idle timeout, shorter than rest + idle timeout
+    assert d.flow.screen in (Screen.REST, Screen.ACTIVE)
+    d.nobody(15.0)
+    assert d.flow.screen is Screen.ATTRACT
+
+
+def test_someone_walking_past_never_opens_a_session() -> None:
+    d = Driver(SMALL)
+    d.perform(Scenario(reps=(), stand_s=3.0, walk_in_s=2.0, walk_out_s=2.0, seed=8))
+    d.nobody(SMALL.idle_timeout_s + 1)
+    assert d.flow.screen is Screen.ATTRACT
+    assert "start_session" not in d.port.names()
+
+
+def test_idle_screens_rotate_between_attract_and_progress() -> None:
+    settings = FlowSettings(attract_s=3.0, progress_s=2.0)
+    d = Driver(settings)
+    d.nobody(3.5)
+    assert d.flow.screen is Screen.PROGRESS
+    assert ("refresh_progress",) in d.port.calls
+    d.nobody(2.0)
+    assert d.flow.screen is Screen.ATTRACT
+
+
+def test_starting_to_hinge_during_placement_starts_the_set() -> None:
+    # Facing the camera at 45 degrees: never side-on, so the placement never completes, but the
+    # reps still count (unjudged) and start the set.
+    d = Driver(SMALL)
+    d.perform(Scenario(reps=reps(None, None), stand_s=2.0, yaw_deg=45.0, seed=6))
+    assert d.flow.screen is Screen.ACTIVE
+    assert len(d.flow.set_reps) == 2
+    assert d.port.names()[:3] == ["start_session", "start_set", "add_rep"]
+
+
+def raise_hand(start: float, end: float):
+    """An edit for `Driver.perform`: both wrists overhead between `start` and `end`."""
+
+    def edit(t: float, kp: np.ndarray, perf: Performer) -> None:
+        if start <= t < end:
+            for shoulder, wrist in (
+                (BodyPart.LEFT_SHOULDER, BodyPart.LEFT_WRIST),
+                (BodyPart.RIGHT_SHOULDER, BodyPart.RIGHT_WRIST),
+            ):
+                kp[wrist, 0] = kp[shoulder, 0]
+                kp[wrist, 1] = kp[shoulder, 1] - 0.33 * perf.body_px
+
+    return edit
+
+
+def test_holding_a_hand_up_picks_the_next_drill_and_standing_still_starts_it() -> None:
+    settings = FlowSettings(drill_select="pose", set_size=1, set_count=1, countdown_s=0.0)
+    d = Driver(settings)
+    # Placed at ~1.3 s; hand up 2.0-5.0 s (the hold takes 2 s); then still until the auto-start.
+    d.perform(
+        Scenario(reps=reps(None), stand_s=2.0 + 3.0 + settings.choose_start_s + 1.5, seed=9),
+        edit=raise_hand(2.0, 5.0),
+    )
+    assert Screen.CHOOSE in d.screens
+    assert "drill_wall-hinge" in d.said
+    assert ("use_drill", "wall-hinge") in d.port.calls
+    assert d.flow.drill == "wall-hinge"
+    assert ("start_session", "wall-hinge") in d.port.calls
+    # One long hold moves one step: the hand must come down before the next change.
+    assert d.said.count("drill_wall-hinge") == 1 and "drill_kneeling-hinge" not in d.said
+
+
+def test_hand_raised_needs_a_wrist_above_the_head() -> None:
+    perf = Performer(Scenario(reps=(), stand_s=1.0))
+    engine = HingeEngine("hinge", frame_size=(640, 480))
+    for i in range(20):
+        snap = FrameSnapshot.from_result(engine.step(perf.pose_at(i / FPS), i / FPS), "hinge")
+    assert snap.person and not hand_raised(snap)
+    kp = perf.pose_at(0.7)
+    raise_hand(0.0, 1.0)(0.7, kp, perf)
+    for i in range(20, 30):
+        snap = FrameSnapshot.from_result(engine.step(kp, i / FPS), "hinge")
+    assert hand_raised(snap)
+
+
+def test_the_next_visitor_starts_on_the_configured_drill() -> None:
+    d = Driver(FlowSettings(set_size=5, idle_timeout_s=5.0))
+    d.perform(Scenario(reps=reps(None), stand_s=3.0, seed=1))
+    d.flow.choose("kettlebell-deadlift")  # the development keyboard
+    assert d.flow.drill == "kettlebell-deadlift"
+    d.nobody(6.0)
+    assert d.flow.screen is Screen.ATTRACT and d.flow.drill == "hinge"
+    assert d.port.drill == "hinge"
+
+
+def test_end_closes_whatever_is_open() -> None:
+    d = Driver(SMALL)
+    d.perform(Scenario(reps=reps(None), stand_s=3.0, seed=12))
+    assert d.flow.in_session
+    d.flow.end(d.t)
+    assert d.port.names()[-2:] == ["end_set", "end_session"]
+    d.flow.end(d.t)  # twice is harmless
+    assert d.port.names().count("end_session") == 1
+
+
+def test_time_without_frames_still_times_out() -> None:
+    d = Driver(SMALL)
+    d.perform(Scenario(reps=reps(None), stand_s=3.0, seed=13))
+    t = d.t
+    d.flow.tick(t + SMALL.idle_timeout_s + 0.5)
+    assert d.flow.screen is Screen.ATTRACT
+    d.flow.tick(math.nan)  # an unusable time changes nothing
+    assert d.flow.screen is Screen.ATTRACT
+
+
+@pytest.mark.parametrize("fault", ["squatting", "head_out_of_line"])
+def test_set_reports_name_the_faults(fault: str) -> None:
+    d = Driver(FlowSettings(set_size=2, set_count=1, countdown_s=0.0))
+    d.perform(Scenario(reps=reps(fault, None), stand_s=3.0, seed=21))
+    report = d.flow.sets[0]
+    assert report.fault_counts()[0][0] == fault
+    assert report.mean_score < 100
