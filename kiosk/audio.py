@@ -1,0 +1,101 @@
+"""Spoken cues: short WAVs, pre-rendered by `tools/render-cues.py`, played one at a time.
+
+During a rep the person keeps the head in line with the spine and cannot look at the screen, so
+the cue has to be heard. The coach decides when a cue is worth saying (and rate-limits it); this
+player only makes sure two never overlap: a cue asked for while another plays waits its turn, and
+is dropped if the wait grows stale (a correction heard two seconds late is about the wrong rep).
+Volume and mute come from the configuration. With no audio device (a Pi without speakers, CI) the
+player goes silent with one log line; the screen still shows every cue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CUE_DIR = Path(__file__).resolve().parent / "assets" / "cues"
+SAMPLE_RATE = 16000  # the WAVs' rate: mono 16-bit, small and clear enough for speech
+MAX_WAIT_S = 2.0  # a waiting cue older than this is dropped
+MAX_WAITING = 2
+
+
+class CuePlayer:
+    """Plays cue WAVs by id through `pygame.mixer` on one channel: never two at once."""
+
+    def __init__(
+        self, *, enabled: bool = True, volume: float = 0.8, cue_dir: Path = CUE_DIR, mixer: Any = None
+    ) -> None:
+        self.silent_reason = ""
+        self.played: list[str] = []  # ids in the order they started (the last few), for status and tests
+        self._waiting: deque[tuple[str, float]] = deque(maxlen=MAX_WAITING)
+        self._sounds: dict[str, Any] = {}
+        self._channel: Any = None
+        self._mixer: Any = None
+        if not enabled:
+            self.silent_reason = "audio is off in the configuration"
+            log.info("audio: off (audio.enabled = false); cues are shown, not spoken")
+            return
+        if mixer is None:
+            import pygame
+
+            mixer = pygame.mixer
+        try:
+            if not mixer.get_init():
+                mixer.init(frequency=SAMPLE_RATE, size=-16, channels=1, buffer=1024)
+            mixer.set_num_channels(1)
+            self._channel = mixer.Channel(0)
+        except Exception as exc:  # pygame.error: no device, no driver, device busy
+            self.silent_reason = f"no audio device ({exc})"
+            log.warning("audio: no audio device (%s); running silent, cues are shown on screen", exc)
+            return
+        self._mixer = mixer
+        for path in sorted(cue_dir.glob("*.wav")):
+            try:
+                sound = mixer.Sound(str(path))
+            except Exception as exc:
+                log.warning("audio: cannot load %s (%s); that cue stays silent", path.name, exc)
+                continue
+            sound.set_volume(max(0.0, min(1.0, volume)))
+            self._sounds[path.stem] = sound
+        if not self._sounds:
+            self.silent_reason = f"no cue sounds in {cue_dir}"
+            log.warning("audio: no cue WAVs in %s (run tools/render-cues.py); running silent", cue_dir)
+
+    @property
+    def silent(self) -> bool:
+        return bool(self.silent_reason)
+
+    @property
+    def busy(self) -> bool:
+        return self._channel is not None and bool(self._channel.get_busy())
+
+    def say(self, cue_id: str, now: float) -> None:
+        """Say `cue_id` now, or as soon as the current cue ends."""
+        if self.silent or cue_id not in self._sounds:
+            return
+        if self.busy:
+            self._waiting.append((cue_id, now))
+        else:
+            self._play(cue_id)
+
+    def update(self, now: float) -> None:
+        """Call every loop: starts a waiting cue once the channel is free."""
+        while self._waiting and not self.busy:
+            cue_id, asked = self._waiting.popleft()
+            if now - asked <= MAX_WAIT_S:
+                self._play(cue_id)
+
+    def _play(self, cue_id: str) -> None:
+        self._channel.play(self._sounds[cue_id])
+        self.played.append(cue_id)
+        del self.played[:-8]
+
+    def close(self) -> None:
+        if self._mixer is not None:
+            self._mixer.quit()
+            self._mixer = None
+            self._channel = None

@@ -1,0 +1,141 @@
+"""Spoken cues: every cue has a small WAV, cues never overlap, no audio device means silence."""
+
+from __future__ import annotations
+
+import json
+import logging
+import wave
+
+import pytest
+
+from kiosk.audio import CUE_DIR, MAX_WAIT_S, SAMPLE_RATE, CuePlayer
+from kiosk.coach import CUES
+from kiosk.flow import ANNOUNCEMENTS
+
+
+class FakeChannel:
+    def __init__(self) -> None:
+        self.playing: str | None = None
+        self.started: list[str] = []
+
+    def play(self, sound: FakeSound) -> None:
+        self.playing = sound.name
+        self.started.append(sound.name)
+
+    def get_busy(self) -> bool:
+        return self.playing is not None
+
+
+class FakeSound:
+    def __init__(self, path: str) -> None:
+        self.name = path.rsplit("/", 1)[-1].removesuffix(".wav")
+        self.volume = 1.0
+
+    def set_volume(self, v: float) -> None:
+        self.volume = v
+
+
+class FakeMixer:
+    """The part of `pygame.mixer` the player uses, with a channel the test can finish."""
+
+    def __init__(self, fail: str = "") -> None:
+        self.fail = fail
+        self.channel = FakeChannel()
+        self.inited = False
+
+    def get_init(self) -> bool:
+        return self.inited
+
+    def init(self, **kwargs: object) -> None:
+        if self.fail:
+            import pygame
+
+            raise pygame.error(self.fail)
+        self.inited = True
+
+    def set_num_channels(self, n: int) -> None:
+        pass
+
+    def Channel(self, i: int) -> FakeChannel:  # pygame.mixer's names
+        return self.channel
+
+    def Sound(self, path: str) -> FakeSound:
+        return FakeSound(path)
+
+    def quit(self) -> None:
+        self.inited = False
+
+
+def test_every_cue_and_announcement_has_a_small_current_wav() -> None:
+    wanted = {**{k: c.spoken for k, c in CUES.items()}, **ANNOUNCEMENTS}
+    index = json.loads((CUE_DIR / "index.json").read_text())
+    assert index == wanted, "cue wording changed: run tools/render-cues.py"
+    total = 0
+    for cue_id in wanted:
+        path = CUE_DIR / f"{cue_id}.wav"
+        with wave.open(str(path)) as w:
+            assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, SAMPLE_RATE)
+            seconds = w.getnframes() / w.getframerate()
+        assert 0.2 < seconds < 3.0, cue_id  # short: the person is mid-rep
+        total += path.stat().st_size
+    assert total < 1_000_000
+
+
+def test_cues_never_overlap_and_a_waiting_cue_plays_next() -> None:
+    mixer = FakeMixer()
+    player = CuePlayer(volume=0.5, mixer=mixer)
+    assert not player.silent
+    player.say("rounded_back", 0.0)
+    player.say("good_rep", 0.3)  # asked while the first still plays
+    assert mixer.channel.started == ["rounded_back"]
+    player.update(0.5)
+    assert mixer.channel.started == ["rounded_back"]  # still busy: nothing new starts
+    mixer.channel.playing = None  # the first cue ends
+    player.update(0.9)
+    assert mixer.channel.started == ["rounded_back", "good_rep"]
+
+
+def test_a_stale_waiting_cue_is_dropped() -> None:
+    mixer = FakeMixer()
+    player = CuePlayer(mixer=mixer)
+    player.say("squatting", 0.0)
+    player.say("shallow", 0.1)
+    mixer.channel.playing = None
+    player.update(0.1 + MAX_WAIT_S + 0.5)
+    assert mixer.channel.started == ["squatting"]
+
+
+def test_volume_comes_from_the_configuration() -> None:
+    mixer = FakeMixer()
+    player = CuePlayer(volume=0.3, mixer=mixer)
+    assert {s.volume for s in player._sounds.values()} == {0.3}
+
+
+def test_muted_in_the_configuration_plays_nothing() -> None:
+    mixer = FakeMixer()
+    player = CuePlayer(enabled=False, mixer=mixer)
+    player.say("go", 0.0)
+    assert player.silent and mixer.channel.started == [] and not mixer.inited
+
+
+def test_no_audio_device_is_silence_with_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    mixer = FakeMixer(fail="No available audio device")
+    with caplog.at_level(logging.WARNING, logger="kiosk.audio"):
+        player = CuePlayer(mixer=mixer)
+    assert player.silent and "no audio device" in player.silent_reason
+    assert any("running silent" in r.message for r in caplog.records)
+    player.say("go", 0.0)  # no crash
+    player.update(1.0)
+    player.close()
+
+
+def test_real_mixer_on_the_dummy_audio_driver() -> None:
+    """pygame.mixer itself, on SDL's dummy audio driver (set by conftest): loads and plays."""
+    player = CuePlayer(volume=0.1)
+    try:
+        if player.silent:
+            pytest.skip(f"no mixer here: {player.silent_reason}")
+        player.say("go", 0.0)
+        assert player.played == ["go"]
+    finally:
+        player.close()
