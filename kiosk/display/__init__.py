@@ -1,0 +1,161 @@
+"""The mirror's display: a pygame window, an SDL renderer and the screens drawn on it.
+
+`open_display` makes the window (fullscreen on KMS/DRM or a desktop, a window for development,
+hidden for offline rendering) and a renderer: accelerated when the platform has one, SDL's software
+renderer otherwise (the dummy driver in tests and headless runs). When the configured orientation
+disagrees with the screen's shape (a screen mounted upright on a system that still reports it as
+landscape), the screens are drawn into a render target of the turned size and the renderer turns
+the whole picture a quarter-turn clockwise at present.
+
+Per frame the display clears, uploads the new camera picture (if there is one) into a texture it
+keeps, draws the overlays from cached textures and presents: no Surface, texture or rectangle is
+created for a frame whose text did not change.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygame
+from pygame._sdl2.video import Renderer, Texture, Window
+
+from kiosk.display.gfx import Canvas
+from kiosk.display.layout import Layout
+from kiosk.display.screens import CameraStatus, Progress, Scene, Screens
+from kiosk.errors import KioskError
+
+__all__ = ["CameraStatus", "Display", "DisplayUnavailable", "Progress", "Scene", "open_display"]
+
+TITLE = "Hinge Mirror"
+
+
+class DisplayUnavailable(KioskError):
+    """No video device: the caller may run headless instead."""
+
+
+@dataclass
+class Key:
+    """A development shortcut: what the key asks for."""
+
+    action: str  # "quit" | "skip" | "drill" | "diagnostics" | "screenshot"
+    arg: str = ""
+
+
+DEV_KEYS = {
+    pygame.K_ESCAPE: Key("quit"),
+    pygame.K_q: Key("quit"),
+    pygame.K_SPACE: Key("skip"),
+    pygame.K_d: Key("diagnostics"),
+    pygame.K_s: Key("screenshot"),
+    pygame.K_1: Key("drill", "hinge"),
+    pygame.K_2: Key("drill", "wall-hinge"),
+    pygame.K_3: Key("drill", "kneeling-hinge"),
+    pygame.K_4: Key("drill", "kettlebell-deadlift"),
+}
+
+
+class Display:
+    """One window and its renderer; `draw(scene)` then `present()` once per loop."""
+
+    def __init__(self, window: Window, renderer: Renderer, *, accelerated: bool, orientation: str) -> None:
+        self.window = window
+        self.renderer = renderer
+        self.accelerated = accelerated
+        w, h = window.size
+        portrait_screen = h > w
+        want_portrait = portrait_screen if orientation == "auto" else orientation == "portrait"
+        self.turned = want_portrait != portrait_screen
+        size = (h, w) if self.turned else (w, h)
+        self._target = Texture(renderer, size, target=True, scale_quality=1) if self.turned else None
+        self.size = size
+        self.layout = Layout.for_screen(*size, orientation="portrait" if want_portrait else "landscape")
+        self.canvas = Canvas(renderer, size, accelerated=accelerated)
+        self.screens = Screens(self.canvas, self.layout)
+
+    @property
+    def driver(self) -> str:
+        return pygame.display.get_driver()
+
+    def draw(self, scene: Scene) -> None:
+        if self._target is not None:
+            self.renderer.target = self._target
+        self.screens.draw(scene)
+
+    def present(self) -> None:
+        r = self.renderer
+        if self._target is not None:
+            r.target = None
+            r.draw_color = (0, 0, 0, 255)
+            r.clear()
+            w, h = self.window.size
+            tw, th = self.size
+            self._target.draw(dstrect=((w - tw) / 2, (h - th) / 2, tw, th), angle=90.0)
+        r.present()
+
+    def screenshot(self, path: str | Path) -> Path:
+        """Save what the last `draw` produced as a PNG (upright, even when the screen is turned)."""
+        if self._target is not None:
+            self.renderer.target = self._target
+        surface = self.canvas.snapshot()
+        if self._target is not None:
+            self.renderer.target = None
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        pygame.image.save(surface, str(p))
+        return p
+
+    def events(self, dev_keys: bool) -> list[Key]:
+        """Window events since the last call; keys only in development (windowed) mode."""
+        out: list[Key] = []
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT:
+                out.append(Key("quit"))
+            elif event.type == pygame.KEYDOWN and dev_keys:
+                key = DEV_KEYS.get(event.key)
+                if key is not None:
+                    out.append(key)
+        return out
+
+    def close(self) -> None:
+        self.window.destroy()
+        pygame.display.quit()
+
+
+def open_display(
+    size: tuple[int, int] | None,
+    *,
+    fullscreen: bool,
+    orientation: str = "auto",
+    vsync: bool = True,
+    hidden: bool = False,
+) -> Display:
+    """Open the window; `DisplayUnavailable` when there is no video device at all."""
+    try:
+        pygame.display.init()
+    except RuntimeError as exc:  # pygame.error
+        raise DisplayUnavailable(f"no display available ({exc})") from None
+    try:
+        if fullscreen:
+            window = Window(TITLE, size=size or (1280, 720), fullscreen_desktop=True)
+        else:
+            window = Window(TITLE, size=size or (1280, 720), hidden=hidden)
+    except RuntimeError as exc:
+        pygame.display.quit()
+        raise DisplayUnavailable(f"cannot open a window ({exc})") from None
+    if fullscreen:
+        pygame.mouse.set_visible(False)
+    try:
+        renderer = Renderer(window, accelerated=1, vsync=vsync)
+        accelerated = True
+    except RuntimeError:  # no GPU renderer here (SDL raises its own RuntimeError subclass)
+        renderer = Renderer(window, accelerated=0, vsync=False)
+        accelerated = False
+    return Display(window, renderer, accelerated=accelerated, orientation=orientation)
+
+
+def headless_environment() -> None:
+    """Point SDL at its dummy video driver (no window, software rendering) before `open_display`."""
+    pygame.display.quit()
+    os.environ["SDL_VIDEODRIVER"] = "dummy"

@@ -1,0 +1,444 @@
+"""Drawing primitives on an SDL renderer, with every texture made once and reused.
+
+The camera image goes up as a streaming texture and is scaled by the renderer. Mirroring too,
+when the renderer is accelerated (KMS/DRM, X11, Wayland: the GPU flips for free). SDL's software
+renderer (the dummy driver, a machine without a GPU) mirrors through its rotate path, measured at
+12 ms for a 607x1080 picture and 50 ms full-screen on the dev machine; there the picture is
+flipped on upload instead (`pygame.transform.flip`, an SDL blit loop: 0.4 ms for 404x720, 4 ms
+for 1080p). Nothing is ever resampled in software.
+
+Everything else is small textures drawn many times: a white disc (joints, dots, caps, panel
+corners), a white band with soft edges (thick lines, rotated by the renderer), and
+text rendered once per (string, size) into a white texture that is tinted at draw time. Panels are
+filled rectangles with quarter-disc corners. A frame whose strings did not change creates no texture
+and no Surface.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pygame
+from pygame._sdl2.video import Renderer, Texture
+
+from kiosk.display.theme import Color
+
+# SDL blend modes: draw colours with alpha over what is already there, or replace it.
+BLEND = 1
+NO_BLEND = 0
+SHAPE_COLORS = 64  # tinted shape textures kept (the theme has a dozen colours)
+TEXT_CACHE = 256  # rendered strings kept (a screen shows ~40; timers and counters add a few a second)
+_SUPER = 4  # supersampling of the shape textures drawn at start-up
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+
+
+def _shape_texture(renderer: Renderer, surface: pygame.Surface) -> Texture:
+    """A static texture with linear filtering (smooth when scaled or rotated)."""
+    tex = Texture(renderer, surface.get_size(), static=True, scale_quality=1)
+    tex.update(surface)
+    tex.blend_mode = BLEND
+    return tex
+
+
+def _disc_surface(size: int) -> pygame.Surface:
+    big = pygame.Surface((size * _SUPER, size * _SUPER), pygame.SRCALPHA)
+    pygame.draw.circle(big, (255, 255, 255, 255), (size * _SUPER // 2,) * 2, size * _SUPER // 2 - _SUPER)
+    return pygame.transform.smoothscale(big, (size, size))
+
+
+def _band_surface(height: int) -> pygame.Surface:
+    """A horizontal band, opaque in the middle with one-texel soft edges (thick lines)."""
+    surf = pygame.Surface((4, height), pygame.SRCALPHA)
+    surf.fill((255, 255, 255, 255))
+    for x in range(4):
+        surf.set_at((x, 0), (255, 255, 255, 96))
+        surf.set_at((x, height - 1), (255, 255, 255, 96))
+    return surf
+
+
+def _font_file(bold: bool) -> str | None:
+    """DejaVu Sans (on Raspberry Pi OS and most Linux desktops), else pygame's own font."""
+    for folder in FONT_DIRS:
+        path = folder / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
+        if path.is_file():
+            return str(path)
+    return None
+
+
+class Canvas:
+    """One renderer's drawing surface, in screen pixels; `u` is the layout unit (theme)."""
+
+    def __init__(self, renderer: Renderer, size: tuple[int, int], *, accelerated: bool) -> None:
+        if not pygame.font.get_init():
+            pygame.font.init()
+        self.renderer = renderer
+        self.width, self.height = size
+        self.u = min(size) / 1000.0
+        self.accelerated = accelerated
+        renderer.draw_blend_mode = BLEND
+        self._fonts: dict[tuple[int, bool], pygame.font.Font] = {}
+        self._font_files = (_font_file(bold=False), _font_file(bold=True))
+        self._texts: OrderedDict[tuple[str, int, bool, tuple[Color, Color] | None], Texture] = OrderedDict()
+        # Tests set this to a list to learn which strings were drawn where (None: no recording).
+        self.recorder: list[tuple[str, pygame.Rect]] | None = None
+        self._wraps: OrderedDict[tuple[str, int, int, bool], tuple[str, ...]] = OrderedDict()
+        self._disc_shape = _disc_surface(128)
+        self._band_shape = _band_surface(32)
+        # Shape textures per colour: a texture keeps its colour, so SDL's software renderer never
+        # rebuilds its blit mapping for a colour change (that costs more than the drawing itself).
+        self._discs: dict[Color, Texture] = {}
+        self._bands: dict[Color, Texture] = {}
+        self._camera: Texture | None = None
+        self._camera_key: tuple[int, int] = (0, 0)
+        self._camera_source: np.ndarray | None = None
+        self._rect = pygame.Rect(0, 0, 0, 0)  # scratch, reused by every draw call
+
+    def _shape(self, cache: dict[Color, Texture], shape: pygame.Surface, color: Color) -> Texture:
+        tex = cache.get(color)
+        if tex is None:
+            if len(cache) >= SHAPE_COLORS:
+                cache.clear()
+            tinted = shape.copy()
+            tinted.fill((*color, 255), special_flags=pygame.BLEND_RGBA_MULT)
+            tex = cache[color] = _shape_texture(self.renderer, tinted)
+        return tex
+
+    def px(self, units: float) -> int:
+        """Units (thousandths of the short side) to pixels."""
+        return max(1, round(units * self.u))
+
+    # ---------------------------------------------------------------------------- basics
+
+    def clear(self, color: Color = (0, 0, 0)) -> None:
+        r = self.renderer
+        r.draw_color = (*color, 255)
+        r.clear()
+
+    def rect(self, rect: pygame.Rect | Sequence[float], color: Color, alpha: int = 255) -> None:
+        r = self.renderer
+        r.draw_color = (*color, alpha)
+        r.fill_rect(rect)
+
+    def outline(self, rect: pygame.Rect, color: Color, width: int = 2, alpha: int = 255) -> None:
+        x, y, w, h = rect
+        self.rect((x, y, w, width), color, alpha)
+        self.rect((x, y + h - width, w, width), color, alpha)
+        self.rect((x, y + width, width, h - 2 * width), color, alpha)
+        self.rect((x + w - width, y + width, width, h - 2 * width), color, alpha)
+
+    def panel(
+        self, rect: pygame.Rect | Sequence[float], color: Color, alpha: int = 255, radius: int | None = None
+    ) -> None:
+        """A rounded rectangle: three rectangles and four quarter discs that do not overlap, so a
+        translucent panel blends evenly. Fills are SDL's fastest path (an opaque one is a memset);
+        SDL's software renderer blends modulated textures three times slower than it fills."""
+        x, y, w, h = (round(v) for v in rect)
+        if w <= 0 or h <= 0:
+            return
+        r = min(self.px(18) if radius is None else radius, w // 2, h // 2)
+        ren = self.renderer
+        ren.draw_color = (*color, alpha)
+        if alpha >= 255:
+            ren.draw_blend_mode = NO_BLEND
+        if r <= 0:
+            ren.fill_rect((x, y, w, h))
+        else:
+            # Bands top, middle, bottom: a software fill pays per row, so each row is filled once.
+            ren.fill_rect((x + r, y, w - 2 * r, r))
+            ren.fill_rect((x, y + r, w, h - 2 * r))
+            ren.fill_rect((x + r, y + h - r, w - 2 * r, r))
+        ren.draw_blend_mode = BLEND
+        if r > 0:
+            tex = self._shape(self._discs, self._disc_shape, color)
+            tex.alpha = alpha
+            q = tex.width // 2
+            tex.draw(srcrect=(0, 0, q, q), dstrect=(x, y, r, r))
+            tex.draw(srcrect=(q, 0, q, q), dstrect=(x + w - r, y, r, r))
+            tex.draw(srcrect=(0, q, q, q), dstrect=(x, y + h - r, r, r))
+            tex.draw(srcrect=(q, q, q, q), dstrect=(x + w - r, y + h - r, r, r))
+
+    def disc(self, center: Sequence[float], radius: float, color: Color, alpha: int = 255) -> None:
+        tex = self._shape(self._discs, self._disc_shape, color)
+        tex.alpha = alpha
+        d = 2.0 * radius
+        tex.draw(dstrect=(center[0] - radius, center[1] - radius, d, d))
+
+    def line(
+        self, p0: Sequence[float], p1: Sequence[float], width: float, color: Color, alpha: int = 255
+    ) -> None:
+        """A thick anti-aliased line with square ends (add `disc`s for round ones)."""
+        dx, dy = p1[0] - p0[0], p1[1] - p0[1]
+        length = math.hypot(dx, dy)
+        if length < 0.5:
+            return
+        if abs(dx) < 0.5 or abs(dy) < 0.5:  # upright or level: a plain fill, no rotation
+            half = width / 2.0
+            if abs(dx) < 0.5:
+                self.rect((p0[0] - half, min(p0[1], p1[1]), width, abs(dy)), color, alpha)
+            else:
+                self.rect((min(p0[0], p1[0]), p0[1] - half, abs(dx), width), color, alpha)
+            return
+        tex = self._shape(self._bands, self._band_shape, color)
+        tex.alpha = alpha
+        half = width / 2.0
+        tex.draw(
+            dstrect=(p0[0], p0[1] - half, length, width),
+            angle=math.degrees(math.atan2(dy, dx)),
+            origin=(0, half),
+        )
+
+    def stroke(
+        self, p0: Sequence[float], p1: Sequence[float], width: float, color: Color, alpha: int = 255
+    ) -> None:
+        """A thick line with round caps."""
+        self.line(p0, p1, width, color, alpha)
+        self.disc(p0, width / 2.0, color, alpha)
+        self.disc(p1, width / 2.0, color, alpha)
+
+    def dashed(
+        self,
+        p0: Sequence[float],
+        p1: Sequence[float],
+        width: float,
+        dash: float,
+        color: Color,
+        alpha: int = 255,
+    ) -> None:
+        dx, dy = p1[0] - p0[0], p1[1] - p0[1]
+        length = math.hypot(dx, dy)
+        if length < 1.0:
+            return
+        ux, uy = dx / length, dy / length
+        pos = 0.0
+        while pos < length:
+            end = min(length, pos + dash)
+            self.line(
+                (p0[0] + ux * pos, p0[1] + uy * pos),
+                (p0[0] + ux * end, p0[1] + uy * end),
+                width,
+                color,
+                alpha,
+            )
+            pos += 2.0 * dash
+
+    def triangle(
+        self, a: Sequence[float], b: Sequence[float], c: Sequence[float], color: Color, alpha: int = 255
+    ) -> None:
+        r = self.renderer
+        r.draw_color = (*color, alpha)
+        r.fill_triangle(a, b, c)
+
+    def arc(
+        self,
+        center: Sequence[float],
+        radius: float,
+        width: float,
+        start_deg: float,
+        sweep_deg: float,
+        color: Color,
+        alpha: int = 255,
+    ) -> None:
+        """An arc clockwise from `start_deg` (0 = 12 o'clock) over `sweep_deg`, round caps."""
+        if sweep_deg <= 0.0:
+            return
+        steps = max(2, int(abs(sweep_deg) / 6.0))
+        cx, cy = center
+        overlap = 0.4 * width / max(1.0, radius)  # radians each segment reaches past its ends: no seams
+        for i in range(steps):
+            a0 = math.radians(start_deg + sweep_deg * i / steps) - overlap
+            a1 = math.radians(start_deg + sweep_deg * (i + 1) / steps) + overlap
+            self.line(
+                (cx + radius * math.sin(a0), cy - radius * math.cos(a0)),
+                (cx + radius * math.sin(a1), cy - radius * math.cos(a1)),
+                width,
+                color,
+                alpha,
+            )
+        if sweep_deg < 360.0:
+            for a in (math.radians(start_deg), math.radians(start_deg + sweep_deg)):
+                self.disc((cx + radius * math.sin(a), cy - radius * math.cos(a)), width / 2.0, color, alpha)
+
+    # ------------------------------------------------------------------------------- text
+
+    def font(self, px: int, bold: bool = True) -> pygame.font.Font:
+        key = (px, bold)
+        f = self._fonts.get(key)
+        if f is None:
+            f = self._fonts[key] = pygame.font.Font(self._font_files[bold], px)
+        return f
+
+    def _text_texture(self, text: str, px: int, bold: bool, ground: tuple[Color, Color] | None) -> Texture:
+        key = (text, px, bold, ground)
+        tex = self._texts.get(key)
+        if tex is None:
+            font = self.font(px, bold)
+            if ground is None:  # white with alpha, tinted per draw
+                tex = Texture.from_surface(self.renderer, font.render(text, True, (255, 255, 255)))
+                tex.blend_mode = BLEND
+            else:  # colour on a known background: an opaque copy, SDL's fastest
+                tex = Texture.from_surface(self.renderer, font.render(text, True, ground[0], ground[1]))
+                tex.blend_mode = NO_BLEND
+            self._texts[key] = tex
+            if len(self._texts) > TEXT_CACHE:
+                self._texts.popitem(last=False)
+        else:
+            self._texts.move_to_end(key)
+        return tex
+
+    def text_size(self, text: str, px: int, bold: bool = True) -> tuple[int, int]:
+        return self.font(px, bold).size(text)
+
+    def line_height(self, px: int, bold: bool = True) -> int:
+        return self.font(px, bold).get_linesize()
+
+    def fit(self, text: str, px: int, max_width: float, bold: bool = True) -> int:
+        """The largest size up to `px` at which `text` fits in `max_width` (at least half of `px`)."""
+        width = self.font(px, bold).size(text)[0]
+        if width <= max_width:
+            return px
+        return max(px // 2, int(px * max_width / max(1, width)))
+
+    def text(
+        self,
+        text: str,
+        px: int,
+        color: Color,
+        pos: Sequence[float],
+        anchor: str = "topleft",
+        alpha: int = 255,
+        bold: bool = True,
+        bg: Color | None = None,
+    ) -> pygame.Rect:
+        """Draw one line; `anchor` is a pygame.Rect position name (topleft, center, midright...) of
+        the line box. `bg`: the panel colour behind the text, which makes it an opaque copy (much
+        cheaper on the software renderer). The returned rectangle is reused by the next call."""
+        r = self._rect
+        if not text:
+            r.update(int(pos[0]), int(pos[1]), 0, 0)
+            return r
+        ground = None if bg is None or alpha < 255 else (color, bg)
+        tex = self._text_texture(text, px, bold, ground)
+        r.update(0, 0, tex.width, tex.height)
+        setattr(r, anchor, (round(pos[0]), round(pos[1])))
+        if ground is None:
+            tex.color = color
+            tex.alpha = alpha
+        tex.draw(dstrect=r)
+        if self.recorder is not None:
+            self.recorder.append((text, pygame.Rect(r)))
+        return r
+
+    def caps(
+        self,
+        text: str,
+        px: int,
+        color: Color,
+        pos: Sequence[float],
+        anchor: str = "bottomleft",
+        alpha: int = 255,
+        bold: bool = True,
+        bg: Color | None = None,
+    ) -> pygame.Rect:
+        """Numbers and capitals placed by what is drawn: `anchor` refers to the box from the
+        capitals' top to the baseline, and only that box (and a hair around it) is painted, so the
+        font's empty ascent and descent never cover a neighbour. Returns the cap box."""
+        font = self.font(px, bold)
+        ascent = font.get_ascent()
+        cap = font.metrics("H")[0][3]
+        box = pygame.Rect(0, 0, font.size(text)[0], cap)
+        setattr(box, anchor, (round(pos[0]), round(pos[1])))
+        if not text:
+            return box
+        ground = None if bg is None or alpha < 255 else (color, bg)
+        tex = self._text_texture(text, px, bold, ground)
+        hair = max(1, round(0.05 * px))
+        src = pygame.Rect(0, max(0, ascent - cap - hair), tex.width, cap + 2 * hair)
+        dst = pygame.Rect(box.x, box.y - hair, src.w, src.h)
+        if ground is None:
+            tex.color = color
+            tex.alpha = alpha
+        tex.draw(srcrect=src, dstrect=dst)
+        if self.recorder is not None:
+            self.recorder.append((text, dst))
+        return box
+
+    def wrap(self, text: str, px: int, max_width: int, bold: bool = True) -> tuple[str, ...]:
+        """`text` broken into lines no wider than `max_width` (cached)."""
+        key = (text, px, max_width, bold)
+        lines = self._wraps.get(key)
+        if lines is not None:
+            return lines
+        font = self.font(px, bold)
+        out: list[str] = []
+        line = ""
+        for word in text.split():
+            trial = f"{line} {word}" if line else word
+            if line and font.size(trial)[0] > max_width:
+                out.append(line)
+                line = word
+            else:
+                line = trial
+        if line:
+            out.append(line)
+        lines = tuple(out)
+        self._wraps[key] = lines
+        if len(self._wraps) > TEXT_CACHE:
+            self._wraps.popitem(last=False)
+        return lines
+
+    def paragraph(
+        self,
+        text: str,
+        px: int,
+        color: Color,
+        rect: pygame.Rect,
+        align: str = "center",
+        line_gap: float = 1.1,
+        max_lines: int = 4,
+        bold: bool = True,
+        bg: Color | None = None,
+    ) -> int:
+        """Wrapped text inside `rect`, vertically centred; returns the height used."""
+        lines = self.wrap(text, px, rect.w, bold)[:max_lines]
+        step = round(self.font(px, bold).get_linesize() * line_gap)
+        total = step * len(lines)
+        y = rect.centery - total / 2.0
+        for line in lines:
+            if align == "center":
+                self.text(line, px, color, (rect.centerx, y), "midtop", bold=bold, bg=bg)
+            else:
+                self.text(line, px, color, (rect.x, y), "topleft", bold=bold, bg=bg)
+            y += step
+        return total
+
+    # ----------------------------------------------------------------------------- images
+
+    def camera(
+        self, rgb: np.ndarray, dst: Sequence[float], mirror: bool, tint: Color = (255, 255, 255)
+    ) -> None:
+        """Draw a camera frame (uint8 H x W x 3, C-contiguous) scaled into `dst`."""
+        h, w = int(rgb.shape[0]), int(rgb.shape[1])
+        if self._camera is None or self._camera_key != (w, h):
+            self._camera = Texture(
+                self.renderer, (w, h), streaming=True, scale_quality=1 if self.accelerated else 0
+            )
+            self._camera_key = (w, h)
+            self._camera_source = None
+        tex = self._camera
+        flip_on_gpu = mirror and self.accelerated
+        if rgb is not self._camera_source:  # a new frame: upload it (redraws reuse the texture)
+            surf = pygame.image.frombuffer(rgb.data, (w, h), "RGB")
+            if mirror and not self.accelerated:
+                surf = pygame.transform.flip(surf, True, False)
+            tex.update(surf)
+            self._camera_source = rgb
+        tex.color = tint
+        tex.draw(dstrect=dst, flip_x=flip_on_gpu)
+
+    def snapshot(self) -> pygame.Surface:
+        """What is on screen now, as a Surface (screenshots, tests, annotated video)."""
+        return self.renderer.to_surface()

@@ -1,0 +1,333 @@
+"""Every screen rendered on SDL's dummy driver, checked by what is drawn: pixels and strings.
+
+The canvas records the strings it draws (and where); the tests check those and read pixels back:
+the dowel line's colour at the ear, shoulder and hip, the cue's words in the banner, the counter.
+Windowed sizes only: the dummy driver's fullscreen is always 1024x768.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pygame
+import pytest
+
+from kiosk.body import CHAINS
+from kiosk.coach import CUES
+from kiosk.demo import FigurePainter
+from kiosk.display import CameraStatus, Display, Progress, Scene, open_display
+from kiosk.display import theme as th
+from kiosk.display.widgets import replay_time
+from kiosk.engine import HingeEngine
+from kiosk.flow import Flow, FlowSettings, FrameSnapshot, Screen
+from kiosk.performer import Performer, RepSpec, Scenario
+from kiosk.reps import Phase
+from kiosk.store import DayTotal, SetSummary
+from tests.test_flow import RecordingPort
+
+FPS = 30.0
+FRAME = (640, 480)
+SIZES = [(1280, 720), (720, 1280), (800, 600), (1920, 1080)]
+
+
+@pytest.fixture
+def display(request: pytest.FixtureRequest) -> Iterator[Display]:
+    size = getattr(request, "param", (1280, 720))
+    d = open_display(size, fullscreen=False)
+    yield d
+    d.close()
+
+
+def run_until(settings: FlowSettings, scenario: Scenario, stop) -> tuple[Flow, FrameSnapshot, np.ndarray]:
+    """Perform `scenario` through engine and flow until `stop(flow, snap)`; the picture of that frame."""
+    perf = Performer(scenario)
+    port = RecordingPort()
+    flow = Flow(settings, port)
+    engine = HingeEngine(settings.drill, frame_size=scenario.frame_size)
+    painter = FigurePainter(scenario.frame_size, perf.body_px, perf.floor_y, scenario.facing)
+    for i in range(round(perf.duration_s * FPS)):
+        t = i / FPS
+        snap = FrameSnapshot.from_result(engine.step(perf.pose_at(t), t), settings.drill)
+        flow.step(snap)
+        if stop(flow, snap):
+            return flow, snap, painter.paint(perf.clean_pose_at(t))
+    raise AssertionError("the scenario ended before the wanted moment")
+
+
+def draw(d: Display, scene: Scene) -> tuple[pygame.Surface, list[tuple[str, pygame.Rect]]]:
+    d.canvas.recorder = []
+    d.draw(scene)
+    d.present()
+    return d.canvas.snapshot(), d.canvas.recorder
+
+
+def texts(recorded: list[tuple[str, pygame.Rect]]) -> list[str]:
+    return [t for t, _ in recorded]
+
+
+def color_at(surface: pygame.Surface, x: float, y: float) -> tuple[int, int, int]:
+    c = surface.get_at((round(x), round(y)))
+    return c.r, c.g, c.b
+
+
+SET = FlowSettings(set_size=4, set_count=2, rest_s=30.0, countdown_s=0.0)
+ROUNDED = Scenario(
+    reps=(RepSpec(), RepSpec(fault="rounded_back", bottom_s=1.0), RepSpec(), RepSpec(), RepSpec()),
+    stand_s=3.0,
+    frame_size=FRAME,
+    seed=4,
+)
+
+
+def rounded_bottom(flow: Flow, snap: FrameSnapshot) -> bool:
+    """The bottom of the rounded rep (the second), with its cue on screen."""
+    return (
+        flow.screen is Screen.ACTIVE
+        and len(flow.set_reps) == 1
+        and snap.phase is Phase.DESCENDING
+        and snap.cue is not None
+        and snap.cue.id == "rounded_back"
+    )
+
+
+def clean_bottom(flow: Flow, snap: FrameSnapshot) -> bool:
+    return flow.screen is Screen.ACTIVE and not flow.set_reps and snap.depth > 0.8
+
+
+@pytest.mark.parametrize("display", [(1280, 720), (720, 1280)], indirect=True)
+@pytest.mark.parametrize("mirror", [True, False])
+def test_dowel_line_is_orange_at_a_rounded_back_and_sits_on_the_body(display: Display, mirror: bool) -> None:
+    flow, snap, picture = run_until(SET, ROUNDED, rounded_bottom)
+    assert snap.alignment > 0.08
+    surface, recorded = draw(display, Scene(flow=flow, frame=picture, snap=snap, mirror=mirror))
+    rect = display.screens.camera_rect
+    scale = rect.w / FRAME[0]
+    chain = CHAINS[snap.side]
+    for part in (chain.ear, chain.shoulder, chain.hip):
+        x, y = float(snap.pose[part, 0]), float(snap.pose[part, 1])
+        sx = rect.x + ((FRAME[0] - x) if mirror else x) * scale
+        sy = rect.y + y * scale
+        assert color_at(surface, sx, sy) == th.BAD, f"{part} at {(sx, sy)}"
+    # The cue names the fault in words, in the banner.
+    cue = CUES["rounded_back"].text
+    banner = display.layout.cue
+    drawn = " ".join(t for t, r in recorded if banner.contains(r))
+    assert drawn == cue
+
+
+@pytest.mark.parametrize("display", [(1280, 720)], indirect=True)
+def test_dowel_line_is_blue_on_a_flat_back(display: Display) -> None:
+    flow, snap, picture = run_until(SET, ROUNDED, clean_bottom)
+    assert abs(snap.alignment) < 0.04
+    surface, _ = draw(display, Scene(flow=flow, frame=picture, snap=snap))
+    view = display.screens.camera_view
+    chain = CHAINS[snap.side]
+    for part in (chain.ear, chain.shoulder, chain.hip):
+        assert color_at(surface, *view.point(snap.pose, part)) == th.GOOD
+
+
+@pytest.mark.parametrize("display", SIZES, indirect=True)
+def test_counter_and_score_strip_show_the_set(display: Display) -> None:
+    flow, snap, picture = run_until(
+        SET,
+        ROUNDED,
+        lambda f, s: f.screen is Screen.ACTIVE and len(f.set_reps) == 3 and s.phase is Phase.STANDING,
+    )
+    surface, recorded = draw(display, Scene(flow=flow, frame=picture, snap=snap))
+    counter = display.layout.counter
+    in_counter = [t for t, r in recorded if counter.contains(r)]
+    assert "3" in in_counter and f"/ {SET.set_size}" in in_counter
+    assert f"{flow.clean} clean" in in_counter and f"{flow.faulted} to fix" in in_counter
+    assert flow.faulted == 1
+    strip = display.layout.strip
+    scores = [t for t, r in recorded if strip.contains(r)]
+    for rep in flow.set_reps:
+        assert str(rep.score) in scores
+    # The faulted rep's chip is orange (dimmed: it is not the latest), the latest clean one blue.
+    faulted = str(flow.set_reps[1].score)
+    assert th.mix(th.BAD, th.PANEL, 0.22) in {
+        color_at(surface, r.x - 2, r.centery) for t, r in recorded if t == faulted
+    }
+    latest = next(r for t, r in reversed(recorded) if t == str(flow.set_reps[2].score) and strip.contains(r))
+    assert color_at(surface, latest.x - 2, latest.centery) == th.GOOD
+
+
+@pytest.mark.parametrize("display", SIZES, indirect=True)
+def test_every_screen_renders_inside_the_screen(display: Display) -> None:
+    """All screens, at every size: the expected words are drawn and no text leaves the screen."""
+    w, h = display.size
+    screen_rect = pygame.Rect(0, 0, w, h)
+    progress = _progress()
+    expected = {
+        Screen.ATTRACT: "Learn the hip hinge",
+        Screen.PROGRESS: "Today at the mirror",
+        Screen.PLACEMENT: "Side-on",
+        Screen.CHOOSE: "Choose a drill",
+        Screen.ACTIVE: "REPS",
+        Screen.REST: "Set 1 done",
+        Screen.DONE: "Session complete",
+    }
+    states = _states()
+    for screen, (flow, snap, picture) in states.items():
+        scene = Scene(flow=flow, frame=picture, snap=snap, progress=progress, demo="Synthetic performer")
+        scene.now = flow.t + 1.0
+        _, recorded = draw(display, scene)
+        drawn = texts(recorded)
+        assert expected[screen] in drawn, screen
+        assert "DEMO" in drawn
+        for text, rect in recorded:
+            assert screen_rect.contains(rect), f"{screen.value}: {text!r} at {rect} leaves {w}x{h}"
+
+
+@pytest.fixture(scope="module")
+def _state_cache() -> dict:
+    return {}
+
+
+def _states() -> dict[Screen, tuple[Flow, FrameSnapshot | None, np.ndarray | None]]:
+    """One flow per screen, at a moment that shows it."""
+    if _STATES:
+        return _STATES
+    small = FlowSettings(set_size=2, set_count=2, rest_s=30.0, countdown_s=0.0, attract_s=1.0)
+    scenario = Scenario(
+        reps=(RepSpec(), RepSpec(fault="rounded_back", rest_s=12.0), RepSpec(fault="squatting"), RepSpec()),
+        stand_s=3.0,
+        frame_size=FRAME,
+        seed=3,
+    )
+    _STATES[Screen.PLACEMENT] = run_until(
+        small, scenario, lambda f, s: f.screen is Screen.PLACEMENT and s.person
+    )
+    _STATES[Screen.ACTIVE] = run_until(
+        small, scenario, lambda f, s: f.screen is Screen.ACTIVE and s.depth > 0.5
+    )
+    _STATES[Screen.REST] = run_until(small, scenario, lambda f, s: f.screen is Screen.REST)
+    _STATES[Screen.DONE] = run_until(small, scenario, lambda f, s: f.screen is Screen.DONE)
+    choose = FlowSettings(drill_select="pose", set_size=2)
+    _STATES[Screen.CHOOSE] = run_until(choose, scenario, lambda f, s: f.screen is Screen.CHOOSE)
+    idle = Flow(small, RecordingPort())
+    idle.tick(0.0)
+    _STATES[Screen.ATTRACT] = (idle, None, None)
+    idle2 = Flow(small, RecordingPort())
+    idle2.tick(0.0)
+    idle2.tick(1.5)
+    assert idle2.screen is Screen.PROGRESS
+    _STATES[Screen.PROGRESS] = (idle2, None, None)
+    return _STATES
+
+
+_STATES: dict[Screen, tuple[Flow, FrameSnapshot | None, np.ndarray | None]] = {}
+
+
+def _progress() -> Progress:
+    now = time.time()
+    today = [
+        SetSummary(
+            i,
+            1,
+            i,
+            "hinge",
+            now - 900 * i,
+            now - 900 * i + 60,
+            10,
+            10,
+            78.0 + 4 * i,
+            96.0,
+            1.2,
+            1.0,
+            6,
+            (("rounded_back", 2),) if i == 1 else (),
+        )
+        for i in range(1, 4)
+    ]
+    days = [
+        DayTotal(datetime.date.today() - datetime.timedelta(days=6 - i), i % 3, 10 * (i % 3), 80.0)
+        for i in range(7)
+    ]
+    return Progress(today, today, days)
+
+
+@pytest.mark.parametrize("display", [(1280, 720)], indirect=True)
+def test_progress_screen_shows_todays_sets(display: Display) -> None:
+    flow, _, _ = _states()[Screen.PROGRESS]
+    progress = _progress()
+    _, recorded = draw(display, Scene(flow=flow, progress=progress))
+    drawn = texts(recorded)
+    assert str(len(progress.today)) in drawn  # sets today
+    assert "30" in drawn  # reps today
+    assert any("Hip hinge" in t and "10/10" in t for t in drawn)
+    assert "Today" in drawn  # the week chart
+
+
+@pytest.mark.parametrize("display", [(1280, 720)], indirect=True)
+def test_rest_screen_counts_down_and_replays_the_faulted_rep(display: Display) -> None:
+    flow, snap, picture = _states()[Screen.REST]
+    scene = Scene(flow=flow, frame=picture, snap=snap)
+    clip = flow.set_clip
+    assert clip.fault == "rounded_back"
+    # A moment in the replay where it pauses on the fault, with the fault named in orange.
+    elapsed = next(e / 10 for e in range(0, 400) if replay_time(clip, e / 10)[1])
+    scene.now = flow.screen_since + elapsed
+    surface, recorded = draw(display, scene)
+    drawn = texts(recorded)
+    left = round(flow.rest_left)
+    assert f"{left // 60}:{left % 60:02d}" in drawn
+    label = next(r for t, r in recorded if t == "Rounded back" and display.layout.replay.contains(r))
+    colors = {color_at(surface, x, label.centery) for x in range(label.x, label.right)}
+    assert th.BAD in colors
+
+
+@pytest.mark.parametrize("display", [(1280, 720)], indirect=True)
+def test_camera_lost_screen_shows_the_retry_countdown(display: Display) -> None:
+    flow, snap, picture = _states()[Screen.ACTIVE]
+    scene = Scene(
+        flow=flow, frame=picture, snap=snap, camera=CameraStatus("/dev/video0: unplugged", 1.4, 3.0)
+    )
+    _, recorded = draw(display, scene)
+    drawn = texts(recorded)
+    assert "Camera disconnected" in drawn and "Trying again in 2 s" in drawn
+
+
+@pytest.mark.parametrize("display", [(1280, 720)], indirect=True)
+def test_configuration_and_history_problems_are_shown(display: Display) -> None:
+    problem = "site.toml: session.set_size = 0: expected a whole number from 1 to 50; using the default 10"
+    idle, _, _ = _states()[Screen.ATTRACT]
+    _, recorded = draw(display, Scene(flow=idle, problems=(problem,), store_error="disk full"))
+    drawn = " ".join(texts(recorded))
+    assert "Settings problems" in drawn and "session.set_size" in drawn and "disk full" in drawn
+    flow, snap, picture = _states()[Screen.ACTIVE]
+    _, recorded = draw(display, Scene(flow=flow, frame=picture, snap=snap, problems=(problem,)))
+    assert "Check settings" in texts(recorded)  # while someone trains: a badge, not the list
+
+
+def test_a_portrait_layout_on_a_landscape_screen_is_turned() -> None:
+    d = open_display((1280, 720), fullscreen=False, orientation="portrait")
+    try:
+        assert d.turned and d.size == (720, 1280) and d.layout.portrait
+        idle, _, _ = _states()[Screen.ATTRACT]
+        d.draw(Scene(flow=idle))
+        d.present()
+        shot = d.canvas.snapshot()
+        assert shot.get_size() == (1280, 720)  # the window, holding the turned picture
+    finally:
+        d.close()
+
+
+def test_screenshots_are_upright_pngs(tmp_path, display: Display) -> None:
+    idle, _, _ = _states()[Screen.ATTRACT]
+    display.draw(Scene(flow=idle))
+    path = display.screenshot(tmp_path / "attract.png")
+    image = pygame.image.load(str(path))
+    assert image.get_size() == display.size
+
+
+def test_good_and_bad_are_told_apart_without_red_green() -> None:
+    assert th.alignment_color(0.0) == th.GOOD
+    assert th.alignment_color(0.2) == th.BAD
+    assert th.alignment_color(0.06) == th.WARN
+    assert th.alignment_color(float("nan")) == th.FAINT
+    # Blue against orange: blue dominates one, red the other.
+    assert th.GOOD[2] > th.GOOD[0] and th.BAD[0] > th.BAD[2]
