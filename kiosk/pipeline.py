@@ -197,6 +197,10 @@ class Pipeline:
         """True once a finite source has ended and its last frame has a result (or after `stop`)."""
         return self._done.is_set()
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until `finished` (a file played to its end); False if `timeout` passed first."""
+        return self._done.wait(timeout)
+
     # ----------------------------------------------------------------------------------- consumer
 
     def latest(self, after_seq: int = -1) -> Result | None:

@@ -151,7 +151,7 @@ def test_a_file_is_processed_whole_in_order() -> None:
     assert (stats.captured, stats.processed, stats.dropped, stats.errors) == (20, 20, 0, 0)
     assert set(results[-1].stage_s) == set(STAGES) and results[-1].pose.shape == (17, 3)
     assert kinds(pipeline.events()) == ["end"]
-    assert source.closed
+    assert source.closed and pipeline.join(0)
 
 
 def test_latest_frame_wins_and_drops_are_counted() -> None:
@@ -277,6 +277,7 @@ def test_latest_and_stop() -> None:
     pipeline.start()
     until(lambda: source.timeouts > 5, "reads to start")
     assert pipeline.wait(-1, 0.01) is None
+    assert not pipeline.join(0.01)
     pipeline.stop()
     pipeline.stop()
     assert all(not t.is_alive() for t in pipeline._threads)
