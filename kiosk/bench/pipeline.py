@@ -1,0 +1,161 @@
+"""`hinge-kiosk bench pipeline VIDEO`: how close the real pipeline gets to the model's own speed.
+
+Two measurements in one run, on the same backend (same runtime and thread count):
+- `pipeline_fps`: the video through `kiosk.pipeline.Pipeline` exactly as the kiosk runs it (decode on
+  the source thread, capture thread, inference thread doing crop-tracking preprocess, invoke and score),
+  results per second from the first result to the last. A file read as fast as possible is a non-live
+  source, so frames wait for the inference thread instead of being dropped.
+- `invoke_fps`: a bare loop of `backend.infer` over the model inputs the pipeline produced: the limit.
+`ratio` = pipeline_fps / invoke_fps; the target is >= 0.9. `stage_ms` are per-frame medians.
+Scoring uses the real `HingeEngine` (a stand-in only if the engine cannot be imported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiosk.backends import PoseBackend
+from kiosk.sources import EndOfStream, Frame, FrameSource, VideoFileSource
+
+WARMUP_INVOKES = 5
+
+
+class _RecordingBackend(PoseBackend):
+    """Passes through to a backend, keeping copies of the first `keep` model inputs for the bare loop."""
+
+    runtime = "recording"
+
+    def __init__(self, backend: PoseBackend, keep: int) -> None:
+        self.backend = backend
+        self.input_size = backend.input_size
+        self.model_path = backend.model_path
+        self.threads = backend.threads
+        self.inputs: list[np.ndarray] = []
+        self._keep = keep
+
+    def infer(self, rgb: np.ndarray) -> np.ndarray:
+        if len(self.inputs) < self._keep:
+            self.inputs.append(rgb.copy())
+        return self.backend.infer(rgb)
+
+
+def _scorer(drill: str | None, frame_size: tuple[int, int]) -> tuple[Callable[[np.ndarray, float], Any], str]:
+    try:
+        from kiosk.engine import HingeEngine
+    except ImportError:
+        return (lambda pose, t: float(pose[:, 2].mean())), "stand-in (kiosk.engine not importable)"
+    engine = HingeEngine(drill, frame_size=frame_size) if drill else HingeEngine(frame_size=frame_size)
+    return engine.step, f"HingeEngine({engine.drill.name})"
+
+
+class _FirstFrames(FrameSource):
+    """The first `limit` frames of `source` (all of them when `limit` <= 0)."""
+
+    def __init__(self, source: FrameSource, limit: int) -> None:
+        self.source, self.limit = source, limit
+        self.name, self.live = source.name, source.live
+        self.count = 0
+
+    def read(self, timeout: float = 1.0) -> Frame:
+        if 0 < self.limit <= self.count:
+            raise EndOfStream(self.name)
+        frame = self.source.read(timeout)
+        self.count += 1
+        return frame
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str | None) -> dict[str, Any]:
+    """Run both measurements; return the JSON document (plus a `context` entry for the text output)."""
+    from kiosk.backends import open_backend
+    from kiosk.models import find_model
+    from kiosk.pipeline import STAGES, Pipeline
+    from kiosk.pose import PoseEstimator
+
+    backend = open_backend(find_model(), runtime, threads)
+    probe = VideoFileSource(video, model_input=backend.input_size)
+    frame_size = probe.read(5.0).size
+    probe.close()
+    recorder = _RecordingBackend(backend, keep=frames if frames > 0 else 600)
+    score, scorer_name = _scorer(drill, frame_size)
+    pipeline = Pipeline(
+        lambda: _FirstFrames(VideoFileSource(video, model_input=backend.input_size), frames),
+        PoseEstimator(recorder),
+        score,
+        stall_s=30.0,
+        window=1_000_000,
+    )
+    with pipeline:
+        pipeline.join()
+        errors = [e for e in pipeline.events() if e.kind == "error"]
+        stats = pipeline.stats()
+    if errors:
+        raise errors[0].error if errors[0].error is not None else RuntimeError(errors[0].message)
+    if stats.processed < 2:
+        from kiosk.errors import InputError
+
+        raise InputError(f"{video}: needs at least 2 decodable frames to measure a rate")
+    pipeline_fps = stats.fps  # first to last result; the window holds every result of the run
+
+    inputs = recorder.inputs
+    for x in inputs[:WARMUP_INVOKES]:
+        backend.infer(x)
+    count = max(len(inputs), stats.processed)
+    start = time.perf_counter()
+    for i in range(count):
+        backend.infer(inputs[i % len(inputs)])
+    invoke_fps = count / (time.perf_counter() - start)
+
+    return {
+        "frames": stats.processed,
+        "invoke_fps": round(invoke_fps, 2),
+        "pipeline_fps": round(pipeline_fps, 2),
+        "ratio": round(pipeline_fps / invoke_fps, 3),
+        "stage_ms": {name: round(stats.stage_ms[name], 3) for name in STAGES},
+        "context": {
+            "video": str(video),
+            "frame_size": list(frame_size),
+            "runtime": backend.runtime,
+            "threads": getattr(backend, "threads", threads),
+            "scorer": scorer_name,
+            "dropped": stats.dropped,
+        },
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", metavar="VIDEO", help="a video file (e.g. a clip from ../shared/data/clips)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--threads", type=int, default=0, help="interpreter threads (default: all cores)")
+    parser.add_argument("--runtime", default="auto", help="pose runtime: auto|litert|tflite")
+    parser.add_argument("--frames", type=int, default=0, help="stop after this many frames (default: all)")
+    parser.add_argument("--drill", default=None, help="drill the engine scores (default: the engine's)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kiosk.errors import InputError
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise InputError(f"{video}: no such video file")
+    doc = measure(video, runtime=args.runtime, threads=args.threads, frames=args.frames, drill=args.drill)
+    context = doc.pop("context")
+    if args.json:
+        print(json.dumps(doc))
+        return 0
+    width, height = context["frame_size"]
+    print(f"{context['video']} ({width}x{height}), {doc['frames']} frames")
+    print(f"runtime {context['runtime']}, {context['threads']} thread(s), scoring by {context['scorer']}")
+    print(f"bare invoke   {doc['invoke_fps']:8.1f} fps")
+    print(f"pipeline      {doc['pipeline_fps']:8.1f} fps   ratio {doc['ratio']:.2f} (target >= 0.9)")
+    print("stage medians " + ", ".join(f"{k} {v:.2f} ms" for k, v in doc["stage_ms"].items()))
+    return 0
