@@ -11,11 +11,15 @@ A backend is not thread-safe; give each thread its own (the pipeline's inference
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import os
 import subprocess
 import sys
+import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +33,7 @@ RUNTIMES: tuple[str, ...] = ("litert", "tflite")
 # Input dtypes a MoveNet SinglePose model may declare: int8 models take uint8, Google's fp16 exports int32.
 _INPUT_DTYPES = (np.uint8, np.int32)
 _PREFLIGHT_TIMEOUT_S = 60.0
+_BANNER = "INFO: Created TensorFlow Lite"
 _FETCH_HINT = "install the verified model with `hinge-kiosk models fetch`"
 
 
@@ -67,8 +72,9 @@ class _InterpreterBackend(PoseBackend):
         if not _verified_by_manifest(self.model_path):
             self._preflight()
         try:
-            self._interp = interpreter_cls(model_path=str(self.model_path), num_threads=self.threads)
-            self._interp.allocate_tensors()
+            with _without_delegate_banner():
+                self._interp = interpreter_cls(model_path=str(self.model_path), num_threads=self.threads)
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(
                 f"{self.model_path}: {self.runtime} cannot load it as a TFLite model ({_first_line(exc)}); "
@@ -241,6 +247,31 @@ def _verified_by_manifest(path: Path) -> bool:
         return False
     verify(path, spec)
     return True
+
+
+@contextlib.contextmanager
+def _without_delegate_banner() -> Iterator[None]:
+    """Drop the runtime's "INFO: Created TensorFlow Lite XNNPACK delegate" line, which its C++ code
+    writes straight to file descriptor 2 on every load; anything else written meanwhile is passed on."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not line.startswith(_BANNER):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -239,9 +239,8 @@ def track_from_media(
         pose = estimator.estimate_image(image.rgb)
         return PoseTrack(pose[None], np.zeros(1), image.size, str(p))
 
-    backend = open_backend(model_path or find_model(), runtime, threads)
-    with VideoFileSource(p, realtime=False, model_input=backend.input_size) as source:
-        estimator = PoseEstimator(backend)
+    with VideoFileSource(p, realtime=False) as source:  # the file is checked before the model loads
+        estimator = PoseEstimator(open_backend(model_path or find_model(), runtime, threads))
         bar = _Progress(p.name, source.frame_count, sys.stderr, progress and sys.stderr.isatty())
         poses: list[np.ndarray] = []
         times: list[float] = []

@@ -233,6 +233,11 @@ def _convert(av_frame: Any, lores: tuple[int, int] | None) -> tuple[np.ndarray, 
     return rgb, None if small is None else np.ascontiguousarray(small)
 
 
+def _reason(exc: BaseException) -> str:
+    """An FFmpeg/OS error's own words, without the errno and file name the message adds anyway."""
+    return str(getattr(exc, "strerror", None) or exc)
+
+
 def _stored_size(stream: Any) -> tuple[int, int]:
     return int(stream.codec_context.width), int(stream.codec_context.height)
 
@@ -310,7 +315,9 @@ class VideoFileSource(_ThreadedSource):
             self._container.seek(0)
 
     def _failure(self, exc: Exception) -> KioskError:
-        return InputError(f"{self.name}: decoding failed ({exc}); the file may be damaged or truncated")
+        return InputError(
+            f"{self.name}: decoding failed ({_reason(exc)}); the file may be damaged or truncated"
+        )
 
     def _release(self) -> None:
         self._container.close()
@@ -396,7 +403,8 @@ class CameraSource(_ThreadedSource):
 
     def _failure(self, exc: Exception) -> KioskError:
         return SourceError(
-            f"{self.name}: camera stopped delivering frames ({exc}); check the USB cable (the kiosk retries)"
+            f"{self.name}: camera stopped delivering frames ({_reason(exc)}); check the USB cable "
+            "(the kiosk retries)"
         )
 
     def _release(self) -> None:
@@ -419,7 +427,7 @@ def _open_camera(device: str, options: dict[str, str]) -> Any:
     except (av.FFmpegError, OSError) as exc:
         busy = "busy" in str(exc).lower()
         hint = "close the other program using it" if busy else "check the cable and the requested size/fps"
-        raise SourceError(f"{device}: cannot open the camera ({exc}); {hint}") from None
+        raise SourceError(f"{device}: cannot open the camera ({_reason(exc)}); {hint}") from None
 
 
 def _open_media(path: Path, kind: str) -> Any:
@@ -434,8 +442,8 @@ def _open_media(path: Path, kind: str) -> Any:
         return _open_container(str(path))
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(
-            f"{path}: not a readable {kind} ({exc}); use a format FFmpeg decodes (mp4/mov/mkv video, "
-            "png/jpeg/bmp image)"
+            f"{path}: not a readable {kind} ({_reason(exc)}); use a format FFmpeg decodes "
+            "(mp4/mov/mkv video, png/jpeg/bmp image)"
         ) from None
 
 
@@ -458,7 +466,7 @@ class ImageSource(FrameSource):
                 raise InputError(f"{p}: contains no picture")
             rgb, _ = _convert(av_frame, None)
         except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
-            raise InputError(f"{p}: not a readable image ({exc})") from None
+            raise InputError(f"{p}: not a readable image ({_reason(exc)})") from None
         finally:
             container.close()
         self.frame = Frame(rgb, 0.0, 0, None, time.perf_counter() - start)

@@ -57,6 +57,13 @@ def test_infer_returns_fixed_shape_rows_normalised_to_the_input(model_path: Path
     np.testing.assert_array_equal(first, second)  # deterministic
 
 
+def test_the_runtimes_delegate_banner_is_kept_off_stderr(
+    model_path: Path, runtime: str, capfd: pytest.CaptureFixture
+) -> None:
+    open_backend(model_path, runtime, threads=1)
+    assert "XNNPACK" not in capfd.readouterr().err
+
+
 def test_threads_default_to_the_available_cores(model_path: Path, runtime: str) -> None:
     assert open_backend(model_path, runtime).threads == default_threads() >= 1
     assert open_backend(model_path, runtime, threads=1).threads == 1
