@@ -1,0 +1,840 @@
+"""`hinge-kiosk run`: the kiosk a person walks up to.
+
+    capture thread --[latest frame]--> inference thread --[latest result]--> display thread (here)
+                                       pose, engine, snapshot                 flow, screens, audio,
+                                              \\--[every snapshot, in order]--/  history, sd_notify
+
+The pipeline (`kiosk.pipeline`) owns capture and inference: latest-frame-wins slots, dropped
+frames counted, a stalled or failed source reopened. The engine scores on the inference thread and
+each frame's verdict is copied into a `FrameSnapshot`, which goes two ways: with its picture in the
+pipeline's result slot (the display draws the newest pose on the image it was estimated on), and
+onto a queue the display drains completely, so the flow sees every rep and every cue even when the
+display shows only the newest frame. Capture time travels with each frame; latency is measured from
+it to the return of `present()`.
+
+Without a camera or a pose model the kiosk runs the built-in demo, labelled on screen with the
+reason; without any display it runs headless (SDL's dummy driver) and says so. Configuration
+problems and history errors are shown on screen while the kiosk keeps running on defaults.
+SIGTERM and SIGINT end the loop cleanly: sd_notify STOPPING, the open set and session closed in the
+history, the writer drained.
+
+Per loop (one displayed frame) the display thread: waits on the result slot (at most 1/30 s),
+drains the snapshot queue into the flow (O(1) each), draws (~3-6 ms on the software renderer at
+1080p, textures cached), presents, and polls the store's futures; it allocates no frame buffers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiosk.coach import CoachSettings
+from kiosk.config import Config, load_config
+from kiosk.drills import DRILLS
+from kiosk.engine import HingeEngine
+from kiosk.errors import InputError, KioskError
+from kiosk.flow import Flow, FlowSettings, FrameSnapshot, Screen
+from kiosk.reps import Phase, RepResult
+from kiosk.sdnotify import FlowWatchdog, Notifier
+from kiosk.sources import Frame, FrameSource
+
+log = logging.getLogger("kiosk")
+
+FRAME_S = 1.0 / 30.0  # the display redraws at least this often (animations, timers)
+TICK_AFTER_S = 0.25  # no frame for this long: the flow's clock advances without one
+LOST_AFTER_S = 1.0  # no frame for this long after a source error: show the camera screen
+RETRY_S = 2.0  # the pipeline's pause before reopening a failed source
+STAMPS = 64  # capture times remembered (frames in flight are far fewer)
+SNAPSHOT_BACKLOG = 2048  # snapshots waiting for the display; 30 s of frames at 60 fps
+SAMPLES = 4096  # latency and render-time samples kept for percentiles
+
+
+# --------------------------------------------------------------------------------------- inputs
+
+
+class CaptureTap:
+    """Wraps every source the pipeline opens: turns frames by `camera.rotation`, and remembers
+    each frame's capture time on the monotonic clock (cameras stamp frames with it; files and
+    anything else are stamped when the frame is handed over)."""
+
+    def __init__(self, rotation: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rotation = rotation
+        self._clock = clock
+        self._stamps: list[tuple[int, int, float]] = [(0, -1, math.nan)] * STAMPS
+
+    def wrap(self, source: FrameSource) -> FrameSource:
+        from kiosk.sources import VideoFileSource
+
+        clocked = source.live and not isinstance(source, VideoFileSource)
+        return _TappedSource(source, self, clocked)
+
+    def record(self, frame: Frame, t: float) -> None:
+        self._stamps[frame.index % STAMPS] = (id(frame), frame.index, t)
+
+    def capture_time(self, frame: Frame) -> float:
+        ident, index, t = self._stamps[frame.index % STAMPS]
+        return t if ident == id(frame) and index == frame.index else math.nan
+
+
+class _TappedSource(FrameSource):
+    def __init__(self, inner: FrameSource, tap: CaptureTap, clocked: bool) -> None:
+        self.inner = inner
+        self.tap = tap
+        self.clocked = clocked
+        self.name = inner.name
+        self.live = inner.live
+
+    def read(self, timeout: float = 1.0) -> Frame:
+        frame = self.inner.read(timeout)
+        arrived = self.tap._clock()
+        turns = (self.tap.rotation // 90) % 4
+        if turns:
+            frame = Frame(
+                np.ascontiguousarray(np.rot90(frame.rgb, -turns)),
+                frame.t,
+                frame.index,
+                None if frame.lores is None else np.ascontiguousarray(np.rot90(frame.lores, -turns)),
+                frame.decode_s,
+            )
+        self.tap.record(frame, frame.t if self.clocked else arrived)
+        return frame
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:  # skipped / dropped counters for the pipeline's stats
+        return getattr(self.inner, name)
+
+
+class SizedEstimator:
+    """Passes frames to a pose estimator and remembers their size, which the engine needs."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.frame_size: tuple[int, int] | None = None
+
+    def estimate(self, frame_rgb: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+        self.frame_size = (int(frame_rgb.shape[1]), int(frame_rgb.shape[0]))
+        return self.inner.estimate(frame_rgb, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # input_size, next_crop, prepare, timings, crop, reset
+        return getattr(self.inner, name)
+
+
+@dataclass
+class Inputs:
+    """Where frames and poses come from, and whether this is the demo (and why)."""
+
+    source_factory: Callable[[], FrameSource]
+    estimator: SizedEstimator
+    tap: CaptureTap
+    demo: str = ""  # "" live; else the on-screen reason
+    demo_session: bool = False  # the performer's script: its shorter session settings apply
+    description: str = ""  # for logs and sd_notify
+
+
+def performer_inputs(reason: str, start_s: float = 0.0, portrait: bool = False) -> Inputs:
+    """The synthetic performer as camera and model (filmed upright for a portrait screen)."""
+    from kiosk.demo import FRAME_SIZE, DemoCamera, demo_script
+
+    size = (FRAME_SIZE[1], FRAME_SIZE[0]) if portrait else FRAME_SIZE
+    camera = DemoCamera(demo_script(frame_size=size), start_s=start_s)
+    tap = CaptureTap()
+    return Inputs(
+        lambda: tap.wrap(camera), SizedEstimator(camera.estimator), tap, reason, True, "demo performer"
+    )
+
+
+def open_inputs(
+    cfg: Config, *, demo: bool, source: str | None, demo_start_s: float = 0.0, portrait: bool = False
+) -> Inputs:
+    """The camera (or video) and the model; the built-in demo when either is missing.
+
+    `demo` alone: the performer. `demo` with a video `source`: that video, looped, labelled demo.
+    """
+    if demo and not source:
+        return performer_inputs("Synthetic performer", demo_start_s, portrait)
+    from kiosk.backends import open_backend
+    from kiosk.models import find_model
+    from kiosk.pose import PoseEstimator
+    from kiosk.sources import open_source
+
+    try:
+        backend = open_backend(find_model(cfg.pose.model_dir or None), cfg.pose.runtime, cfg.pose.threads)
+    except KioskError as exc:
+        log.warning("no pose model (%s): running the built-in demo", exc)
+        return performer_inputs("No pose model: hinge-kiosk models fetch", demo_start_s, portrait)
+    spec = source or cfg.camera.source
+    is_file = not (spec in ("auto", "picamera2") or spec.isdigit() or spec.startswith("/dev/"))
+
+    def opener() -> FrameSource:
+        return open_source(
+            spec,
+            model_input=backend.input_size,
+            size=(cfg.camera.width, cfg.camera.height),
+            fps=cfg.camera.fps,
+            realtime=True,
+            loop=is_file,
+        )
+
+    try:
+        first: FrameSource | None = opener()
+    except KioskError as exc:
+        log.warning("no camera (%s): running the built-in demo", exc)
+        reason = "Cannot read the video" if is_file else "No camera found"
+        return performer_inputs(reason, demo_start_s, portrait)
+    tap = CaptureTap(0 if is_file else cfg.camera.rotation)
+
+    def factory() -> FrameSource:
+        nonlocal first
+        opened, first = first, None
+        return tap.wrap(opened if opened is not None else opener())
+
+    label = "Recorded video" if demo else ""
+    return Inputs(factory, SizedEstimator(PoseEstimator(backend)), tap, label, False, spec)
+
+
+# ------------------------------------------------------------------------------------- scoring
+
+
+class Scorer:
+    """The pipeline's scoring stage (runs on the inference thread): engine step, then a snapshot
+    for the display slot and for the flow's queue. A new drill or frame size makes a new engine."""
+
+    def __init__(self, cfg: Config, drill: str, sizes: SizedEstimator) -> None:
+        s = cfg.session
+        self._kwargs: dict[str, Any] = {
+            "wall_distance_in": s.wall_distance_in,
+            "user_height_cm": float(s.user_height_cm) or None,
+            "min_score": cfg.pose.min_score,
+            "coach": CoachSettings(min_audio_gap_s=cfg.audio.min_cue_interval_s),
+        }
+        self._sizes = sizes
+        self._drill = drill
+        self._wanted = drill
+        self._engine: HingeEngine | None = None
+        self._engine_size: tuple[int, int] | None = None
+        self.snapshots: deque[FrameSnapshot] = deque(maxlen=SNAPSHOT_BACKLOG)
+
+    def use_drill(self, drill: str) -> None:
+        """Switch drill from the next frame on (called from the display thread)."""
+        self._wanted = drill
+
+    def __call__(self, pose: np.ndarray, t: float) -> FrameSnapshot:
+        size = self._sizes.frame_size
+        if self._engine is None or self._wanted != self._drill or size != self._engine_size:
+            self._drill = self._wanted
+            self._engine = HingeEngine(self._drill, frame_size=size, **self._kwargs)
+            self._engine_size = size
+        snap = FrameSnapshot.from_result(self._engine.step(pose, t), self._drill)
+        self.snapshots.append(snap)
+        return snap
+
+
+# ------------------------------------------------------------------------------------- history
+
+
+class HistoryPort:
+    """The flow's port to the outside: the session history (through the background writer),
+    the engine's drill, and the progress screen's data."""
+
+    def __init__(self, writer: Any, scorer: Scorer, image: Callable[[], bytes | None]) -> None:
+        from kiosk.display import Progress
+
+        self.writer = writer
+        self.scorer = scorer
+        self.image = image
+        self.progress = Progress()
+        self._session: Any = None
+        self._set: Any = None
+        self._pending: tuple[Future, Future, Future] | None = None
+
+    def start_session(self, drill: str, t: float) -> None:
+        self._session = self.writer.open_session(drill, time.time())
+
+    def start_set(self, number: int, drill: str, target_reps: int, t: float) -> None:
+        self._set = self.writer.open_set(self._session, drill, target_reps, time.time())
+
+    def add_rep(self, rep: RepResult, t: float) -> None:
+        if self._set is not None:
+            self.writer.add_rep(self._set, rep.as_dict(), time.time(), image=self.image())
+
+    def end_set(self, t: float) -> None:
+        if self._set is not None:
+            self.writer.close_set(self._set, time.time())
+            self._set = None
+
+    def end_session(self, t: float) -> None:
+        if self._session is not None:
+            self.writer.close_session(self._session, time.time())
+            self._session = None
+        self.refresh_progress()
+
+    def use_drill(self, drill: str) -> None:
+        self.scorer.use_drill(drill)
+
+    def refresh_progress(self) -> None:
+        now = time.time()
+        w = self.writer
+        self._pending = (w.today(now), w.recent_sets(now, 7, 8), w.daily_totals(now, 7))
+
+    def poll(self) -> None:
+        """Take the progress data once the writer has read it (never blocks)."""
+        pending = self._pending
+        if pending is None or not all(f.done() for f in pending):
+            return
+        self._pending = None
+        if any(f.exception() is not None for f in pending):
+            return  # the writer's error shows on screen
+        self.progress.today, self.progress.recent, self.progress.days = (f.result() for f in pending)
+
+
+def open_history(cfg: Config, demo: bool) -> tuple[Any, tempfile.TemporaryDirectory[str] | None]:
+    """The background writer: the real history, or a throwaway one seeded for the demo."""
+    from kiosk.store import StoreWriter, resolve_db_path
+
+    if demo:
+        tmp = tempfile.TemporaryDirectory(prefix="hinge-demo-")
+        writer = StoreWriter(Path(tmp.name) / "sessions.db")
+        _seed_demo_history(writer)
+        return writer, tmp
+    try:
+        path = resolve_db_path(cfg.store.path)
+    except KioskError as exc:
+        log.error("history: %s", exc)
+        path = Path(cfg.store.path or "sessions.db")
+    writer = StoreWriter(path, save_images=cfg.store.save_images)
+    writer.prune(time.time(), cfg.store.keep_days)
+    return writer, None
+
+
+def _seed_demo_history(writer: Any) -> None:
+    from kiosk.demo import demo_history_sets
+
+    for start, drill, reps in demo_history_sets(time.time()):
+        session = writer.open_session(drill, start)
+        set_ = writer.open_set(session, drill, len(reps), start)
+        for rep in reps:
+            writer.add_rep(set_, rep, start + rep["end_s"] - reps[0]["start_s"])
+        end = start + reps[-1]["end_s"] - reps[0]["start_s"]
+        writer.close_set(set_, end)
+        writer.close_session(session, end)
+
+
+# ------------------------------------------------------------------------------------ the loop
+
+
+@dataclass
+class LoopStats:
+    """Measured by the display loop, for diagnostics and `bench kiosk`."""
+
+    latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+    render_s: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+    shown: int = 0  # results drawn
+    frames: int = 0  # snapshots fed to the flow (every processed frame)
+    reps: int = 0
+    first_frame_at: float = math.nan  # perf_counter when the first and the last snapshot reached
+    last_frame_at: float = math.nan  # the flow, for the processing rate
+
+    def percentile_ms(self, samples: deque[float], q: float) -> float:
+        finite = [s for s in samples if math.isfinite(s)]
+        return 1000.0 * float(np.percentile(finite, q)) if finite else math.nan
+
+
+class Screenshots:
+    """Saves one PNG per distinct screen, at a moment that shows what the screen is for."""
+
+    def __init__(self, folder: Path | None, suffix: str = "") -> None:
+        self.folder = folder
+        self.suffix = suffix
+        self.saved: dict[str, Path] = {}
+        self._since: dict[str, float] = {}
+        self._current = ""
+
+    def name(self, scene: Any, now: float) -> str | None:
+        """The screen's name if this frame is worth keeping, else None."""
+        from kiosk.display import widgets
+
+        flow: Flow = scene.flow
+        screen = flow.screen
+        name = (
+            "camera-lost"
+            if (scene.camera is not None and screen not in (Screen.ATTRACT, Screen.PROGRESS))
+            else screen.value
+        )
+        if name != self._current:
+            self._current = name
+            self._since[name] = now
+        if self.folder is None or name in self.saved:
+            return None
+        age = now - self._since[name]
+        snap = scene.snap
+        if screen is Screen.ACTIVE and name == "active":
+            moving = (
+                snap is not None and snap.phase in (Phase.DESCENDING, Phase.ASCENDING) and snap.depth > 0.6
+            )
+            good = moving and snap.cue is not None and snap.cue.kind == "form" and len(flow.set_reps) >= 1
+            return name if good or age > 25.0 else None
+        if screen in (Screen.REST, Screen.DONE) and name == screen.value:
+            clip = flow.set_clip if screen is Screen.REST else flow.session_clip
+            paused = clip.count > 0 and widgets.replay_time(clip, scene.now - flow.screen_since)[1]
+            return name if (paused and age > 2.0) or age > 9.0 else None
+        if screen is Screen.CHOOSE:
+            return name if flow.hold > 0.55 or age > 5.0 else None
+        return name if age > (0.8 if screen is Screen.PLACEMENT else 1.6) else None
+
+    def take(self, display: Any, scene: Any, now: float) -> None:
+        name = self.name(scene, now)
+        if name is not None and self.folder is not None:
+            self.saved[name] = display.screenshot(self.folder / f"{name}{self.suffix}.png")
+            log.info("screenshot: %s", self.saved[name])
+
+
+class App:
+    """The kiosk: pipeline, flow, display, audio, history and service notifications."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        inputs: Inputs,
+        display: Any,
+        *,
+        problems: tuple[str, ...] = (),
+        audio: Any = None,
+        writer: Any = None,
+        notifier: Notifier | None = None,
+        dev_keys: bool = False,
+        seconds: float | None = None,
+        screenshot_dir: Path | None = None,
+        until_end: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from kiosk.display import Scene
+        from kiosk.pipeline import Pipeline
+
+        self.cfg = cfg
+        self.inputs = inputs
+        self.display = display
+        self.audio = audio
+        self.writer = writer
+        self.notifier = notifier or Notifier(None)
+        self.dev_keys = dev_keys
+        self.seconds = seconds
+        self.until_end = until_end
+        self.clock = clock
+        session = cfg.session
+        self.scorer = Scorer(cfg, session.drill, inputs.estimator)
+        self.port = HistoryPort(writer, self.scorer, self._rep_image) if writer is not None else None
+        settings = FlowSettings(
+            drill=session.drill,
+            drill_select=session.drill_select,
+            set_size=session.set_size,
+            set_count=session.set_count,
+            rest_s=session.rest_s,
+            idle_timeout_s=session.idle_timeout_s,
+        )
+        self.flow = Flow(settings, self.port or _NoPort(self.scorer))
+        self.pipeline = Pipeline(
+            inputs.source_factory, inputs.estimator, self.scorer, stall_s=3.0, retry_s=RETRY_S, clock=clock
+        )
+        self.scene = Scene(flow=self.flow, mirror=cfg.display.mirror, demo=inputs.demo, problems=problems)
+        if self.port is not None:
+            self.scene.progress = self.port.progress
+        self.watchdog = FlowWatchdog(self.notifier, cfg.camera.stall_timeout_s)
+        portrait = display is not None and display.layout.portrait
+        self.screenshots = Screenshots(screenshot_dir, "-portrait" if portrait else "")
+        self.stats = LoopStats()
+        self.show_diagnostics = cfg.display.show_fps
+        self._stop = threading.Event()
+        self._seq = -1
+        self._ready = False
+        self._last_result = -math.inf
+        self._last_snap_t = math.nan
+        self._last_snap_mono = -math.inf
+        self._problem: tuple[str, float] | None = None
+        self._status = ""
+        self._diag_at = -math.inf
+        self._bottom: np.ndarray | None = None
+        self._bottom_depth = -1.0
+
+    # -------------------------------------------------------------------------------- control
+
+    def stop(self, *_: object) -> None:
+        """Ask the loop to end (signal handlers, the window's close button, `--seconds`)."""
+        self._stop.set()
+
+    def run(self) -> int:
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = {}
+        if main_thread:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, self.stop)
+        start = self.clock()
+        deadline = start + self.seconds if self.seconds is not None else math.inf
+        if self.port is not None:
+            self.port.refresh_progress()
+        self.notifier.status(f"starting: {self.inputs.description or 'camera'}")
+        self.pipeline.start()
+        try:
+            while not self._stop.is_set():
+                self._iteration()
+                if self.clock() >= deadline:
+                    break
+                if self.until_end and self.pipeline.finished and not self.scorer.snapshots:
+                    break
+        finally:
+            self._shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
+
+    def _iteration(self) -> None:
+        result = self.pipeline.wait(self._seq, FRAME_S)
+        now = self.clock()
+        self._feed_flow(now)
+        self._pipeline_events(now)
+        scene = self.scene
+        if result is not None:
+            self._seq = result.seq
+            self._last_result = now
+            self._problem = None
+            scene.frame = result.frame.rgb
+            scene.snap = result.score
+            self.watchdog.frame(now)
+            if not self._ready:
+                self._ready = True
+                self.notifier.ready(f"running: {self.inputs.description or 'camera'}")
+            if self.cfg.store.save_images:
+                self._track_bottom(result.score, result.frame.rgb)
+        elif now - self._last_snap_mono > TICK_AFTER_S and math.isfinite(self._last_snap_t):
+            self.flow.tick(self._last_snap_t + (now - self._last_snap_mono))
+            self._announce(now)
+        self._camera_status(now)
+        scene.now = now
+        if self.writer is not None:
+            error = self.writer.error
+            scene.store_error = "" if error is None else str(error)
+        if self.port is not None:
+            self.port.poll()
+        self._diagnostics(now)
+        if self.display is not None:
+            t0 = time.perf_counter()
+            self.display.draw(scene)
+            self.display.present()
+            self.stats.render_s.append(time.perf_counter() - t0)
+            if result is not None:
+                self.stats.shown += 1
+                self.stats.latency_s.append(self.clock() - self.inputs.tap.capture_time(result.frame))
+            self.screenshots.take(self.display, scene, now)
+            for key in self.display.events(self.dev_keys):
+                self._key(key)
+        if self.audio is not None:
+            self.audio.update(now)
+        self.watchdog.tick(now)
+        self._report_status()
+
+    def _feed_flow(self, now: float) -> None:
+        queue = self.scorer.snapshots
+        flow = self.flow
+        stats = self.stats
+        if queue:
+            stats.last_frame_at = time.perf_counter()
+            if stats.frames == 0:
+                stats.first_frame_at = stats.last_frame_at
+        while queue:
+            snap = queue.popleft()
+            flow.step(snap)
+            stats.frames += 1
+            self._last_snap_t = snap.t
+            self._last_snap_mono = now
+            if snap.rep is not None:
+                stats.reps += 1
+                log.info(
+                    "rep %d: score %d%s",
+                    snap.rep.index,
+                    snap.rep.score,
+                    f" ({', '.join(snap.rep.faults)})" if snap.rep.faults else "",
+                )
+            if snap.speak is not None and self.audio is not None:
+                self.audio.say(snap.speak.id, now)
+            self._announce(now)
+
+    def _announce(self, now: float) -> None:
+        if self.flow.say is not None and self.audio is not None:
+            self.audio.say(self.flow.say, now)
+
+    def _pipeline_events(self, now: float) -> None:
+        for event in self.pipeline.events():
+            if event.kind in ("error", "stall", "restart"):
+                log.warning("camera: %s", event.message)
+                if event.kind != "restart" or self._problem is None:
+                    self._problem = (event.message, event.t)
+            elif event.kind == "end":
+                log.info("%s", event.message)
+
+    def _camera_status(self, now: float) -> None:
+        from kiosk.display import CameraStatus
+
+        problem = self._problem
+        if problem is None or now - self._last_result < LOST_AFTER_S:
+            self.scene.camera = None
+            return
+        message, at = problem
+        retry = max(0.0, at + RETRY_S - now)
+        status = self.scene.camera
+        if status is None:
+            status = self.scene.camera = CameraStatus(message, retry, now - at)
+        status.message, status.retry_in_s, status.since_s = message, retry, now - at
+        self.watchdog.waiting(f"camera lost, retrying: {message}")
+
+    def _diagnostics(self, now: float) -> None:
+        if not self.show_diagnostics:
+            self.scene.diagnostics = ""
+            return
+        if now - self._diag_at < 0.5:
+            return
+        self._diag_at = now
+        s = self.pipeline.stats()
+        lat = self.stats.percentile_ms(self.stats.latency_s, 50)
+        rend = self.stats.percentile_ms(self.stats.render_s, 50)
+        self.scene.diagnostics = (
+            f"{s.fps:.0f} fps  infer {s.stage_ms.get('infer', 0.0):.0f} ms  latency {lat:.0f} ms  "
+            f"render {rend:.1f} ms  dropped {s.dropped}"
+        )
+
+    def _key(self, key: Any) -> None:
+        if key.action == "quit":
+            self.stop()
+        elif key.action == "skip":
+            self.flow.skip()
+        elif key.action == "drill":
+            self.flow.choose(key.arg)
+        elif key.action == "diagnostics":
+            self.show_diagnostics = not self.show_diagnostics
+        elif key.action == "screenshot" and self.display is not None:
+            path = Path(f"hinge-{time.strftime('%Y%m%d-%H%M%S')}.png")
+            log.info("screenshot: %s", self.display.screenshot(path))
+
+    def _report_status(self) -> None:
+        flow = self.flow
+        screen = flow.screen
+        if screen is Screen.ACTIVE:
+            text = f"set {flow.set_number} of {flow.settings.set_count}: {len(flow.set_reps)} reps"
+        else:
+            text = screen.value
+        if self.scene.camera is not None:
+            text = "camera lost, retrying"
+        if text != self._status:
+            self._status = text
+            self.notifier.status(text)
+
+    def _track_bottom(self, snap: FrameSnapshot, rgb: np.ndarray) -> None:
+        """Keep the deepest picture of the rep under way (only with store.save_images)."""
+        if snap.phase in (Phase.DESCENDING, Phase.ASCENDING):
+            if snap.depth > self._bottom_depth:
+                self._bottom, self._bottom_depth = rgb, snap.depth
+        elif snap.phase is Phase.STANDING and snap.rep is None:
+            self._bottom_depth = -1.0
+
+    def _rep_image(self) -> bytes | None:
+        """The finished rep's deepest picture as JPEG, when the operator opted in."""
+        if not self.cfg.store.save_images or self._bottom is None:
+            return None
+        import io
+
+        import pygame
+
+        rgb, self._bottom, self._bottom_depth = self._bottom, None, -1.0
+        surface = pygame.image.frombuffer(rgb.data, (rgb.shape[1], rgb.shape[0]), "RGB")
+        buf = io.BytesIO()
+        pygame.image.save(surface, buf, "rep.jpg")
+        return buf.getvalue()
+
+    def _shutdown(self) -> None:
+        self.notifier.stopping("stopping")
+        self.pipeline.stop()
+        self._feed_flow(self.clock())
+        t = self._last_snap_t if math.isfinite(self._last_snap_t) else 0.0
+        self.flow.end(t)
+        if self.writer is not None and not self.writer.close(timeout=10.0):
+            log.error("history: the writer did not finish within 10 s; the last writes may be lost")
+        if self.audio is not None:
+            self.audio.close()
+        if self.display is not None:
+            self.display.close()
+
+
+class _NoPort:
+    """A flow port without history (benchmarks): only the drill reaches the engine."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.scorer = scorer
+
+    def use_drill(self, drill: str) -> None:
+        self.scorer.use_drill(drill)
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+
+# ---------------------------------------------------------------------------------- the command
+
+
+def _window_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, like 1280x720") from None
+    if w < 320 or h < 240:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 320x240")
+    return w, h
+
+
+def _logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def main(args: argparse.Namespace) -> int:
+    """`hinge-kiosk run`."""
+    app, tmp = build(args)
+    try:
+        return app.run()
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def build(
+    args: argparse.Namespace, *, demo_start_s: float = 0.0
+) -> tuple[App, tempfile.TemporaryDirectory[str] | None]:
+    """The kiosk for `run`'s arguments, and the demo's throwaway history folder (the caller
+    removes it after `run`). `demo_start_s` starts the demo's loop later (tests skip ahead)."""
+    _logging()
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    overrides: dict[str, Any] = {}
+    if args.drill:
+        overrides["session.drill"] = args.drill
+    if args.source:
+        overrides["camera.source"] = args.source
+    if args.windowed is not None:
+        overrides["display.fullscreen"] = False
+        if args.windowed:
+            overrides["display.width"], overrides["display.height"] = args.windowed
+    performer = args.demo and not args.source
+    if performer:
+        from kiosk.demo import DEMO_SESSION
+
+        overrides.update(
+            {f"session.{k}": v for k, v in DEMO_SESSION.items() if not (args.drill and k == "drill_select")}
+        )
+    loaded = load_config(args.config, overrides)
+    cfg = loaded.config
+    for problem in loaded.problems:
+        log.warning("config: %s", problem)
+    if args.seconds is not None and args.seconds <= 0:
+        raise InputError("--seconds must be positive")
+
+    display, headless = _open_display(cfg)
+    inputs = open_inputs(
+        cfg, demo=args.demo, source=args.source, demo_start_s=demo_start_s, portrait=display.layout.portrait
+    )
+    if inputs.demo_session and not performer:
+        # Fell back to the performer: its script needs its own session shape.
+        from dataclasses import replace
+
+        from kiosk.demo import DEMO_SESSION
+
+        cfg = replace(cfg, session=replace(cfg.session, **DEMO_SESSION))
+    from kiosk.audio import CuePlayer
+
+    audio = CuePlayer(enabled=cfg.audio.enabled, volume=cfg.audio.volume)
+    writer, tmp = open_history(cfg, demo=bool(inputs.demo))
+    screenshot_dir = Path(args.screenshot_dir) if args.screenshot_dir else None
+    app = App(
+        cfg,
+        inputs,
+        display,
+        problems=tuple(loaded.problems),
+        audio=audio,
+        writer=writer,
+        notifier=Notifier.from_env(),
+        dev_keys=not cfg.display.fullscreen and not headless,
+        seconds=args.seconds,
+        screenshot_dir=screenshot_dir,
+    )
+    log.info(
+        "running: %s, drill %s, %s display %dx%d%s",
+        inputs.description,
+        cfg.session.drill,
+        display.driver,
+        *display.size,
+        f", demo ({inputs.demo})" if inputs.demo else "",
+    )
+    return app, tmp
+
+
+def _open_display(cfg: Config) -> tuple[Any, bool]:
+    """The screen; SDL's dummy driver (headless, said once on stderr) when there is none."""
+    from kiosk.display import DisplayUnavailable, headless_environment, open_display
+
+    d = cfg.display
+    size = (d.width, d.height)
+    try:
+        return open_display(size, fullscreen=d.fullscreen, orientation=d.orientation), False
+    except DisplayUnavailable as exc:
+        print(
+            f"hinge-kiosk: {exc}. Running headless: coaching, sound and history work, nothing is shown. "
+            "Add --screenshot-dir DIR to save a picture of each screen; Ctrl-C stops.",
+            file=sys.stderr,
+        )
+    headless_environment()
+    return open_display(size, fullscreen=False, orientation=d.orientation), True
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="run the kiosk (the built-in demo when there is no camera or model)",
+        description="Run the mirror: fullscreen coaching from the camera; the built-in demo when there is "
+        "no camera or no pose model, headless when there is no display.",
+    )
+    p.add_argument(
+        "--demo", action="store_true", help="drive the kiosk with the built-in synthetic performer"
+    )
+    p.add_argument(
+        "--source",
+        metavar="SPEC",
+        help="camera or video instead of camera.source (auto, picamera2, "
+        "/dev/videoN or a video file, looped)",
+    )
+    p.add_argument("--drill", choices=list(DRILLS), help="drill to coach (default: session.drill)")
+    p.add_argument(
+        "--config", metavar="FILE", help="site configuration file (default: /etc/hinge-kiosk/config.toml)"
+    )
+    p.add_argument(
+        "--windowed",
+        nargs="?",
+        const=(),
+        type=_window_size,
+        metavar="WxH",
+        help="a window instead of fullscreen (development; keyboard shortcuts on)",
+    )
+    p.add_argument("--seconds", type=float, metavar="N", help="exit with status 0 after N seconds")
+    p.add_argument("--screenshot-dir", metavar="DIR", help="save a PNG of each distinct screen shown")
+    p.set_defaults(func=main)

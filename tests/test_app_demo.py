@@ -1,0 +1,191 @@
+"""The whole kiosk, headless: the demo end to end, screenshots, fallbacks, signals, sd_notify.
+
+These run in real time (the demo performer paints 30 frames a second), so they skip ahead in the
+demo's loop instead of waiting for the walk-in. No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk import app as kiosk_app
+from kiosk.cli import build_parser, main
+from kiosk.config import load_config
+from kiosk.flow import Screen
+from kiosk.sources import Frame, FrameSource, SourceError
+from kiosk.store import SessionStore
+
+
+def args(*argv: str):
+    return build_parser().parse_args(["run", *argv])
+
+
+def test_run_demo_for_n_seconds_exits_0_and_saves_the_attract_screen(tmp_path: Path) -> None:
+    shots = tmp_path / "shots"
+    status = main(
+        ["run", "--demo", "--windowed", "640x360", "--seconds", "2.5", "--screenshot-dir", str(shots)]
+    )
+    assert status == 0
+    assert (shots / "attract.png").is_file()
+
+
+def test_demo_end_to_end_counts_reps_into_the_history(tmp_path: Path) -> None:
+    """From the moment the demo person stands side-on: placement, the drill choice, the set starts
+    (the first rep is the start signal), reps are judged and written by the background writer."""
+    shots = tmp_path / "shots"
+    app, tmp = kiosk_app.build(
+        args("--demo", "--windowed", "800x450", "--seconds", "11", "--screenshot-dir", str(shots)),
+        demo_start_s=17.0,
+    )
+    try:
+        assert app.inputs.demo == "Synthetic performer"
+        assert app.run() == 0
+        assert app.stats.reps >= 2
+        assert app.flow.screen is Screen.ACTIVE
+        assert app.stats.frames > 200  # every processed frame reached the flow
+        with SessionStore(app.writer.path, readonly=True) as store:
+            sets = store.today(time.time())
+        # Only today's set of this run: the demo's seeded history is from earlier days.
+        assert [s.reps for s in sets] == [app.stats.reps]
+        assert sets[0].ended_at is not None  # closed at shutdown
+        assert "active" in {p.stem for p in shots.glob("*.png")}
+        for png in shots.glob("*.png"):
+            assert png.stat().st_size < 300_000
+        # Latency is measured from each frame's capture time to the return of present().
+        latencies = [s for s in app.stats.latency_s if s == s]
+        assert latencies and all(0 < s < 5.0 for s in latencies)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def test_without_camera_or_model_the_kiosk_runs_the_labelled_demo(monkeypatch, tmp_path: Path) -> None:
+    cfg = load_config(overrides={"camera.source": "/dev/video97"}).config
+    inputs = kiosk_app.open_inputs(cfg, demo=False, source=None)
+    assert inputs.demo in ("No camera found", "No pose model: hinge-kiosk models fetch")
+    monkeypatch.setenv("HINGE_KIOSK_MODEL_DIR", str(tmp_path))  # an empty model folder
+    inputs = kiosk_app.open_inputs(load_config().config, demo=False, source=None)
+    assert inputs.demo == "No pose model: hinge-kiosk models fetch" and inputs.demo_session
+
+
+def test_no_display_at_all_runs_headless_with_a_clear_message(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SDL_VIDEODRIVER", "no-such-video-driver")
+    cfg = load_config(
+        overrides={"display.fullscreen": False, "display.width": 640, "display.height": 360}
+    ).config
+    display, headless = kiosk_app._open_display(cfg)
+    try:
+        assert headless and display.driver == "dummy"
+        assert "Running headless" in capsys.readouterr().err
+    finally:
+        display.close()
+
+
+def test_sigterm_stops_cleanly_with_sd_notify(monkeypatch, tmp_path: Path) -> None:
+    sock_path = tmp_path / "notify"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(str(sock_path))
+    server.settimeout(0.1)
+    messages: list[str] = []
+    listening = threading.Event()
+    listening.set()
+
+    def listen() -> None:  # drain as systemd would: a unix datagram queue holds only a few
+        while listening.is_set():
+            try:
+                messages.append(server.recv(4096).decode())
+            except TimeoutError:
+                continue
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    monkeypatch.setenv("NOTIFY_SOCKET", str(sock_path))
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    app, tmp = kiosk_app.build(args("--demo", "--windowed", "640x360", "--seconds", "30"), demo_start_s=30.0)
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        started = time.monotonic()
+        assert app.run() == 0
+        assert time.monotonic() - started < 20.0  # stopped by the signal, not by --seconds
+        time.sleep(0.3)
+        text = "\n".join(messages)
+        assert "READY=1" in text and "WATCHDOG=1" in text and "STOPPING=1" in text
+        assert text.index("READY=1") < text.index("STOPPING=1")
+        assert app.writer.close(timeout=0.1)  # drained and closed by the shutdown
+    finally:
+        timer.cancel()
+        listening.clear()
+        listener.join()
+        server.close()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+class FlakyCamera(FrameSource):
+    """A live source that delivers demo frames for a while, then fails as if unplugged."""
+
+    live = True
+
+    def __init__(self, inner: FrameSource, frames: int) -> None:
+        self.inner, self.frames, self.name = inner, frames, "flaky"
+
+    def read(self, timeout: float = 1.0) -> Frame:
+        if self.frames <= 0:
+            raise SourceError("/dev/video0: camera stopped delivering frames; check the USB cable")
+        self.frames -= 1
+        return self.inner.read(timeout)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_lost_camera_shows_the_retry_screen_and_keeps_running(tmp_path: Path) -> None:
+    demo = kiosk_app.performer_inputs("test", start_s=12.0)
+    camera = demo.source_factory()
+    opened = []
+
+    def factory() -> FrameSource:
+        opened.append(1)
+        if len(opened) == 1:
+            return demo.tap.wrap(FlakyCamera(camera, 30))
+        raise SourceError("/dev/video0: no such camera; check that it is plugged in")
+
+    inputs = kiosk_app.Inputs(factory, demo.estimator, demo.tap, "", False, "flaky camera")
+    from kiosk.display import open_display
+
+    cfg = load_config(overrides={"display.fullscreen": False}).config
+    display = open_display((640, 360), fullscreen=False)
+    app = kiosk_app.App(cfg, inputs, display, seconds=4.5, screenshot_dir=tmp_path)
+    assert app.run() == 0
+    assert len(opened) >= 2  # it kept retrying
+    assert app.scene.camera is not None and "plugged in" in app.scene.camera.message
+    assert (tmp_path / "camera-lost.png").is_file()
+
+
+def test_bad_configuration_keeps_the_kiosk_running(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text('[session]\nset_size = 0\n[audio]\nvolume = "loud"\n')
+    app, tmp = kiosk_app.build(
+        args("--demo", "--windowed", "640x360", "--seconds", "1", "--config", str(site))
+    )
+    try:
+        assert len(app.scene.problems) == 2
+        assert app.cfg.audio.volume == 0.8
+        assert app.run() == 0
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def test_seconds_must_be_positive() -> None:
+    with pytest.raises(Exception, match="--seconds"):
+        kiosk_app.build(args("--demo", "--windowed", "640x360", "--seconds", "0"))
