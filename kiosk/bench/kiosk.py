@@ -1,0 +1,211 @@
+"""`hinge-kiosk bench kiosk VIDEO`: the whole kiosk loop against the model's own speed.
+
+The kiosk runs exactly as `hinge-kiosk run` does (pipeline threads, engine, flow, history writer,
+screens) on SDL's dummy display at 1920x1080 (`--size`), with the video as its camera, read as fast
+as inference takes frames. Then, in the same process and on the same backend (same runtime and
+threads), a bare loop of `backend.infer` over the model inputs the kiosk produced gives the limit.
+
+    frames          frames processed (each one judged and fed to the flow)
+    fps             frames processed per second, first to last
+    invoke_fps      bare `infer` calls per second, same inputs and threads
+    ratio           fps / invoke_fps                       (target >= 0.85)
+    latency_ms_*    a frame's capture to the return of `present()` showing it
+                    (target p95 <= two inference periods plus one display frame)
+    render_ms_p50   drawing and presenting one screen     (target <= 8 ms)
+    dropped         frames replaced in a latest-frame slot before they were used
+    rss_mb          peak resident memory                  (target <= 250 MB)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+WARMUP_INVOKES = 5
+KEEP_INPUTS = 600
+
+
+class _RecordingBackend:
+    """Passes through to a backend, keeping copies of the model inputs for the bare loop."""
+
+    def __init__(self, backend: Any, keep: int) -> None:
+        self.backend = backend
+        self.input_size = backend.input_size
+        self.runtime = backend.runtime
+        self.threads = getattr(backend, "threads", 0)
+        self.inputs: list[np.ndarray] = []
+        self._keep = keep
+
+    def infer(self, rgb: np.ndarray) -> np.ndarray:
+        if len(self.inputs) < self._keep:
+            self.inputs.append(rgb.copy())
+        return self.backend.infer(rgb)
+
+
+class _Limited:
+    """A source that ends after `frames` frames (0: never early)."""
+
+    def __init__(self, source: Any, frames: int) -> None:
+        self.source = source
+        self.frames = frames
+        self.name = source.name
+        self.live = source.live
+
+    def read(self, timeout: float = 1.0) -> Any:
+        from kiosk.sources import EndOfStream
+
+        if self.frames > 0:
+            self.frames -= 1
+            if self.frames == 0:
+                raise EndOfStream(self.name)
+        return self.source.read(timeout)
+
+    def close(self) -> None:
+        self.source.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
+
+
+def rss_mb() -> float:
+    """Peak resident memory of this process, MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def measure(
+    video: Path, *, size: tuple[int, int], runtime: str, threads: int, frames: int, drill: str | None
+) -> dict[str, Any]:
+    """Run the kiosk over `video`, then the bare loop; the JSON document plus a `context` entry."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    from kiosk.app import App, CaptureTap, Inputs, SizedEstimator
+    from kiosk.backends import open_backend
+    from kiosk.config import load_config
+    from kiosk.display import open_display
+    from kiosk.errors import InputError
+    from kiosk.models import find_model
+    from kiosk.pose import PoseEstimator
+    from kiosk.sources import VideoFileSource
+    from kiosk.store import StoreWriter
+
+    backend = open_backend(find_model(), runtime, threads)
+    recorder = _RecordingBackend(backend, KEEP_INPUTS)
+    tap = CaptureTap()
+    inputs = Inputs(
+        lambda: tap.wrap(_Limited(VideoFileSource(video, model_input=backend.input_size), frames)),  # type: ignore[arg-type]
+        SizedEstimator(PoseEstimator(recorder)),  # type: ignore[arg-type]
+        tap,
+        description=str(video),
+    )
+    overrides: dict[str, Any] = {"display.fullscreen": False, "audio.enabled": False}
+    if drill:
+        overrides["session.drill"] = drill
+    cfg = load_config(overrides=overrides).config
+    display = open_display(size, fullscreen=False, vsync=False)
+    renderer = "accelerated" if display.accelerated else "software"
+    shown_on = f"{display.driver} {size[0]}x{size[1]} ({renderer} renderer)"
+    with tempfile.TemporaryDirectory(prefix="hinge-bench-") as tmp:
+        writer = StoreWriter(Path(tmp) / "sessions.db")
+        app = App(cfg, inputs, display, writer=writer, until_end=True)
+        app.run()
+        stats = app.pipeline.stats()
+        loop = app.stats
+    n = stats.processed
+    if n < 2 or loop.frames < 2 or not recorder.inputs:
+        raise InputError(f"{video}: needs at least 2 decodable frames to measure a rate")
+    fps = (loop.frames - 1) / max(1e-9, loop.last_frame_at - loop.first_frame_at)
+
+    inputs_seen = recorder.inputs
+    for x in inputs_seen[:WARMUP_INVOKES]:
+        backend.infer(x)
+    count = max(len(inputs_seen), min(n, 2000))
+    start = time.perf_counter()
+    for i in range(count):
+        backend.infer(inputs_seen[i % len(inputs_seen)])
+    invoke_fps = count / (time.perf_counter() - start)
+
+    latency = [s for s in loop.latency_s if math.isfinite(s)]
+    doc = {
+        "frames": int(n),
+        "fps": round(fps, 2),
+        "invoke_fps": round(invoke_fps, 2),
+        "ratio": round(fps / invoke_fps, 3),
+        "latency_ms_p50": round(1000.0 * float(np.percentile(latency, 50)), 2) if latency else None,
+        "latency_ms_p95": round(1000.0 * float(np.percentile(latency, 95)), 2) if latency else None,
+        "render_ms_p50": round(1000.0 * float(np.median(loop.render_s)), 2),
+        "dropped": int(stats.dropped),
+        "rss_mb": round(rss_mb(), 1),
+    }
+    doc["context"] = {
+        "video": str(video),
+        "display": shown_on,
+        "runtime": backend.runtime,
+        "threads": getattr(backend, "threads", threads),
+        "frames_shown": loop.shown,
+        "stage_ms": {k: round(v, 2) for k, v in stats.stage_ms.items()},
+        "target_latency_ms": round(2000.0 / invoke_fps + 1000.0 / 60.0, 1),
+    }
+    return doc
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT") from None
+    return w, h
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", metavar="VIDEO", help="a video file (e.g. a clip from ../shared/data/clips)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--size", type=_size, default=(1920, 1080), metavar="WxH", help="display size (1920x1080)"
+    )
+    parser.add_argument("--threads", type=int, default=0, help="interpreter threads (default: all cores)")
+    parser.add_argument("--runtime", default="auto", help="pose runtime: auto|litert|tflite")
+    parser.add_argument("--frames", type=int, default=0, help="stop after this many frames (default: all)")
+    parser.add_argument("--drill", default=None, help="drill the engine scores (default: the configured one)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kiosk.errors import InputError
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise InputError(f"{video}: no such video file")
+    doc = measure(
+        video,
+        size=args.size,
+        runtime=args.runtime,
+        threads=args.threads,
+        frames=args.frames,
+        drill=args.drill,
+    )
+    context = doc.pop("context")
+    if args.json:
+        print(json.dumps(doc))
+        return 0
+    print(f"{context['video']}: {doc['frames']} frames on {context['display']}")
+    print(f"runtime {context['runtime']}, {context['threads']} thread(s); stages {context['stage_ms']}")
+    print(f"bare invoke   {doc['invoke_fps']:8.1f} fps")
+    print(f"kiosk loop    {doc['fps']:8.1f} fps   ratio {doc['ratio']:.2f} (target >= 0.85)")
+    print(
+        f"latency       p50 {doc['latency_ms_p50']} ms, p95 {doc['latency_ms_p95']} ms "
+        f"(target p95 <= {context['target_latency_ms']} ms)"
+    )
+    print(f"render        p50 {doc['render_ms_p50']} ms (target <= 8 ms), {context['frames_shown']} screens")
+    print(f"dropped       {doc['dropped']}; peak RSS {doc['rss_mb']} MB (target <= 250 MB)")
+    return 0
