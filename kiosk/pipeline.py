@@ -1,19 +1,24 @@
 """The real-time pipeline the kiosk and `bench pipeline` run: capture -> pose -> score, never behind.
 
-    source (own decode thread) -> capture thread -> [frame slot] -> inference thread -> [result slot]
-                                                                   preprocess, infer, score    -> display
+    source (own decode thread) -> capture thread ---------> [frame slot] -> inference thread -> [result slot]
+                                  preprocess (crop+resize)                  invoke, score          -> display
 
 Both slots hold one item and the newest wins: a slow stage makes the pipeline skip frames (counted as
 dropped), never fall behind on a queue of stale ones. A file read as fast as possible (a non-`live`
 source) is the exception: there nothing is stale, so the capture thread waits for the slot instead of
 dropping, and decoding the next frame simply overlaps inference on this one.
 
+Each frame's model input is made on the capture thread, for the crop the tracker wants at that moment,
+while the inference thread is still busy with the previous frame (`invoke` releases the GIL). The
+tracker holds its crop while the person stays inside it, so that input is nearly always the right one;
+when the crop did move, the inference thread makes the input again.
+
 Per-frame budget of each loop:
-- capture: one `source.read` (bounded by `read_timeout`; decoding itself runs on the source's thread)
-  and an O(1) slot swap, so it keeps the camera's pace (33 ms at 30 fps) with time to spare.
-- inference: preprocess (~2 ms on x86, ~6 ms on a Pi 4) + invoke (4-15 ms x86 LiteRT; 50-100 ms Pi 4) +
-  score (< 1 ms). Whatever exceeds the frame interval is absorbed by dropping frames, not by queueing.
-  `invoke` releases the GIL, so capture and display keep running while the model does.
+- capture: one `source.read` (bounded by `read_timeout`; decoding runs on the source's own thread),
+  the crop-and-resize (~2 ms on x86, ~6 ms on a Pi 4) and an O(1) slot swap: well inside a camera's
+  33 ms frame interval at 30 fps.
+- inference: invoke (4-15 ms x86 LiteRT; 50-100 ms Pi 4) + score (< 1 ms), plus the crop-and-resize
+  only when the crop moved. Whatever exceeds the frame interval is absorbed by dropping frames.
 - consumer (display): `latest()` is a non-blocking O(1) read of the result slot.
 
 Failures never kill a thread: they become `PipelineEvent`s. A source that delivers nothing for
@@ -50,7 +55,9 @@ class Result:
     seq: int  # increases by one per result
     frame: Frame  # the frame the pose was estimated on (draw on this image, not a newer one)
     pose: np.ndarray  # (17, 3) x, y, score in frame pixels
-    score: Any  # what the score callable returned (the engine's FrameResult)
+    # What the score callable returned. HingeEngine.step returns the same FrameResult object every
+    # call, updated in place: read it before the next result, or make the callable return a snapshot.
+    score: Any
     crop: CropBox | None  # where the model looked
     stage_s: dict[str, float]  # seconds per stage: decode, preprocess, infer, score
     latency_s: float  # from the frame reaching the pipeline to this result
@@ -68,6 +75,8 @@ class PipelineEvent:
 
 @dataclass(frozen=True)
 class PipelineStats:
+    """Counters since `start` and medians over the recent window of results."""
+
     captured: int  # frames delivered by the source(s)
     processed: int  # frames that got a result
     dropped: int  # frames replaced in the slot before inference took them (plus those the source skipped)
