@@ -12,6 +12,12 @@ beyond that it skips pixels. So the frame sources also deliver a `lores` copy of
 by a C-level scaler (the Pi's ISP, or swscale on the decode thread), and `pick_level` samples from the
 smallest image that still has at least S pixels across the crop. What remains beyond 2x (a frame with no
 lores, a far-away person) is box-averaged by an integer factor first: the same result as an area filter.
+
+Why this scaler (measured on a 2-core x86, LiteRT; the golden checks repeated on 12 shifted copies of
+each peer image): nearest-neighbour is fastest (~1.2 ms) but passed the tf-examples image2 check in
+only 56 % of shifts against 78-89 % for bilinear or swscale AREA/BICUBIC, whose accuracy is the same
+within noise. swscale needs a copy into an AVFrame per crop (2-17 ms from an RGB array); this resampler
+takes ~1.6 ms from a lores copy, ~1.7-4 ms from a full 720p-1080p frame, and no OpenCV.
 """
 
 from __future__ import annotations
