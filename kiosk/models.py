@@ -257,12 +257,19 @@ def fetch(
     An installed file that already verifies is left alone; one that does not is replaced.
     """
     final = dest_dir / spec.file
-    if final.is_file() and final.stat().st_size == spec.size and sha256_file(final) == spec.sha256:
-        return final, "already installed"
-    if source_dir is not None:
-        src = _find_in_folder(spec, source_dir)
-        return _copy_verified(_file_chunks(src), spec, dest_dir, str(src)), f"copied from {src}"
-    return _copy_verified(_url_chunks(spec.url, progress), spec, dest_dir, spec.url), f"downloaded {spec.url}"
+    try:
+        if final.is_file() and final.stat().st_size == spec.size and sha256_file(final) == spec.sha256:
+            return final, "already installed"
+        if source_dir is not None:
+            src = _find_in_folder(spec, source_dir)
+            return _copy_verified(_file_chunks(src), spec, dest_dir, str(src)), f"copied from {src}"
+        chunks = _url_chunks(spec.url, progress)
+        return _copy_verified(chunks, spec, dest_dir, spec.url), f"downloaded {spec.url}"
+    except OSError as exc:
+        raise ModelError(
+            f"{exc.filename or dest_dir}: {exc.strerror or exc}; install somewhere writable with --dest DIR "
+            f"(and point ${ENV_MODEL_DIR} at it)"
+        ) from None
 
 
 # ------------------------------------------------------------------------------------------------ CLI

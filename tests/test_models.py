@@ -129,6 +129,16 @@ def test_a_corrupt_installed_file_is_replaced(tmp_path: Path) -> None:
     assert (dest / "toy.tflite").read_bytes() == payload
 
 
+def test_an_unwritable_destination_is_a_model_error(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "toy.tflite").write_bytes(b"model")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with pytest.raises(ModelError, match="--dest"):
+        fetch(_spec(b"model"), blocker / "models", src)
+
+
 def test_from_a_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="no such folder"):
         fetch(_spec(b"x"), tmp_path / "dest", tmp_path / "absent")
