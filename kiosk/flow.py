@@ -29,6 +29,7 @@ and of the session) are copied once into preallocated replay clips.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -209,11 +210,11 @@ class SetReport:
 
     @property
     def clean(self) -> int:
-        return sum(1 for r in self.reps if r.clean)
+        return tally(self.reps)[0]
 
     @property
     def faulted(self) -> int:
-        return len(self.reps) - self.clean
+        return tally(self.reps)[1]
 
     @property
     def mean_score(self) -> float:
@@ -234,6 +235,12 @@ class Checklist:
     side_on: bool
     standing: bool
     missing: str
+
+
+def tally(reps: Sequence[RepResult]) -> tuple[int, int]:
+    """(clean, faulted) reps. A rep seen from too oblique a view is neither: it counts, unjudged."""
+    clean = sum(1 for r in reps if r.judged and not r.faults)
+    return clean, sum(1 for r in reps if r.faults)
 
 
 def _featured_key(rep: RepResult) -> tuple[int, int, int]:
@@ -321,11 +328,11 @@ class Flow:
 
     @property
     def clean(self) -> int:
-        return sum(1 for r in self.set_reps if r.clean)
+        return tally(self.set_reps)[0]
 
     @property
     def faulted(self) -> int:
-        return len(self.set_reps) - self.clean
+        return tally(self.set_reps)[1]
 
     @property
     def last_set(self) -> SetReport | None:

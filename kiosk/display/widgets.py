@@ -260,13 +260,13 @@ def cue_banner(canvas: Canvas, rect: pygame.Rect, cue: Cue | None, hint: str = "
     cue_icon(canvas, icon, r, cue.kind, color)
     box = pygame.Rect(round(icon[0] + r + px(32)), rect.y + px(8), 0, rect.h - px(16))
     box.w = rect.right - px(28) - box.x
-    size = px(th.CUE)
-    lines = canvas.wrap(cue.text, size, box.w)
-    if len(lines) > 2 or len(lines) * canvas.line_height(size) > box.h:
-        size = px(th.HEADLINE)
-        if len(canvas.wrap(cue.text, size, box.w)) * canvas.line_height(size) > box.h:
-            size = px(th.BODY)
-    canvas.paragraph(cue.text, size, th.INK, box, align="left", line_gap=1.0, max_lines=2, bg=th.PANEL)
+    # The largest type that fits in two lines (three at the smallest size).
+    for units, most in ((th.CUE, 2), (th.HEADLINE, 2), (th.BODY, 2), (th.SMALL, 3)):
+        size = px(units)
+        lines = len(canvas.wrap(cue.text, size, box.w))
+        if lines <= most and lines * canvas.line_height(size) <= box.h:
+            break
+    canvas.paragraph(cue.text, size, th.INK, box, align="left", line_gap=1.0, max_lines=3, bg=th.PANEL)
 
 
 def cue_icon(canvas: Canvas, center: tuple[float, float], r: float, kind: str, color: th.Color) -> None:
