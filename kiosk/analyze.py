@@ -138,6 +138,17 @@ def main(args: argparse.Namespace) -> int:
         track, drill, wall_distance_in=args.wall_distance_in, user_height_cm=args.user_height_cm or None
     )
     doc = report(track, drill, reps, side)
+    if args.annotate:
+        from kiosk.annotate import annotate_video
+
+        annotate_video(
+            args.input,
+            track,
+            args.annotate,
+            drill,
+            wall_distance_in=args.wall_distance_in,
+            user_height_cm=args.user_height_cm or None,
+        )
     if args.json:
         sys.stdout.write(json.dumps(doc) + "\n")
     else:
@@ -160,6 +171,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--save-track", metavar="OUT.npz", help="also write the pose track of what was seen")
+    p.add_argument(
+        "--annotate", metavar="OUT.mp4", help="also write the video with the overlay drawn on"
+    )
     p.add_argument(
         "--wall-distance-in", type=float, default=9.0, metavar="IN", help="virtual wall distance, inches"
     )

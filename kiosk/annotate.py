@@ -1,0 +1,175 @@
+"""`hinge-kiosk analyze VIDEO --annotate OUT.mp4`: the clip with the kiosk's overlay, for a coach.
+
+The video is decoded again through the same `VideoFileSource` that made the pose track (same
+frames, same upright turn, same timestamps), and each frame goes through the engine as in
+`analyze` (a first quick pass counts the reps for the "3 / 10" counter), so the rep numbers match
+its table. Each output frame is the source frame, unmirrored
+(a review shows the lifter as filmed), with the skeleton, the dowel line and the virtual wall on it,
+and a side panel with the drill, the rep counter, the reps so far and the current cue: the display's
+own widgets on an offscreen SDL renderer (the dummy video driver, so it runs headless). The last
+frame is held a moment with the final tally. Encoded with libx264 (mpeg4 where it is missing).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiosk.errors import InputError
+from kiosk.track import PoseTrack
+
+HOLD_S = 1.5  # the last frame, with the final tally, stays this long
+PANEL_FRACTION = 0.55  # side panel width as a fraction of the frame height
+
+
+def _even(n: float) -> int:
+    return max(2, round(n / 2.0) * 2)
+
+
+def annotate_video(
+    video: str | Path,
+    track: PoseTrack,
+    out: str | Path,
+    drill: str,
+    *,
+    wall_distance_in: float = 9.0,
+    user_height_cm: float | None = None,
+) -> Path:
+    """Write `out` (an .mp4): `video` with the overlay of `track` judged as `drill`."""
+    import av
+    import pygame
+
+    from kiosk.display import open_display
+    from kiosk.display import theme as th
+    from kiosk.display import widgets as w
+    from kiosk.drills import get_drill
+    from kiosk.engine import HingeEngine
+    from kiosk.flow import FrameSnapshot, tally
+    from kiosk.sources import IMAGE_SUFFIXES, VideoFileSource
+
+    src = Path(video)
+    if src.suffix.lower() in IMAGE_SUFFIXES or str(src).lower().endswith((".npz", ".json", ".json.gz")):
+        raise InputError(f"{src}: --annotate needs a video (the frames to draw on)")
+    out_path = Path(out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fw, fh = track.frame_size
+    panel_w = _even(PANEL_FRACTION * fh)
+    size = (_even(fw) + panel_w, _even(fh))
+
+    os.environ["SDL_VIDEODRIVER"] = "dummy"  # offscreen, whatever display the machine has
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    display = open_display(size, fullscreen=False, vsync=False, hidden=True)
+    canvas = display.canvas
+    px = canvas.px
+    picture = pygame.Rect(0, 0, fw, fh)
+    panel = pygame.Rect(_even(fw), 0, panel_w, size[1])
+    m = px(20)
+    title = pygame.Rect(panel.x + m, m, panel.w - 2 * m, px(110))
+    counter_rect = pygame.Rect(panel.x + m, title.bottom + m, panel.w - 2 * m, px(420))
+    cue_rect = pygame.Rect(panel.x + m, size[1] - m - px(190), panel.w - 2 * m, px(190))
+    gauge_w = px(110)
+    strip_rect = pygame.Rect(panel.x + m, counter_rect.bottom + m, panel.w - 3 * m - gauge_w, 0)
+    strip_rect.h = cue_rect.y - m - strip_rect.y
+    gauge_rect = pygame.Rect(strip_rect.right + m, strip_rect.y, gauge_w, strip_rect.h)
+    view = w.View()
+    view.set(fw, fh, picture, mirror=False)
+
+    d = get_drill(drill)
+
+    def new_engine() -> HingeEngine:
+        return HingeEngine(
+            d, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm, frame_size=(fw, fh)
+        )
+
+    # A first quick pass for the total, so the counter reads "3 / 10" from the start.
+    engine = new_engine()
+    total = sum(1 for kp, t in zip(track.keypoints, track.t, strict=True) if engine.step(kp, float(t)).rep)
+    if len(track) and engine.finish(float(track.t[-1])).rep is not None:
+        total += 1
+    engine = new_engine()
+    reps: list[Any] = []
+    width = max(3.0, fh * 0.009)
+
+    def draw(rgb: np.ndarray, snap: FrameSnapshot) -> None:
+        canvas.clear(th.BLACK)
+        canvas.camera(rgb, picture, mirror=False)
+        if snap.person:
+            if d.has_wall:
+                w.wall(
+                    canvas,
+                    view,
+                    snap.pose,
+                    snap.valid,
+                    snap.side,
+                    snap.wall_x,
+                    snap.leg_px,
+                    snap.facing,
+                    snap.wall_reached,
+                    width,
+                )
+            w.skeleton(canvas, view, snap.pose, snap.valid, snap.side, width)
+            w.dowel(canvas, view, snap.pose, snap.valid, snap.side, snap.alignment, width)
+        canvas.rect(panel, th.BLACK)
+        canvas.panel(title, th.PANEL)
+        canvas.text(
+            d.title,
+            canvas.fit(d.title, px(th.HEADLINE), title.w - px(40)),
+            th.INK,
+            (title.x + px(20), title.centery),
+            "midleft",
+            bg=th.PANEL,
+        )
+        w.counter(canvas, counter_rect, len(reps), total, *tally(reps), portrait=False)
+        w.score_strip(canvas, strip_rect, reps, total, vertical=True)
+        w.depth_gauge(canvas, gauge_rect, snap.depth if snap.person else 0.0, d.has_wall)
+        w.cue_banner(canvas, cue_rect, snap.cue)
+
+    codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+    rate = round(track.fps) if track.fps > 0 else 30
+    with av.open(str(out_path), "w") as container, VideoFileSource(src, realtime=False) as source:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            stream.options = {"crf": "21", "preset": "veryfast"}
+
+        def emit(rgb_frame: np.ndarray, snap: FrameSnapshot, copies: int = 1) -> None:
+            draw(rgb_frame, snap)
+            shot = canvas.snapshot()
+            arr = np.frombuffer(pygame.image.tobytes(shot, "RGB"), np.uint8).reshape(size[1], size[0], 3)
+            frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+            for _ in range(copies):
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+
+        n = len(track)
+        last: tuple[np.ndarray, FrameSnapshot] | None = None
+        for i, frame in enumerate(source):
+            if i >= n:
+                break
+            t = float(track.t[i])
+            if math.isfinite(frame.t) and abs(frame.t - t) > 0.5 / max(rate, 1):
+                raise InputError(
+                    f"{src}: frame {i} is at {frame.t:.3f} s in the video but {t:.3f} s in the pose track; "
+                    "annotate the video the track was made from"
+                )
+            result = engine.step(track.keypoints[i], t)
+            if result.rep is not None:
+                reps.append(result.rep)
+            snap = FrameSnapshot.from_result(result, d.name)
+            emit(frame.rgb, snap)
+            last = (frame.rgb, snap)
+        if last is None:
+            raise InputError(f"{src}: no frames to annotate")
+        final = engine.finish(float(track.t[min(n, i + 1) - 1]))
+        if final.rep is not None:
+            reps.append(final.rep)
+        emit(last[0], FrameSnapshot.from_result(final, d.name), copies=max(1, round(HOLD_S * rate)))
+        for packet in stream.encode():
+            container.mux(packet)
+    display.close()
+    return out_path
