@@ -62,6 +62,7 @@ RETRY_S = 2.0  # the pipeline's pause before reopening a failed source
 STAMPS = 64  # capture times remembered (frames in flight are far fewer)
 SNAPSHOT_BACKLOG = 2048  # snapshots waiting for the display; 30 s of frames at 60 fps
 SAMPLES = 4096  # latency and render-time samples kept for percentiles
+PROBE_S = 15.0  # in the demo for want of a camera, look for one this often
 
 
 # --------------------------------------------------------------------------------------- inputs
@@ -146,6 +147,8 @@ class Inputs:
     demo: str = ""  # "" live; else the on-screen reason
     demo_session: bool = False  # the performer's script: its shorter session settings apply
     description: str = ""  # for logs and sd_notify
+    # Running the demo for want of a camera: True once a camera can be opened (tried now and then).
+    camera_ready: Callable[[], bool] | None = None
 
 
 def performer_inputs(reason: str, start_s: float = 0.0, portrait: bool = False) -> Inputs:
@@ -196,8 +199,11 @@ def open_inputs(
         first: FrameSource | None = opener()
     except KioskError as exc:
         log.warning("no camera (%s): running the built-in demo", exc)
-        reason = "Cannot read the video" if is_file else "No camera found"
-        return performer_inputs(reason, demo_start_s, portrait)
+        if is_file:
+            return performer_inputs("Cannot read the video", demo_start_s, portrait)
+        fallback = performer_inputs("No camera found", demo_start_s, portrait)
+        fallback.camera_ready = lambda: _can_open(opener)
+        return fallback
     tap = CaptureTap(0 if is_file else cfg.camera.rotation)
 
     def factory() -> FrameSource:
@@ -207,6 +213,15 @@ def open_inputs(
 
     label = "Recorded video" if demo else ""
     return Inputs(factory, SizedEstimator(PoseEstimator(backend)), tap, label, False, spec)
+
+
+def _can_open(opener: Callable[[], FrameSource]) -> bool:
+    """True when the camera opens now (it is closed again: the kiosk restarts live to use it)."""
+    try:
+        opener().close()
+    except KioskError:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------------------- scoring
@@ -471,6 +486,9 @@ class App:
         self._diag_at = -math.inf
         self._bottom: np.ndarray | None = None
         self._bottom_depth = -1.0
+        self.camera_found = False  # the demo stood in for a camera that has now appeared
+        self._probe: threading.Thread | None = None
+        self._next_probe = -math.inf
 
     # -------------------------------------------------------------------------------- control
 
@@ -547,6 +565,7 @@ class App:
             self.audio.update(now)
         self.watchdog.tick(now)
         self._report_status()
+        self._look_for_camera(now)
 
     def _feed_flow(self, now: float) -> None:
         queue = self.scorer.snapshots
@@ -573,6 +592,28 @@ class App:
             if snap.speak is not None and self.audio is not None:
                 self.audio.say(snap.speak.id, now)
             self._announce(now)
+
+    def _look_for_camera(self, now: float) -> None:
+        """In the demo for want of a camera, try the camera every `PROBE_S` on a helper thread (an
+        open can block); once it opens, end the loop so `main` starts again, live."""
+        ready = self.inputs.camera_ready
+        if ready is None or self.flow.in_session:  # never cut someone's set short
+            return
+        if self._probe is not None:
+            if not self._probe.is_alive():
+                self._probe = None
+                if self.camera_found:
+                    log.info("a camera is connected: leaving the demo")
+                    self.stop()
+            return
+        if now >= self._next_probe:
+            self._next_probe = now + PROBE_S
+
+            def probe() -> None:
+                self.camera_found = ready()
+
+            self._probe = threading.Thread(target=probe, name="camera-probe", daemon=True)
+            self._probe.start()
 
     def _announce(self, now: float) -> None:
         if self.flow.say is not None and self.audio is not None:
@@ -711,13 +752,16 @@ def _logging() -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """`hinge-kiosk run`."""
-    app, tmp = build(args)
-    try:
-        return app.run()
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+    """`hinge-kiosk run`: the kiosk until stopped; from the demo to live when a camera appears."""
+    while True:
+        app, tmp = build(args)
+        try:
+            status = app.run()
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
+        if not app.camera_found:
+            return status
 
 
 def build(

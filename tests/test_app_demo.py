@@ -189,3 +189,18 @@ def test_bad_configuration_keeps_the_kiosk_running(tmp_path: Path) -> None:
 def test_seconds_must_be_positive() -> None:
     with pytest.raises(Exception, match="--seconds"):
         kiosk_app.build(args("--demo", "--windowed", "640x360", "--seconds", "0"))
+
+
+def test_the_demo_gives_way_when_a_camera_appears() -> None:
+    """Running the demo for want of a camera: once the camera opens, the loop ends to restart live."""
+    from kiosk.display import open_display
+
+    inputs = kiosk_app.performer_inputs("No camera found")
+    tries = []
+    inputs.camera_ready = lambda: tries.append(1) or len(tries) >= 1
+    cfg = load_config(overrides={"display.fullscreen": False}).config
+    app = kiosk_app.App(cfg, inputs, open_display((640, 360), fullscreen=False), seconds=20.0)
+    started = time.monotonic()
+    assert app.run() == 0
+    assert app.camera_found and tries
+    assert time.monotonic() - started < 15.0
