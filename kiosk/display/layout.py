@@ -48,7 +48,7 @@ class Layout:
     gauge: pygame.Rect
     cue: pygame.Rect
     center: pygame.Rect  # the free middle, for big messages and the countdown
-    stage: pygame.Rect  # where the picture fits while coaching: clear of the cue banner, feet in view
+    stage: pygame.Rect  # the picture while coaching: between header and cue banner, head and feet in view
     summary: pygame.Rect  # summary screens: the numbers ...
     replay: pygame.Rect  # ... and the replay
 
@@ -87,7 +87,7 @@ class Layout:
             strip = pygame.Rect(gauge.x - m - strip_w, top, strip_w, gauge.h)
             counter = pygame.Rect(m, top, max(px(300), round(0.2 * width)), px(410))
             center = pygame.Rect(counter.right + m, top, strip.x - m - counter.right - m, cue.y - m - top)
-            stage = pygame.Rect(0, 0, width, cue.y - m // 2)
+            stage = pygame.Rect(0, header.bottom + m // 2, width, cue.y - header.bottom - m)
             body = pygame.Rect(m, top, width - 2 * m, height - m - top)
             split = body.x + int(body.w * 0.5)
             summary = pygame.Rect(body.x, body.y, split - body.x - m // 2, body.h)
