@@ -75,7 +75,7 @@ class CaptureTap:
 
     def __init__(self, rotation: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
         self.rotation = rotation
-        self._clock = clock
+        self.clock = clock
         self._stamps: list[tuple[int, int, float]] = [(0, -1, math.nan)] * STAMPS
 
     def wrap(self, source: FrameSource) -> FrameSource:
@@ -102,7 +102,7 @@ class _TappedSource(FrameSource):
 
     def read(self, timeout: float = 1.0) -> Frame:
         frame = self.inner.read(timeout)
-        arrived = self.tap._clock()
+        arrived = self.tap.clock()
         turns = (self.tap.rotation // 90) % 4
         if turns:
             frame = Frame(
@@ -387,11 +387,7 @@ class Screenshots:
 
         flow: Flow = scene.flow
         screen = flow.screen
-        name = (
-            "camera-lost"
-            if (scene.camera is not None and screen not in (Screen.ATTRACT, Screen.PROGRESS))
-            else screen.value
-        )
+        name = "camera-lost" if scene.camera is not None else screen.value
         if name != self._current:
             self._current = name
             self._since[name] = now

@@ -85,7 +85,7 @@ class Screens:
         c.clear(th.BLACK)
         screen = scene.flow.screen
         idle = screen in (Screen.ATTRACT, Screen.PROGRESS)
-        if scene.camera is not None and not idle:
+        if scene.camera is not None:  # nothing works without it, whatever the screen
             self._camera_lost(scene.camera)
         else:
             self._picture(scene, screen)
