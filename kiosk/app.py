@@ -63,6 +63,7 @@ STAMPS = 64  # capture times remembered (frames in flight are far fewer)
 SNAPSHOT_BACKLOG = 2048  # snapshots waiting for the display; 30 s of frames at 60 fps
 SAMPLES = 4096  # latency and render-time samples kept for percentiles
 PROBE_S = 15.0  # in the demo for want of a camera, look for one this often
+HEADLESS_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that show nothing
 
 
 # --------------------------------------------------------------------------------------- inputs
@@ -830,19 +831,27 @@ def build(
 
 
 def _open_display(cfg: Config) -> tuple[Any, bool]:
-    """The screen; SDL's dummy driver (headless, said once on stderr) when there is none."""
+    """The screen; SDL's dummy driver (headless, said once on stderr) when there is none, or when
+    SDL could only find a driver that shows nothing."""
     from kiosk.display import DisplayUnavailable, headless_environment, open_display
 
     d = cfg.display
     size = (d.width, d.height)
     try:
-        return open_display(size, fullscreen=d.fullscreen, orientation=d.orientation), False
+        display = open_display(size, fullscreen=d.fullscreen, orientation=d.orientation)
     except DisplayUnavailable as exc:
-        print(
-            f"hinge-kiosk: {exc}. Running headless: coaching, sound and history work, nothing is shown. "
-            "Add --screenshot-dir DIR to save a picture of each screen; Ctrl-C stops.",
-            file=sys.stderr,
-        )
+        reason = str(exc)
+    else:
+        asked = os.environ.get("SDL_VIDEODRIVER", "")
+        if display.driver not in HEADLESS_DRIVERS or display.driver == asked:
+            return display, False
+        reason = f"no display found (SDL fell back to its {display.driver} driver)"
+        display.close()
+    print(
+        f"hinge-kiosk: {reason}. Running headless: coaching, sound and history work, nothing is shown. "
+        "Add --screenshot-dir DIR to save a picture of each screen; Ctrl-C stops.",
+        file=sys.stderr,
+    )
     headless_environment()
     return open_display(size, fullscreen=False, orientation=d.orientation), True
 
