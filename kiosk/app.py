@@ -89,11 +89,14 @@ class CaptureTap:
         self._stamps[frame.index % STAMPS] = (id(frame), frame.index, t)
 
     def capture_time(self, frame: Frame) -> float:
+        """When `frame` was captured (monotonic seconds); NaN if it is no longer remembered."""
         ident, index, t = self._stamps[frame.index % STAMPS]
         return t if ident == id(frame) and index == frame.index else math.nan
 
 
 class _TappedSource(FrameSource):
+    """One source as the pipeline sees it through a `CaptureTap`."""
+
     def __init__(self, inner: FrameSource, tap: CaptureTap, clocked: bool) -> None:
         self.inner = inner
         self.tap = tap
@@ -494,6 +497,8 @@ class App:
         self._stop.set()
 
     def run(self) -> int:
+        """Run until a signal, the window's close button, `seconds`, or (with `until_end`) the end
+        of a finite source; then shut down cleanly. Returns the exit status, 0."""
         main_thread = threading.current_thread() is threading.main_thread()
         previous = {}
         if main_thread:

@@ -72,6 +72,8 @@ STILL_LEGS = 0.15  # feet moving more than this (leg lengths) while placing: sti
 
 
 class Screen(Enum):
+    """What the mirror shows; the display draws one screen per state."""
+
     ATTRACT = "attract"
     PROGRESS = "progress"
     PLACEMENT = "placement"
@@ -151,6 +153,8 @@ class FlowPort(Protocol):
 
 @dataclass(frozen=True)
 class FlowSettings:
+    """The session's shape (from `[session]` in the configuration) and the flow's timings."""
+
     drill: str = "hinge"
     drill_select: str = "config"  # "config" | "pose"
     set_size: int = 10

@@ -79,11 +79,13 @@ class Display:
         return pygame.display.get_driver()
 
     def draw(self, scene: Scene) -> None:
+        """Draw `scene` (into the turned target when the screen is mounted the other way)."""
         if self._target is not None:
             self.renderer.target = self._target
         self.screens.draw(scene)
 
     def present(self) -> None:
+        """Show what was drawn (waits for the screen's refresh when vsync is on)."""
         r = self.renderer
         if self._target is not None:
             r.target = None

@@ -37,6 +37,8 @@ def fit(src_w: int, src_h: int, box: pygame.Rect) -> pygame.Rect:
 
 @dataclass(frozen=True)
 class Layout:
+    """The rectangles of one screen size and orientation (see the module docstring)."""
+
     size: tuple[int, int]
     portrait: bool
     u: float  # pixels per unit (a thousandth of the short side)

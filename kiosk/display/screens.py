@@ -81,6 +81,7 @@ class Screens:
     # ------------------------------------------------------------------------------ frame
 
     def draw(self, scene: Scene) -> None:
+        """One whole frame: the picture, the screen of the flow's state, header and notices."""
         c, L = self.canvas, self.layout
         c.clear(th.BLACK)
         screen = scene.flow.screen
