@@ -205,3 +205,28 @@ def test_the_demo_gives_way_when_a_camera_appears() -> None:
     assert app.run() == 0
     assert app.camera_found and tries
     assert time.monotonic() - started < 15.0
+
+
+def test_a_still_of_each_rep_is_kept_only_when_the_operator_opted_in() -> None:
+    import numpy as np
+
+    from kiosk.reps import Phase
+
+    class Snap:  # the two fields `_track_bottom` reads
+        def __init__(self, phase: Phase, depth: float) -> None:
+            self.phase, self.depth, self.rep = phase, depth, None
+
+    picture = np.zeros((48, 64, 3), np.uint8)
+    deepest = np.full((48, 64, 3), 200, np.uint8)
+    for opted_in in (False, True):
+        cfg = load_config(overrides={"store.save_images": opted_in}).config
+        app = kiosk_app.App(cfg, kiosk_app.performer_inputs("test"), None)  # never run
+        if opted_in:
+            app._track_bottom(Snap(Phase.DESCENDING, 0.5), picture)
+            app._track_bottom(Snap(Phase.DESCENDING, 0.9), deepest)
+            app._track_bottom(Snap(Phase.ASCENDING, 0.4), picture)
+        image = app._rep_image()
+        if opted_in:
+            assert image is not None and image[:3] == b"\xff\xd8\xff"  # a JPEG of the deepest frame
+        else:
+            assert image is None
