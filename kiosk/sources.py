@@ -275,7 +275,9 @@ class VideoFileSource(_ThreadedSource):
             if not streams:
                 raise InputError(f"{p}: has no video stream; pass a video file (mp4, mov, mkv, ...)")
             self._stream = streams[0]
-            self._stream.thread_type = "AUTO"
+            # One decoding thread: inference is the bottleneck everywhere we run, and FFmpeg's own
+            # thread pool would compete with the interpreter's threads for the same cores.
+            self._stream.thread_count = 1
             width, height = _stored_size(self._stream)
             if width <= 0 or height <= 0:
                 raise InputError(f"{p}: the video stream has no picture size; the file may be damaged")
