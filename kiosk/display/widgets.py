@@ -83,7 +83,7 @@ def skeleton(
         ia, ib = getattr(chain, a), getattr(chain, b)
         if valid[ia] and valid[ib]:
             hot = a in highlight and b in highlight
-            canvas.stroke(
+            canvas.line(  # the joint discs below round the ends
                 view.point(pose, ia),
                 view.point(pose, ib),
                 width * (1.25 if hot else 1.0),
@@ -123,8 +123,8 @@ def dowel(
     bottom = (ph[0] - dx * ext, ph[1] - dy * ext)
     canvas.line(bottom, top, max(2.0, width * 0.3), th.INK, 170)
     w = width * (1.5 if color == th.BAD else 1.1)
-    canvas.stroke(pe, ps, w, color)
-    canvas.stroke(ps, ph, w, color)
+    canvas.line(pe, ps, w, color)  # the contact discs below round the ends
+    canvas.line(ps, ph, w, color)
     for p in (pe, ps, ph):
         canvas.disc(p, w * 1.25, th.BLACK, 220)
         canvas.disc(p, w * 0.95, color)
