@@ -843,7 +843,9 @@ def _open_display(cfg: Config) -> tuple[Any, bool]:
     d = cfg.display
     size = (d.width, d.height)
     try:
-        display = open_display(size, fullscreen=d.fullscreen, orientation=d.orientation)
+        # No vsync: pygame holds the GIL inside present(), so waiting there for the screen's
+        # refresh would stall the inference thread. The loop paces itself on the result slot.
+        display = open_display(size, fullscreen=d.fullscreen, orientation=d.orientation, vsync=False)
     except DisplayUnavailable as exc:
         reason = str(exc)
     else:
