@@ -162,13 +162,18 @@ class TFLiteBackend(_InterpreterBackend):
     package = "'hinge-mirror[tflite]' (tflite-runtime, numpy<2)"
 
     def _preflight(self) -> None:
-        """Load an unlisted file in a child process first: tflite-runtime does not verify the flatbuffer
-        and a corrupt model crashes the interpreter with a segfault instead of raising."""
-        code = "import sys; from tflite_runtime.interpreter import Interpreter; Interpreter(sys.argv[1])"
+        """Load an unlisted file in a child process first, exactly as it will be loaded here:
+        tflite-runtime does not verify the flatbuffer, and a damaged model can crash the interpreter
+        with a segfault instead of raising. Only a file the child loaded cleanly is loaded here."""
+        code = (
+            "import sys; from tflite_runtime.interpreter import Interpreter; "
+            "Interpreter(model_path=sys.argv[1], num_threads=int(sys.argv[2])).allocate_tensors()"
+        )
         try:
             proc = subprocess.run(
-                [sys.executable, "-c", code, str(self.model_path)],
+                [sys.executable, "-c", code, str(self.model_path), str(self.threads)],
                 capture_output=True,
+                text=True,
                 timeout=_PREFLIGHT_TIMEOUT_S,
                 check=False,
             )
@@ -181,6 +186,12 @@ class TFLiteBackend(_InterpreterBackend):
             raise ModelError(
                 f"{self.model_path}: tflite-runtime crashed loading it (signal {-proc.returncode}): the "
                 f"file is corrupt or not a TFLite model; {_FETCH_HINT}"
+            )
+        if proc.returncode != 0:
+            lines = [ln for ln in proc.stderr.strip().splitlines() if ln and not ln.startswith(_BANNER)]
+            reason = lines[-1] if lines else f"exit status {proc.returncode}"
+            raise ModelError(
+                f"{self.model_path}: tflite cannot load it as a TFLite model ({reason}); {_FETCH_HINT}"
             )
 
 
