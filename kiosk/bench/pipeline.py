@@ -1,12 +1,14 @@
 """`hinge-kiosk bench pipeline VIDEO`: how close the real pipeline gets to the model's own speed.
 
 Two measurements in one run, on the same backend (same runtime and thread count):
-- `pipeline_fps`: the video through `kiosk.pipeline.Pipeline` exactly as the kiosk runs it (decode on
-  the source thread, capture thread, inference thread doing crop-tracking preprocess, invoke and score),
+- `pipeline_fps`: the video through `kiosk.pipeline.Pipeline` as the kiosk runs it (decoding on the
+  source's thread, crop-and-resize on the capture thread, invoke and score on the inference thread),
   results per second from the first result to the last. A file read as fast as possible is a non-live
   source, so frames wait for the inference thread instead of being dropped.
 - `invoke_fps`: a bare loop of `backend.infer` over the model inputs the pipeline produced: the limit.
-`ratio` = pipeline_fps / invoke_fps; the target is >= 0.9. `stage_ms` are per-frame medians.
+`ratio` = pipeline_fps / invoke_fps; the target is >= 0.9. `stage_ms` are per-frame medians. The ratio
+needs a core free for decoding and preprocessing while the interpreter runs: on a small machine shared
+with other work, or with as many interpreter threads as cores, it is bounded by CPU, not by the design.
 Scoring uses the real `HingeEngine` (a stand-in only if the engine cannot be imported).
 """
 
