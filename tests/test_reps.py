@@ -72,3 +72,23 @@ def test_kneeling_hinge_counts():
     reps = reps_of(perf, "kneeling-hinge")
     assert len(reps) == 6
     assert all(r.clean for r in reps)
+
+
+def test_medians_match_numpy_and_skip_unmeasured_frames():
+    import math
+
+    import numpy as np
+
+    from kiosk.reps import _median, _robust_max
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        rows = rng.normal(size=(int(rng.integers(0, 12)), 3))
+        rows[rng.random(rows.shape) < 0.3] = np.nan
+        for c in range(3):
+            seen = rows[:, c][np.isfinite(rows[:, c])]
+            med, n = _median(rows.tolist(), c)
+            assert n == len(seen)
+            assert math.isnan(med) if len(seen) == 0 else med == np.median(seen)
+            top = _robust_max(rows.tolist(), c)
+            assert math.isnan(top) if len(seen) == 0 else top == np.sort(seen)[max(0, len(seen) - 2)]

@@ -1,14 +1,22 @@
 """`hinge-kiosk bench core`: the per-frame cost of the scoring core.
 
 Smoothing + metrics + reps + coach (`HingeEngine.step`) over the synthetic performer's frames:
-median and 99th-percentile time per frame, and memory allocated per frame in steady state
-(tracemalloc: traced memory that stays allocated, per frame, after a warm-up). Timing and the
-allocation count are separate passes: tracemalloc slows every allocation it watches.
+median and 99th-percentile time per frame, and memory allocated per frame in steady state.
+
+Memory: tracemalloc's traced memory that stays allocated, read at equivalent moments (the same
+point of the performer's repeating cycle of reps, after a full garbage collection, which also
+empties CPython's free lists of recycled small objects). The first window settles one-time state
+(a few kilobytes of caches and the working values); the growth over the next, equally long window,
+divided by its frames, is the figure: 0 means nothing grows, however long the kiosk runs.
+Per-frame Python temporaries (floats) are freed within the frame and do not count; no numpy
+array is allocated per frame. Timing and memory are separate passes: tracemalloc slows every
+allocation it watches.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import time
 import tracemalloc
@@ -19,28 +27,31 @@ from kiosk.engine import HingeEngine
 from kiosk.performer import Performer, RepSpec, Scenario
 from kiosk.reps import FAULTS
 
-# Enough frames (several reps, every fault) that one-time caches (numpy's reductions, the
-# allocator's free lists) are warm before counting what stays allocated.
-WARMUP_FRAMES = 3000
+# One cycle of the benchmark's performer: clean reps and every fault, each rep 3.2 s (96 frames at
+# 30 fps; the hyperextension rep's lean back adds 24).
+CYCLE = (None, None, *FAULTS, None)
+CYCLE_FRAMES = 96 * len(CYCLE) + 24
+FPS = 30.0
 
 
 def bench_scenario(frames: int, seed: int = 7) -> Scenario:
-    """Enough varied reps (every fault, clean reps, tempo changes) to fill `frames` at 30 fps."""
-    cycle = [None, None, *FAULTS, None]
-    reps = []
-    n_reps = max(1, int(frames / 30.0 / 3.2) + 1)
-    for i in range(n_reps):
-        reps.append(RepSpec(fault=cycle[i % len(cycle)], down_s=1.0 + 0.1 * (i % 4), up_s=0.9))
-    return Scenario(reps=tuple(reps), walk_in_s=2.0, walk_out_s=2.0, noise_px=2.5, dropout=0.03, seed=seed)
+    """Enough cycles of reps to fill `frames` at 30 fps after 1.5 s of standing."""
+    cycles = frames // CYCLE_FRAMES + 1
+    one = tuple(RepSpec(fault=fault, down_s=1.0, bottom_s=0.3, up_s=0.9, rest_s=1.0) for fault in CYCLE)
+    reps = one * cycles
+    return Scenario(reps=reps, fps=FPS, stand_s=1.5, noise_px=2.5, dropout=0.03, seed=seed)
 
 
 def measure(frames: int, drill: str = "hinge") -> dict:
-    perf = Performer(bench_scenario(frames)).perform()
+    # Standing first, then whole cycles: warm-up, then the measured stretch.
+    first = round(1.5 * FPS)
+    warm, measured = 2 * CYCLE_FRAMES, 4 * CYCLE_FRAMES
+    perf = Performer(bench_scenario(max(frames, first + warm + 2 * measured))).perform()
     kps = perf.track.keypoints
     ts = perf.track.t
     n = min(frames, len(ts))
-    engine = HingeEngine(drill, frame_size=perf.track.frame_size)
 
+    engine = HingeEngine(drill, frame_size=perf.track.frame_size)
     times = np.empty(n, np.float64)
     clock = time.perf_counter_ns
     for i in range(n):
@@ -49,21 +60,24 @@ def measure(frames: int, drill: str = "hinge") -> dict:
         times[i] = clock() - t0
 
     engine = HingeEngine(drill, frame_size=perf.track.frame_size)
-    for i in range(min(WARMUP_FRAMES, n)):
+    start = first + warm
+    for i in range(start):
         engine.step(kps[i], ts[i])
     tracemalloc.start()
-    before, _ = tracemalloc.get_traced_memory()
-    measured = 0
-    for i in range(min(WARMUP_FRAMES, n), n):
-        engine.step(kps[i], ts[i])
-        measured += 1
-    after, _ = tracemalloc.get_traced_memory()
+    marks = []
+    for window in range(3):
+        if window:
+            for i in range(start + (window - 1) * measured, start + window * measured):
+                engine.step(kps[i], ts[i])
+        gc.collect()
+        marks.append(tracemalloc.get_traced_memory()[0])
     tracemalloc.stop()
+    before, after = marks[1], marks[2]
     return {
         "frames": int(n),
         "median_us": round(float(np.median(times)) / 1000.0, 2),
         "p99_us": round(float(np.percentile(times, 99)) / 1000.0, 2),
-        "alloc_bytes_per_frame": round(max(0, after - before) / max(1, measured), 3),
+        "alloc_bytes_per_frame": round(max(0, after - before) / measured, 3),
     }
 
 
