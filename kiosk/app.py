@@ -475,6 +475,8 @@ class App:
         self.screenshots = Screenshots(screenshot_dir, "-portrait" if portrait else "")
         self.stats = LoopStats()
         self.show_diagnostics = cfg.display.show_fps
+        self._draw_period = 1.0 / cfg.display.max_fps
+        self._next_draw = -math.inf
         self._stop = threading.Event()
         self._seq = -1
         self._ready = False
@@ -524,8 +526,15 @@ class App:
         return 0
 
     def _iteration(self) -> None:
+        # Draw at most `display.max_fps` times a second, always the newest result: the flow still
+        # sees every frame (the scorer queues them), only the picture skips.
+        if self.display is not None:
+            wait = self._next_draw - self.clock()
+            if wait > 0:
+                self._stop.wait(wait)
         result = self.pipeline.wait(self._seq, FRAME_S)
         now = self.clock()
+        self._next_draw = max(self._next_draw + self._draw_period, now)
         self._feed_flow(now)
         self._pipeline_events(now)
         scene = self.scene

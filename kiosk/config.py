@@ -110,6 +110,12 @@ class DisplayConfig:
     )
     mirror: bool = _setting(True, "Flip the picture left to right so it moves like a mirror.")
     show_fps: bool = _setting(False, "Show frame rate and inference time in a corner, for diagnosis.")
+    max_fps: int = _setting(
+        30,
+        "Redraw at most this often; the camera gives 30 frames a second, more takes CPU from the model.",
+        bounds=(10, 120),
+        unit="fps",
+    )
 
 
 @dataclass(frozen=True)
