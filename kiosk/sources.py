@@ -624,13 +624,24 @@ def open_source(
     if spec.isdigit():
         spec = f"/dev/video{spec}"
     if spec.startswith("/dev/"):
-        return CameraSource(spec, size=size, fps=fps, model_input=model_input)
+        return open_usb_camera(spec, size=size, fps=fps, model_input=model_input)
     if spec == "auto":
         return _auto_camera(model_input, size, fps)
     path = Path(spec)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSource(path)
     return VideoFileSource(path, realtime=realtime, loop=loop, model_input=model_input)
+
+
+def open_usb_camera(
+    device: str, *, size: tuple[int, int] | None, fps: float | None, model_input: int = DEFAULT_MODEL_INPUT
+) -> CameraSource:
+    """A V4L2 camera, asking for MJPEG first: over USB 2 many webcams reach 720p at 30 fps only
+    compressed (their raw format crawls at 5-10). Cameras without MJPEG open in their own format."""
+    try:
+        return CameraSource(device, size=size, fps=fps, input_format="mjpeg", model_input=model_input)
+    except SourceError:
+        return CameraSource(device, size=size, fps=fps, model_input=model_input)
 
 
 def _auto_camera(model_input: int, size: tuple[int, int] | None, fps: float | None) -> FrameSource:
@@ -642,7 +653,7 @@ def _auto_camera(model_input: int, size: tuple[int, int] | None, fps: float | No
     devices = sorted(glob.glob("/dev/video*"), key=lambda d: (len(d), d))
     for device in devices:
         try:
-            return CameraSource(device, size=size, fps=fps, model_input=model_input)
+            return open_usb_camera(device, size=size, fps=fps, model_input=model_input)
         except SourceError as exc:
             tried.append(str(exc))
     if not devices:

@@ -350,6 +350,27 @@ def test_camera_permission_and_busy_errors(monkeypatch: pytest.MonkeyPatch) -> N
         CameraSource("/dev/video0")
 
 
+def test_usb_camera_asks_for_mjpeg_then_falls_back(video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_open = sources._open_container
+    asked: list[str | None] = []
+
+    def no_mjpeg(path: str, **kwargs: Any) -> Any:
+        fmt = kwargs.get("options", {}).get("input_format")
+        asked.append(fmt)
+        if fmt == "mjpeg":
+            raise av.error.OSError(22, "Invalid argument")
+        return real_open(str(video))
+
+    monkeypatch.setattr(sources, "_open_container", no_mjpeg)
+    monkeypatch.setattr(sources.os.path, "exists", lambda p: True)
+    camera = sources.open_usb_camera("/dev/video0", size=(640, 360), fps=30)
+    try:
+        assert asked == ["mjpeg", None]
+        assert camera.read(5.0).rgb.shape[2] == 3
+    finally:
+        camera.close()
+
+
 # ------------------------------------------------------------------------------------ picamera2
 
 
