@@ -97,22 +97,7 @@ def annotate_video(
     def draw(rgb: np.ndarray, snap: FrameSnapshot) -> None:
         canvas.clear(th.BLACK)
         canvas.camera(rgb, picture, mirror=False)
-        if snap.person:
-            if d.has_wall:
-                w.wall(
-                    canvas,
-                    view,
-                    snap.pose,
-                    snap.valid,
-                    snap.side,
-                    snap.wall_x,
-                    snap.leg_px,
-                    snap.facing,
-                    snap.wall_reached,
-                    width,
-                )
-            w.skeleton(canvas, view, snap.pose, snap.valid, snap.side, width)
-            w.dowel(canvas, view, snap.pose, snap.valid, snap.side, snap.alignment, width)
+        w.body_overlay(canvas, view, snap, d.has_wall, width)
         canvas.rect(panel, th.BLACK)
         canvas.panel(title, th.PANEL)
         canvas.text(

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.backends import RUNTIMES, runtime_available
+from kiosk.errors import ModelError
+from kiosk.models import find_model
+
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
@@ -34,3 +38,23 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def shared_data(shared: Path) -> Path:
     return shared / "data"
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    """The installed pose model; tests needing it skip (naming the fix) when it is not installed."""
+    try:
+        return find_model()
+    except ModelError as exc:
+        pytest.skip(f"pose model not installed ({exc}); `hinge-kiosk models fetch --from ../shared/models`")
+
+
+def _runtime_param(name: str) -> object:
+    skip = pytest.mark.skipif(not runtime_available(name), reason=f"pose runtime '{name}' not installed here")
+    return pytest.param(name, marks=skip)
+
+
+@pytest.fixture(params=[_runtime_param(r) for r in RUNTIMES])
+def runtime(request: pytest.FixtureRequest) -> str:
+    """Each pose runtime installed here, in turn."""
+    return request.param

@@ -11,36 +11,13 @@ import pytest
 
 from kiosk import backends
 from kiosk.backends import (
-    RUNTIMES,
     LiteRTBackend,
     TFLiteBackend,
     available_runtimes,
     default_threads,
     open_backend,
-    runtime_available,
 )
 from kiosk.errors import ConfigError, ModelError
-from kiosk.models import find_model
-
-RUNTIME_PARAMS = [
-    pytest.param(
-        r, marks=pytest.mark.skipif(not runtime_available(r), reason=f"pose runtime '{r}' not installed here")
-    )
-    for r in RUNTIMES
-]
-
-
-@pytest.fixture(scope="session")
-def model_path() -> Path:
-    try:
-        return find_model()
-    except ModelError as exc:
-        pytest.skip(f"pose model not installed ({exc}); `hinge-kiosk models fetch --from ../shared/models`")
-
-
-@pytest.fixture(params=RUNTIME_PARAMS)
-def runtime(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 def test_infer_returns_fixed_shape_rows_normalised_to_the_input(model_path: Path, runtime: str) -> None:

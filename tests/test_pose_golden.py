@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.backends import RUNTIMES, open_backend, runtime_available
+from kiosk.backends import open_backend
 from kiosk.body import BodyPart
-from kiosk.errors import InputError, ModelError
-from kiosk.models import find_model
+from kiosk.errors import InputError
 from kiosk.pose import MIRROR, PoseEstimator, Prepared, track_from_media
 from kiosk.preprocess import CropBox, CropResizer
 from kiosk.sources import VideoFileSource
@@ -21,21 +20,6 @@ from kiosk.track import load_track
 TF_TOLERANCE_PX = 21  # tensorflow/examples movenet_test.py: _ALLOWED_DISTANCE
 CORAL_TOLERANCE = 0.04  # of the image size
 CORAL_MIN_SCORE = 0.4
-
-RUNTIME_PARAMS = [
-    pytest.param(
-        r, marks=pytest.mark.skipif(not runtime_available(r), reason=f"pose runtime '{r}' not installed here")
-    )
-    for r in RUNTIMES
-]
-
-
-@pytest.fixture(scope="session")
-def model_path() -> Path:
-    try:
-        return find_model()
-    except ModelError as exc:
-        pytest.skip(f"pose model not installed ({exc}); `hinge-kiosk models fetch --from ../shared/models`")
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +34,6 @@ def _names() -> list[str]:
     return [part.name.lower() for part in BodyPart]
 
 
-@pytest.mark.parametrize("runtime", RUNTIME_PARAMS)
 @pytest.mark.parametrize(("row", "image"), [(0, "image1.png"), (1, "image2.jpeg")])
 def test_tf_examples_every_keypoint_within_21_px(
     model_path: Path, peer: Path, runtime: str, row: int, image: str, tmp_path: Path
@@ -70,7 +53,6 @@ def test_tf_examples_every_keypoint_within_21_px(
     )
 
 
-@pytest.mark.parametrize("runtime", RUNTIME_PARAMS)
 def test_coral_squat_confident_keypoints_within_4_percent(model_path: Path, peer: Path, runtime: str) -> None:
     folder = peer / "coral"
     with (folder / "movenet_single_pose_lightning_ptq_reference.csv").open() as f:
@@ -101,7 +83,6 @@ def _clip(shared_data: Path, group: str, name: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("runtime", RUNTIME_PARAMS)
 def test_video_track_has_container_times_and_source_pixels(
     model_path: Path, shared_data: Path, runtime: str
 ) -> None:

@@ -13,8 +13,6 @@ import pytest
 
 from kiosk.analyze import run_engine
 from kiosk.engine import HingeEngine
-from kiosk.errors import ModelError
-from kiosk.models import find_model
 from kiosk.pose import track_from_media
 from kiosk.reps import ROUNDED_ALIGNMENT
 from kiosk.track import PoseTrack
@@ -23,12 +21,7 @@ _TRACKS: dict[Path, PoseTrack] = {}
 
 
 @pytest.fixture(scope="module")
-def clip_track(shared_data):
-    try:
-        find_model()
-    except ModelError as exc:
-        pytest.skip(f"pose model not installed ({exc}); `hinge-kiosk models fetch --from ../shared/models`")
-
+def clip_track(shared_data, model_path):
     def track(relative: str) -> PoseTrack:
         path = shared_data / "clips" / relative
         if path not in _TRACKS:

@@ -1,14 +1,13 @@
 """`hinge-kiosk bench core | pipeline | kiosk`: performance measurements, not tests.
 
-Each sub-benchmark lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`;
-a module not written yet is simply not offered. Modules are imported when the parser is built, so
-they keep their heavy imports (runtimes, PyAV, pygame) inside `run`.
+Each sub-benchmark lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`.
+Modules are imported when the parser is built, so they keep their heavy imports (runtimes, PyAV,
+pygame) inside `run`.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from typing import Any
 
 # Sub-benchmark name -> (module, one-line help).
@@ -20,12 +19,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
 
 
 def register(subparsers: Any) -> None:
-    """Add `bench` with whichever sub-benchmarks exist."""
+    """Add `bench` and its sub-benchmarks."""
     parser = subparsers.add_parser("bench", help="measure performance (core, pipeline, kiosk)")
     sub = parser.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
     for name, (module_name, help_text) in BENCHMARKS.items():
-        if importlib.util.find_spec(module_name) is None:
-            continue
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)

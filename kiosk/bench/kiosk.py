@@ -25,56 +25,12 @@ import os
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-WARMUP_INVOKES = 5
-KEEP_INPUTS = 600
-
-
-class _RecordingBackend:
-    """Passes through to a backend, keeping copies of the model inputs for the bare loop."""
-
-    def __init__(self, backend: Any, keep: int) -> None:
-        self.backend = backend
-        self.input_size = backend.input_size
-        self.runtime = backend.runtime
-        self.threads = getattr(backend, "threads", 0)
-        self.inputs: list[np.ndarray] = []
-        self._keep = keep
-
-    def infer(self, rgb: np.ndarray) -> np.ndarray:
-        if len(self.inputs) < self._keep:
-            self.inputs.append(rgb.copy())
-        return self.backend.infer(rgb)
-
-
-class _Limited:
-    """A source that ends after `frames` frames (0: never early)."""
-
-    def __init__(self, source: Any, frames: int) -> None:
-        self.source = source
-        self.frames = frames
-        self.name = source.name
-        self.live = source.live
-
-    def read(self, timeout: float = 1.0) -> Any:
-        from kiosk.sources import EndOfStream
-
-        if self.frames > 0:
-            self.frames -= 1
-            if self.frames == 0:
-                raise EndOfStream(self.name)
-        return self.source.read(timeout)
-
-    def close(self) -> None:
-        self.source.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.source, name)
+from kiosk.bench.common import FirstFrames, RecordingBackend, add_video_arguments, bare_invoke_fps, video_path
 
 
 def rss_mb() -> float:
@@ -101,10 +57,10 @@ def measure(
     from kiosk.store import StoreWriter
 
     backend = open_backend(find_model(), runtime, threads)
-    recorder = _RecordingBackend(backend, KEEP_INPUTS)
+    recorder = RecordingBackend(backend)
     tap = CaptureTap()
     inputs = Inputs(
-        lambda: tap.wrap(_Limited(VideoFileSource(video, model_input=backend.input_size), frames)),  # type: ignore[arg-type]
+        lambda: tap.wrap(FirstFrames(VideoFileSource(video, model_input=backend.input_size), frames)),
         SizedEstimator(PoseEstimator(recorder)),  # type: ignore[arg-type]
         tap,
         description=str(video),
@@ -127,14 +83,7 @@ def measure(
         raise InputError(f"{video}: needs at least 2 decodable frames to measure a rate")
     fps = (loop.frames - 1) / max(1e-9, loop.last_frame_at - loop.first_frame_at)
 
-    inputs_seen = recorder.inputs
-    for x in inputs_seen[:WARMUP_INVOKES]:
-        backend.infer(x)
-    count = max(len(inputs_seen), min(n, 2000))
-    start = time.perf_counter()
-    for i in range(count):
-        backend.infer(inputs_seen[i % len(inputs_seen)])
-    invoke_fps = count / (time.perf_counter() - start)
+    invoke_fps = bare_invoke_fps(backend, recorder.inputs, min(n, 2000))
 
     latency = [s for s in loop.latency_s if math.isfinite(s)]
     doc = {
@@ -155,7 +104,7 @@ def measure(
         "threads": getattr(backend, "threads", threads),
         "frames_shown": loop.shown,
         "stage_ms": {k: round(v, 2) for k, v in stats.stage_ms.items()},
-        "target_latency_ms": round(2000.0 / invoke_fps + 1000.0 / 60.0, 1),
+        "target_latency_ms": round(2000.0 / invoke_fps + 1000.0 / cfg.display.max_fps, 1),
     }
     return doc
 
@@ -169,23 +118,14 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", metavar="VIDEO", help="a video file (e.g. a clip from ../shared/data/clips)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_video_arguments(parser)
     parser.add_argument(
         "--size", type=_size, default=(1920, 1080), metavar="WxH", help="display size (1920x1080)"
     )
-    parser.add_argument("--threads", type=int, default=0, help="interpreter threads (default: all cores)")
-    parser.add_argument("--runtime", default="auto", help="pose runtime: auto|litert|tflite")
-    parser.add_argument("--frames", type=int, default=0, help="stop after this many frames (default: all)")
-    parser.add_argument("--drill", default=None, help="drill the engine scores (default: the configured one)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.errors import InputError
-
-    video = Path(args.video)
-    if not video.is_file():
-        raise InputError(f"{video}: no such video file")
+    video = video_path(args.video)
     doc = measure(
         video,
         size=args.size,

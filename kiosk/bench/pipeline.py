@@ -16,36 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kiosk.backends import PoseBackend
-from kiosk.sources import EndOfStream, Frame, FrameSource, VideoFileSource
-
-WARMUP_INVOKES = 5
-
-
-class _RecordingBackend(PoseBackend):
-    """Passes through to a backend, keeping copies of the first `keep` model inputs for the bare loop."""
-
-    runtime = "recording"
-
-    def __init__(self, backend: PoseBackend, keep: int) -> None:
-        self.backend = backend
-        self.input_size = backend.input_size
-        self.model_path = backend.model_path
-        self.threads = backend.threads
-        self.inputs: list[np.ndarray] = []
-        self._keep = keep
-
-    def infer(self, rgb: np.ndarray) -> np.ndarray:
-        if len(self.inputs) < self._keep:
-            self.inputs.append(rgb.copy())
-        return self.backend.infer(rgb)
+from kiosk.bench.common import FirstFrames, RecordingBackend, add_video_arguments, bare_invoke_fps, video_path
+from kiosk.sources import VideoFileSource
 
 
 def _scorer(drill: str | None, frame_size: tuple[int, int]) -> tuple[Callable[[np.ndarray, float], Any], str]:
@@ -55,25 +33,6 @@ def _scorer(drill: str | None, frame_size: tuple[int, int]) -> tuple[Callable[[n
         return (lambda pose, t: float(pose[:, 2].mean())), "stand-in (kiosk.engine not importable)"
     engine = HingeEngine(drill, frame_size=frame_size) if drill else HingeEngine(frame_size=frame_size)
     return engine.step, f"HingeEngine({engine.drill.name})"
-
-
-class _FirstFrames(FrameSource):
-    """The first `limit` frames of `source` (all of them when `limit` <= 0)."""
-
-    def __init__(self, source: FrameSource, limit: int) -> None:
-        self.source, self.limit = source, limit
-        self.name, self.live = source.name, source.live
-        self.count = 0
-
-    def read(self, timeout: float = 1.0) -> Frame:
-        if 0 < self.limit <= self.count:
-            raise EndOfStream(self.name)
-        frame = self.source.read(timeout)
-        self.count += 1
-        return frame
-
-    def close(self) -> None:
-        self.source.close()
 
 
 def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str | None) -> dict[str, Any]:
@@ -87,10 +46,10 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
     probe = VideoFileSource(video, model_input=backend.input_size)
     frame_size = probe.read(5.0).size
     probe.close()
-    recorder = _RecordingBackend(backend, keep=frames if frames > 0 else 600)
+    recorder = RecordingBackend(backend)
     score, scorer_name = _scorer(drill, frame_size)
     pipeline = Pipeline(
-        lambda: _FirstFrames(VideoFileSource(video, model_input=backend.input_size), frames),
+        lambda: FirstFrames(VideoFileSource(video, model_input=backend.input_size), frames),
         PoseEstimator(recorder),
         score,
         stall_s=30.0,
@@ -108,14 +67,7 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
         raise InputError(f"{video}: needs at least 2 decodable frames to measure a rate")
     pipeline_fps = stats.fps  # first to last result; the window holds every result of the run
 
-    inputs = recorder.inputs
-    for x in inputs[:WARMUP_INVOKES]:
-        backend.infer(x)
-    count = max(len(inputs), stats.processed)
-    start = time.perf_counter()
-    for i in range(count):
-        backend.infer(inputs[i % len(inputs)])
-    invoke_fps = count / (time.perf_counter() - start)
+    invoke_fps = bare_invoke_fps(backend, recorder.inputs, stats.processed)
 
     return {
         "frames": stats.processed,
@@ -135,20 +87,11 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", metavar="VIDEO", help="a video file (e.g. a clip from ../shared/data/clips)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--threads", type=int, default=0, help="interpreter threads (default: all cores)")
-    parser.add_argument("--runtime", default="auto", help="pose runtime: auto|litert|tflite")
-    parser.add_argument("--frames", type=int, default=0, help="stop after this many frames (default: all)")
-    parser.add_argument("--drill", default=None, help="drill the engine scores (default: the engine's)")
+    add_video_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.errors import InputError
-
-    video = Path(args.video)
-    if not video.is_file():
-        raise InputError(f"{video}: no such video file")
+    video = video_path(args.video)
     doc = measure(video, runtime=args.runtime, threads=args.threads, frames=args.frames, drill=args.drill)
     context = doc.pop("context")
     if args.json:

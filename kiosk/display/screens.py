@@ -593,22 +593,8 @@ class Screens:
         drill = get_drill(flow.drill)
         width = self._line_width()
         view = self.camera_view
-        if snap is not None and snap.person and scene.frame is not None:
-            if drill.has_wall:
-                w.wall(
-                    c,
-                    view,
-                    snap.pose,
-                    snap.valid,
-                    snap.side,
-                    snap.wall_x,
-                    snap.leg_px,
-                    snap.facing,
-                    snap.wall_reached,
-                    width,
-                )
-            w.skeleton(c, view, snap.pose, snap.valid, snap.side, width)
-            w.dowel(c, view, snap.pose, snap.valid, snap.side, snap.alignment, width)
+        if snap is not None and scene.frame is not None:
+            w.body_overlay(c, view, snap, drill.has_wall, width)
         reps = len(flow.set_reps)
         w.counter(c, L.counter, reps, flow.settings.set_size, flow.clean, flow.faulted, L.portrait)
         w.score_strip(c, L.strip, flow.set_reps, flow.settings.set_size, vertical=not L.portrait)

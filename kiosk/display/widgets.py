@@ -18,7 +18,7 @@ from kiosk.body import CHAINS, SIDE_BONES, BodyPart, Side
 from kiosk.coach import Cue
 from kiosk.display import theme as th
 from kiosk.display.gfx import Canvas
-from kiosk.flow import FAULT_NAMES, ReplayClip
+from kiosk.flow import FAULT_NAMES, FrameSnapshot, ReplayClip
 from kiosk.reps import RepResult
 
 
@@ -163,6 +163,28 @@ def wall(
     label = "WALL"
     tw, _ = canvas.text_size(label, canvas.px(th.SMALL))
     canvas.text(label, canvas.px(th.SMALL), color, (x + behind * (tw / 2 + width), y0), "midbottom")
+
+
+def body_overlay(canvas: Canvas, view: View, snap: FrameSnapshot, has_wall: bool, width: float) -> None:
+    """What the mirror draws over the person: the wall (for drills with one), the skeleton of the
+    side in use and the dowel line; the live screens and the annotated video both use it."""
+    if not snap.person:
+        return
+    if has_wall:
+        wall(
+            canvas,
+            view,
+            snap.pose,
+            snap.valid,
+            snap.side,
+            snap.wall_x,
+            snap.leg_px,
+            snap.facing,
+            snap.wall_reached,
+            width,
+        )
+    skeleton(canvas, view, snap.pose, snap.valid, snap.side, width)
+    dowel(canvas, view, snap.pose, snap.valid, snap.side, snap.alignment, width)
 
 
 def figure(

@@ -1,0 +1,88 @@
+"""What the video benchmarks share: the bare-invoke reference and their command-line arguments.
+
+Both `bench pipeline` and `bench kiosk` compare a real path against the model alone, measured in
+the same run on the same backend: the backend records the model inputs the real path produced,
+then a bare loop of `infer` over those inputs gives the limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiosk.errors import InputError
+from kiosk.sources import EndOfStream, Frame, FrameSource
+
+WARMUP_INVOKES = 5
+KEEP_INPUTS = 600  # model inputs kept for the bare loop (about 66 MB at 192 x 192 x 3)
+
+
+class RecordingBackend:
+    """Passes through to a backend, keeping copies of the first `keep` model inputs."""
+
+    def __init__(self, backend: Any, keep: int = KEEP_INPUTS) -> None:
+        self.backend = backend
+        self.runtime = backend.runtime
+        self.input_size = backend.input_size
+        self.model_path = getattr(backend, "model_path", None)
+        self.threads = getattr(backend, "threads", 0)
+        self.inputs: list[np.ndarray] = []
+        self._keep = keep
+
+    def infer(self, rgb: np.ndarray) -> np.ndarray:
+        if len(self.inputs) < self._keep:
+            self.inputs.append(rgb.copy())
+        return self.backend.infer(rgb)
+
+
+def bare_invoke_fps(backend: Any, inputs: list[np.ndarray], count: int) -> float:
+    """`infer` calls per second over `inputs` (cycled to `count` calls), after a warm-up."""
+    for x in inputs[:WARMUP_INVOKES]:
+        backend.infer(x)
+    count = max(count, len(inputs))
+    start = time.perf_counter()
+    for i in range(count):
+        backend.infer(inputs[i % len(inputs)])
+    return count / (time.perf_counter() - start)
+
+
+class FirstFrames(FrameSource):
+    """The first `limit` frames of `source` (all of them when `limit` <= 0)."""
+
+    def __init__(self, source: FrameSource, limit: int) -> None:
+        self.source, self.limit = source, limit
+        self.name, self.live = source.name, source.live
+        self.count = 0
+
+    def read(self, timeout: float = 1.0) -> Frame:
+        if 0 < self.limit <= self.count:
+            raise EndOfStream(self.name)
+        frame = self.source.read(timeout)
+        self.count += 1
+        return frame
+
+    def close(self) -> None:
+        self.source.close()
+
+    def __getattr__(self, name: str) -> Any:  # the source's skipped / dropped counters
+        return getattr(self.source, name)
+
+
+def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", metavar="VIDEO", help="a video file (e.g. a clip from ../shared/data/clips)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--threads", type=int, default=0, help="interpreter threads (default: all cores)")
+    parser.add_argument("--runtime", default="auto", help="pose runtime: auto|litert|tflite")
+    parser.add_argument("--frames", type=int, default=0, help="stop after this many frames (default: all)")
+    parser.add_argument("--drill", default=None, help="drill the engine scores (default: the configured one)")
+
+
+def video_path(text: str) -> Path:
+    video = Path(text)
+    if not video.is_file():
+        raise InputError(f"{video}: no such video file")
+    return video
