@@ -145,6 +145,18 @@ def _bottom(drill: str, spec: RepSpec) -> Posture:
     return STAND.blend(KB_DEADLIFT_BOTTOM if kb_clean else BOTTOMS[spec.fault], spec.depth)
 
 
+def _bend_and_hold(segs: list[_Segment], t: float, reach: Posture, hold_s: float) -> float:
+    """Bend down to the floor, hold (picking a bell up or putting it down), stand, pause.
+    Appends the segments from time `t`; returns when they end."""
+    segs += [
+        _Segment(t, t + 1.0, STAND, reach),
+        _Segment(t + 1.0, t + 1.0 + hold_s, reach, reach),
+        _Segment(t + 1.0 + hold_s, t + 2.0 + hold_s, reach, STAND),
+        _Segment(t + 2.0 + hold_s, t + 3.0 + hold_s, STAND, STAND),
+    ]
+    return t + 3.0 + hold_s
+
+
 def _timeline(sc: Scenario) -> tuple[list[_Segment], list[TruthRep]]:
     segs: list[_Segment] = []
     truth: list[TruthRep] = []
@@ -156,13 +168,7 @@ def _timeline(sc: Scenario) -> tuple[list[_Segment], list[TruthRep]]:
     t += sc.stand_s
     reach = _bottom(sc.drill, RepSpec(depth=1.0))
     if sc.pickup_s > 0:
-        segs += [
-            _Segment(t, t + 1.0, STAND, reach),
-            _Segment(t + 1.0, t + 1.0 + sc.pickup_s, reach, reach),
-            _Segment(t + 1.0 + sc.pickup_s, t + 2.0 + sc.pickup_s, reach, STAND),
-            _Segment(t + 2.0 + sc.pickup_s, t + 3.0 + sc.pickup_s, STAND, STAND),
-        ]
-        t += 3.0 + sc.pickup_s
+        t = _bend_and_hold(segs, t, reach, sc.pickup_s)
     for i, spec in enumerate(sc.reps):
         bottom = _bottom(sc.drill, spec)
         t0 = t
@@ -186,13 +192,7 @@ def _timeline(sc: Scenario) -> tuple[list[_Segment], list[TruthRep]]:
         segs.append(_Segment(t, t + spec.rest_s, STAND, STAND))
         t += spec.rest_s
     if sc.setdown_s > 0:
-        segs += [
-            _Segment(t, t + 1.0, STAND, reach),
-            _Segment(t + 1.0, t + 1.0 + sc.setdown_s, reach, reach),
-            _Segment(t + 1.0 + sc.setdown_s, t + 2.0 + sc.setdown_s, reach, STAND),
-            _Segment(t + 2.0 + sc.setdown_s, t + 3.0 + sc.setdown_s, STAND, STAND),
-        ]
-        t += 3.0 + sc.setdown_s
+        t = _bend_and_hold(segs, t, reach, sc.setdown_s)
     if sc.walk_out_s > 0:
         segs.append(_Segment(t, t + sc.walk_out_s, STAND, STAND, walk_from=0.0, walk_to=1.4))
         t += sc.walk_out_s
