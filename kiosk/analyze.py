@@ -10,13 +10,14 @@ import argparse
 import json
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kiosk.drills import DEFAULT_DRILL, DRILLS, get_drill
 from kiosk.engine import HingeEngine
 from kiosk.errors import InputError
-from kiosk.reps import FAULTS, RepResult
+from kiosk.reps import FAULTS, TOO_SHALLOW, RepResult
 from kiosk.track import PoseTrack, load_track
 
 TRACK_SUFFIXES = (".npz", ".json", ".json.gz")
@@ -39,6 +40,44 @@ def is_track(path: str | Path) -> bool:
     return str(path).lower().endswith(TRACK_SUFFIXES)
 
 
+@dataclass
+class Analysis:
+    """What the engine made of a track."""
+
+    reps: list[RepResult]
+    side: str | None  # the side that faced the camera most: "left", "right", or None
+    # Movements that got under way but were not counted: (time, why). Small dips are left out.
+    dropped: list[tuple[float, str]] = field(default_factory=list)
+
+
+def analyze_track(
+    track: PoseTrack,
+    drill: str = DEFAULT_DRILL,
+    *,
+    wall_distance_in: float = 9.0,
+    user_height_cm: float | None = None,
+) -> Analysis:
+    """Run the engine over every frame of the track, as the kiosk would live."""
+    engine = HingeEngine(
+        drill, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm, frame_size=track.frame_size
+    )
+    sides: Counter[str] = Counter()
+    out = Analysis([], None)
+    for kp, t in zip(track.keypoints, track.t, strict=True):
+        result = engine.step(kp, float(t))
+        m = result.metrics
+        if m.person and m.side is not None:
+            sides[m.side.value] += 1
+        if result.rep is not None:
+            out.reps.append(result.rep)
+        if result.dropped and result.dropped != TOO_SHALLOW:
+            out.dropped.append((float(t), result.dropped))
+    if len(track) and (last := engine.finish(float(track.t[-1])).rep) is not None:
+        out.reps.append(last)
+    out.side = sides.most_common(1)[0][0] if sides else None
+    return out
+
+
 def run_engine(
     track: PoseTrack,
     drill: str = DEFAULT_DRILL,
@@ -47,22 +86,8 @@ def run_engine(
     user_height_cm: float | None = None,
 ) -> tuple[list[RepResult], str | None]:
     """All reps in the track, and the side that faced the camera most ("left"/"right"/None)."""
-    engine = HingeEngine(
-        drill, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm, frame_size=track.frame_size
-    )
-    sides: Counter[str] = Counter()
-    reps: list[RepResult] = []
-    for kp, t in zip(track.keypoints, track.t, strict=True):
-        result = engine.step(kp, float(t))
-        m = result.metrics
-        if m.person and m.side is not None:
-            sides[m.side.value] += 1
-        if result.rep is not None:
-            reps.append(result.rep)
-    if len(track) and (last := engine.finish(float(track.t[-1])).rep) is not None:
-        reps.append(last)
-    side = sides.most_common(1)[0][0] if sides else None
-    return reps, side
+    found = analyze_track(track, drill, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm)
+    return found.reps, found.side
 
 
 def report(track: PoseTrack, drill: str, reps: list[RepResult], side: str | None) -> dict[str, Any]:
@@ -92,7 +117,7 @@ def _fmt(x: float | None, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
 
-def print_table(doc: dict[str, Any], out=sys.stdout) -> None:
+def print_table(doc: dict[str, Any], dropped: list[tuple[float, str]] = (), out=sys.stdout) -> None:
     s = doc["summary"]
     print(
         f"{doc['input']}: {s['reps']} reps ({s['clean_reps']} clean), drill {doc['drill']}, "
@@ -102,7 +127,14 @@ def print_table(doc: dict[str, Any], out=sys.stdout) -> None:
     )
     if not doc["reps"]:
         print("no reps found: is the whole body in view, side-on, standing between reps?", file=out)
-        return
+    else:
+        _print_reps(doc, out)
+    for t, why in dropped:
+        print(f"not counted at {t:.2f} s: {why}", file=out)
+
+
+def _print_reps(doc: dict[str, Any], out) -> None:
+    s = doc["summary"]
     print(" rep   start     end  score  hip°  knee°  travel  wall  faults", file=out)
     for r in doc["reps"]:
         wall = {True: "yes", False: "no", None: "-"}[r["wall_tap"]]
@@ -134,10 +166,10 @@ def main(args: argparse.Namespace) -> int:
     track = load_input(args.input, args)
     if args.save_track:
         track.save(args.save_track)
-    reps, side = run_engine(
+    found = analyze_track(
         track, drill, wall_distance_in=args.wall_distance_in, user_height_cm=args.user_height_cm or None
     )
-    doc = report(track, drill, reps, side)
+    doc = report(track, drill, found.reps, found.side)
     if args.annotate:
         from kiosk.annotate import annotate_video
 
@@ -152,7 +184,7 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(doc) + "\n")
     else:
-        print_table(doc)
+        print_table(doc, found.dropped)
     return 0
 
 

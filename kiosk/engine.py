@@ -32,7 +32,20 @@ DROP_FULL_DEPTH = 0.35
 class FrameResult:
     """Everything the display, audio and store need about the latest frame."""
 
-    __slots__ = ("cue", "depth", "drop", "metrics", "phase", "pose", "rep", "reps", "speak", "t", "valid")
+    __slots__ = (
+        "cue",
+        "depth",
+        "drop",
+        "dropped",
+        "metrics",
+        "phase",
+        "pose",
+        "rep",
+        "reps",
+        "speak",
+        "t",
+        "valid",
+    )
 
     def __init__(self, pose: np.ndarray, valid: np.ndarray, metrics: FrameMetrics) -> None:
         self.t = math.nan
@@ -41,6 +54,7 @@ class FrameResult:
         self.metrics = metrics
         self.phase = Phase.IDLE
         self.rep: RepResult | None = None  # set only on the frame a rep finishes
+        self.dropped = ""  # on the frame a movement under way was not counted: why
         self.reps = 0  # reps counted so far
         self.depth = 0.0  # 0..1+: progress toward the wall (or full depth), for the gauge
         self.drop = math.nan  # how far the shoulders are below standing height (0..~0.5)
@@ -80,7 +94,7 @@ class HingeEngine:
         self.coach.reset()
         r = self.result
         r.t, r.phase, r.rep, r.reps, r.depth, r.cue, r.speak = math.nan, Phase.IDLE, None, 0, 0.0, None, None
-        r.drop = math.nan
+        r.drop, r.dropped = math.nan, ""
 
     def step(self, keypoints: np.ndarray, t: float) -> FrameResult:
         """Score one frame: `keypoints` (17, 3) = (x, y, score) in source pixels, `t` seconds."""
@@ -113,6 +127,7 @@ class HingeEngine:
         r.t = t
         r.phase = self.counter.phase
         r.rep = rep
+        r.dropped = self.counter.dropped
         r.reps = self.counter.count
         r.drop = self.counter.drop
         if math.isfinite(m.depth):

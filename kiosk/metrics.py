@@ -43,7 +43,6 @@ DEG = 180.0 / math.pi
 # behind the ankle: those offsets turn "the glutes touch a wall d behind the heels" into a position
 # of the hip keypoint (a 9-inch wall: hips 0.37 thigh lengths behind the ankles).
 THIGH_H = 0.245
-SHIN_H = 0.246
 FOOT_PER_SHIN = 0.152 / 0.246
 GLUTE_H = 0.08
 HEEL_H = 0.035
@@ -95,7 +94,6 @@ class FrameMetrics:
         "head_angle",
         "height",
         "hip_flex",
-        "hip_height",
         "hip_travel",
         "hip_travel_cm",
         "hyperextended",
@@ -144,7 +142,6 @@ class FrameMetrics:
         self.head_angle = NAN
         self.hip_travel = NAN
         self.hip_travel_cm = NAN
-        self.hip_height = NAN
         self.height = NAN
         self.ankle_x = NAN
         self.ankle_y = NAN
@@ -410,7 +407,6 @@ class MetricsCore:
             m.shin_angle = shin_a = math.atan2(f * (kx - ax), ay - ky) * DEG
             m.knee_flex = thigh_a + shin_a
             m.knee_forward = f * (kx - ax) / shin
-            m.hip_height = (ay - hy) / leg
 
         # Three-point alignment and head.
         if e_ok:

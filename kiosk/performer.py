@@ -130,7 +130,6 @@ class _Segment:
     end: Posture
     walk_from: float = 0.0  # body x offset (in heights) at t0 and t1, for walking
     walk_to: float = 0.0
-    lean_back: bool = False
 
 
 def _ease(p: float) -> float:

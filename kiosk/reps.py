@@ -87,6 +87,9 @@ STAND_UP_TAU_S = 0.25  # the standing height follows a taller reading this fast 
 STAND_DOWN_TAU_S = 4.0  # ... and a shorter one this slowly (the lifter may step back)
 BUFFER_ROWS = 1024  # 34 s at 30 fps: longer than `MAX_REP_S` at any camera rate we support
 
+# Why a small dip was not a rep: the most common reason by far (shuffles, nods), not worth reporting.
+TOO_SHALLOW = "too shallow to be a rep"
+
 # Columns of the per-rep buffer.
 C_T, C_HIP, C_KNEE, C_TRUNK, C_SHIN, C_THIGH, C_ALIGN, C_HEAD = range(8)
 C_TRAVEL, C_COM, C_KNEE_FWD, C_SIDE_RATIO, C_HYPER, C_WALL, C_DROP = range(8, 15)
@@ -211,7 +214,7 @@ class RepCounter:
         self._feet_slow_x = self._feet_slow_y = math.nan
         self._feet_speed = 0.0
         self._t = math.nan
-        self.last_cancel = ""
+        self.dropped = ""
 
     @property
     def feet_moving(self) -> bool:
@@ -222,7 +225,9 @@ class RepCounter:
         return self.phase in (Phase.DESCENDING, Phase.ASCENDING, Phase.LOCKOUT)
 
     def update(self, m: FrameMetrics) -> RepResult | None:
-        """Advance one frame; return the rep that finished on this frame, if any."""
+        """Advance one frame; return the rep that finished on this frame, if any. When a movement
+        that got under way is not counted, `dropped` says why, on that frame only."""
+        self.dropped = ""
         t = m.t
         dt = t - self._t if math.isfinite(self._t) else 0.0
         self._t = t
@@ -290,7 +295,7 @@ class RepCounter:
             if self._peak >= d.rep_min_drop and drop < self._peak - TURN_DROP:
                 self.phase = Phase.ASCENDING
             elif self._peak < d.rep_min_drop and drop < d.start_drop - 0.02:
-                self._cancel("too shallow to be a rep")
+                self._cancel(TOO_SHALLOW)
                 self.phase = Phase.STANDING
                 return None
         if self.phase is Phase.ASCENDING and drop <= d.lockout_drop:
@@ -360,7 +365,7 @@ class RepCounter:
             self._written = self._n
 
     def _cancel(self, why: str) -> None:
-        self.last_cancel = why
+        self.dropped = why
         self.phase = Phase.IDLE
         self._n = 0
         self._last_low_t = math.nan
@@ -379,11 +384,11 @@ class RepCounter:
         frame_dt = (rows[-1][C_T] - rows[0][C_T]) / (len(rows) - 1) if len(rows) > 1 else 0.0
         near = max(self.drill.rep_min_drop, 0.85 * self._peak)
         if sum(1 for row in rows if row[C_DROP] >= near) * frame_dt > self.drill.max_dwell_s:
-            self.last_cancel = "held at the bottom: a set-up or set-down, not a rep"
+            self.dropped = "held at the bottom: a set-up or set-down, not a rep"
             return None
         side_view = [row for row in rows if row[C_SIDE_RATIO] < JUDGE_SIDE_RATIO]
         if len(side_view) >= MIN_EVIDENCE_FRAMES and _robust_max(side_view, C_HIP) < MIN_REP_HIP_FLEX_DEG:
-            self.last_cancel = "the hips did not bend: not a rep"
+            self.dropped = "the hips did not bend: not a rep"
             return None
         self.count += 1
         return judge_rep(

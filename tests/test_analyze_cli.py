@@ -105,3 +105,14 @@ def test_save_track_round_trips_a_track(tmp_path, track_file):
     with np.load(track_file) as a, np.load(out_path) as b:
         np.testing.assert_array_equal(a["keypoints"], b["keypoints"])
         np.testing.assert_array_equal(a["t"], b["t"])
+
+
+def test_table_says_why_a_bell_pickup_was_not_counted(tmp_path):
+    from kiosk.performer import RepSpec, perform
+
+    perf = perform(reps=(RepSpec(),) * 2, pickup_s=3.0, setdown_s=3.0, drill="kettlebell-deadlift", seed=1)
+    path = tmp_path / "set.npz"
+    perf.track.save(path)
+    out = analyze(str(path), "--drill", "kettlebell-deadlift")
+    assert "2 reps" in out.stdout
+    assert out.stdout.count("not counted at") == 2 and "set-up or set-down" in out.stdout
