@@ -3,7 +3,8 @@
 Everything here is pure: keypoints with their weights and a timestamp in, `FrameMetrics` out
 (the same object, updated in place). Lengths are divided by the body's own segment lengths so the
 distance to the camera does not matter; angles are in degrees, signed by the direction the person
-faces, so a left-facing and a right-facing lifter read the same.
+faces, so a left-facing and a right-facing lifter read the same. The body is read along its
+midline: each left/right pair averaged by confidence (see `MetricsCore._midline`).
 
 Conventions (`facing` = +1 when the nose points to +x in the image):
 - trunk_angle: hip->shoulder from vertical; + = leaning forward, - = leaning back.
