@@ -445,14 +445,17 @@ class Screens:
 
     # ------------------------------------------------------------------------------ before a set
 
+    def _faint_skeleton(self, snap: FrameSnapshot | None) -> None:
+        """The person's skeleton, muted: guidance screens show they are seen without judging."""
+        if snap is not None and snap.person:
+            view, width = self.camera_view, self._line_width()
+            w.skeleton(self.canvas, view, snap.pose, snap.valid, snap.side, width, th.SKELETON, 200)
+
     def _placement_screen(self, scene: Scene) -> None:
         c, L = self.canvas, self.layout
         px = L.px
         snap = scene.snap
-        if snap is not None and snap.person:
-            w.skeleton(
-                c, self.camera_view, snap.pose, snap.valid, snap.side, self._line_width(), th.SKELETON, 200
-            )
+        self._faint_skeleton(snap)
         checks = scene.flow.checklist
         ready = False
         if not checks.in_view:
@@ -526,10 +529,7 @@ class Screens:
         px = L.px
         flow = scene.flow
         snap = scene.snap
-        if snap is not None and snap.person:
-            w.skeleton(
-                c, self.camera_view, snap.pose, snap.valid, snap.side, self._line_width(), th.SKELETON, 200
-            )
+        self._faint_skeleton(snap)
         names = flow.choices
         W, H = L.size
         if L.portrait:
