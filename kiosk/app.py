@@ -39,7 +39,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -52,6 +52,9 @@ from kiosk.flow import Flow, FlowSettings, FrameSnapshot, Screen
 from kiosk.reps import Phase, RepResult
 from kiosk.sdnotify import FlowWatchdog, Notifier
 from kiosk.sources import Frame, FrameSource
+
+if TYPE_CHECKING:
+    from kiosk.pose import Prepared
 
 log = logging.getLogger("kiosk")
 
@@ -107,15 +110,7 @@ class _TappedSource(FrameSource):
     def read(self, timeout: float = 1.0) -> Frame:
         frame = self.inner.read(timeout)
         arrived = self.tap.clock()
-        turns = (self.tap.rotation // 90) % 4
-        if turns:
-            frame = Frame(
-                np.ascontiguousarray(np.rot90(frame.rgb, -turns)),
-                frame.t,
-                frame.index,
-                None if frame.lores is None else np.ascontiguousarray(np.rot90(frame.lores, -turns)),
-                frame.decode_s,
-            )
+        frame = frame.rotated(self.tap.rotation // 90)
         self.tap.record(frame, frame.t if self.clocked else arrived)
         return frame
 
@@ -133,9 +128,9 @@ class SizedEstimator:
         self.inner = inner
         self.frame_size: tuple[int, int] | None = None
 
-    def estimate(self, frame_rgb: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
-        self.frame_size = (int(frame_rgb.shape[1]), int(frame_rgb.shape[0]))
-        return self.inner.estimate(frame_rgb, *args, **kwargs)
+    def estimate(self, frame: Frame, prepared: Prepared | None = None) -> np.ndarray:
+        self.frame_size = frame.size
+        return self.inner.estimate(frame, prepared)
 
     def __getattr__(self, name: str) -> Any:  # input_size, next_crop, prepare, timings, crop, reset
         return getattr(self.inner, name)

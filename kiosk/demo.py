@@ -330,19 +330,11 @@ class DemoEstimator:
     def next_crop(self, frame_size: tuple[int, int]) -> CropBox:
         return CropBox.full_frame(*frame_size)
 
-    def prepare(
-        self, frame_rgb: np.ndarray, lores: np.ndarray | None, box: CropBox, resizer: object, out: np.ndarray
-    ) -> Prepared:
+    def prepare(self, frame: Frame, box: CropBox, resizer: object, out: np.ndarray) -> Prepared:
         return Prepared(box, out, 0.0)
 
-    def estimate(
-        self,
-        frame_rgb: np.ndarray,
-        t: float,
-        lores: np.ndarray | None = None,
-        prepared: Prepared | None = None,
-    ) -> np.ndarray:
-        pose = self.camera.pose_for(t)
+    def estimate(self, frame: Frame, prepared: Prepared | None = None) -> np.ndarray:
+        pose = self.camera.pose_for(frame.t)
         return self._nobody if pose is None else pose
 
     def reset(self) -> None:

@@ -297,7 +297,7 @@ class Pipeline:
             return None
         try:
             box = self._estimator.next_crop(frame.size)
-            return self._estimator.prepare(frame.rgb, frame.lores, box, resizer, buffer)
+            return self._estimator.prepare(frame, box, resizer, buffer)
         except Exception:
             self._free_inputs.put(buffer)
             raise
@@ -393,7 +393,7 @@ class Pipeline:
 
     def _process(self, item: _Captured, seq: int) -> Result:
         frame, arrived = item.frame, item.arrived
-        pose = self._estimator.estimate(frame.rgb, frame.t, frame.lores, item.prepared)
+        pose = self._estimator.estimate(frame, item.prepared)
         timings = self._estimator.timings
         start = time.perf_counter()
         scored = self._score(pose, frame.t) if self._score is not None else None

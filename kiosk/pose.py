@@ -25,6 +25,7 @@ from kiosk.body import NUM_KEYPOINTS, SCORE, BodyPart
 from kiosk.croptrack import CropParams, CropTracker, crop_for_pose
 from kiosk.errors import InputError
 from kiosk.preprocess import CropBox, CropResizer, pick_level
+from kiosk.sources import Frame
 from kiosk.track import PoseTrack
 
 
@@ -110,35 +111,22 @@ class PoseEstimator:
             return CropBox.full_frame(*frame_size)
         return tracker.crop
 
-    def prepare(
-        self,
-        frame_rgb: np.ndarray,
-        lores: np.ndarray | None,
-        box: CropBox,
-        resizer: CropResizer,
-        out: np.ndarray,
-    ) -> Prepared:
+    def prepare(self, frame: Frame, box: CropBox, resizer: CropResizer, out: np.ndarray) -> Prepared:
         """Make the model input for `box` into `out` with the caller's own `resizer` (any thread)."""
         start = time.perf_counter()
-        image, sx, sy = pick_level(frame_rgb, lores, box, self.input_size)
+        image, sx, sy = pick_level(frame, box, self.input_size)
         resizer(image, box, sx, sy, out)
         return Prepared(box, out, time.perf_counter() - start)
 
-    def estimate(
-        self,
-        frame_rgb: np.ndarray,
-        t: float,
-        lores: np.ndarray | None = None,
-        prepared: Prepared | None = None,
-    ) -> np.ndarray:
-        """Pose (17, 3) = (x, y, score) in `frame_rgb` pixels, at time `t` (seconds, for the tracker).
+    def estimate(self, frame: Frame, prepared: Prepared | None = None) -> np.ndarray:
+        """Pose (17, 3) = (x, y, score) in the frame's pixels; `frame.t` (seconds) feeds the tracker.
 
-        `lores`, when given, must show the same field of view; crops are sampled from it when it has
-        enough pixels, which is what makes preprocessing cheap. `prepared` is this frame's model input
-        made ahead of time; it is used when it was made for the crop the tracker still wants.
+        Crops are sampled from the frame's `lores` copy when it has enough pixels, which is what makes
+        preprocessing cheap. `prepared` is this frame's model input made ahead of time; it is used
+        when it was made for the crop the tracker still wants.
         """
         self.timings = StageTimes()
-        size = (int(frame_rgb.shape[1]), int(frame_rgb.shape[0]))
+        size = frame.size
         if self._tracker is None or self._tracker.frame_size != size:
             self._tracker = CropTracker(size, self.crop_params)
         box = self.next_crop(size)
@@ -146,9 +134,9 @@ class PoseEstimator:
             self.timings.preprocess_s = prepared.preprocess_s
             pose = self._infer(prepared.input, box)
         else:
-            pose = self._run(frame_rgb, lores, box)
+            pose = self._run(frame, box)
         self.crop = box
-        self._tracker.update(pose, t)
+        self._tracker.update(pose, frame.t)
         return pose
 
     def estimate_image(self, frame_rgb: np.ndarray) -> np.ndarray:
@@ -156,18 +144,18 @@ class PoseEstimator:
         self.timings = StageTimes()
         size = (int(frame_rgb.shape[1]), int(frame_rgb.shape[0]))
         full = CropBox.full_frame(*size)
-        first = self._run(frame_rgb, None, full)
+        image = Frame(frame_rgb, 0.0, 0)
+        first = self._run(image, full)
         box = crop_for_pose(first, size, self.crop_params)
-        direct = first if box == full else self._run(frame_rgb, None, box)
-        mirrored_rgb = frame_rgb[:, ::-1]
-        mirrored = self._run(mirrored_rgb, None, box.mirrored(size[0]))[MIRROR]
+        direct = first if box == full else self._run(image, box)
+        mirrored = self._run(Frame(frame_rgb[:, ::-1], 0.0, 0), box.mirrored(size[0]))[MIRROR]
         mirrored[:, 0] = size[0] - mirrored[:, 0]
         self.crop = box
         return merge_estimates(direct, mirrored, AGREEMENT * box.size)
 
-    def _run(self, rgb: np.ndarray, lores: np.ndarray | None, box: CropBox) -> np.ndarray:
+    def _run(self, frame: Frame, box: CropBox) -> np.ndarray:
         start = time.perf_counter()
-        image, sx, sy = pick_level(rgb, lores, box, self.input_size)
+        image, sx, sy = pick_level(frame, box, self.input_size)
         model_input = self._resizer(image, box, sx, sy)
         self.timings.preprocess_s += time.perf_counter() - start
         return self._infer(model_input, box)
@@ -248,7 +236,7 @@ def track_from_media(
         for frame in source:
             if frame_size is None:
                 frame_size = frame.size
-            poses.append(estimator.estimate(frame.rgb, frame.t, frame.lores))
+            poses.append(estimator.estimate(frame))
             times.append(frame.t)
             bar.update(len(poses))
         bar.finish(len(poses))

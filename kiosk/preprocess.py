@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kiosk.body import NUM_KEYPOINTS
+
+if TYPE_CHECKING:
+    from kiosk.sources import Frame
 
 # MoveNet's raw output columns.
 RAW_Y, RAW_X, RAW_SCORE = 0, 1, 2
@@ -77,20 +81,20 @@ class CropBox:
         return CropBox(width - (self.x0 + self.size), self.y0, self.size)
 
 
-def pick_level(
-    rgb: np.ndarray, lores: np.ndarray | None, box: CropBox, input_size: int
-) -> tuple[np.ndarray, float, float]:
-    """The image to sample `box` from and its scale (level pixels per source pixel, x and y).
+def pick_level(frame: Frame, box: CropBox, input_size: int) -> tuple[np.ndarray, float, float]:
+    """The image of `frame` to sample `box` from and its scale (level pixels per source pixel, x and y).
 
-    `lores` must show the same field of view as `rgb`; it is used when the crop still spans at least
-    `input_size` of its pixels, so the cheap resampler never has to upsample what the full frame has.
+    The frame's `lores` copy is used when the crop still spans at least `input_size` of its pixels, so
+    the cheap resampler never has to upsample what the full frame has; only a crop smaller than that
+    makes the frame convert its full-size `rgb`.
     """
+    lores = frame.lores
     if lores is not None:
-        sx = lores.shape[1] / rgb.shape[1]
-        sy = lores.shape[0] / rgb.shape[0]
+        sx = lores.shape[1] / frame.size[0]
+        sy = lores.shape[0] / frame.size[1]
         if box.size * min(sx, sy) >= input_size:
             return lores, sx, sy
-    return rgb, 1.0, 1.0
+    return frame.rgb, 1.0, 1.0
 
 
 def _box_sum(region: np.ndarray, k: int) -> np.ndarray:

@@ -130,7 +130,7 @@ def test_crop_tracking_sees_the_lifter_better_than_the_whole_frame(
     for tracking in (False, True):
         estimator = PoseEstimator(backend, crop_tracking=tracking)
         with VideoFileSource(clip) as source:
-            poses = [estimator.estimate(f.rgb, f.t, f.lores) for f, _ in zip(source, range(90), strict=False)]
+            poses = [estimator.estimate(f) for f, _ in zip(source, range(90), strict=False)]
         results[tracking] = _near_side_confidence(np.stack(poses))
     assert results[True] > results[False] + 0.03, results
 
@@ -145,13 +145,11 @@ def test_a_prepared_input_is_used_only_for_the_crop_it_was_made_for(
     plain, ahead = PoseEstimator(backend), PoseEstimator(backend)
     resizer = CropResizer(backend.input_size)
     for frame in frames:
-        expected = plain.estimate(frame.rgb, frame.t, frame.lores)
+        expected = plain.estimate(frame)
         box = ahead.next_crop(frame.size)
-        prepared = ahead.prepare(frame.rgb, frame.lores, box, resizer, np.empty((192, 192, 3), np.uint8))
-        np.testing.assert_array_equal(ahead.estimate(frame.rgb, frame.t, frame.lores, prepared), expected)
+        prepared = ahead.prepare(frame, box, resizer, np.empty((192, 192, 3), np.uint8))
+        np.testing.assert_array_equal(ahead.estimate(frame, prepared), expected)
     # An input made for another crop is ignored, not trusted.
     wrong = Prepared(CropBox(0, 0, 50), np.zeros((192, 192, 3), np.uint8), 0.0)
     last = frames[-1]
-    np.testing.assert_array_equal(
-        ahead.estimate(last.rgb, 1.0, last.lores, wrong), plain.estimate(last.rgb, 1.0, last.lores)
-    )
+    np.testing.assert_array_equal(ahead.estimate(last, wrong), plain.estimate(last))

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.preprocess import CropBox, CropResizer, _box_sum, pick_level
+from kiosk.sources import Frame
 
 S = 192
 
@@ -140,11 +141,21 @@ def test_a_bright_spot_maps_back_to_where_it_is() -> None:
 def test_pick_level_uses_lores_only_when_it_has_enough_pixels() -> None:
     rgb = np.zeros((720, 1280, 3), np.uint8)
     lores = np.zeros((216, 384, 3), np.uint8)
-    image, sx, sy = pick_level(rgb, lores, CropBox.full_frame(1280, 720), S)
+    conversions = []
+
+    def make() -> np.ndarray:
+        conversions.append(1)
+        return rgb
+
+    frame = Frame.deferred(make, (1280, 720), 0.0, 0, lores)
+    image, sx, sy = pick_level(frame, CropBox.full_frame(1280, 720), S)
     assert image is lores and sx == pytest.approx(0.3) and sy == pytest.approx(0.3)
-    image, sx, sy = pick_level(rgb, lores, CropBox(500, 200, 400), S)  # 120 lores px < 192
+    assert not conversions  # the full-size image was never made
+    image, sx, sy = pick_level(frame, CropBox(500, 200, 400), S)  # 120 lores px < 192
     assert image is rgb and sx == sy == 1.0
-    assert pick_level(rgb, None, CropBox.full_frame(1280, 720), S)[0] is rgb
+    pick_level(frame, CropBox(500, 200, 300), S)
+    assert len(conversions) == 1  # made once, then kept
+    assert pick_level(Frame(rgb, 0.0, 0), CropBox.full_frame(1280, 720), S)[0] is rgb
 
 
 def test_lores_and_full_resolution_give_the_same_input() -> None:

@@ -100,6 +100,45 @@ def test_video_file_frames_times_and_lores(video: Path) -> None:
         assert f.decode_s > 0
 
 
+def test_video_frames_convert_to_full_size_only_when_asked(
+    video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversions: list[int] = []
+    convert = sources._Converter.rgb
+
+    def counting(self: Any, av_frame: Any, turns: int = 0) -> np.ndarray:
+        conversions.append(1)
+        return convert(self, av_frame, turns)
+
+    monkeypatch.setattr(sources._Converter, "rgb", counting)
+    with VideoFileSource(video) as source:
+        frames = list(source)
+    assert not conversions  # size and lores need no full-size conversion
+    assert frames[3].size == (640, 360) and frames[3].lores is not None
+    assert bright_column(frames[3].rgb) == pytest.approx(50, abs=2)
+    assert frames[3].rgb is frames[3].rgb and len(conversions) == 1  # made once, then kept
+    # Threads racing for the first conversion share one result.
+    results: list[np.ndarray] = []
+    threads = [threading.Thread(target=lambda: results.append(frames[5].rgb)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(conversions) == 2 and all(r is results[0] for r in results)
+
+
+def test_a_rotated_frame_turns_both_images_clockwise() -> None:
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    rgb[0, 0] = 255  # top-left
+    frame = Frame(rgb, 1.5, 7, np.ascontiguousarray(rgb[::2, ::2]), 0.01)
+    turned = frame.rotated(1)
+    assert turned.size == (4, 6) and (turned.t, turned.index, turned.decode_s) == (1.5, 7, 0.01)
+    assert turned.rgb.shape == (6, 4, 3) and turned.rgb[0, 3, 0] == 255  # top-left went top-right
+    assert turned.lores is not None and turned.lores.shape == (3, 2, 3) and turned.lores[0, 1, 0] == 255
+    assert frame.rotated(4) is frame
+    assert frame.rotated(2).rgb[3, 5, 0] == 255
+
+
 def test_end_of_stream_repeats_and_iteration_stops(video: Path) -> None:
     source = VideoFileSource(video)
     for _ in range(N_FRAMES):
