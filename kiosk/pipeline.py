@@ -5,8 +5,10 @@
 
 Both slots hold one item and the newest wins: a slow stage makes the pipeline skip frames (counted as
 dropped), never fall behind on a queue of stale ones. A file read as fast as possible (a non-`live`
-source) is the exception: there nothing is stale, so the capture thread waits for the slot instead of
-dropping, and decoding the next frame simply overlaps inference on this one.
+source) is the exception: there nothing is stale, so nothing is dropped. The capture thread takes the
+next frame only once the slot is empty (inference has just started on the one before), so a frame
+waits at most one inference period for its turn, as from a camera, instead of two; decoding still
+runs ahead on the source's thread.
 
 Each frame's model input is made on the capture thread, for the crop the tracker wants at that moment,
 while the inference thread is still busy with the previous frame (`invoke` releases the GIL). The
@@ -114,6 +116,11 @@ class LatestSlot:
             self._item, self._full = item, True
             self._cond.notify_all()
             return True
+
+    def wait_empty(self, timeout: float) -> bool:
+        """Wait until the slot is empty; False if it stayed full for `timeout` seconds."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._full, timeout)
 
     def take(self, timeout: float) -> Any:
         """The item, emptying the slot; None if nothing came within `timeout` seconds."""
@@ -319,6 +326,9 @@ class Pipeline:
                     last_frame = self._clock()
                     with self._lock:
                         self._generation += 1
+                if not source.live and not self._frames.wait_empty(self._read_timeout):
+                    last_frame = self._clock()  # waiting on inference, not on the source: no stall
+                    continue  # a file: read the next frame only when inference is about to want it
                 try:
                     frame = source.read(self._read_timeout)
                 except FrameTimeout:
