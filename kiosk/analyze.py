@@ -203,9 +203,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--save-track", metavar="OUT.npz", help="also write the pose track of what was seen")
-    p.add_argument(
-        "--annotate", metavar="OUT.mp4", help="also write the video with the overlay drawn on"
-    )
+    p.add_argument("--annotate", metavar="OUT.mp4", help="also write the video with the overlay drawn on")
     p.add_argument(
         "--wall-distance-in", type=float, default=9.0, metavar="IN", help="virtual wall distance, inches"
     )

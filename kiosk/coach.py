@@ -59,6 +59,7 @@ CUES: dict[str, Cue] = {
     )
 }
 
+
 @dataclass(frozen=True)
 class CoachSettings:
     onset_s: float = 0.35

@@ -99,8 +99,10 @@ def _load_npz(p: Path) -> PoseTrack:
         with np.load(p, allow_pickle=False) as z:
             missing = [k for k in ("keypoints", "t", "frame_size") if k not in z.files]
             if missing:
-                raise InputError(f"{p}: missing array(s) {', '.join(missing)}; a pose track needs "
-                                 "keypoints (N,17,3), t (N,) and frame_size (2,)")
+                raise InputError(
+                    f"{p}: missing array(s) {', '.join(missing)}; a pose track needs "
+                    "keypoints (N,17,3), t (N,) and frame_size (2,)"
+                )
             kp = np.asarray(z["keypoints"])
             t = np.asarray(z["t"])
             fs = np.asarray(z["frame_size"]).reshape(-1)

@@ -100,7 +100,8 @@ def test_a_fault_said_during_the_rep_is_not_said_again_at_the_end():
 
 def test_no_cue_from_unmeasurable_frames():
     coach = Coach()
-    m = frame(alignment=math.nan, hip_flex=math.nan, knee_flex=math.nan, com_forward=math.nan,
-              head_angle=math.nan)
+    m = frame(
+        alignment=math.nan, hip_flex=math.nan, knee_flex=math.nan, com_forward=math.nan, head_angle=math.nan
+    )
     said = run(coach, m, Phase.DESCENDING, 3.0)
     assert said == [] and coach.cue is None

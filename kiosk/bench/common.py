@@ -1,16 +1,19 @@
 """What the video benchmarks share: the bare-invoke reference and their command-line arguments.
 
-Both `bench pipeline` and `bench kiosk` compare a real path against the model alone, measured in
-the same run on the same backend: the backend records the model inputs the real path produced,
-then a bare loop of `infer` over those inputs gives the limit.
+Both `bench pipeline` and `bench kiosk` compare a real path against the model alone, in the same run on
+the same backend (same runtime and threads). The reference is a bare loop of `infer` over model inputs
+made the way the pipeline makes them (crop tracking on the clip's first frames). It is timed in two
+halves, one before and one after the real path, so a machine that speeds up or slows down during the
+run (a shared VM, thermal throttling) moves both sides alike instead of skewing the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -18,9 +21,10 @@ from kiosk.errors import InputError
 from kiosk.sources import EndOfStream, Frame, FrameSource
 
 WARMUP_INVOKES = 5
-# Model inputs kept for the bare loop: enough distinct ones for a steady rate, few enough (11 MB at
+# Model inputs made for the bare loop: enough distinct ones for a steady rate, few enough (11 MB at
 # 192 x 192 x 3) not to inflate the memory figure of what is being measured.
 KEEP_INPUTS = 100
+T = TypeVar("T")
 
 
 class RecordingBackend:
@@ -30,8 +34,6 @@ class RecordingBackend:
         self.backend = backend
         self.runtime = backend.runtime
         self.input_size = backend.input_size
-        self.model_path = getattr(backend, "model_path", None)
-        self.threads = getattr(backend, "threads", 0)
         self.inputs: list[np.ndarray] = []
         self._keep = keep
 
@@ -41,15 +43,38 @@ class RecordingBackend:
         return self.backend.infer(rgb)
 
 
-def bare_invoke_fps(backend: Any, inputs: list[np.ndarray], count: int) -> float:
-    """`infer` calls per second over `inputs` (cycled to `count` calls), after a warm-up."""
-    for x in inputs[:WARMUP_INVOKES]:
-        backend.infer(x)
-    count = max(count, len(inputs))
+def reference_inputs(video: Path, backend: Any, keep: int = KEEP_INPUTS) -> list[np.ndarray]:
+    """The model inputs crop-tracking pose estimation makes from the first `keep` frames of `video`."""
+    from kiosk.pose import PoseEstimator
+    from kiosk.sources import VideoFileSource
+
+    recorder = RecordingBackend(backend, keep)
+    estimator = PoseEstimator(recorder)
+    with VideoFileSource(video, model_input=backend.input_size) as source:
+        for frame, _ in zip(source, range(keep), strict=False):
+            estimator.estimate(frame)
+    if not recorder.inputs:
+        raise InputError(f"{video}: the video has no decodable frames")
+    return recorder.inputs
+
+
+def _invoke_seconds(backend: Any, inputs: list[np.ndarray], count: int) -> float:
     start = time.perf_counter()
     for i in range(count):
         backend.infer(inputs[i % len(inputs)])
-    return count / (time.perf_counter() - start)
+    return time.perf_counter() - start
+
+
+def bracketed(backend: Any, inputs: list[np.ndarray], count: int, real: Callable[[], T]) -> tuple[T, float]:
+    """Run `real()` between two halves of a bare `infer` loop over `inputs` (`count` calls in all,
+    after a warm-up); return what `real` returned and the bare loop's calls per second."""
+    for x in inputs[:WARMUP_INVOKES]:
+        backend.infer(x)
+    count = max(count, 2 * len(inputs))
+    before = _invoke_seconds(backend, inputs, count // 2)
+    result = real()
+    after = _invoke_seconds(backend, inputs, count - count // 2)
+    return result, count / (before + after)
 
 
 class FirstFrames(FrameSource):

@@ -2,12 +2,13 @@
 
 The kiosk runs exactly as `hinge-kiosk run` does (pipeline threads, engine, flow, history writer,
 screens) on SDL's dummy display at 1920x1080 (`--size`), with the video as its camera, read as fast
-as inference takes frames. Then, in the same process and on the same backend (same runtime and
-threads), a bare loop of `backend.infer` over the model inputs the kiosk produced gives the limit.
+as inference takes frames. Around it, in the same process and on the same backend (same runtime and
+threads), a bare loop of `backend.infer` over model inputs made the same way gives the limit.
 
     frames          frames processed (each one judged and fed to the flow)
     fps             frames processed per second, first to last
-    invoke_fps      bare `infer` calls per second, same inputs and threads
+    invoke_fps      bare `infer` calls per second, same threads, inputs made the same way
+                    (timed half before and half after the kiosk; see `kiosk.bench.common`)
     ratio           fps / invoke_fps                       (target >= 0.85)
     latency_ms_*    a frame's capture to the return of `present()` showing it
                     (target p95 <= two inference periods plus one display frame)
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.bench.common import FirstFrames, RecordingBackend, add_video_arguments, bare_invoke_fps, video_path
+from kiosk.bench.common import FirstFrames, add_video_arguments, bracketed, reference_inputs, video_path
 
 
 def rss_mb() -> float:
@@ -57,11 +58,10 @@ def measure(
     from kiosk.store import StoreWriter
 
     backend = open_backend(find_model(), runtime, threads)
-    recorder = RecordingBackend(backend)
     tap = CaptureTap()
     inputs = Inputs(
         lambda: tap.wrap(FirstFrames(VideoFileSource(video, model_input=backend.input_size), frames)),
-        SizedEstimator(PoseEstimator(recorder)),  # type: ignore[arg-type]
+        SizedEstimator(PoseEstimator(backend)),
         tap,
         description=str(video),
     )
@@ -75,15 +75,15 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="hinge-bench-") as tmp:
         writer = StoreWriter(Path(tmp) / "sessions.db")
         app = App(cfg, inputs, display, writer=writer, until_end=True)
-        app.run()
+        with VideoFileSource(video) as probe:
+            count = min(frames if frames > 0 else probe.frame_count, 2000)
+        _, invoke_fps = bracketed(backend, reference_inputs(video, backend), count, app.run)
         stats = app.pipeline.stats()
         loop = app.stats
     n = stats.processed
-    if n < 2 or loop.frames < 2 or not recorder.inputs:
+    if n < 2 or loop.frames < 2:
         raise InputError(f"{video}: needs at least 2 decodable frames to measure a rate")
     fps = (loop.frames - 1) / max(1e-9, loop.last_frame_at - loop.first_frame_at)
-
-    invoke_fps = bare_invoke_fps(backend, recorder.inputs, min(n, 2000))
 
     latency = [s for s in loop.latency_s if math.isfinite(s)]
     doc = {

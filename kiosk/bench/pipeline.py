@@ -5,7 +5,8 @@ Two measurements in one run, on the same backend (same runtime and thread count)
   source's thread, crop-and-resize on the capture thread, invoke and score on the inference thread),
   results per second from the first result to the last. A file read as fast as possible is a non-live
   source, so frames wait for the inference thread instead of being dropped.
-- `invoke_fps`: a bare loop of `backend.infer` over the model inputs the pipeline produced: the limit.
+- `invoke_fps`: a bare loop of `backend.infer` over model inputs made the same way: the limit, timed
+  half before and half after the pipeline (see `kiosk.bench.common`).
 `ratio` = pipeline_fps / invoke_fps; the target is >= 0.9. `stage_ms` are per-frame medians. The ratio
 needs a core free for decoding and preprocessing while the interpreter runs: on a small machine shared
 with other work, or with as many interpreter threads as cores, it is bounded by CPU, not by the design.
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.bench.common import FirstFrames, RecordingBackend, add_video_arguments, bare_invoke_fps, video_path
+from kiosk.bench.common import FirstFrames, add_video_arguments, bracketed, reference_inputs, video_path
 from kiosk.sources import VideoFileSource
 
 
@@ -39,35 +40,39 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
     """Run both measurements; return the JSON document (plus a `context` entry for the text output)."""
     from kiosk.backends import open_backend
     from kiosk.models import find_model
-    from kiosk.pipeline import STAGES, Pipeline
+    from kiosk.pipeline import STAGES, Pipeline, PipelineStats
     from kiosk.pose import PoseEstimator
 
     backend = open_backend(find_model(), runtime, threads)
     probe = VideoFileSource(video, model_input=backend.input_size)
     frame_size = probe.read(5.0).size
+    count = frames if frames > 0 else probe.frame_count
     probe.close()
-    recorder = RecordingBackend(backend)
     score, scorer_name = _scorer(drill, frame_size)
     pipeline = Pipeline(
         lambda: FirstFrames(VideoFileSource(video, model_input=backend.input_size), frames),
-        PoseEstimator(recorder),
+        PoseEstimator(backend),
         score,
         stall_s=30.0,
         window=1_000_000,
     )
-    with pipeline:
-        pipeline.join()
-        errors = [e for e in pipeline.events() if e.kind == "error"]
-        stats = pipeline.stats()
-    if errors:
-        raise errors[0].error if errors[0].error is not None else RuntimeError(errors[0].message)
+
+    def run_pipeline() -> PipelineStats:
+        with pipeline:
+            pipeline.join()
+            errors = [e for e in pipeline.events() if e.kind == "error"]
+            stats = pipeline.stats()
+        if errors:
+            raise errors[0].error if errors[0].error is not None else RuntimeError(errors[0].message)
+        return stats
+
+    inputs = reference_inputs(video, backend)
+    stats, invoke_fps = bracketed(backend, inputs, count, run_pipeline)
     if stats.processed < 2:
         from kiosk.errors import InputError
 
         raise InputError(f"{video}: needs at least 2 decodable frames to measure a rate")
     pipeline_fps = stats.fps  # first to last result; the window holds every result of the run
-
-    invoke_fps = bare_invoke_fps(backend, recorder.inputs, stats.processed)
 
     return {
         "frames": stats.processed,

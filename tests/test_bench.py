@@ -1,0 +1,50 @@
+"""The benchmark commands run end to end and print the documented JSON (figures are not asserted:
+speed is measured by running them, never by timed tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kiosk.cli import main
+
+
+def _clip(shared_data: Path) -> Path:
+    clip = shared_data / "clips" / "kettlebell-oblique" / "swing-russian.mp4"
+    if not clip.is_file():
+        pytest.skip(f"{clip} not found")
+    return clip
+
+
+def _run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    assert main(args) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_bench_pipeline_prints_its_schema(
+    model_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = _run_json(["bench", "pipeline", str(_clip(shared_data)), "--frames", "30", "--json"], capsys)
+    assert set(doc) == {"frames", "invoke_fps", "pipeline_fps", "ratio", "stage_ms"}
+    assert doc["frames"] == 30
+    assert set(doc["stage_ms"]) == {"decode", "preprocess", "infer", "score"}
+    assert doc["invoke_fps"] > 0 and doc["pipeline_fps"] > 0
+    assert doc["ratio"] == pytest.approx(doc["pipeline_fps"] / doc["invoke_fps"], abs=0.002)
+
+
+def test_bench_kiosk_prints_its_schema(
+    model_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    args = ["bench", "kiosk", str(_clip(shared_data)), "--frames", "30", "--size", "640x360", "--json"]
+    doc = _run_json(args, capsys)
+    assert set(doc) == {
+        "frames", "fps", "invoke_fps", "ratio", "latency_ms_p50", "latency_ms_p95", "render_ms_p50",
+        "dropped", "rss_mb",
+    }  # fmt: skip
+    assert doc["frames"] == 30 and doc["dropped"] == 0  # a file read as fast as possible drops nothing
+    assert doc["latency_ms_p50"] <= doc["latency_ms_p95"]
+    assert doc["render_ms_p50"] > 0 and doc["rss_mb"] > 0
