@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pygame
@@ -331,3 +332,12 @@ def test_good_and_bad_are_told_apart_without_red_green() -> None:
     assert th.alignment_color(float("nan")) == th.FAINT
     # Blue against orange: blue dominates one, red the other.
     assert th.GOOD[2] > th.GOOD[0] and th.BAD[0] > th.BAD[2]
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="finds SDL through /proc (Linux)")
+def test_present_goes_through_sdl_without_the_gil(display: Display) -> None:
+    # pygame's own present holds the GIL while SDL draws (software) or waits for vsync (GPU).
+    assert display._present is not display.renderer.present
+    display.draw(Scene(flow=Flow(FlowSettings(), RecordingPort())))
+    display.present()
+    display.present()  # twice: the ctypes call leaves the renderer usable

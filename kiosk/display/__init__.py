@@ -11,12 +11,16 @@ Per frame the display clears, uploads the new camera picture (if there is one) i
 keeps, draws the overlays from cached textures and presents. What a frame allocates: a Surface
 header around the camera frame's pixels (no copy) and, on the software renderer only, the mirrored
 copy; textures are made only for strings not drawn recently. Measured at 1920x1080 on the software
-renderer: 4-7 ms a frame for a 720p camera (`hinge-kiosk bench kiosk`).
+renderer: 4-7 ms a frame for a 720p camera (`hinge-kiosk bench kiosk`). Presenting lets go of the GIL
+(see `_present_without_gil`), so the pipeline's threads keep running while SDL draws or waits.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +62,48 @@ DEV_KEYS = {
 }
 
 
+def _sdl_library() -> ctypes.CDLL | None:
+    """The SDL2 library pygame itself loaded (its wheel bundles one), found in this process's memory
+    map; None off Linux or when it cannot be identified."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            paths = {line.split()[-1] for line in maps if "/libSDL2" in line}
+    except OSError:
+        return None
+    core = sorted(p for p in paths if re.search(r"/libSDL2-2[^/]*\.so[^/]*$", p))
+    if not core:
+        return None
+    try:
+        return ctypes.CDLL(core[0])  # the handle of the library already loaded, not a second copy
+    except OSError:
+        return None
+
+
+def _present_without_gil(window: Window) -> Callable[[], None] | None:
+    """`SDL_RenderPresent` for `window`'s renderer, called through ctypes, which lets go of the GIL.
+
+    pygame's `Renderer.present` holds the GIL for the whole call. That is where the software renderer
+    draws everything queued (5-6 ms a frame at 1920x1080 here), and where an accelerated one waits for
+    vsync (up to a whole refresh): time in which the pipeline's threads could not even pick up an
+    inference result. None (use pygame's) when SDL's own library cannot be reached.
+    """
+    sdl = _sdl_library()
+    if sdl is None:
+        return None
+    sdl.SDL_GetWindowFromID.restype = ctypes.c_void_p
+    sdl.SDL_GetWindowFromID.argtypes = [ctypes.c_uint32]
+    sdl.SDL_GetRenderer.restype = ctypes.c_void_p
+    sdl.SDL_GetRenderer.argtypes = [ctypes.c_void_p]
+    sdl.SDL_RenderPresent.restype = None
+    sdl.SDL_RenderPresent.argtypes = [ctypes.c_void_p]
+    handle = sdl.SDL_GetWindowFromID(window.id)
+    renderer = sdl.SDL_GetRenderer(handle) if handle else None
+    if not renderer:
+        return None
+    present = sdl.SDL_RenderPresent
+    return lambda: present(renderer)
+
+
 class Display:
     """One window and its renderer; `draw(scene)` then `present()` once per loop."""
 
@@ -65,6 +111,7 @@ class Display:
         self.window = window
         self.renderer = renderer
         self.accelerated = accelerated
+        self._present = _present_without_gil(window) or renderer.present
         w, h = window.size
         portrait_screen = h > w
         want_portrait = portrait_screen if orientation == "auto" else orientation == "portrait"
@@ -96,7 +143,7 @@ class Display:
             w, h = self.window.size
             tw, th = self.size
             self._target.draw(dstrect=((w - tw) / 2, (h - th) / 2, tw, th), angle=90.0)
-        r.present()
+        self._present()
 
     def screenshot(self, path: str | Path) -> Path:
         """Save what the last `draw` produced as a PNG (upright, even when the screen is turned)."""
