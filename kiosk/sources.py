@@ -2,7 +2,7 @@
 
 Every source hands out `Frame`s: the RGB image at full size (what the display shows; for decoded video
 made only when first used) and, picamera2-style, a `lores` copy of the same field of view sized for the
-pose model (about twice its input across, made by the Pi's ISP or by swscale on the decode thread, so
+pose model (about twice its input high, made by the Pi's ISP or by swscale on the decode thread, so
 the inference thread only resamples by a factor of 2 or less). Each frame carries its capture time in
 seconds and its index.
 
@@ -32,7 +32,9 @@ from kiosk.errors import InputError, KioskError, SourceError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 DEFAULT_MODEL_INPUT = 192
-# A lores stream is this many model inputs across: resampling from it is a factor <= 2 (alias-free).
+# A lores copy is this many model inputs high: a crop spanning half the frame's height or more (the
+# crop around anyone standing whole in view at a sensible distance) still has at least one lores pixel
+# per model input pixel, and the whole letterboxed frame is a 2x box average away (16:9 or narrower).
 LORES_FACTOR = 2
 # Clock steps larger than this between a camera's timestamps and our monotonic clock mean the driver
 # uses another clock; we then stamp frames on arrival instead.
@@ -67,7 +69,7 @@ class Frame:
     ) -> None:
         self.t = t  # capture time, seconds: camera monotonic clock, or media time from the first frame
         self.index = index  # 0-based count of frames this source produced
-        self.lores = lores  # same field of view, about LORES_FACTOR x model input across
+        self.lores = lores  # same field of view, about LORES_FACTOR x model input high
         self.decode_s = decode_s  # time spent producing it (decode, lores; conversion if eager)
         self.size = (int(rgb.shape[1]), int(rgb.shape[0]))  # (width, height) of `rgb`
         self._rgb: np.ndarray | None = rgb
@@ -125,13 +127,15 @@ class Frame:
 def lores_size(width: int, height: int, model_input: int) -> tuple[int, int] | None:
     """Size of the lores copy for a `width` x `height` frame; None when the frame is small already.
 
-    Long side `LORES_FACTOR` x the model input, aspect kept, even dimensions (YUV 4:2:0 needs them).
+    Sized by the height, the axis a standing person spans, whatever the frame's orientation:
+    `LORES_FACTOR` x the model input high, aspect kept, even dimensions (YUV 4:2:0 needs them).
+    Sizing by the long side made a landscape 1280x720 camera's lores 216 px high, too small for the
+    crop around a person filling 80 % of the height, so every crop fell back to the full frame.
     """
     target = LORES_FACTOR * model_input
-    long_side = max(width, height)
-    if long_side <= target * 1.25:
+    if height <= target * 1.25:
         return None
-    scale = target / long_side
+    scale = target / height
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
@@ -579,7 +583,7 @@ class ImageSource(FrameSource):
 class Picamera2Source(FrameSource):
     """The Raspberry Pi camera through picamera2, with two ISP streams from one capture.
 
-    `main` (RGB, display size) for the mirror and `lores` (YUV420, about twice the model input across,
+    `main` (RGB, display size) for the mirror and `lores` (YUV420, about twice the model input high,
     same field of view) for the pose model; few buffers and no queued frames, so a read gets a fresh
     frame; `t` is the sensor timestamp (CLOCK_MONOTONIC, like `time.monotonic`).
     """

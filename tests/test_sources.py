@@ -47,14 +47,14 @@ def bright_column(rgb: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 640x360, 10 fps, 12-frame H.264 clip made with PyAV."""
+    """A 1280x720, 10 fps, 12-frame H.264 clip made with PyAV."""
     path = tmp_path_factory.mktemp("video") / "tiny.mp4"
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
         stream.options = {"crf": "18"}
         for i in range(N_FRAMES):
-            frame = av.VideoFrame.from_ndarray(frame_image(i, 640, 360), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(frame_image(i, 1280, 720), format="rgb24")
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
@@ -77,11 +77,12 @@ def png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_lores_size_is_about_twice_the_model_input_with_even_sides() -> None:
-    assert lores_size(1280, 720, 192) == (384, 216)
+def test_lores_size_is_about_twice_the_model_input_high_with_even_sides() -> None:
+    assert lores_size(1280, 720, 192) == (682, 384)  # landscape: sized by the height a person spans
+    assert lores_size(1920, 1080, 192) == (682, 384)
     assert lores_size(404, 720, 192) == (216, 384)
     assert lores_size(600, 600, 192) == (384, 384)
-    assert lores_size(400, 300, 192) is None  # small enough already
+    assert lores_size(640, 360, 192) is None  # small enough already
 
 
 def test_video_file_frames_times_and_lores(video: Path) -> None:
@@ -92,10 +93,10 @@ def test_video_file_frames_times_and_lores(video: Path) -> None:
     assert [f.index for f in frames] == list(range(N_FRAMES))
     np.testing.assert_allclose([f.t for f in frames], np.arange(N_FRAMES) / FPS, atol=1e-6)
     for i, f in enumerate(frames):
-        assert f.rgb.shape == (360, 640, 3) and f.rgb.dtype == np.uint8 and f.rgb.flags["C_CONTIGUOUS"]
-        assert f.lores is not None and f.lores.shape == (216, 384, 3)
+        assert f.rgb.shape == (720, 1280, 3) and f.rgb.dtype == np.uint8 and f.rgb.flags["C_CONTIGUOUS"]
+        assert f.lores is not None and f.lores.shape == (384, 682, 3)
         assert bright_column(f.rgb) == pytest.approx(20 + 10 * i, abs=2)
-        assert bright_column(f.lores) == pytest.approx((20 + 10 * i) * 0.6, abs=2)
+        assert bright_column(f.lores) == pytest.approx((20 + 10 * i) * 682 / 1280, abs=2)
         assert f.rgb[10, 10, 0] > 150 and f.rgb[10, 10, 2] < 100  # RGB order, not BGR
         assert f.decode_s > 0
 
@@ -114,7 +115,7 @@ def test_video_frames_convert_to_full_size_only_when_asked(
     with VideoFileSource(video) as source:
         frames = list(source)
     assert not conversions  # size and lores need no full-size conversion
-    assert frames[3].size == (640, 360) and frames[3].lores is not None
+    assert frames[3].size == (1280, 720) and frames[3].lores is not None
     assert bright_column(frames[3].rgb) == pytest.approx(50, abs=2)
     assert frames[3].rgb is frames[3].rgb and len(conversions) == 1  # made once, then kept
     # Threads racing for the first conversion share one result.
@@ -368,7 +369,7 @@ def test_camera_source_stamps_arrival_time_and_reports_a_vanished_camera(
     camera.close()
     assert got, "frames before the failure are delivered"
     assert all(abs(f.t - time.monotonic()) < 10 for f in got)  # media time is not a capture clock
-    assert got[-1].lores is not None and got[-1].lores.shape == (216, 384, 3)
+    assert got[-1].lores is not None and got[-1].lores.shape == (384, 682, 3)
 
 
 def test_camera_permission_and_busy_errors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -490,13 +491,13 @@ def test_picamera2_dual_streams(fake_picamera2: type[FakePicamera2]) -> None:
     source = Picamera2Source(main_size=(1280, 720), fps=30, buffer_count=3)
     cam = fake_picamera2.instances[0]
     assert cam.config["main"] == {"size": (1280, 720), "format": "BGR888"}
-    assert cam.config["lores"] == {"size": (384, 216), "format": "YUV420"}
+    assert cam.config["lores"] == {"size": (704, 384), "format": "YUV420"}  # rows of whole 64 bytes
     assert cam.config["buffer_count"] == 3 and cam.config["queue"] is False
     assert cam.config["controls"]["FrameDurationLimits"] == (33333, 33333)
     frame = source.read(1.0)
     assert frame.t == pytest.approx(123.456789) and frame.index == 0
     assert frame.rgb.shape == (720, 1280, 3) and frame.rgb[0, 0, 0] == 200
-    assert frame.lores is not None and frame.lores.shape == (216, 384, 3)
+    assert frame.lores is not None and frame.lores.shape == (384, 704, 3)
     assert abs(int(frame.lores[0, 0, 0]) - 100) < 6  # Y=100, neutral chroma: grey
     assert cam.requests[0].released
     assert source.read(1.0).index == 1
