@@ -115,22 +115,22 @@ class CropResizer:
     """Bilinear crop-and-resize into one preallocated (S, S, 3) uint8 buffer, black outside the image.
 
     Separable: the two rows of taps of every output row are copied whole (a row gather is a memcpy),
-    blended vertically, then the column taps are gathered from that (S, columns) strip and blended.
-    That is 0.5 ms for a lores crop where gathering four (S, S) pixel sets took 1.1 ms.
+    then each is blended horizontally from its column taps and the two are blended vertically. The
+    arithmetic is the same, in the same order, as a direct gather of the four taps of every output
+    pixel, so the output is identical; it takes 0.6 ms for a lores crop where that took 1.1 ms.
 
     Without `out`, the result is the resizer's own buffer, overwritten by the next call. Per call it
-    allocates only the per-axis tap tables (S entries each); the strip buffers grow to the widest
-    image seen and are then reused. One resizer per thread.
+    allocates only the per-axis tap tables (S entries each); the row buffers grow to the widest image
+    seen and are then reused. One resizer per thread.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.out = np.zeros((size, size, 3), np.uint8)
-        self._strip_len = 0  # channel values per row the strip buffers hold
         self._rows: dict[np.dtype, np.ndarray] = {}  # gathered tap rows, per pixel type
-        self._strip = np.empty(0, np.float32)
-        self._strip_tmp = np.empty(0, np.float32)
+        self._gathers = {np.dtype(t): np.empty((size, 3 * size), t) for t in (np.uint8, np.uint16, np.uint32)}
         self._acc = np.empty((size, 3 * size), np.float32)
+        self._row = np.empty((size, 3 * size), np.float32)
         self._tmp = np.empty((size, 3 * size), np.float32)
         self._cols_a = np.empty(3 * size, np.intp)
         self._cols_b = np.empty(3 * size, np.intp)
@@ -162,39 +162,41 @@ class CropResizer:
         xa, xb, wxa, wxb = self._axis(x0, w, width)
         c0, c1 = int(xa[0]), int(xb[-1]) + 1  # the columns any tap reads (taps ascend)
         strip = image[:, c0:c1].reshape(height, -1)  # a view for any image with contiguous rows
-        vert, tmp, rows = self._strips(strip.shape[1], strip.dtype)
-        # Vertical pass over the strip: (S, columns x 3).
-        np.take(strip, ya, axis=0, out=rows, mode="clip")
-        np.multiply(rows, wya[:, None], out=vert)
-        np.take(strip, yb, axis=0, out=rows, mode="clip")
-        np.multiply(rows, wyb[:, None], out=tmp)
-        vert += tmp
-        # Horizontal pass: per-channel column indices into the strip, weights repeated per channel.
-        acc, part = self._acc, self._tmp
-        for taps, cols, weights, dst in ((xa, self._cols_a, wxa, acc), (xb, self._cols_b, wxb, part)):
+        rows = self._rows_buffer(strip.shape[1], strip.dtype)
+        for taps, cols in ((xa, self._cols_a), (xb, self._cols_b)):  # per-channel column indices
             np.multiply(np.repeat(taps - c0, 3), 3, out=cols)
             cols += self._channel
-            np.take(vert, cols, axis=1, out=dst, mode="clip")
-            dst *= np.repeat(weights, 3)[None, :]
-        acc += part
+        wxa3, wxb3 = np.repeat(wxa, 3)[None, :], np.repeat(wxb, 3)[None, :]
+        acc, row = self._acc, self._row
+        np.take(strip, ya, axis=0, out=rows, mode="clip")
+        self._blend_x(rows, wxa3, wxb3)
+        np.multiply(row, wya[:, None], out=acc)
+        np.take(strip, yb, axis=0, out=rows, mode="clip")
+        self._blend_x(rows, wxa3, wxb3)
+        row *= wyb[:, None]
+        acc += row
         acc += 0.5
         np.copyto(target.reshape(self.size, -1), acc, casting="unsafe")
         return target
 
-    def _strips(self, length: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(S, length) views of the vertical-pass buffers (float32 twice, then `dtype` for the gathered
-        rows), grown when an image is wider than any before."""
-        if length > self._strip_len:
-            self._strip_len = length
-            self._strip = np.empty(self.size * length, np.float32)
-            self._strip_tmp = np.empty(self.size * length, np.float32)
-            self._rows.clear()
+    def _blend_x(self, rows: np.ndarray, wxa3: np.ndarray, wxb3: np.ndarray) -> None:
+        """self._row = the left column taps of `rows` * wxa + the right ones * wxb (floats)."""
+        gather = self._gathers[rows.dtype]
+        np.take(rows, self._cols_a, axis=1, out=gather, mode="clip")
+        np.copyto(self._row, gather)
+        self._row *= wxa3
+        np.take(rows, self._cols_b, axis=1, out=gather, mode="clip")
+        np.copyto(self._tmp, gather)
+        self._tmp *= wxb3
+        self._row += self._tmp
+
+    def _rows_buffer(self, length: int, dtype: np.dtype) -> np.ndarray:
+        """An (S, length) buffer of `dtype` for the gathered tap rows; grown when an image is wider
+        than any before, then reused."""
         rows = self._rows.get(dtype)
-        if rows is None:
-            rows = self._rows[dtype] = np.empty(self.size * self._strip_len, dtype)
-        n = self.size * length
-        shape = (self.size, length)
-        return self._strip[:n].reshape(shape), self._strip_tmp[:n].reshape(shape), rows[:n].reshape(shape)
+        if rows is None or rows.size < self.size * length:
+            rows = self._rows[dtype] = np.empty(self.size * length, dtype)
+        return rows[: self.size * length].reshape(self.size, length)
 
     def _axis(self, start: float, extent: float, n: int, gain: float = 1.0) -> tuple[np.ndarray, ...]:
         """Tap indices and weights (times `gain`) along one axis; taps outside [0, n) weigh 0 (black)."""
