@@ -52,18 +52,8 @@ def test_kneeling_has_no_knee_or_shin_checks():
 def test_rep_json_has_the_documented_fields():
     rep = reps_of(performed(None, n=1))[0]
     d = rep.as_dict()
-    for key in (
-        "index",
-        "start_s",
-        "bottom_s",
-        "end_s",
-        "score",
-        "faults",
-        "hip_angle_deg",
-        "knee_angle_deg",
-        "hip_travel",
-        "wall_tap",
-    ):
+    for key in ("index", "start_s", "bottom_s", "end_s", "score", "faults", "hip_angle_deg",
+                "knee_angle_deg", "hip_travel", "wall_tap"):  # fmt: skip
         assert key in d
     assert isinstance(d["score"], int) and 0 <= d["score"] <= 100
 
