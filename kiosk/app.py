@@ -481,7 +481,7 @@ class App:
         self._problem: tuple[str, float] | None = None
         self._status = ""
         self._diag_at = -math.inf
-        self._bottom: np.ndarray | None = None
+        self._bottom: Frame | None = None
         self._bottom_depth = -1.0
         self.camera_found = False  # the demo stood in for a camera that has now appeared
         self._probe: threading.Thread | None = None
@@ -537,14 +537,14 @@ class App:
             self._seq = result.seq
             self._last_result = now
             self._problem = None
-            scene.frame = result.frame.rgb
+            scene.frame = result.frame.picture
             scene.snap = result.score
             self.watchdog.frame(now)
             if not self._ready:
                 self._ready = True
                 self.notifier.ready(f"running: {self.inputs.description or 'camera'}")
             if self.cfg.store.save_images:
-                self._track_bottom(result.score, result.frame.rgb)
+                self._track_bottom(result.score, result.frame)
         elif now - self._last_snap_mono > TICK_AFTER_S and math.isfinite(self._last_snap_t):
             self.flow.tick(self._last_snap_t + (now - self._last_snap_mono))
             self._announce(now)
@@ -690,11 +690,11 @@ class App:
             self._status = text
             self.notifier.status(text)
 
-    def _track_bottom(self, snap: FrameSnapshot, rgb: np.ndarray) -> None:
+    def _track_bottom(self, snap: FrameSnapshot, frame: Frame) -> None:
         """Keep the deepest picture of the rep under way (only with store.save_images)."""
         if snap.phase in (Phase.DESCENDING, Phase.ASCENDING):
             if snap.depth > self._bottom_depth:
-                self._bottom, self._bottom_depth = rgb, snap.depth
+                self._bottom, self._bottom_depth = frame, snap.depth
         elif snap.phase is Phase.STANDING and snap.rep is None:
             self._bottom_depth = -1.0
 
@@ -706,7 +706,7 @@ class App:
 
         import pygame
 
-        rgb, self._bottom, self._bottom_depth = self._bottom, None, -1.0
+        rgb, self._bottom, self._bottom_depth = self._bottom.rgb, None, -1.0
         surface = pygame.image.frombuffer(rgb.data, (rgb.shape[1], rgb.shape[0]), "RGB")
         buf = io.BytesIO()
         pygame.image.save(surface, buf, "rep.jpg")

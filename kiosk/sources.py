@@ -49,15 +49,37 @@ class FrameTimeout(SourceError):
     """No frame arrived within the timeout; the source may recover, so the caller may read again."""
 
 
+class _Lazy:
+    """A value made by `make()` on first use, once, by whichever thread asks first."""
+
+    __slots__ = ("_lock", "_make", "_value")
+
+    def __init__(self, make: Callable[[], np.ndarray] | None, value: np.ndarray | None = None) -> None:
+        self._make, self._value = make, value
+        self._lock = threading.Lock() if value is None else None
+
+    def get(self) -> np.ndarray:
+        value = self._value
+        if value is None:
+            assert self._lock is not None and self._make is not None
+            with self._lock:
+                if self._value is None:
+                    self._value = self._make()
+                    self._make = None  # drops what it held (a decoded frame)
+                value = self._value
+        return value
+
+
 class Frame:
     """One captured frame.
 
-    `rgb` may be made on first use: a decoded video frame is converted to full-size RGB only when
-    something draws it or needs a full-resolution crop. The pose model reads `lores`, and the display
-    draws at most its own frame rate, so most frames of a fast source are never converted at all.
+    The full-size images may be made on first use. A decoded video frame is converted to `rgb` only
+    when something needs a full-resolution crop, and to `picture` (what the screen shows) only when it
+    is drawn: the pose model reads `lores` and the display draws at most its own frame rate, so most
+    frames of a fast source are never converted at all.
     """
 
-    __slots__ = ("_lock", "_make", "_rgb", "decode_s", "index", "lores", "size", "t")
+    __slots__ = ("_picture", "_rgb", "decode_s", "index", "lores", "size", "t")
 
     def __init__(
         self,
@@ -72,9 +94,8 @@ class Frame:
         self.lores = lores  # same field of view, about LORES_FACTOR x model input high
         self.decode_s = decode_s  # time spent producing it (decode, lores; conversion if eager)
         self.size = (int(rgb.shape[1]), int(rgb.shape[0]))  # (width, height) of `rgb`
-        self._rgb: np.ndarray | None = rgb
-        self._make: Callable[[], np.ndarray] | None = None
-        self._lock: threading.Lock | None = None
+        self._rgb = _Lazy(None, rgb)
+        self._picture: _Lazy | None = None
 
     @classmethod
     def deferred(
@@ -85,43 +106,46 @@ class Frame:
         index: int,
         lores: np.ndarray | None = None,
         decode_s: float = 0.0,
+        make_picture: Callable[[], np.ndarray] | None = None,
     ) -> Frame:
-        """A frame whose `rgb` (`size` = (width, height)) is made by `make()` when first read."""
+        """A frame whose `rgb` (`size` = (width, height)) is made by `make()` when first read, and
+        whose `picture` by `make_picture()` (when given; else `picture` is `rgb`)."""
         frame = cls.__new__(cls)
         frame.t, frame.index, frame.lores, frame.decode_s = t, index, lores, decode_s
         frame.size = (int(size[0]), int(size[1]))
-        frame._rgb, frame._make, frame._lock = None, make, threading.Lock()
+        frame._rgb = _Lazy(make)
+        frame._picture = None if make_picture is None else _Lazy(make_picture)
         return frame
 
     @property
     def rgb(self) -> np.ndarray:
-        """uint8 (H, W, 3), C-contiguous, RGB order; made once, by whichever thread asks first."""
-        rgb = self._rgb
-        if rgb is None:
-            assert self._lock is not None and self._make is not None
-            with self._lock:
-                if self._rgb is None:
-                    self._rgb = self._make()
-                    self._make = None
-                rgb = self._rgb
-        return rgb
+        """uint8 (H, W, 3), C-contiguous, RGB order."""
+        return self._rgb.get()
+
+    @property
+    def picture(self) -> np.ndarray:
+        """The image for the screen, C-contiguous uint8: (H, W, 4) in BGRA order, the memory layout of
+        an SDL texture (so uploading it is a plain copy) for decoded video, else `rgb` (H, W, 3)."""
+        return self.rgb if self._picture is None else self._picture.get()
 
     def rotated(self, turns: int) -> Frame:
         """This frame turned by `turns` quarter turns clockwise (a camera mounted on its side)."""
         turns %= 4
         if not turns:
             return self
-        lores = None if self.lores is None else np.ascontiguousarray(np.rot90(self.lores, -turns))
+        lores = None if self.lores is None else _turned(self.lores, -turns)
         width, height = self.size
         size = (height, width) if turns % 2 else (width, height)
+        picture = None if self._picture is None else (lambda: _turned(self.picture, -turns))
         return Frame.deferred(
-            lambda: np.ascontiguousarray(np.rot90(self.rgb, -turns)),
-            size,
-            self.t,
-            self.index,
-            lores,
-            self.decode_s,
+            lambda: _turned(self.rgb, -turns), size, self.t, self.index, lores, self.decode_s, picture
         )
+
+
+def _turned(image: np.ndarray, turns: int) -> np.ndarray:
+    """`image` turned by `turns` quarter turns (numpy's sense: positive is anticlockwise), as a plain
+    contiguous array (PyAV pads rows to an alignment; the resampler and the display want none)."""
+    return np.ascontiguousarray(np.rot90(image, turns) if turns else image)
 
 
 def lores_size(width: int, height: int, model_input: int) -> tuple[int, int] | None:
@@ -281,7 +305,7 @@ def _open_container(path: str, **kwargs: Any) -> Any:
 
 
 class _Converter:
-    """Decoded PyAV frames to arrays: the lores copy now (decode thread), full-size RGB on demand.
+    """Decoded PyAV frames to arrays: the lores copy now (decode thread), full-size images on demand.
 
     Each output keeps its own swscale context. PyAV's `frame.reformat` / `to_ndarray` build a new one
     per call, and for an area-filtered downscale that set-up costs more than the scaling itself
@@ -293,8 +317,7 @@ class _Converter:
 
         self._lores = lores
         self._small = VideoReformatter()  # decode thread only
-        self._full = VideoReformatter()  # any thread, under the lock
-        self._lock = threading.Lock()
+        self._full = {fmt: (VideoReformatter(), threading.Lock()) for fmt in ("rgb24", "bgra")}
 
     def frame(self, av_frame: Any, t: float, index: int, start: float) -> Frame:
         """A `Frame` of `av_frame` turned upright per its display matrix; `start`: perf_counter when
@@ -305,27 +328,29 @@ class _Converter:
             scaled = self._small.reformat(
                 av_frame, width=self._lores[0], height=self._lores[1], format="rgb24", interpolation="AREA"
             )
-            small = _upright(scaled.to_ndarray(), turns)
+            small = _turned(scaled.to_ndarray(), turns)
         size = (av_frame.width, av_frame.height) if turns % 2 == 0 else (av_frame.height, av_frame.width)
         return Frame.deferred(
-            lambda: self.rgb(av_frame, turns), size, t, index, small, time.perf_counter() - start
+            lambda: self.convert(av_frame, "rgb24", turns),
+            size,
+            t,
+            index,
+            small,
+            time.perf_counter() - start,
+            lambda: self.convert(av_frame, "bgra", turns),
         )
 
-    def rgb(self, av_frame: Any, turns: int = 0) -> np.ndarray:
-        with self._lock:
-            rgb = self._full.reformat(av_frame, format="rgb24").to_ndarray()
-        return _upright(rgb, turns)
+    def convert(self, av_frame: Any, fmt: str, turns: int = 0) -> np.ndarray:
+        """`av_frame` at full size in `fmt` ("rgb24" or "bgra"), upright; any thread."""
+        reformatter, lock = self._full[fmt]
+        with lock:
+            image = reformatter.reformat(av_frame, format=fmt).to_ndarray()
+        return _turned(image, turns)
 
 
 def _turns(av_frame: Any) -> int:
     """Quarter turns that make a decoded frame upright (phones store portrait video on its side)."""
     return round((getattr(av_frame, "rotation", 0) or 0) / 90) % 4
-
-
-def _upright(rgb: np.ndarray, turns: int) -> np.ndarray:
-    """`rgb` turned by `turns` quarter turns, as a plain contiguous array (PyAV pads rows to an
-    alignment; the resampler and the display want no padding)."""
-    return np.ascontiguousarray(np.rot90(rgb, turns) if turns else rgb)
 
 
 def _reason(exc: BaseException) -> str:
@@ -559,7 +584,7 @@ class ImageSource(FrameSource):
             av_frame = next(container.decode(video=0), None)
             if av_frame is None:
                 raise InputError(f"{p}: contains no picture")
-            rgb = _Converter(None).rgb(av_frame, _turns(av_frame))
+            rgb = _Converter(None).convert(av_frame, "rgb24", _turns(av_frame))
         except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
             raise InputError(f"{p}: not a readable image ({_reason(exc)})") from None
         finally:

@@ -216,8 +216,10 @@ def test_a_still_of_each_rep_is_kept_only_when_the_operator_opted_in() -> None:
         def __init__(self, phase: Phase, depth: float) -> None:
             self.phase, self.depth, self.rep = phase, depth, None
 
-    picture = np.zeros((48, 64, 3), np.uint8)
-    deepest = np.full((48, 64, 3), 200, np.uint8)
+    from kiosk.sources import Frame
+
+    picture = Frame(np.zeros((48, 64, 3), np.uint8), 0.0, 0)
+    deepest = Frame(np.full((48, 64, 3), 200, np.uint8), 0.1, 1)
     for opted_in in (False, True):
         cfg = load_config(overrides={"store.save_images": opted_in}).config
         app = kiosk_app.App(cfg, kiosk_app.performer_inputs("test"), None)  # never run

@@ -341,3 +341,23 @@ def test_present_goes_through_sdl_without_the_gil(display: Display) -> None:
     display.draw(Scene(flow=Flow(FlowSettings(), RecordingPort())))
     display.present()
     display.present()  # twice: the ctypes call leaves the renderer usable
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_bgra_picture_draws_the_same_as_its_rgb_image(display: Display, mirror: bool) -> None:
+    """Video frames reach the screen as BGRA (`Frame.picture`); the picture must not change."""
+    rng = np.random.default_rng(2)
+    rgb = rng.integers(0, 256, (120, 200, 3), dtype=np.uint8)
+    rgb[:, :100] = (250, 20, 20)  # red on the left, the camera's left
+    bgra = np.empty((120, 200, 4), np.uint8)
+    bgra[..., :3], bgra[..., 3] = rgb[..., ::-1], 255
+    flow = Flow(FlowSettings(), RecordingPort())
+    shown = []
+    for picture in (rgb, bgra):
+        surface, _ = draw(display, Scene(flow=flow, frame=picture, mirror=mirror))
+        shown.append(pygame.surfarray.array3d(surface))
+    assert np.array_equal(shown[0], shown[1])
+    rect = display.screens.camera_rect
+    x = rect.right - 3 if mirror else rect.left + 2  # the red half, mirrored or not
+    r, g, b = (int(v) for v in shown[0][x, rect.centery])
+    assert r > 3 * max(g, b, 1)  # red stays red (the attract screen dims it)

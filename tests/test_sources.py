@@ -104,20 +104,25 @@ def test_video_file_frames_times_and_lores(video: Path) -> None:
 def test_video_frames_convert_to_full_size_only_when_asked(
     video: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conversions: list[int] = []
-    convert = sources._Converter.rgb
+    conversions: list[str] = []
+    convert = sources._Converter.convert
 
-    def counting(self: Any, av_frame: Any, turns: int = 0) -> np.ndarray:
-        conversions.append(1)
-        return convert(self, av_frame, turns)
+    def counting(self: Any, av_frame: Any, fmt: str, turns: int = 0) -> np.ndarray:
+        conversions.append(fmt)
+        return convert(self, av_frame, fmt, turns)
 
-    monkeypatch.setattr(sources._Converter, "rgb", counting)
+    monkeypatch.setattr(sources._Converter, "convert", counting)
     with VideoFileSource(video) as source:
         frames = list(source)
     assert not conversions  # size and lores need no full-size conversion
     assert frames[3].size == (1280, 720) and frames[3].lores is not None
     assert bright_column(frames[3].rgb) == pytest.approx(50, abs=2)
-    assert frames[3].rgb is frames[3].rgb and len(conversions) == 1  # made once, then kept
+    assert frames[3].rgb is frames[3].rgb and conversions == ["rgb24"]  # made once, then kept
+    # The screen's picture: BGRA, the same image as the RGB one.
+    picture = frames[3].picture
+    assert picture.shape == (720, 1280, 4) and picture.flags["C_CONTIGUOUS"] and conversions[-1] == "bgra"
+    assert np.abs(picture[..., 2::-1].astype(int) - frames[3].rgb).max() <= 2
+    assert (picture[..., 3] == 255).all()
     # Threads racing for the first conversion share one result.
     results: list[np.ndarray] = []
     threads = [threading.Thread(target=lambda: results.append(frames[5].rgb)) for _ in range(4)]
@@ -125,7 +130,7 @@ def test_video_frames_convert_to_full_size_only_when_asked(
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(conversions) == 2 and all(r is results[0] for r in results)
+    assert conversions.count("rgb24") == 2 and all(r is results[0] for r in results)
 
 
 def test_a_rotated_frame_turns_both_images_clockwise() -> None:
@@ -138,6 +143,11 @@ def test_a_rotated_frame_turns_both_images_clockwise() -> None:
     assert turned.lores is not None and turned.lores.shape == (3, 2, 3) and turned.lores[0, 1, 0] == 255
     assert frame.rotated(4) is frame
     assert frame.rotated(2).rgb[3, 5, 0] == 255
+    assert turned.picture is turned.rgb  # no separate screen picture: the RGB image is drawn
+    bgra = np.zeros((4, 6, 4), np.uint8)
+    bgra[0, 0] = (0, 0, 255, 255)  # red, top-left
+    video_like = Frame.deferred(lambda: rgb, (6, 4), 0.0, 0, make_picture=lambda: bgra).rotated(1)
+    assert video_like.picture.shape == (6, 4, 4) and tuple(video_like.picture[0, 3]) == (0, 0, 255, 255)
 
 
 def test_end_of_stream_repeats_and_iteration_stops(video: Path) -> None:

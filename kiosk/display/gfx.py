@@ -418,10 +418,12 @@ class Canvas:
     # ----------------------------------------------------------------------------- images
 
     def camera(
-        self, rgb: np.ndarray, dst: Sequence[float], mirror: bool, tint: Color = (255, 255, 255)
+        self, picture: np.ndarray, dst: Sequence[float], mirror: bool, tint: Color = (255, 255, 255)
     ) -> None:
-        """Draw a camera frame (uint8 H x W x 3, C-contiguous) scaled into `dst`."""
-        h, w = int(rgb.shape[0]), int(rgb.shape[1])
+        """Draw a camera frame scaled into `dst`: C-contiguous uint8, H x W x 3 (RGB) or H x W x 4
+        (BGRA, the texture's own layout: uploading it is a copy, where RGB is converted pixel by
+        pixel; 0.65 against 2.25 ms for a mirrored 720p frame on the software renderer)."""
+        h, w = int(picture.shape[0]), int(picture.shape[1])
         if self._camera is None or self._camera_key != (w, h):
             self._camera = Texture(
                 self.renderer, (w, h), streaming=True, scale_quality=1 if self.accelerated else 0
@@ -430,12 +432,12 @@ class Canvas:
             self._camera_source = None
         tex = self._camera
         flip_on_gpu = mirror and self.accelerated
-        if rgb is not self._camera_source:  # a new frame: upload it (redraws reuse the texture)
-            surf = pygame.image.frombuffer(rgb.data, (w, h), "RGB")
+        if picture is not self._camera_source:  # a new frame: upload it (redraws reuse the texture)
+            surf = pygame.image.frombuffer(picture.data, (w, h), "RGB" if picture.shape[2] == 3 else "BGRA")
             if mirror and not self.accelerated:
                 surf = pygame.transform.flip(surf, True, False)
             tex.update(surf)
-            self._camera_source = rgb
+            self._camera_source = picture
         tex.color = tint
         tex.draw(dstrect=dst, flip_x=flip_on_gpu)
 

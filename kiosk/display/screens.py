@@ -57,7 +57,8 @@ class Scene:
     flow: Flow
     mirror: bool = True
     now: float = 0.0  # monotonic seconds, for animations
-    frame: np.ndarray | None = None  # the camera picture the snapshot was estimated on
+    # The camera picture the snapshot was estimated on: RGB (H, W, 3) or BGRA (H, W, 4), as `Frame.picture`.
+    frame: np.ndarray | None = None
     snap: FrameSnapshot | None = None
     demo: str = ""  # non-empty in demo mode: why ("no camera found", "--demo")
     problems: tuple[str, ...] = ()  # configuration problems (each already fell back to a default)
