@@ -608,7 +608,7 @@ class ImageSource(FrameSource):
 class Picamera2Source(FrameSource):
     """The Raspberry Pi camera through picamera2, with two ISP streams from one capture.
 
-    `main` (RGB, display size) for the mirror and `lores` (YUV420, about twice the model input high,
+    `main` (BGRA, display size) for the mirror and `lores` (YUV420, about twice the model input high,
     same field of view) for the pose model; few buffers and no queued frames, so a read gets a fresh
     frame; `t` is the sensor timestamp (CLOCK_MONOTONIC, like `time.monotonic`).
     """
@@ -641,9 +641,10 @@ class Picamera2Source(FrameSource):
         frame_us = int(1_000_000 / fps)
         try:
             self._cam = picamera2.Picamera2(camera_num)
-            # picamera2 names formats by libcamera's convention: "BGR888" arrives as R, G, B bytes.
+            # picamera2 names formats by libcamera's convention: "XRGB8888" arrives as B, G, R, 255
+            # bytes, the layout of an SDL texture, so the display uploads it with a plain copy.
             config = self._cam.create_video_configuration(
-                main={"size": tuple(main_size), "format": "BGR888"},
+                main={"size": tuple(main_size), "format": "XRGB8888"},
                 lores={"size": lores, "format": "YUV420"},
                 buffer_count=buffer_count,
                 queue=False,
@@ -660,6 +661,9 @@ class Picamera2Source(FrameSource):
             ) from None
         self._job: Any = None
         self._index = 0
+        from av.video.reformatter import VideoReformatter
+
+        self._yuv = VideoReformatter()  # kept: a fresh swscale context per frame costs more than the work
 
     def read(self, timeout: float = 1.0) -> Frame:
         if self._cam is None:
@@ -679,16 +683,31 @@ class Picamera2Source(FrameSource):
         self._job = None
         start = time.perf_counter()
         try:
-            rgb = np.ascontiguousarray(request.make_array("main"))
+            bgra = np.ascontiguousarray(request.make_array("main"))
             yuv = request.make_array("lores")
             stamp_ns = request.get_metadata().get("SensorTimestamp")
         finally:
             request.release()
-        lores = _yuv420_to_rgb(yuv)
+        lores = self._lores_rgb(yuv)
         t = stamp_ns / 1e9 if stamp_ns else time.monotonic()
-        frame = Frame(rgb, t, self._index, lores, time.perf_counter() - start)
+        frame = Frame.deferred(
+            lambda: np.ascontiguousarray(bgra[..., 2::-1]),  # RGB only for a full-resolution crop
+            (bgra.shape[1], bgra.shape[0]),
+            t,
+            self._index,
+            lores,
+            time.perf_counter() - start,
+            lambda: bgra,
+        )
         self._index += 1
         return frame
+
+    def _lores_rgb(self, yuv: np.ndarray) -> np.ndarray:
+        """A (H*3/2, W) I420 array (picamera2's lores layout) to RGB, with swscale."""
+        import av
+
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(yuv), format="yuv420p")
+        return np.ascontiguousarray(self._yuv.reformat(frame, format="rgb24").to_ndarray())
 
     def _close_camera(self) -> None:
         cam, self._cam = getattr(self, "_cam", None), None
@@ -712,14 +731,6 @@ def _import_picamera2() -> Any:
             "the venv with --system-site-packages; elsewhere use a USB camera (/dev/videoN)"
         ) from None
     return picamera2
-
-
-def _yuv420_to_rgb(yuv: np.ndarray) -> np.ndarray:
-    """A (H*3/2, W) I420 array (picamera2's lores layout) to RGB, with swscale."""
-    import av
-
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(yuv), format="yuv420p")
-    return np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
 
 
 # ------------------------------------------------------------------------------------------- factory

@@ -433,8 +433,8 @@ class FakeRequest:
         config = self.camera.config[name]
         w, h = config["size"]
         if name == "main":
-            img = np.zeros((h, w, 3), np.uint8)
-            img[..., 0] = 200  # "BGR888" arrives as R, G, B
+            img = np.full((h, w, 4), 255, np.uint8)
+            img[..., :3] = (10, 20, 200)  # "XRGB8888" arrives as B, G, R, 255: red here
             return img
         yuv = np.full((h * 3 // 2, w), 128, np.uint8)  # grey I420
         yuv[:h] = 100
@@ -500,13 +500,14 @@ def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> type[FakePicamera2]:
 def test_picamera2_dual_streams(fake_picamera2: type[FakePicamera2]) -> None:
     source = Picamera2Source(main_size=(1280, 720), fps=30, buffer_count=3)
     cam = fake_picamera2.instances[0]
-    assert cam.config["main"] == {"size": (1280, 720), "format": "BGR888"}
+    assert cam.config["main"] == {"size": (1280, 720), "format": "XRGB8888"}
     assert cam.config["lores"] == {"size": (704, 384), "format": "YUV420"}  # rows of whole 64 bytes
     assert cam.config["buffer_count"] == 3 and cam.config["queue"] is False
     assert cam.config["controls"]["FrameDurationLimits"] == (33333, 33333)
     frame = source.read(1.0)
     assert frame.t == pytest.approx(123.456789) and frame.index == 0
-    assert frame.rgb.shape == (720, 1280, 3) and frame.rgb[0, 0, 0] == 200
+    assert frame.size == (1280, 720) and frame.picture.shape == (720, 1280, 4)  # drawn as it came
+    assert frame.rgb.shape == (720, 1280, 3) and tuple(frame.rgb[0, 0]) == (200, 20, 10)
     assert frame.lores is not None and frame.lores.shape == (384, 704, 3)
     assert abs(int(frame.lores[0, 0, 0]) - 100) < 6  # Y=100, neutral chroma: grey
     assert cam.requests[0].released
