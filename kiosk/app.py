@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kiosk")
 
 FRAME_S = 1.0 / 30.0  # the display redraws at least this often (animations, timers)
+FRESH_WAIT_S = 1.0 / 60.0  # at most this long for a result fresher than the one waiting (see _iteration)
 TICK_AFTER_S = 0.25  # no frame for this long: the flow's clock advances without one
 LOST_AFTER_S = 1.0  # no frame for this long after a source error: show the camera screen
 RETRY_S = 2.0  # the pipeline's pause before reopening a failed source
@@ -527,7 +528,16 @@ class App:
             wait = self._next_draw - self.clock()
             if wait > 0:
                 self._stop.wait(wait)
-        result = self.pipeline.wait(self._seq, FRAME_S)
+            # When a draw is due, a result that came in during the wait has already aged by up to a
+            # result interval; the next one, arriving within FRESH_WAIT_S, is shown the moment it
+            # lands instead. The cadence holds: the next draw is scheduled from this one's due time.
+            waiting = self.pipeline.latest(self._seq)
+            if waiting is not None:
+                result = self.pipeline.wait(waiting.seq, FRESH_WAIT_S) or waiting
+            else:
+                result = self.pipeline.wait(self._seq, FRAME_S)
+        else:
+            result = self.pipeline.wait(self._seq, FRAME_S)
         now = self.clock()
         self._next_draw = max(self._next_draw + self._draw_period, now)
         self._feed_flow(now)

@@ -5,7 +5,7 @@ when the renderer is accelerated (KMS/DRM, X11, Wayland: the GPU flips for free)
 renderer (the dummy driver, a machine without a GPU) mirrors through its rotate path, measured at
 12 ms for a 607x1080 picture and 50 ms full-screen on the dev machine; there the picture is
 flipped on upload instead (`pygame.transform.flip`, an SDL blit loop: 0.4 ms for 404x720, 4 ms
-for 1080p). Nothing is ever resampled in software.
+for 1080p), and so is the dimming behind summary screens. Nothing is ever resampled in software.
 
 Everything else is small textures drawn many times: a white disc (joints, dots, caps, panel
 corners), a white band with soft edges (thick lines, rotated by the renderer), and
@@ -30,6 +30,7 @@ from kiosk.display.theme import Color
 # SDL blend modes: draw colours with alpha over what is already there, or replace it.
 BLEND = 1
 NO_BLEND = 0
+WHITE: Color = (255, 255, 255)
 SHAPE_COLORS = 64  # tinted shape textures kept (the theme has a dozen colours)
 TEXT_CACHE = 256  # rendered strings kept (a screen shows ~40; timers and counters add a few a second)
 _SUPER = 4  # supersampling of the shape textures drawn at start-up
@@ -95,6 +96,7 @@ class Canvas:
         self._camera: Texture | None = None
         self._camera_key: tuple[int, int] = (0, 0)
         self._camera_source: np.ndarray | None = None
+        self._camera_dim: Color = WHITE  # the tint baked into the uploaded picture (software renderer)
         self._rect = pygame.Rect(0, 0, 0, 0)  # scratch, reused by every draw call
 
     def _shape(self, cache: dict[Color, Texture], shape: pygame.Surface, color: Color) -> Texture:
@@ -417,9 +419,7 @@ class Canvas:
 
     # ----------------------------------------------------------------------------- images
 
-    def camera(
-        self, picture: np.ndarray, dst: Sequence[float], mirror: bool, tint: Color = (255, 255, 255)
-    ) -> None:
+    def camera(self, picture: np.ndarray, dst: Sequence[float], mirror: bool, tint: Color = WHITE) -> None:
         """Draw a camera frame scaled into `dst`: C-contiguous uint8, H x W x 3 (RGB) or H x W x 4
         (BGRA, the texture's own layout: uploading it is a copy, where RGB is converted pixel by
         pixel; 0.65 against 2.25 ms for a mirrored 720p frame on the software renderer)."""
@@ -432,13 +432,19 @@ class Canvas:
             self._camera_source = None
         tex = self._camera
         flip_on_gpu = mirror and self.accelerated
-        if picture is not self._camera_source:  # a new frame: upload it (redraws reuse the texture)
+        # The software renderer tints while it scales, pixel by pixel on the screen's pixels (6 ms
+        # at 1920x1080 here), so there the picture is dimmed once on upload instead (0.2 ms).
+        dim = WHITE if self.accelerated else tint
+        if picture is not self._camera_source or dim != self._camera_dim:  # else redraw the texture
             surf = pygame.image.frombuffer(picture.data, (w, h), "RGB" if picture.shape[2] == 3 else "BGRA")
-            if mirror and not self.accelerated:
-                surf = pygame.transform.flip(surf, True, False)
+            flip = mirror and not self.accelerated
+            if flip or dim != WHITE:  # a copy (flipped or not): the frame's own pixels stay untouched
+                surf = pygame.transform.flip(surf, flip, False)
+                if dim != WHITE:
+                    surf.fill(dim, special_flags=pygame.BLEND_RGB_MULT)
             tex.update(surf)
-            self._camera_source = picture
-        tex.color = tint
+            self._camera_source, self._camera_dim = picture, dim
+        tex.color = tint if self.accelerated else WHITE
         tex.draw(dstrect=dst, flip_x=flip_on_gpu)
 
     def snapshot(self) -> pygame.Surface:
