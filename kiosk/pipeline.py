@@ -17,8 +17,8 @@ when the crop did move, the inference thread makes the input again.
 
 Per-frame budget of each loop:
 - capture: one `source.read` (bounded by `read_timeout`; decoding runs on the source's own thread),
-  the crop-and-resize (~2 ms on x86, ~6 ms on a Pi 4) and an O(1) slot swap: well inside a camera's
-  33 ms frame interval at 30 fps.
+  the crop-and-resize (0.8 ms alone, 1-2.5 ms beside inference on the 2-vCPU dev machine; not yet
+  measured on a Pi) and an O(1) slot swap: well inside a camera's 33 ms frame interval at 30 fps.
 - inference: invoke (4-15 ms x86 LiteRT; 50-100 ms Pi 4) + score (< 1 ms), plus the crop-and-resize
   only when the crop moved. Whatever exceeds the frame interval is absorbed by dropping frames.
 - consumer (display): `latest()` is a non-blocking O(1) read of the result slot.
