@@ -361,3 +361,16 @@ def test_a_bgra_picture_draws_the_same_as_its_rgb_image(display: Display, mirror
     x = rect.right - 3 if mirror else rect.left + 2  # the red half, mirrored or not
     r, g, b = (int(v) for v in shown[0][x, rect.centery])
     assert r > 3 * max(g, b, 1)  # red stays red (the attract screen dims it)
+
+
+def test_without_sdl_in_reach_present_falls_back_to_pygame(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kiosk.display as display_module
+
+    monkeypatch.setattr(display_module, "_sdl_library", lambda: None)
+    d = open_display((320, 240), fullscreen=False)
+    try:
+        assert d._present == d.renderer.present
+        d.draw(Scene(flow=Flow(FlowSettings(), RecordingPort())))
+        d.present()
+    finally:
+        d.close()
