@@ -133,6 +133,19 @@ def test_video_frames_convert_to_full_size_only_when_asked(
     assert conversions.count("rgb24") == 2 and all(r is results[0] for r in results)
 
 
+def test_video_stored_on_its_side_is_turned_upright_and_its_lores_sized_upright(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A phone's portrait video: stored 1280x720 with a display matrix of a quarter turn.
+    stored = av.VideoFrame.from_ndarray(frame_image(0, 1280, 720), format="rgb24").reformat(format="yuv420p")
+    monkeypatch.setattr(sources, "_turns", lambda av_frame: 1)
+    frame = sources._Converter(192).frame(stored, 0.0, 0, time.perf_counter())
+    assert frame.size == (720, 1280)
+    assert frame.lores is not None and frame.lores.shape == (384, 216, 3)  # 384 high, as upright
+    assert frame.rgb.shape == (1280, 720, 3) and frame.picture.shape == (1280, 720, 4)
+    assert frame.rgb[-1, 0, 0] > 150  # the red band along the stored top is now on the left
+
+
 def test_a_rotated_frame_turns_both_images_clockwise() -> None:
     rgb = np.zeros((4, 6, 3), np.uint8)
     rgb[0, 0] = 255  # top-left
