@@ -33,6 +33,7 @@ REP_KEYS = (
     "knee_angle_deg",
     "hip_travel",
     "wall_tap",
+    "judged",
 )
 
 
@@ -108,19 +109,23 @@ def report(track: PoseTrack, drill: str, reps: list[RepResult], side: str | None
         "summary": {
             "reps": len(reps),
             "clean_reps": sum(1 for r in reps if r.clean),
+            # Counted but seen too obliquely (or too briefly side-on) to judge form.
+            "unjudged_reps": sum(1 for r in reps if not r.judged),
             "faults": {f: counts.get(f, 0) for f in FAULTS},
         },
     }
 
 
 def _fmt(x: float | None, spec: str) -> str:
-    return "-" if x is None else format(x, spec)
+    """`x` formatted by `spec`, or a dash padded to the same width when there is no value."""
+    return format(x, spec) if x is not None else "-".rjust(int(spec.split(".")[0] or 1))
 
 
 def print_table(doc: dict[str, Any], dropped: list[tuple[float, str]] = (), out=sys.stdout) -> None:
     s = doc["summary"]
+    unjudged = f", {s['unjudged_reps']} not judged" if s["unjudged_reps"] else ""
     print(
-        f"{doc['input']}: {s['reps']} reps ({s['clean_reps']} clean), drill {doc['drill']}, "
+        f"{doc['input']}: {s['reps']} reps ({s['clean_reps']} clean{unjudged}), drill {doc['drill']}, "
         f"side {doc['side'] or 'unknown'}, {doc['frames']} frames at {doc['fps']:.1f} fps, "
         f"{doc['duration_s']:.1f} s",
         file=out,
@@ -129,6 +134,8 @@ def print_table(doc: dict[str, Any], dropped: list[tuple[float, str]] = (), out=
         print("no reps found: is the whole body in view, side-on, standing between reps?", file=out)
     else:
         _print_reps(doc, out)
+        if s["unjudged_reps"]:
+            print("not judged: too few side-on frames to see the form; film from the side", file=out)
     for t, why in dropped:
         print(f"not counted at {t:.2f} s: {why}", file=out)
 
@@ -138,10 +145,12 @@ def _print_reps(doc: dict[str, Any], out) -> None:
     print(" rep   start     end  score  hip°  knee°  travel  wall  faults", file=out)
     for r in doc["reps"]:
         wall = {True: "yes", False: "no", None: "-"}[r["wall_tap"]]
+        score = f"{r['score']:5d}" if r["judged"] else "    ?"
+        verdict = ", ".join(r["faults"]) or ("-" if r["judged"] else "not judged")
         print(
-            f"{r['index']:4d}  {r['start_s']:6.2f}  {r['end_s']:6.2f}  {r['score']:5d}  "
+            f"{r['index']:4d}  {r['start_s']:6.2f}  {r['end_s']:6.2f}  {score}  "
             f"{_fmt(r['hip_angle_deg'], '4.0f')}  {_fmt(r['knee_angle_deg'], '5.0f')}  "
-            f"{_fmt(r['hip_travel'], '6.2f')}  {wall:>4}  {', '.join(r['faults']) or '-'}",
+            f"{_fmt(r['hip_travel'], '6.2f')}  {wall:>4}  {verdict}",
             file=out,
         )
     seen = {k: v for k, v in s["faults"].items() if v}

@@ -144,7 +144,7 @@ class Coach:
             fault = next((f for f in rep.faults if f not in self._said_this_rep), None)
             if fault is not None:
                 wanted = CUES[fault]
-            elif rep.clean and rep.judged:
+            elif rep.clean:
                 wanted = CUES["good_rep"]
             self._said_this_rep.clear()
 

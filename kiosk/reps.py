@@ -130,7 +130,8 @@ class RepResult:
 
     @property
     def clean(self) -> bool:
-        return not self.faults
+        """Judged and found without faults; a rep seen too obliquely to judge is not called clean."""
+        return self.judged and not self.faults
 
     def as_dict(self) -> dict:
         """The JSON form used by `analyze --json` and the session store."""
@@ -145,6 +146,7 @@ class RepResult:
             "knee_angle_deg": _round(self.knee_angle_deg, 1),
             "hip_travel": _round(self.hip_travel, 3),
             "wall_tap": self.wall_tap,
+            "judged": self.judged,
             "tempo_down_s": round(self.tempo_down_s, 2),
             "tempo_up_s": round(self.tempo_up_s, 2),
         }

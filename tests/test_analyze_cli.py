@@ -116,3 +116,18 @@ def test_table_says_why_a_bell_pickup_was_not_counted(tmp_path):
     out = analyze(str(path), "--drill", "kettlebell-deadlift")
     assert "2 reps" in out.stdout
     assert out.stdout.count("not counted at") == 2 and "set-up or set-down" in out.stdout
+
+
+def test_reps_seen_too_obliquely_count_but_are_not_called_clean(tmp_path):
+    """Seen at 60 degrees from side-on, squats still count as reps, but nobody can tell from that view
+    that they were squats: they are reported as not judged, not as clean."""
+    path = tmp_path / "oblique.npz"
+    performed("squatting", n=3, yaw_deg=60.0).track.save(path)
+    out = analyze(str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["summary"]["reps"] == 3
+    assert doc["summary"]["unjudged_reps"] == 3 and doc["summary"]["clean_reps"] == 0
+    assert all(rep["judged"] is False and rep["faults"] == [] for rep in doc["reps"])
+    table = analyze(str(path)).stdout
+    assert "3 reps (0 clean, 3 not judged)" in table and "film from the side" in table
