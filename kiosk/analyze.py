@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk.drills import DEFAULT_DRILL, DRILLS, get_drill
+from kiosk.drills import AUTO_DRILL, DEFAULT_DRILL, DRILLS, get_drill, recognise_drill
 from kiosk.engine import HingeEngine
 from kiosk.errors import InputError
 from kiosk.reps import FAULTS, TOO_SHALLOW, RepResult
@@ -121,11 +122,15 @@ def _fmt(x: float | None, spec: str) -> str:
     return format(x, spec) if x is not None else "-".rjust(int(spec.split(".")[0] or 1))
 
 
-def print_table(doc: dict[str, Any], dropped: list[tuple[float, str]] = (), out=sys.stdout) -> None:
+def print_table(
+    doc: dict[str, Any], dropped: list[tuple[float, str]] = (), out=sys.stdout, recognised: bool = False
+) -> None:
+    """The readable form of `doc`; `recognised`: the drill was recognised, not chosen."""
     s = doc["summary"]
     unjudged = f", {s['unjudged_reps']} not judged" if s["unjudged_reps"] else ""
+    how = " (recognised; --drill NAME to choose)" if recognised else ""
     print(
-        f"{doc['input']}: {s['reps']} reps ({s['clean_reps']} clean{unjudged}), drill {doc['drill']}, "
+        f"{doc['input']}: {s['reps']} reps ({s['clean_reps']} clean{unjudged}), drill {doc['drill']}{how}, "
         f"side {doc['side'] or 'unknown'}, {doc['frames']} frames at {doc['fps']:.1f} fps, "
         f"{doc['duration_s']:.1f} s",
         file=out,
@@ -170,13 +175,34 @@ def load_input(path: str, args: argparse.Namespace) -> PoseTrack:
     return track_from_media(p, runtime=args.runtime, threads=args.threads, progress=True)
 
 
+def judge_track(
+    track: PoseTrack,
+    drill: str = AUTO_DRILL,
+    *,
+    wall_distance_in: float = 9.0,
+    user_height_cm: float | None = None,
+) -> tuple[str, Analysis]:
+    """`analyze_track` under `drill`, or under the drill the reps look like when it is "auto"
+    (judged as a hinge first; a second pass when the hands went to the floor)."""
+    auto = drill == AUTO_DRILL
+    first = DEFAULT_DRILL if auto else drill
+    found = analyze_track(track, first, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm)
+    if not auto:
+        return drill, found
+    chosen = recognise_drill([rep.evidence.get("hand_height", math.nan) for rep in found.reps])
+    if chosen != DEFAULT_DRILL:
+        found = analyze_track(track, chosen, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm)
+    return chosen, found
+
+
 def main(args: argparse.Namespace) -> int:
-    drill = get_drill(args.drill).name  # validate before any slow work
+    if args.drill != AUTO_DRILL:
+        get_drill(args.drill)  # validate before any slow work
     track = load_input(args.input, args)
     if args.save_track:
         track.save(args.save_track)
-    found = analyze_track(
-        track, drill, wall_distance_in=args.wall_distance_in, user_height_cm=args.user_height_cm or None
+    drill, found = judge_track(
+        track, args.drill, wall_distance_in=args.wall_distance_in, user_height_cm=args.user_height_cm or None
     )
     doc = report(track, drill, found.reps, found.side)
     if args.annotate:
@@ -193,7 +219,7 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(doc) + "\n")
     else:
-        print_table(doc, found.dropped)
+        print_table(doc, found.dropped, recognised=args.drill == AUTO_DRILL)
     return 0
 
 
@@ -206,9 +232,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="TRACK|VIDEO|IMAGE")
     p.add_argument(
         "--drill",
-        default=DEFAULT_DRILL,
+        default=AUTO_DRILL,
         metavar="NAME",
-        help=f"one of: {', '.join(DRILLS)} (default: %(default)s)",
+        help=(
+            f"one of: {', '.join(DRILLS)}, or {AUTO_DRILL} (the default): kettlebell-deadlift when the hands "
+            f"go down near the floor at the bottom of most reps (a bell from the floor), else {DEFAULT_DRILL}"
+        ),
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--save-track", metavar="OUT.npz", help="also write the pose track of what was seen")

@@ -23,6 +23,7 @@ from 87), so a few degrees of keypoint error does not move a rep across.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from kiosk.errors import InputError
@@ -140,6 +141,27 @@ DRILLS: dict[str, Drill] = {
 }
 
 DEFAULT_DRILL = "hinge"
+
+# `analyze` without a drill recognises it: a lift whose hands go down near the floor at the bottom
+# is a bell (or bar) from the floor. Hand height is in knee heights above the ankles (see
+# `kiosk.metrics`). A kettlebell handle sits 20-30 cm up, about half a knee height: hands on a floor
+# bell read 0.41-0.48 on real kettlebell deadlifts, 0.49-0.58 on barbell pulls. Arms hanging free in
+# a deep bodyweight hinge reach 0.6-0.8 (that movement is a deadlift without the bell, so either
+# verdict is fair), swings (hands between the thighs) 1.1-1.4, dowel hinges, good mornings and
+# squats 1.7-2.7. The limit keeps real floor pulls 20% clear and most free-arm hinges out.
+AUTO_DRILL = "auto"
+HANDS_NEAR_FLOOR = 0.7
+
+
+def recognise_drill(hand_heights: Sequence[float]) -> str:
+    """The drill a set of reps looks like from each rep's median hand height at the bottom (NaN
+    where unseen): `kettlebell-deadlift` when most measured reps took the hands near the floor,
+    else the default hinge."""
+    seen = [h for h in hand_heights if h == h]
+    low = sum(1 for h in seen if h < HANDS_NEAR_FLOOR)
+    if 2 * len(seen) >= len(hand_heights) and 2 * low > len(seen):
+        return "kettlebell-deadlift"
+    return DEFAULT_DRILL
 
 
 def get_drill(name: str) -> Drill:

@@ -92,6 +92,7 @@ class FrameMetrics:
         "com_forward",
         "depth",
         "facing",
+        "hand_height",
         "head_angle",
         "height",
         "hip_flex",
@@ -141,6 +142,7 @@ class FrameMetrics:
         self.shin_angle = NAN
         self.alignment = NAN
         self.head_angle = NAN
+        self.hand_height = NAN
         self.hip_travel = NAN
         self.hip_travel_cm = NAN
         self.height = NAN
@@ -394,6 +396,12 @@ class MetricsCore:
         m.ready = m.in_frame and f != 0 and s_ok and h_ok and k_ok and (a_ok or kneeling) and thigh > 0.0
         if a_ok:
             m.ankle_x, m.ankle_y = ax, ay
+            # Hands above the floor in knee heights: a height, so it reads the same from any yaw.
+            # Hands on a bell on the floor sit near 0.5; between the thighs in a swing, or on a
+            # dowel behind the back, well above 1.
+            wy, w_ok = my[MID_WRIST], mok[MID_WRIST]
+            if w_ok and k_ok and ay - ky > 0.2 * leg:
+                m.hand_height = (ay - wy) / (ay - ky)
         if not (f != 0 and s_ok and h_ok and k_ok and thigh > 0.0):
             return m
 

@@ -92,8 +92,8 @@ TOO_SHALLOW = "too shallow to be a rep"
 
 # Columns of the per-rep buffer.
 C_T, C_HIP, C_KNEE, C_TRUNK, C_SHIN, C_THIGH, C_ALIGN, C_HEAD = range(8)
-C_TRAVEL, C_COM, C_KNEE_FWD, C_SIDE_RATIO, C_HYPER, C_WALL, C_DROP = range(8, 15)
-N_COLS = 15
+C_TRAVEL, C_COM, C_KNEE_FWD, C_SIDE_RATIO, C_HYPER, C_WALL, C_DROP, C_HANDS = range(8, 16)
+N_COLS = 16
 _EMPTY_ROW = (math.nan,) * N_COLS
 
 
@@ -362,6 +362,7 @@ class RepCounter:
         row[C_HYPER] = 1.0 if m.hyperextended else 0.0
         row[C_WALL] = 1.0 if m.wall_reached else 0.0
         row[C_DROP] = drop
+        row[C_HANDS] = m.hand_height
         self._n += 1
         if self._n > self._written:
             self._written = self._n
@@ -441,6 +442,8 @@ def judge_rep(
     ev["knee_forward"], _ = _median(bottom, C_KNEE_FWD)
     ev["hip_travel"], n_travel = _median(bottom, C_TRAVEL)
     ev["trunk_angle"], _ = _median(bottom, C_TRUNK)
+    # Where the hands were at the bottom, from any view (a height): tells a bell from the floor.
+    ev["hand_height"], _ = _median([row for row in rows if row[C_DROP] >= 0.75 * peak_drop], C_HANDS)
     ev["side_on"] = len(side_on) / len(rows) if rows else 0.0
     ev["side_ratio"], _ = _median(rows, C_SIDE_RATIO)
     ratio = ev["knee_flex"] / ev["hip_flex"] if ev["hip_flex"] > 1.0 else math.nan

@@ -86,3 +86,17 @@ def test_wall_tap_uses_the_configured_distance_and_height():
     assert near_wall.wall_reached and not far_wall.wall_reached
     tall = measure(kp, user_height_cm=190.0)
     assert tall.hip_travel_cm == pytest.approx(tall.hip_travel * 0.245 * 190.0)
+
+
+@pytest.mark.parametrize("yaw", [0.0, 45.0])
+def test_hand_height_is_in_knee_heights_above_the_ankles_from_any_yaw(yaw):
+    from kiosk.body import BodyPart
+
+    kp = posture_keypoints(BOTTOMS[None], yaw_deg=yaw)
+    ankle_y = kp[[BodyPart.LEFT_ANKLE, BodyPart.RIGHT_ANKLE], 1].mean()
+    knee_y = kp[[BodyPart.LEFT_KNEE, BodyPart.RIGHT_KNEE], 1].mean()
+    for height in (0.45, 1.3):  # hands on a floor bell; hands between the thighs in a swing
+        kp[[BodyPart.LEFT_WRIST, BodyPart.RIGHT_WRIST], 1] = ankle_y - height * (ankle_y - knee_y)
+        assert measure(kp).hand_height == pytest.approx(height, abs=1e-3)
+    kp[[BodyPart.LEFT_WRIST, BodyPart.RIGHT_WRIST], 2] = 0.0  # hands not seen: not measured
+    assert math.isnan(measure(kp).hand_height)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.analyze import run_engine
+from kiosk.analyze import judge_track, run_engine
 from kiosk.engine import HingeEngine
 from kiosk.pose import track_from_media
 from kiosk.reps import ROUNDED_ALIGNMENT
@@ -69,3 +69,18 @@ def test_oblique_clips_are_counted(clip_track, clip, reps):
     found, _ = run_engine(clip_track(f"kettlebell-oblique/{clip}"))
     assert abs(len(found) - reps) <= (1 if reps else 0)
     assert all(not r.judged for r in found)  # not side-on: no form verdicts from this view
+
+
+@pytest.mark.parametrize(
+    "clip, drill",
+    [
+        ("kettlebell-deadlift.mp4", "kettlebell-deadlift"),  # hands 0.41-0.48 knee heights up
+        ("swing-russian.mp4", "hinge"),  # hands between the thighs, about 1.2
+        ("good-morning-goblet.mp4", "hinge"),  # bell held at the chest
+        ("goblet-squat.mp4", "hinge"),
+    ],
+)
+def test_a_bell_lifted_from_the_floor_is_recognised(clip_track, clip, drill):
+    chosen, found = judge_track(clip_track(f"kettlebell-oblique/{clip}"))
+    assert chosen == drill
+    assert found.reps  # judged as the recognised drill, reps still counted
