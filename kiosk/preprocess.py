@@ -114,24 +114,28 @@ def _box_sum(region: np.ndarray, k: int) -> np.ndarray:
 class CropResizer:
     """Bilinear crop-and-resize into one preallocated (S, S, 3) uint8 buffer, black outside the image.
 
-    Separable: the two rows of taps of every output row are copied whole (a row gather is a memcpy),
-    then each is blended horizontally from its column taps and the two are blended vertically. The
-    arithmetic is the same, in the same order, as a direct gather of the four taps of every output
-    pixel, so the output is identical; it takes 0.6 ms for a lores crop where that took 1.1 ms.
+    Separable: every image row any tap reads is blended horizontally once, from its two column taps
+    (a gather per tap), then each output row blends its two blended rows vertically (a row copy per
+    tap). The arithmetic is the same, in the same order, as a direct gather of the four taps of every
+    output pixel, so the output is identical to that. Blending the band of rows once, instead of the
+    two tap rows of every output row, gathers each image row once: the per-element column gathers
+    are the costly part, and a crop spans at most 2S rows (see `_reduce_region`), so that is never
+    more gathers than 2S rows' worth, and about half of it for a lores crop.
 
     Without `out`, the result is the resizer's own buffer, overwritten by the next call. Per call it
-    allocates only the per-axis tap tables (S entries each); the row buffers grow to the widest image
-    seen and are then reused. One resizer per thread.
+    allocates only the per-axis tap tables (S entries each); the band buffers are sized for the
+    tallest band (2S + 2 rows) up front. One resizer per thread.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.out = np.zeros((size, size, 3), np.uint8)
-        self._rows: dict[np.dtype, np.ndarray] = {}  # gathered tap rows, per pixel type
-        self._gathers = {np.dtype(t): np.empty((size, 3 * size), t) for t in (np.uint8, np.uint16, np.uint32)}
+        band = 2 * size + 2  # rows a crop's taps can span (k is chosen so a crop spans <= 2S rows)
+        self._gathers = {np.dtype(t): np.empty((band, 3 * size), t) for t in (np.uint8, np.uint16, np.uint32)}
+        self._band = np.empty((band, 3 * size), np.float32)  # the band's rows, blended horizontally
+        self._tmp = np.empty((band, 3 * size), np.float32)
         self._acc = np.empty((size, 3 * size), np.float32)
         self._row = np.empty((size, 3 * size), np.float32)
-        self._tmp = np.empty((size, 3 * size), np.float32)
         self._cols_a = np.empty(3 * size, np.intp)
         self._cols_b = np.empty(3 * size, np.intp)
         self._centres = np.arange(size, dtype=np.float64) + 0.5
@@ -161,42 +165,34 @@ class CropResizer:
         ya, yb, wya, wyb = self._axis(y0, h, height, gain)
         xa, xb, wxa, wxb = self._axis(x0, w, width)
         c0, c1 = int(xa[0]), int(xb[-1]) + 1  # the columns any tap reads (taps ascend)
-        strip = image[:, c0:c1].reshape(height, -1)  # a view for any image with contiguous rows
-        rows = self._rows_buffer(strip.shape[1], strip.dtype)
+        r0, r1 = int(ya[0]), int(yb[-1]) + 1  # ... and the rows
+        band = image[r0:r1, c0:c1].reshape(r1 - r0, -1)  # a view for any image with contiguous rows
         for taps, cols in ((xa, self._cols_a), (xb, self._cols_b)):  # per-channel column indices
             np.multiply(np.repeat(taps - c0, 3), 3, out=cols)
             cols += self._channel
-        wxa3, wxb3 = np.repeat(wxa, 3)[None, :], np.repeat(wxb, 3)[None, :]
+        blended = self._blend_x(band, np.repeat(wxa, 3)[None, :], np.repeat(wxb, 3)[None, :])
         acc, row = self._acc, self._row
-        np.take(strip, ya, axis=0, out=rows, mode="clip")
-        self._blend_x(rows, wxa3, wxb3)
-        np.multiply(row, wya[:, None], out=acc)
-        np.take(strip, yb, axis=0, out=rows, mode="clip")
-        self._blend_x(rows, wxa3, wxb3)
+        np.take(blended, ya - r0, axis=0, out=acc, mode="clip")
+        acc *= wya[:, None]
+        np.take(blended, yb - r0, axis=0, out=row, mode="clip")
         row *= wyb[:, None]
         acc += row
         acc += 0.5
         np.copyto(target.reshape(self.size, -1), acc, casting="unsafe")
         return target
 
-    def _blend_x(self, rows: np.ndarray, wxa3: np.ndarray, wxb3: np.ndarray) -> None:
-        """self._row = the left column taps of `rows` * wxa + the right ones * wxb (floats)."""
-        gather = self._gathers[rows.dtype]
-        np.take(rows, self._cols_a, axis=1, out=gather, mode="clip")
-        np.copyto(self._row, gather)
-        self._row *= wxa3
-        np.take(rows, self._cols_b, axis=1, out=gather, mode="clip")
-        np.copyto(self._tmp, gather)
-        self._tmp *= wxb3
-        self._row += self._tmp
-
-    def _rows_buffer(self, length: int, dtype: np.dtype) -> np.ndarray:
-        """An (S, length) buffer of `dtype` for the gathered tap rows; grown when an image is wider
-        than any before, then reused."""
-        rows = self._rows.get(dtype)
-        if rows is None or rows.size < self.size * length:
-            rows = self._rows[dtype] = np.empty(self.size * length, dtype)
-        return rows[: self.size * length].reshape(self.size, length)
+    def _blend_x(self, band: np.ndarray, wxa3: np.ndarray, wxb3: np.ndarray) -> np.ndarray:
+        """Each row of `band`: its left column taps * wxa + its right ones * wxb (floats)."""
+        n = band.shape[0]
+        gather, out, tmp = self._gathers[band.dtype][:n], self._band[:n], self._tmp[:n]
+        np.take(band, self._cols_a, axis=1, out=gather, mode="clip")
+        np.copyto(out, gather)
+        out *= wxa3
+        np.take(band, self._cols_b, axis=1, out=gather, mode="clip")
+        np.copyto(tmp, gather)
+        tmp *= wxb3
+        out += tmp
+        return out
 
     def _axis(self, start: float, extent: float, n: int, gain: float = 1.0) -> tuple[np.ndarray, ...]:
         """Tap indices and weights (times `gain`) along one axis; taps outside [0, n) weigh 0 (black)."""
