@@ -131,7 +131,8 @@ class CropResizer:
         self.size = size
         self.out = np.zeros((size, size, 3), np.uint8)
         band = 2 * size + 2  # rows a crop's taps can span (k is chosen so a crop spans <= 2S rows)
-        self._gathers = {np.dtype(t): np.empty((band, 3 * size), t) for t in (np.uint8, np.uint16, np.uint32)}
+        # Gathered taps, as uint8 (a lores or full-size crop) or as the block sums' uint16 / uint32.
+        self._gather_bytes = np.empty(band * 3 * size * 4, np.uint8)
         self._band = np.empty((band, 3 * size), np.float32)  # the band's rows, blended horizontally
         self._tmp = np.empty((band, 3 * size), np.float32)
         self._acc = np.empty((size, 3 * size), np.float32)
@@ -184,7 +185,9 @@ class CropResizer:
     def _blend_x(self, band: np.ndarray, wxa3: np.ndarray, wxb3: np.ndarray) -> np.ndarray:
         """Each row of `band`: its left column taps * wxa + its right ones * wxb (floats)."""
         n = band.shape[0]
-        gather, out, tmp = self._gathers[band.dtype][:n], self._band[:n], self._tmp[:n]
+        gather = self._gather_bytes[: n * 3 * self.size * band.itemsize]
+        gather = gather.view(band.dtype).reshape(n, 3 * self.size)
+        out, tmp = self._band[:n], self._tmp[:n]
         np.take(band, self._cols_a, axis=1, out=gather, mode="clip")
         np.copyto(out, gather)
         out *= wxa3
