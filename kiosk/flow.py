@@ -243,7 +243,7 @@ class Checklist:
 
 def tally(reps: Sequence[RepResult]) -> tuple[int, int]:
     """(clean, faulted) reps. A rep seen from too oblique a view is neither: it counts, unjudged."""
-    clean = sum(1 for r in reps if r.judged and not r.faults)
+    clean = sum(1 for r in reps if r.clean)
     return clean, sum(1 for r in reps if r.faults)
 
 
