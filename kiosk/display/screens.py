@@ -22,7 +22,7 @@ from kiosk.display import widgets as w
 from kiosk.display.gfx import Canvas
 from kiosk.display.layout import Layout
 from kiosk.drills import DRILLS, get_drill
-from kiosk.flow import FAULT_NAMES, Flow, FrameSnapshot, Screen, SetReport
+from kiosk.flow import FAULT_NAMES, Flow, FrameSnapshot, ReplayClip, Screen, SetReport
 from kiosk.reps import Phase
 from kiosk.store import DayTotal, SetSummary
 
@@ -641,16 +641,7 @@ class Screens:
                 box.bottom - L.px(30) - bottom,
             ),
         )
-        clip = flow.set_clip
-        w.replay(
-            c,
-            L.replay,
-            clip,
-            scene.now - flow.screen_since,
-            self.figure_view,
-            scene.mirror,
-            "Your rep to work on" if clip.fault else "Your best rep",
-        )
+        self._replay(scene, flow.set_clip, "Your rep to work on")
 
     def _done_screen(self, scene: Scene) -> None:
         c, L = self.canvas, self.layout
@@ -679,15 +670,18 @@ class Screens:
             bold=False,
             bg=th.PANEL,
         )
-        clip = flow.session_clip
+        self._replay(scene, flow.session_clip, "The rep to work on")
+
+    def _replay(self, scene: Scene, clip: ReplayClip, fault_title: str) -> None:
+        """The summary's slow replay: the rep to work on (titled `fault_title`), else the best rep."""
         w.replay(
-            c,
-            L.replay,
+            self.canvas,
+            self.layout.replay,
             clip,
-            scene.now - flow.screen_since,
+            scene.now - scene.flow.screen_since,
             self.figure_view,
             scene.mirror,
-            "The rep to work on" if clip.fault else "Your best rep",
+            fault_title if clip.fault else "Your best rep",
         )
 
     def _summary(self, report: SetReport | None, title: str) -> int:
