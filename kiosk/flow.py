@@ -221,8 +221,16 @@ class SetReport:
         return tally(self.reps)[1]
 
     @property
+    def unjudged(self) -> int:
+        """Reps seen too obliquely to judge: they count, but have no score."""
+        return sum(1 for r in self.reps if not r.judged)
+
+    @property
     def mean_score(self) -> float:
-        return sum(r.score for r in self.reps) / len(self.reps) if self.reps else math.nan
+        """Mean score of the judged reps; NaN when none was judged (a rep not seen from the side
+        gets no faults, so its nominal score would flatter the set)."""
+        scores = [r.score for r in self.reps if r.judged]
+        return sum(scores) / len(scores) if scores else math.nan
 
     def fault_counts(self) -> list[tuple[str, int]]:
         """(fault, reps showing it), most frequent first, in coaching order on ties."""
@@ -248,8 +256,10 @@ def tally(reps: Sequence[RepResult]) -> tuple[int, int]:
 
 
 def _featured_key(rep: RepResult) -> tuple[int, int, int]:
-    """Sort key of the rep to replay: faulted before clean, then lowest score, then latest."""
-    return (0 if rep.faults else 1, rep.score if rep.faults else -rep.score, -rep.index)
+    """Sort key of the rep to replay: faulted before clean before not judged, then the lowest score
+    (faulted) or the highest (clean), then the latest."""
+    rank = 0 if rep.faults else (1 if rep.judged else 2)
+    return (rank, rep.score if rep.faults else -rep.score, -rep.index)
 
 
 class Flow:

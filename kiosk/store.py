@@ -410,8 +410,9 @@ class SessionStore:
         """Record a finished rep; returns its id once the commit is on disk.
 
         `rep` is the engine's rep dict (`RepResult.as_dict()`): `index`, `start_s`, `bottom_s`, `end_s`
-        in the engine's clock, `score`, `faults`, angles, `hip_travel`, `wall_tap`, tempos. `at` is the
-        wall-clock time the rep ended; the start and bottom are placed relative to it. `image` (JPEG
+        in the engine's clock, `score`, `faults`, angles, `hip_travel`, `wall_tap`, tempos, `judged` (a
+        rep not judged is stored without a score, so it cannot lift averages). `at` is the wall-clock
+        time the rep ended; the start and bottom are placed relative to it. `image` (JPEG
         bytes) is written only when the store was opened with `save_images=True`.
         """
         end_s = _number(rep, "end_s")
@@ -427,7 +428,7 @@ class SessionStore:
             started_at,
             bottom_at,
             at,
-            _number(rep, "score"),
+            _number(rep, "score") if rep.get("judged", True) else None,  # unjudged: no score
             json.dumps(faults),
             _number(rep, "tempo_down_s"),
             _number(rep, "tempo_up_s"),

@@ -7,6 +7,7 @@ Windowed sizes only: the dummy driver's fullscreen is always 1024x768.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 from collections.abc import Iterator
@@ -279,6 +280,26 @@ def test_rest_screen_counts_down_and_replays_the_faulted_rep(display: Display) -
     label = next(r for t, r in recorded if t == "Rounded back" and display.layout.replay.contains(r))
     colors = {color_at(surface, x, label.centery) for x in range(label.x, label.right)}
     assert th.BAD in colors
+
+
+@pytest.mark.parametrize("display", [(1280, 720)], indirect=True)
+def test_a_set_seen_too_obliquely_is_not_praised(display: Display) -> None:
+    small = FlowSettings(set_size=2, set_count=2, rest_s=30.0, countdown_s=0.0)
+    flow, snap, picture = run_until(
+        small,
+        Scenario(reps=(RepSpec(), RepSpec()), stand_s=3.0, frame_size=FRAME, seed=5),
+        lambda f, s: f.screen is Screen.REST,
+    )
+    # The same set as if the lifter had turned toward the camera: counted, but nothing judged.
+    unjudged = tuple(dataclasses.replace(r, judged=False) for r in flow.sets[-1].reps)
+    flow.sets[-1] = dataclasses.replace(flow.sets[-1], reps=unjudged)
+    flow.set_clip.rep = unjudged[-1]
+    _, recorded = draw(display, Scene(flow=flow, frame=picture, snap=snap))
+    drawn = texts(recorded)
+    assert "Every rep clean. Excellent!" not in drawn and "Your best rep" not in drawn
+    assert "Not judged: stand side-on to the camera" in drawn
+    assert "–" in drawn  # no average score to show
+    assert "Clean rep: well done" not in drawn and "Not judged: turn side-on" in drawn  # the replay
 
 
 @pytest.mark.parametrize("display", [(1280, 720)], indirect=True)

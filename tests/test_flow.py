@@ -16,9 +16,12 @@ from kiosk.flow import (
     FlowSettings,
     FrameSnapshot,
     Screen,
+    SetReport,
+    _featured_key,
     hand_raised,
 )
 from kiosk.performer import Performer, RepSpec, Scenario
+from kiosk.reps import RepResult
 
 FPS = 30.0
 NOBODY = np.zeros((17, 3), np.float32)
@@ -299,3 +302,24 @@ def test_set_reports_name_the_faults(fault: str) -> None:
     report = d.flow.sets[0]
     assert report.fault_counts()[0][0] == fault
     assert report.mean_score < 100
+
+
+def _rep(index: int, score: int, faults: tuple[str, ...] = (), judged: bool = True) -> RepResult:
+    return RepResult(index, 0.0, 1.0, 2.0, score, faults, 100.0, 160.0, 0.5, None, 1.0, 1.0, judged)
+
+
+def test_reps_not_judged_leave_the_mean_score_alone() -> None:
+    # A rep seen too obliquely gets no faults and so a near-perfect nominal score; it must not
+    # flatter the set.
+    reps = (_rep(1, 60, ("rounded_back",)), _rep(2, 80), _rep(3, 97, judged=False))
+    report = SetReport(1, "hinge", 3, reps)
+    assert report.mean_score == 70.0
+    assert (report.clean, report.faulted, report.unjudged) == (1, 1, 1)
+    nobody_judged = SetReport(1, "hinge", 2, (_rep(1, 97, judged=False), _rep(2, 99, judged=False)))
+    assert math.isnan(nobody_judged.mean_score)
+
+
+def test_the_rep_to_replay_is_faulted_then_clean_and_never_one_not_judged_over_a_judged_one() -> None:
+    faulted, clean, unjudged = _rep(1, 60, ("squatting",)), _rep(2, 85), _rep(3, 99, judged=False)
+    assert min((unjudged, clean, faulted), key=_featured_key) is faulted
+    assert min((unjudged, clean), key=_featured_key) is clean

@@ -306,6 +306,17 @@ def test_today_is_local_calendar_day_newest_first(db: Path) -> None:
     json.dumps(t1.as_dict())  # JSON-ready for `history --json`
 
 
+def test_a_rep_not_judged_is_kept_without_a_score(db: Path) -> None:
+    with SessionStore(db) as s:
+        session = s.open_session("hinge", NOON)
+        set_id = s.open_set(session, "hinge", 2, NOON)
+        s.add_rep(set_id, rep(1, 70), NOON + 5)
+        s.add_rep(set_id, rep(2, 97, judged=False), NOON + 10)
+        (summary,) = s.today(NOON + 20, TZ)
+    assert summary.reps == 2
+    assert (summary.mean_score, summary.best_score) == (70.0, 70.0)
+
+
 def test_recent_sets_and_limit(db: Path) -> None:
     with SessionStore(db) as s:
         ids = fill(s)

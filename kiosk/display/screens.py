@@ -656,7 +656,7 @@ class Screens:
         for s in sets:
             if y + c.line_height(size) > box.bottom - px(90):
                 break
-            line = f"Set {s.number}:  {s.clean} of {len(s.reps)} clean, average {s.mean_score:.0f}"
+            line = f"Set {s.number}:  {s.clean} of {len(s.reps)} clean, average {_score_text(s.mean_score)}"
             y = c.text(
                 line, c.fit(line, size, box.w - px(80)), th.INK, (box.x + px(40), y), bold=False, bg=th.PANEL
             ).bottom
@@ -681,7 +681,7 @@ class Screens:
             scene.now - scene.flow.screen_since,
             self.figure_view,
             scene.mirror,
-            fault_title if clip.fault else "Your best rep",
+            fault_title if clip.fault else _clean_title(clip),
         )
 
     def _summary(self, report: SetReport | None, title: str) -> int:
@@ -703,23 +703,32 @@ class Screens:
         stats = (
             (str(len(report.reps)), "reps", th.INK),
             (str(report.clean), "clean", th.GOOD),
-            (f"{report.mean_score:.0f}", "avg score", th.ACCENT),
+            (_score_text(report.mean_score), "avg score", th.ACCENT),
         )
         y = self._stats_row(pygame.Rect(box.x + pad, y + px(28), box.w - 2 * pad, 0), stats) + px(28)
         counts = report.fault_counts()
         size = px(th.BODY)
-        if not counts:
+        if not counts and not report.unjudged:
             return c.text(
                 "Every rep clean. Excellent!", size, th.GOOD, (box.x + pad, y), bg=th.PANEL
+            ).bottom + px(20)
+        if not counts:
+            text = "Not judged: stand side-on to the camera"
+            return c.text(
+                text, c.fit(text, size, box.w - 2 * pad), th.WARN, (box.x + pad, y), bg=th.PANEL
             ).bottom + px(20)
         y = c.text(
             "To work on", px(th.SMALL), th.MUTED, (box.x + pad, y), bold=False, bg=th.PANEL
         ).bottom + px(6)
         line = c.line_height(size)
-        for fault, n in counts[:3]:
+        rows = [(FAULT_NAMES[fault], n, th.INK) for fault, n in counts[:3]]
+        if report.unjudged:
+            rows.append(("Not judged", report.unjudged, th.MUTED))
+        for name, n, ink in rows:
             mid = y + line / 2
-            w.fault_mark(c, (box.x + pad + px(20), mid), px(20))
-            c.text(FAULT_NAMES[fault], size, th.INK, (box.x + pad + px(56), mid), "midleft", bg=th.PANEL)
+            if ink is th.INK:
+                w.fault_mark(c, (box.x + pad + px(20), mid), px(20))
+            c.text(name, size, ink, (box.x + pad + px(56), mid), "midleft", bg=th.PANEL)
             c.text(
                 f"{n} of {len(report.reps)}",
                 size,
@@ -737,7 +746,12 @@ class Screens:
         if report is None or rect.w <= 0 or rect.h <= 0:
             return
         counts = report.fault_counts()
-        text = f"Next set: {CUES[counts[0][0]].text}" if counts else "Next set: keep exactly that form"
+        if counts:
+            text = f"Next set: {CUES[counts[0][0]].text}"
+        elif report.unjudged:
+            text = "Next set: side-on, so your form can be judged"
+        else:
+            text = "Next set: keep exactly that form"
         self.canvas.paragraph(
             text, self.layout.px(th.BODY), th.WARN, rect, align="left", bold=False, bg=th.PANEL
         )
@@ -770,6 +784,16 @@ ATTRACT_ANKLE = (300.0, 460.0)
 ATTRACT_BOX = (170.0, 70.0, 430.0, 470.0)
 ATTRACT_FLOOR = 466.0
 ATTRACT_WALL_X = 232.0  # just behind the hips at the bottom (their keypoint reaches x = 249)
+
+
+def _score_text(score: float) -> str:
+    """A mean score as shown; a dash when no rep could be judged."""
+    return "–" if math.isnan(score) else f"{score:.0f}"
+
+
+def _clean_title(clip: ReplayClip) -> str:
+    """The replay's title when its rep has no fault: the best rep, or one that could not be judged."""
+    return "Your best rep" if clip.rep is None or clip.rep.judged else "A rep seen at an angle"
 
 
 def _attract_animation(frames: int = 72) -> tuple[np.ndarray, np.ndarray]:

@@ -566,8 +566,12 @@ def replay(
     if fault is not None and math.isfinite(clip.mark_t):
         fault_mark(canvas, (bar.x + bar.w * (clip.mark_t - t0) / span, bar.centery - px(30)), px(18))
     canvas.disc((bar.x + bar.w * (t - t0) / span, bar.centery), px(14), th.INK)
-    label = FAULT_NAMES.get(fault, "") if fault else "Clean rep: well done"
-    color = (th.BAD if marked else th.MUTED) if fault else th.GOOD
+    if fault:
+        label, color = FAULT_NAMES.get(fault, ""), (th.BAD if marked else th.MUTED)
+    elif clip.rep is not None and not clip.rep.judged:
+        label, color = "Not judged: turn side-on", th.WARN
+    else:
+        label, color = "Clean rep: well done", th.GOOD
     canvas.text(
         label,
         canvas.fit(label, px(th.BODY), rect.w - 2 * pad),
