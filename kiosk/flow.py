@@ -7,6 +7,8 @@
     CHOOSE                        only with drill_select = "pose": hand above the head picks a drill
        |
     ACTIVE  (countdown, then reps) -- set of N done --> REST (summary, replay, timer) --> ACTIVE
+                                  (a rep in the rest starts the next set early, unless it began
+                                   within SET_DOWN_GRACE_S of the set's end: a bell put down)
        | last set done
     DONE                          session summary with the worst rep replayed slowly
     any screen: nobody in view for idle_timeout_s -> the session ends -> ATTRACT
@@ -69,6 +71,11 @@ CLIP_BEFORE_S = 0.3  # replay lead-in before the rep starts ...
 CLIP_AFTER_S = 0.6  # ... and after its lockout (shows leaning back at the top)
 HAND_UP_LEGS = 1.0 / 6.0  # wrist this far above the top of the head (leg lengths) = hand raised
 STILL_LEGS = 0.15  # feet moving more than this (leg lengths) while placing: still walking
+# Right after a set the lifter puts the bell down, picks up a towel or straightens up: a "rep" that
+# begins this soon after the set's last one is that, and neither cuts the rest short nor opens a new
+# session. An early start of the next set comes after a pause (reps in a set follow each other
+# within 1-2 s of standing tall).
+SET_DOWN_GRACE_S = 3.0
 
 
 class Screen(Enum):
@@ -284,6 +291,7 @@ class Flow:
         self.countdown_until = -math.inf
         self.rest_until = -math.inf
         self._rest_end = -math.inf  # when the last rest ended (or will): idle time counts from there
+        self._set_ended = -math.inf  # when the last set's last rep finished
         # Presence.
         self._last_person_t = -math.inf
         self._person_since = math.nan
@@ -529,6 +537,8 @@ class Flow:
             return  # a "rep" by someone not yet greeted: the placement comes first
         if screen is Screen.CHOOSE:
             self._confirm_choice()
+        if screen in (Screen.REST, Screen.DONE) and rep.start_s < self._set_ended + SET_DOWN_GRACE_S:
+            return  # putting the bell down after the set, not the next set's first rep
         if screen in (Screen.PLACEMENT, Screen.CHOOSE, Screen.REST, Screen.DONE):
             # They started moving: that is the start signal. DONE: a new session.
             if screen is Screen.DONE:
@@ -549,6 +559,7 @@ class Flow:
 
     def _finish_set(self, t: float) -> None:
         s = self.settings
+        self._set_ended = t
         self.sets.append(SetReport(self.set_number, self.drill, s.set_size, tuple(self.set_reps)))
         self.port.end_set(t)
         self._set_open = False

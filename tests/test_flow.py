@@ -323,3 +323,22 @@ def test_the_rep_to_replay_is_faulted_then_clean_and_never_one_not_judged_over_a
     faulted, clean, unjudged = _rep(1, 60, ("squatting",)), _rep(2, 85), _rep(3, 99, judged=False)
     assert min((unjudged, clean, faulted), key=_featured_key) is faulted
     assert min((unjudged, clean), key=_featured_key) is clean
+
+
+def test_putting_the_bell_down_after_a_set_is_not_the_next_sets_first_rep() -> None:
+    # A quick set-down (a short hold at the bottom) looks like a rep to the counter; right after
+    # the set it must neither cut the rest short nor, after the last set, open a new session.
+    for set_count, screen in ((2, Screen.REST), (1, Screen.DONE)):
+        d = Driver(FlowSettings(set_size=2, set_count=set_count, rest_s=30.0, countdown_s=0.0))
+        d.perform(Scenario(reps=reps(None, None, last_rest_s=0.5), setdown_s=1.0, stand_s=3.0, seed=9))
+        assert d.engines["hinge"].counter.count == 3  # the counter did take the set-down for a rep
+        assert d.flow.screen is screen
+        assert d.port.names().count("add_rep") == 2 and d.port.names().count("start_session") == 1
+
+
+def test_a_rep_after_a_pause_in_the_rest_starts_the_next_set() -> None:
+    d = Driver(FlowSettings(set_size=2, set_count=2, rest_s=60.0, countdown_s=0.0))
+    d.perform(Scenario(reps=reps(None, None, None, rest_s=1.0, last_rest_s=1.0), stand_s=3.0, seed=10))
+    assert d.flow.screen is Screen.REST  # the third rep came too soon after the set
+    d.perform(Scenario(reps=reps(None), stand_s=5.0, seed=11))
+    assert d.flow.screen is Screen.ACTIVE and d.flow.set_number == 2 and len(d.flow.set_reps) == 1
