@@ -84,10 +84,7 @@ class CaptureTap:
         self._stamps: list[tuple[int, int, float]] = [(0, -1, math.nan)] * STAMPS
 
     def wrap(self, source: FrameSource) -> FrameSource:
-        from kiosk.sources import VideoFileSource
-
-        clocked = source.live and not isinstance(source, VideoFileSource)
-        return _TappedSource(source, self, clocked)
+        return _TappedSource(source, self)
 
     def record(self, frame: Frame, t: float) -> None:
         self._stamps[frame.index % STAMPS] = (id(frame), frame.index, t)
@@ -101,12 +98,10 @@ class CaptureTap:
 class _TappedSource(FrameSource):
     """One source as the pipeline sees it through a `CaptureTap`."""
 
-    def __init__(self, inner: FrameSource, tap: CaptureTap, clocked: bool) -> None:
+    def __init__(self, inner: FrameSource, tap: CaptureTap) -> None:
         self.inner = inner
         self.tap = tap
-        self.clocked = clocked
-        self.name = inner.name
-        self.live = inner.live
+        self.name, self.live, self.clocked = inner.name, inner.live, inner.clocked
 
     def read(self, timeout: float = 1.0) -> Frame:
         frame = self.inner.read(timeout)

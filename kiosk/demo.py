@@ -253,6 +253,7 @@ class DemoCamera(FrameSource):
     """A live source painting the demo script at 30 fps; frames carry their monotonic capture time."""
 
     live = True
+    clocked = True
 
     def __init__(
         self,

@@ -170,6 +170,9 @@ class FrameSource(ABC):
     # True: frames come on their own clock and a slow consumer should take the latest (camera, or a
     # file played in real time). False: frames wait for the consumer (a file read as fast as possible).
     live: bool = False
+    # True: a frame's `t` is its capture time on the monotonic clock (cameras), so latency can be
+    # measured from it. False: `t` is media time; the frame is stamped when it is handed over.
+    clocked: bool = False
 
     @abstractmethod
     def read(self, timeout: float = 1.0) -> Frame:
@@ -480,6 +483,7 @@ class CameraSource(_ThreadedSource):
     """A USB / V4L2 camera through PyAV (`/dev/videoN`); frames stamped with the kernel's capture time."""
 
     live = True
+    clocked = True
 
     def __init__(
         self,
@@ -617,6 +621,7 @@ class Picamera2Source(FrameSource):
     """
 
     live = True
+    clocked = True
 
     def __init__(
         self,

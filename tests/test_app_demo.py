@@ -135,6 +135,7 @@ class FlakyCamera(FrameSource):
     """A live source that delivers demo frames for a while, then fails as if unplugged."""
 
     live = True
+    clocked = True
 
     def __init__(self, inner: FrameSource, frames: int) -> None:
         self.inner, self.frames, self.name = inner, frames, "flaky"

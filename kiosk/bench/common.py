@@ -97,7 +97,7 @@ class FirstFrames(FrameSource):
 
     def __init__(self, source: FrameSource, limit: int) -> None:
         self.source, self.limit = source, limit
-        self.name, self.live = source.name, source.live
+        self.name, self.live, self.clocked = source.name, source.live, source.clocked
         self.count = 0
 
     def read(self, timeout: float = 1.0) -> Frame:
