@@ -34,13 +34,17 @@ def test_bench_pipeline_prints_its_schema(
     assert doc["ratio"] == pytest.approx(doc["pipeline_fps"] / doc["invoke_fps"], abs=0.002)
 
 
+def _bench_kiosk(shared_data: Path, capsys, monkeypatch: pytest.MonkeyPatch, *extra: str) -> dict:
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    args = ["bench", "kiosk", str(_clip(shared_data)), "--size", "640x360", "--json", *extra]
+    return _run_json(args, capsys)
+
+
 def test_bench_kiosk_prints_its_schema(
     model_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
-    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
-    args = ["bench", "kiosk", str(_clip(shared_data)), "--frames", "30", "--size", "640x360", "--json"]
-    doc = _run_json(args, capsys)
+    doc = _bench_kiosk(shared_data, capsys, monkeypatch, "--frames", "30")
     assert set(doc) == {
         "frames", "fps", "invoke_fps", "ratio", "latency_ms_p50", "latency_ms_p95", "render_ms_p50",
         "dropped", "rss_mb",
@@ -55,9 +59,6 @@ def test_bench_kiosk_realtime_measures_latency_from_when_frames_arrive(
 ) -> None:
     # A file's frame times are media seconds, not the monotonic clock: latency must be measured
     # from when each frame was handed over (it once came out as the machine's uptime).
-    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
-    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
-    args = ["bench", "kiosk", str(_clip(shared_data)), "--frames", "20", "--size", "640x360", "--realtime"]
-    doc = _run_json([*args, "--json"], capsys)
+    doc = _bench_kiosk(shared_data, capsys, monkeypatch, "--frames", "20", "--realtime")
     assert doc["frames"] >= 2
     assert 0 < doc["latency_ms_p50"] <= doc["latency_ms_p95"] < 10_000
