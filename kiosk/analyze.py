@@ -11,9 +11,10 @@ import json
 import math
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from kiosk.drills import AUTO_DRILL, DEFAULT_DRILL, DRILLS, get_drill, recognise_drill
 from kiosk.engine import HingeEngine
@@ -123,7 +124,10 @@ def _fmt(x: float | None, spec: str) -> str:
 
 
 def print_table(
-    doc: dict[str, Any], dropped: list[tuple[float, str]] = (), out=sys.stdout, recognised: bool = False
+    doc: dict[str, Any],
+    dropped: Sequence[tuple[float, str]] = (),
+    out: TextIO = sys.stdout,
+    recognised: bool = False,
 ) -> None:
     """The readable form of `doc`; `recognised`: the drill was recognised, not chosen."""
     s = doc["summary"]
@@ -145,7 +149,7 @@ def print_table(
         print(f"not counted at {t:.2f} s: {why}", file=out)
 
 
-def _print_reps(doc: dict[str, Any], out) -> None:
+def _print_reps(doc: dict[str, Any], out: TextIO) -> None:
     s = doc["summary"]
     print(" rep   start     end  score  hip°  knee°  travel  wall  faults", file=out)
     for r in doc["reps"]:
