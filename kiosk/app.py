@@ -594,12 +594,12 @@ class App:
             self._last_snap_mono = now
             if snap.rep is not None:
                 stats.reps += 1
-                log.info(
-                    "rep %d: score %d%s",
-                    snap.rep.index,
-                    snap.rep.score,
-                    f" ({', '.join(snap.rep.faults)})" if snap.rep.faults else "",
-                )
+                rep = snap.rep
+                if rep.judged:
+                    faults = f" ({', '.join(rep.faults)})" if rep.faults else ""
+                    log.info("rep %d: score %d%s", rep.index, rep.score, faults)
+                else:
+                    log.info("rep %d: not judged (too few side-on frames)", rep.index)
             if snap.speak is not None and self.audio is not None:
                 self.audio.say(snap.speak.id, now)
             self._announce(now)
