@@ -307,6 +307,13 @@ def _open_container(path: str, **kwargs: Any) -> Any:
     return av.open(path, **kwargs)
 
 
+def _decoding_on_one_thread(stream: Any) -> Any:
+    """`stream`, set to decode on the source's own thread: inference is the bottleneck everywhere we
+    run, and FFmpeg's thread pool (all cores by default) would compete with the interpreter's."""
+    stream.thread_count = 1
+    return stream
+
+
 def _one_thread() -> dict[str, int]:
     """`reformat` options that keep swscale on the calling thread.
 
@@ -415,10 +422,7 @@ class VideoFileSource(_ThreadedSource):
             streams = self._container.streams.video
             if not streams:
                 raise InputError(f"{p}: has no video stream; pass a video file (mp4, mov, mkv, ...)")
-            self._stream = streams[0]
-            # One decoding thread: inference is the bottleneck everywhere we run, and FFmpeg's own
-            # thread pool would compete with the interpreter's threads for the same cores.
-            self._stream.thread_count = 1
+            self._stream = _decoding_on_one_thread(streams[0])
             width, height = _stored_size(self._stream)
             if width <= 0 or height <= 0:
                 raise InputError(f"{p}: the video stream has no picture size; the file may be damaged")
@@ -519,7 +523,7 @@ class CameraSource(_ThreadedSource):
             options["input_format"] = input_format
         self._container = _open_camera(device, options)
         try:
-            self._stream = self._container.streams.video[0]
+            self._stream = _decoding_on_one_thread(self._container.streams.video[0])
             _stored_size(self._stream)  # a device without a picture size is not a camera
         except (IndexError, AttributeError):
             self._container.close()
