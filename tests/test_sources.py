@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -131,6 +132,22 @@ def test_video_frames_convert_to_full_size_only_when_asked(
     for thread in threads:
         thread.join()
     assert conversions.count("rgb24") == 2 and all(r is results[0] for r in results)
+
+
+def _os_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc to count threads")
+def test_conversions_run_on_the_calling_thread(video: Path) -> None:
+    # PyAV 17+ spreads each swscale conversion over every core unless told otherwise, taking CPU
+    # from the pose model; only the source's own decoding thread may appear.
+    before = _os_threads()
+    with VideoFileSource(video) as source:
+        frames = list(source)
+        for frame in frames[:3]:
+            assert frame.rgb is not None and frame.picture is not None
+        assert _os_threads() <= before + 1
 
 
 def test_video_stored_on_its_side_is_turned_upright_and_its_lores_sized_upright(
