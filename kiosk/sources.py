@@ -386,6 +386,25 @@ def _reason(exc: BaseException) -> str:
     return str(getattr(exc, "strerror", None) or exc)
 
 
+# Frame rates a camera or phone actually records at; a stream claiming a rate outside them has
+# broken timing (a muxer's bogus average over equal timestamps), so a common rate is assumed.
+PLAUSIBLE_FPS = (1.0, 240.0)
+FALLBACK_FPS = 30.0
+
+
+def _frame_rate(stream: Any) -> float:
+    """The stream's frame rate: the one FFmpeg guesses from the stream's declared timing, else the
+    average over its timestamps, when plausible; else 30.
+
+    It spaces frames whose timestamps are missing or repeated, and there the average is computed
+    from the broken timestamps themselves (120 or 7200 fps for clips of equal timestamps): a wrong
+    rate would squeeze a whole set into a fraction of a second."""
+    for rate in (stream.guessed_rate, stream.average_rate):
+        if rate and PLAUSIBLE_FPS[0] <= float(rate) <= PLAUSIBLE_FPS[1]:
+            return float(rate)
+    return FALLBACK_FPS
+
+
 def _stored_size(stream: Any) -> tuple[int, int]:
     return int(stream.codec_context.width), int(stream.codec_context.height)
 
@@ -426,8 +445,7 @@ class VideoFileSource(_ThreadedSource):
             width, height = _stored_size(self._stream)
             if width <= 0 or height <= 0:
                 raise InputError(f"{p}: the video stream has no picture size; the file may be damaged")
-            rate = self._stream.average_rate or self._stream.guessed_rate
-            self.fps = float(rate) if rate else 30.0
+            self.fps = _frame_rate(self._stream)
             self.frame_count = int(self._stream.frames or 0)
         except BaseException:
             self._container.close()

@@ -180,6 +180,26 @@ def test_a_rotated_frame_turns_both_images_clockwise() -> None:
     assert video_like.picture.shape == (6, 4, 4) and tuple(video_like.picture[0, 3]) == (0, 0, 255, 255)
 
 
+def test_a_video_whose_timestamps_are_all_equal_is_spaced_at_its_declared_rate(tmp_path: Path) -> None:
+    # Equal timestamps make the container's average rate nonsense (120 fps here); the frames must
+    # still be spaced at the rate the stream declares, or a set would last a fraction of a second.
+    path = tmp_path / "equal-pts.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i in range(N_FRAMES):
+            frame = av.VideoFrame.from_ndarray(frame_image(i, 320, 240), format="rgb24")
+            frame.pts = 0
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with VideoFileSource(path) as source:
+        times = [frame.t for frame in source]
+    assert len(times) == N_FRAMES and source.fps == FPS
+    assert np.diff(times) == pytest.approx(1.0 / FPS)
+
+
 def test_end_of_stream_repeats_and_iteration_stops(video: Path) -> None:
     source = VideoFileSource(video)
     for _ in range(N_FRAMES):
