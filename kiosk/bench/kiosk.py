@@ -95,7 +95,7 @@ def measure(
             count = min(frames if frames > 0 else probe.frame_count, 2000)
             video_fps = probe.fps
         (cpu_s, wall_s), invoke_fps = bracketed(
-            backend, reference_inputs(video, backend), count, lambda: timed(app.run)
+            backend, reference_inputs(video, backend), count, lambda: _timed(app.run)
         )
         stats = app.pipeline.stats()
         loop = app.stats
@@ -131,7 +131,7 @@ def measure(
     return doc
 
 
-def timed(run: Callable[[], Any]) -> tuple[float, float]:
+def _timed(run: Callable[[], Any]) -> tuple[float, float]:
     """`run()`; the CPU seconds this process spent (all threads) and the wall seconds it took."""
     cpu, wall = time.process_time(), time.perf_counter()
     run()

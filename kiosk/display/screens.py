@@ -721,13 +721,15 @@ class Screens:
             "To work on", px(th.SMALL), th.MUTED, (box.x + pad, y), bold=False, bg=th.PANEL
         ).bottom + px(6)
         line = c.line_height(size)
-        rows = [(FAULT_NAMES[fault], n, th.INK) for fault, n in counts[:3]]
+        # (label, reps, is a fault): the faults, then the reps that could not be judged.
+        rows = [(FAULT_NAMES[fault], n, True) for fault, n in counts[:3]]
         if report.unjudged:
-            rows.append(("Not judged", report.unjudged, th.MUTED))
-        for name, n, ink in rows:
+            rows.append(("Not judged", report.unjudged, False))
+        for name, n, fault in rows:
             mid = y + line / 2
-            if ink is th.INK:
+            if fault:
                 w.fault_mark(c, (box.x + pad + px(20), mid), px(20))
+            ink = th.INK if fault else th.MUTED
             c.text(name, size, ink, (box.x + pad + px(56), mid), "midleft", bg=th.PANEL)
             c.text(
                 f"{n} of {len(report.reps)}",
