@@ -340,7 +340,7 @@ class _Converter:
         from av.video.reformatter import VideoReformatter
 
         self._model_input = model_input
-        self._options = _one_thread()
+        self._sws_options = _one_thread()
         self._small = VideoReformatter()  # decode thread only
         self._full = {fmt: (VideoReformatter(), threading.Lock()) for fmt in ("rgb24", "bgra")}
 
@@ -355,7 +355,12 @@ class _Converter:
         if lores is not None:
             width, height = lores if turns % 2 == 0 else (lores[1], lores[0])
             scaled = self._small.reformat(
-                av_frame, width=width, height=height, format="rgb24", interpolation="AREA", **self._options
+                av_frame,
+                width=width,
+                height=height,
+                format="rgb24",
+                interpolation="AREA",
+                **self._sws_options,
             )
             small = _turned(scaled.to_ndarray(), turns)
         return Frame.deferred(
@@ -372,7 +377,7 @@ class _Converter:
         """`av_frame` at full size in `fmt` ("rgb24" or "bgra"), upright; any thread."""
         reformatter, lock = self._full[fmt]
         with lock:
-            image = reformatter.reformat(av_frame, format=fmt, **self._options).to_ndarray()
+            image = reformatter.reformat(av_frame, format=fmt, **self._sws_options).to_ndarray()
         return _turned(image, turns)
 
 
