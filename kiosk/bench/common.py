@@ -92,6 +92,14 @@ def bracketed(backend: Any, inputs: list[np.ndarray], count: int, real: Callable
     return result, count / (before + after)
 
 
+def timed(run: Callable[[], T]) -> tuple[T, float, float]:
+    """`run()`'s result, the CPU seconds this process spent on it (all threads) and the wall seconds:
+    their ratio is how many cores were busy, which tells a CPU-bound run from a stalled one."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = run()
+    return result, time.process_time() - cpu, time.perf_counter() - wall
+
+
 class FirstFrames(FrameSource):
     """The first `limit` frames of `source` (all of them when `limit` <= 0)."""
 

@@ -31,14 +31,19 @@ import os
 import resource
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kiosk.bench.common import FirstFrames, add_video_arguments, bracketed, reference_inputs, video_path
+from kiosk.bench.common import (
+    FirstFrames,
+    add_video_arguments,
+    bracketed,
+    reference_inputs,
+    timed,
+    video_path,
+)
 
 
 def rss_mb() -> float:
@@ -94,8 +99,8 @@ def measure(
         with VideoFileSource(video) as probe:
             count = min(frames if frames > 0 else probe.frame_count, 2000)
             video_fps = probe.fps
-        (cpu_s, wall_s), invoke_fps = bracketed(
-            backend, reference_inputs(video, backend), count, lambda: _timed(app.run)
+        (_, cpu_s, wall_s), invoke_fps = bracketed(
+            backend, reference_inputs(video, backend), count, lambda: timed(app.run)
         )
         stats = app.pipeline.stats()
         loop = app.stats
@@ -129,13 +134,6 @@ def measure(
         "target_latency_ms": round(2000.0 / invoke_fps + 1000.0 / cfg.display.max_fps, 1),
     }
     return doc
-
-
-def _timed(run: Callable[[], Any]) -> tuple[float, float]:
-    """`run()`; the CPU seconds this process spent (all threads) and the wall seconds it took."""
-    cpu, wall = time.process_time(), time.perf_counter()
-    run()
-    return time.process_time() - cpu, time.perf_counter() - wall
 
 
 def _size(text: str) -> tuple[int, int]:

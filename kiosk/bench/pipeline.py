@@ -23,7 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.bench.common import FirstFrames, add_video_arguments, bracketed, reference_inputs, video_path
+from kiosk.bench.common import (
+    FirstFrames,
+    add_video_arguments,
+    bracketed,
+    reference_inputs,
+    timed,
+    video_path,
+)
 from kiosk.sources import VideoFileSource
 
 
@@ -67,7 +74,7 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
         return stats
 
     inputs = reference_inputs(video, backend)
-    stats, invoke_fps = bracketed(backend, inputs, count, run_pipeline)
+    (stats, cpu_s, wall_s), invoke_fps = bracketed(backend, inputs, count, lambda: timed(run_pipeline))
     if stats.processed < 2:
         from kiosk.errors import InputError
 
@@ -87,6 +94,7 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
             "threads": getattr(backend, "threads", threads),
             "scorer": scorer_name,
             "dropped": stats.dropped,
+            "cores_busy": round(cpu_s / wall_s, 2) if wall_s > 0 else float("nan"),
         },
     }
 
@@ -108,4 +116,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"bare invoke   {doc['invoke_fps']:8.1f} fps")
     print(f"pipeline      {doc['pipeline_fps']:8.1f} fps   ratio {doc['ratio']:.2f} (target >= 0.9)")
     print("stage medians " + ", ".join(f"{k} {v:.2f} ms" for k, v in doc["stage_ms"].items()))
+    print(f"CPU           {context['cores_busy']} cores busy on average while the pipeline ran")
     return 0
