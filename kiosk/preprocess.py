@@ -114,6 +114,9 @@ def _box_sum(region: np.ndarray, k: int) -> np.ndarray:
 class CropResizer:
     """Bilinear crop-and-resize into one preallocated (S, S, 3) uint8 buffer, black outside the image.
 
+    Takes RGB (H, W, 3) or RGBX (H, W, 4, the fourth byte ignored) images: swscale writes RGBX over
+    twice as fast as packed RGB, so the sources' lores copies come that way.
+
     Separable: every image row any tap reads is blended horizontally once, from its two column taps
     (a gather per tap), then each output row blends its two blended rows vertically (a row copy per
     tap). The arithmetic is the same, in the same order, as a direct gather of the four taps of every
@@ -148,6 +151,7 @@ class CropResizer:
         """Resample `box` (source pixels) from `image`, whose pixels are (sx, sy) per source pixel.
 
         Writes into `out` (uint8 (S, S, 3), C-contiguous) if given, else into the resizer's own buffer.
+        `image` is RGB or RGBX (see the class).
         """
         target = self.out if out is None else out
         x0, y0 = box.x0 * sx, box.y0 * sy
@@ -168,8 +172,9 @@ class CropResizer:
         c0, c1 = int(xa[0]), int(xb[-1]) + 1  # the columns any tap reads (taps ascend)
         r0, r1 = int(ya[0]), int(yb[-1]) + 1  # ... and the rows
         band = image[r0:r1, c0:c1].reshape(r1 - r0, -1)  # a view for any image with contiguous rows
+        step = image.shape[2]  # values per pixel: 3 (RGB) or 4 (RGBX)
         for taps, cols in ((xa, self._cols_a), (xb, self._cols_b)):  # per-channel column indices
-            np.multiply(np.repeat(taps - c0, 3), 3, out=cols)
+            np.multiply(np.repeat(taps - c0, 3), step, out=cols)
             cols += self._channel
         blended = self._blend_x(band, np.repeat(wxa, 3)[None, :], np.repeat(wxb, 3)[None, :])
         acc, row = self._acc, self._row

@@ -91,7 +91,7 @@ class Frame:
     ) -> None:
         self.t = t  # capture time, seconds: camera monotonic clock, or media time from the first frame
         self.index = index  # 0-based count of frames this source produced
-        self.lores = lores  # same field of view, about LORES_FACTOR x model input high
+        self.lores = lores  # same field of view, about LORES_FACTOR x model input high; RGB or RGBX
         self.decode_s = decode_s  # time spent producing it (decode, lores; conversion if eager)
         self.size = (int(rgb.shape[1]), int(rgb.shape[0]))  # (width, height) of `rgb`
         self._rgb = _Lazy(None, rgb)
@@ -358,7 +358,7 @@ class _Converter:
                 av_frame,
                 width=width,
                 height=height,
-                format="rgb24",
+                format="rgba",  # RGBX: over twice as quick as packed RGB in swscale (0.25 vs 0.58 ms)
                 interpolation="AREA",
                 **self._sws_options,
             )
@@ -739,7 +739,7 @@ class Picamera2Source(FrameSource):
             stamp_ns = request.get_metadata().get("SensorTimestamp")
         finally:
             request.release()
-        lores = self._lores_rgb(yuv)
+        lores = self._lores_rgbx(yuv)
         t = stamp_ns / 1e9 if stamp_ns else time.monotonic()
         frame = Frame.deferred(
             lambda: np.ascontiguousarray(bgra[..., 2::-1]),  # RGB only for a full-resolution crop
@@ -753,13 +753,13 @@ class Picamera2Source(FrameSource):
         self._index += 1
         return frame
 
-    def _lores_rgb(self, yuv: np.ndarray) -> np.ndarray:
-        """A (H*3/2, W) I420 array (picamera2's lores layout) to RGB, with swscale."""
+    def _lores_rgbx(self, yuv: np.ndarray) -> np.ndarray:
+        """A (H*3/2, W) I420 array (picamera2's lores layout) to RGBX, with swscale."""
         import av
 
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(yuv), format="yuv420p")
-        rgb = self._yuv.reformat(frame, format="rgb24", **self._sws_options).to_ndarray()
-        return np.ascontiguousarray(rgb)
+        rgbx = self._yuv.reformat(frame, format="rgba", **self._sws_options).to_ndarray()
+        return np.ascontiguousarray(rgbx)
 
     def _close_camera(self) -> None:
         cam, self._cam = getattr(self, "_cam", None), None

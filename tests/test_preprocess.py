@@ -213,3 +213,20 @@ def test_separable_resampling_matches_a_per_pixel_bilinear_on_noise() -> None:
             + tap(y0 + 1, x0 + 1) * (fy[:, None] * fx[None, :])[..., None]
         )
         assert np.abs(out - want).max() <= 1.0, box
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    x0=st.floats(-150, 300),
+    y0=st.floats(-150, 300),
+    size=st.floats(40, 900),
+    seed=st.integers(0, 2**16),
+)
+def test_an_rgbx_image_gives_the_same_input_as_its_rgb(x0: float, y0: float, size: float, seed: int) -> None:
+    # The sources' lores copies come as RGBX (swscale writes it over twice as fast): the fourth byte
+    # must never reach the model input.
+    rgb = np.random.default_rng(seed).integers(0, 256, (384, 216, 3), dtype=np.uint8)
+    rgbx = np.concatenate([rgb, np.full((384, 216, 1), 77, np.uint8)], axis=2)
+    box = CropBox(x0, y0, size)
+    expected = CropResizer(S)(rgb, box).copy()
+    assert np.array_equal(CropResizer(S)(rgbx, box), expected)

@@ -95,7 +95,7 @@ def test_video_file_frames_times_and_lores(video: Path) -> None:
     np.testing.assert_allclose([f.t for f in frames], np.arange(N_FRAMES) / FPS, atol=1e-6)
     for i, f in enumerate(frames):
         assert f.rgb.shape == (720, 1280, 3) and f.rgb.dtype == np.uint8 and f.rgb.flags["C_CONTIGUOUS"]
-        assert f.lores is not None and f.lores.shape == (384, 682, 3)
+        assert f.lores is not None and f.lores.shape == (384, 682, 4)  # RGBX
         assert bright_column(f.rgb) == pytest.approx(20 + 10 * i, abs=2)
         assert bright_column(f.lores) == pytest.approx((20 + 10 * i) * 682 / 1280, abs=2)
         assert f.rgb[10, 10, 0] > 150 and f.rgb[10, 10, 2] < 100  # RGB order, not BGR
@@ -158,7 +158,7 @@ def test_video_stored_on_its_side_is_turned_upright_and_its_lores_sized_upright(
     monkeypatch.setattr(sources, "_turns", lambda av_frame: 1)
     frame = sources._Converter(192).frame(stored, 0.0, 0, time.perf_counter())
     assert frame.size == (720, 1280)
-    assert frame.lores is not None and frame.lores.shape == (384, 216, 3)  # 384 high, as upright
+    assert frame.lores is not None and frame.lores.shape == (384, 216, 4)  # 384 high, as upright
     assert frame.rgb.shape == (1280, 720, 3) and frame.picture.shape == (1280, 720, 4)
     assert frame.rgb[-1, 0, 0] > 150  # the red band along the stored top is now on the left
 
@@ -429,7 +429,7 @@ def test_camera_source_stamps_arrival_time_and_reports_a_vanished_camera(
     camera.close()
     assert got, "frames before the failure are delivered"
     assert all(abs(f.t - time.monotonic()) < 10 for f in got)  # media time is not a capture clock
-    assert got[-1].lores is not None and got[-1].lores.shape == (384, 682, 3)
+    assert got[-1].lores is not None and got[-1].lores.shape == (384, 682, 4)
 
 
 def test_camera_permission_and_busy_errors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -558,7 +558,7 @@ def test_picamera2_dual_streams(fake_picamera2: type[FakePicamera2]) -> None:
     assert frame.t == pytest.approx(123.456789) and frame.index == 0
     assert frame.size == (1280, 720) and frame.picture.shape == (720, 1280, 4)  # drawn as it came
     assert frame.rgb.shape == (720, 1280, 3) and tuple(frame.rgb[0, 0]) == (200, 20, 10)
-    assert frame.lores is not None and frame.lores.shape == (384, 704, 3)
+    assert frame.lores is not None and frame.lores.shape == (384, 704, 4)
     assert abs(int(frame.lores[0, 0, 0]) - 100) < 6  # Y=100, neutral chroma: grey
     assert cam.requests[0].released
     assert source.read(1.0).index == 1
@@ -596,4 +596,4 @@ def test_a_real_clip(shared_data: Path) -> None:
         frames = [source.read(5.0) for _ in range(10)]
     assert frames[0].t == 0.0
     assert np.diff([f.t for f in frames]) == pytest.approx(np.full(9, 1 / 30), abs=1e-3)
-    assert frames[0].rgb.shape == (720, 404, 3) and frames[0].lores.shape == (384, 216, 3)
+    assert frames[0].rgb.shape == (720, 404, 3) and frames[0].lores.shape == (384, 216, 4)
