@@ -2,9 +2,9 @@
 
 Every source hands out `Frame`s: the RGB image at full size (what the display shows; for decoded video
 made only when first used) and, picamera2-style, a `lores` copy of the same field of view sized for the
-pose model (about twice its input high, made by the Pi's ISP or by swscale on the decode thread, so
-the inference thread only resamples by a factor of 2 or less). Each frame carries its capture time in
-seconds and its index.
+pose model (about twice its input high, in RGBX, made by the Pi's ISP or by swscale on the decode
+thread, so the inference thread only resamples by a factor of 2 or less). Each frame carries its
+capture time in seconds and its index.
 
 `read(timeout)` never blocks longer than `timeout`: blocking decoders run on their own thread and hand
 frames over through a small queue. Failures are typed: `InputError` for a file that cannot be read,
