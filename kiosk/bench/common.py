@@ -10,12 +10,14 @@ run (a shared VM, thermal throttling) moves both sides alike instead of skewing 
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -80,24 +82,28 @@ def _invoke_seconds(backend: Any, inputs: list[np.ndarray], count: int) -> float
     return time.perf_counter() - start
 
 
-def bracketed(backend: Any, inputs: list[np.ndarray], count: int, real: Callable[[], T]) -> tuple[T, float]:
+@dataclass(frozen=True)
+class Bracketed(Generic[T]):
+    """What `bracketed` measured."""
+
+    result: T  # what the real path returned
+    invoke_fps: float  # the bare loop's calls per second
+    cores_busy: float  # CPU seconds over wall seconds during the real path (all threads): a run
+    # bound by CPU shows every core busy, a stalled one does not
+
+
+def bracketed(backend: Any, inputs: list[np.ndarray], count: int, real: Callable[[], T]) -> Bracketed[T]:
     """Run `real()` between two halves of a bare `infer` loop over `inputs` (`count` calls in all,
-    after a warm-up); return what `real` returned and the bare loop's calls per second."""
+    after a warm-up), timing the CPU and wall time of `real` on the way."""
     for x in inputs[:WARMUP_INVOKES]:
         backend.infer(x)
     count = max(count, 2 * len(inputs))
     before = _invoke_seconds(backend, inputs, count // 2)
-    result = real()
-    after = _invoke_seconds(backend, inputs, count - count // 2)
-    return result, count / (before + after)
-
-
-def timed(run: Callable[[], T]) -> tuple[T, float, float]:
-    """`run()`'s result, the CPU seconds this process spent on it (all threads) and the wall seconds:
-    their ratio is how many cores were busy, which tells a CPU-bound run from a stalled one."""
     cpu, wall = time.process_time(), time.perf_counter()
-    result = run()
-    return result, time.process_time() - cpu, time.perf_counter() - wall
+    result = real()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    after = _invoke_seconds(backend, inputs, count - count // 2)
+    return Bracketed(result, count / (before + after), cpu / wall if wall > 0 else math.nan)
 
 
 class FirstFrames(FrameSource):

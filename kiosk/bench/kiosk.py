@@ -36,14 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.bench.common import (
-    FirstFrames,
-    add_video_arguments,
-    bracketed,
-    reference_inputs,
-    timed,
-    video_path,
-)
+from kiosk.bench.common import FirstFrames, add_video_arguments, bracketed, reference_inputs, video_path
 
 
 def rss_mb() -> float:
@@ -99,9 +92,8 @@ def measure(
         with VideoFileSource(video) as probe:
             count = min(frames if frames > 0 else probe.frame_count, 2000)
             video_fps = probe.fps
-        (_, cpu_s, wall_s), invoke_fps = bracketed(
-            backend, reference_inputs(video, backend), count, lambda: timed(app.run)
-        )
+        measured = bracketed(backend, reference_inputs(video, backend), count, app.run)
+        invoke_fps = measured.invoke_fps
         stats = app.pipeline.stats()
         loop = app.stats
     n = stats.processed
@@ -129,7 +121,7 @@ def measure(
         "threads": getattr(backend, "threads", threads),
         "frames_shown": loop.shown,
         "paced": f"at the video's {video_fps:g} fps" if realtime else "as fast as inference takes frames",
-        "cores_busy": round(cpu_s / wall_s, 2) if wall_s > 0 else math.nan,
+        "cores_busy": round(measured.cores_busy, 2),
         "stage_ms": {k: round(v, 2) for k, v in stats.stage_ms.items()},
         "target_latency_ms": round(2000.0 / invoke_fps + 1000.0 / cfg.display.max_fps, 1),
     }

@@ -23,14 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.bench.common import (
-    FirstFrames,
-    add_video_arguments,
-    bracketed,
-    reference_inputs,
-    timed,
-    video_path,
-)
+from kiosk.bench.common import FirstFrames, add_video_arguments, bracketed, reference_inputs, video_path
 from kiosk.sources import VideoFileSource
 
 
@@ -74,7 +67,8 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
         return stats
 
     inputs = reference_inputs(video, backend)
-    (stats, cpu_s, wall_s), invoke_fps = bracketed(backend, inputs, count, lambda: timed(run_pipeline))
+    measured = bracketed(backend, inputs, count, run_pipeline)
+    stats, invoke_fps = measured.result, measured.invoke_fps
     if stats.processed < 2:
         from kiosk.errors import InputError
 
@@ -94,7 +88,7 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
             "threads": getattr(backend, "threads", threads),
             "scorer": scorer_name,
             "dropped": stats.dropped,
-            "cores_busy": round(cpu_s / wall_s, 2) if wall_s > 0 else float("nan"),
+            "cores_busy": round(measured.cores_busy, 2),
         },
     }
 
