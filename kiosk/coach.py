@@ -51,7 +51,7 @@ CUES: dict[str, Cue] = {
         _cue("rounded_back", "Flat back: head, upper back, hips in one line", "Flat back", "form", 60),
         _cue("squatting", "Hips back, not down: keep shins vertical", "Hips back, not down", "form", 58),
         _cue("weight_forward", "Weight in your heels, not your toes", "Weight in your heels", "form", 56),
-        _cue("head_out_of_line", "Head in line: eyes to the floor", "Head in line", "form", 54),
+        _cue("head_out_of_line", "Head in line with your back", "Head in line", "form", 54),
         _cue("hyperextension", "Finish tall: squeeze glutes, don't lean back", "Don't lean back", "form", 52),
         _cue("shallow", "Push your hips further back", "Hips further back", "form", 50),
         _cue("good_rep", "Good rep!", "Good rep", "praise", 20),

@@ -83,7 +83,7 @@ class HingeEngine:
         self.smoother = PoseSmoother(min_score=min_score)
         self.core = MetricsCore(self.drill, wall_distance_in, user_height_cm, frame_size)
         self.counter = RepCounter(self.drill, self.core.wall_thighs)
-        self.coach = Coach(coach, squat_ratio=min(self.drill.squat_ratio, 1.5))
+        self.coach = Coach(coach, squat_ratio=self.drill.squat_ratio)
         self._input = np.zeros((NUM_KEYPOINTS, 3), np.float32)
         self.result = FrameResult(self.smoother.pose, self.smoother.valid, self.core.metrics)
 
@@ -105,6 +105,9 @@ class HingeEngine:
         t = float(t)
         if not math.isfinite(t):
             return r  # an unusable timestamp: keep showing the last verdict
+        if t < r.t:  # time went backwards: the filters' and the coach's timers are on another line
+            self.smoother.reset()
+            self.coach.reset()
         np.copyto(self._input, keypoints, casting="unsafe")
         self.smoother.update(self._input, t)
         sm = self.smoother

@@ -10,6 +10,11 @@ What does not count, where the signal can tell:
 - keypoint noise: a dip and return quicker than `MIN_REP_S`;
 - walking in or out: the feet move (a hinge keeps them planted);
 - picking a bell up or setting it down: the bottom is held longer than `max_dwell_s`;
+- a change of standing height: a step away from the camera lowers the shoulders' height in
+  pixels like a shallow dip that never comes back. Seen from the side, a rep whose lifter stands
+  tall again (trunk upright, hips straight) and holds still ends there, at the new standing height;
+  from any view, a "rep" whose drop stays put longer than `max_dwell_s` is cancelled and the
+  standing height learnt again from where the person now is;
 - a first rise from a bent start (the track or the person began bent over): no standing before it;
 - seen from the side, shoulders that drop while the hips stay straight (a stance change).
 
@@ -73,6 +78,11 @@ MIN_REP_S = 0.5
 # far beyond); shoulders that drop without it were a stance change or a slouch.
 MIN_REP_HIP_FLEX_DEG = 25.0
 LOST_S = 0.7  # hips unmeasurable this long in the middle of a rep cancels it
+# A drop that stays within this of one level is holding still (a rep keeps moving except at the bottom).
+STILL_DROP = 0.03
+# Standing tall by posture, seen from the side: trunk within this of vertical and hips this straight,
+# held still this long. Ends a rep whose shoulders stay below the old standing height (a step away).
+TALL_TRUNK_DEG, TALL_HIP_DEG, TALL_HOLD_S = 15.0, 20.0, 0.4
 FEET_MOVED_LEGS = 0.35  # ankle travel (leg lengths) during a rep that means the person stepped
 FEET_MOVING_LEGS_PER_S = 0.35  # ankle speed that means walking, not hinging
 # Feet speed is the gap between a fast and a slow average of the ankle position divided by the
@@ -89,6 +99,7 @@ BUFFER_ROWS = 1024  # 34 s at 30 fps: longer than `MAX_REP_S` at any camera rate
 
 # Why a small dip was not a rep: the most common reason by far (shuffles, nods), not worth reporting.
 TOO_SHALLOW = "too shallow to be a rep"
+HELD_AT_BOTTOM = "held at the bottom: a set-up or set-down, not a rep"
 
 # Columns of the per-rep buffer.
 C_T, C_HIP, C_KNEE, C_TRUNK, C_SHIN, C_THIGH, C_ALIGN, C_HEAD = range(8)
@@ -181,6 +192,13 @@ def _robust_max(rows: Rows, col: int) -> float:
     return values[-2] if len(values) > 1 else values[0]
 
 
+def _standing_tall(m: FrameMetrics) -> bool:
+    """Trunk upright and hips straight, seen from the side (False when not measurable)."""
+    return (
+        m.side_ratio < JUDGE_SIDE_RATIO and abs(m.trunk_angle) < TALL_TRUNK_DEG and m.hip_flex < TALL_HIP_DEG
+    )
+
+
 def _ramp(value: float, start: float, end: float) -> float:
     """0 at `start`, 1 at `end` (either direction), clipped; 0 for NaN."""
     if not math.isfinite(value) or end == start:
@@ -211,6 +229,8 @@ class RepCounter:
         self._lockout_t = math.nan
         self._last_low_t = math.nan
         self._lost_since = math.nan
+        self._still_drop = math.nan
+        self._still_since = math.nan
         self._ankle0 = math.nan
         self._feet_fast_x = self._feet_fast_y = math.nan
         self._feet_slow_x = self._feet_slow_y = math.nan
@@ -232,6 +252,11 @@ class RepCounter:
         self.dropped = ""
         t = m.t
         dt = t - self._t if math.isfinite(self._t) else 0.0
+        if dt < 0.0:
+            # Time went backwards (the source restarted or changed clocks): a rep under way cannot
+            # be timed, and the smoothed heights and feet belong to another time line.
+            self._forget_position("time went backwards" if self.in_rep else "")
+            dt = 0.0
         self._t = t
         self._track_feet(m, dt)
         d = self.drill
@@ -276,6 +301,15 @@ class RepCounter:
         if t - self._start_t > MAX_REP_S:
             self._cancel("too long for a rep")
             return None
+        if not abs(drop - self._still_drop) <= STILL_DROP:
+            self._still_drop, self._still_since = drop, t
+        elif self.phase is not Phase.LOCKOUT and t - self._still_since > d.max_dwell_s:
+            # Holding still: at the bottom, a set-up (a bell picked up or put down); partway, the
+            # person now stands lower in the picture (a step away from the camera). Either way,
+            # learn the standing height again from here.
+            deep = self._peak >= d.rep_min_drop
+            self._forget_position(HELD_AT_BOTTOM if deep else "stood still partway down: a step, not a rep")
+            return None
         moved = abs(m.ankle_x - self._ankle0)  # NaN when either is unknown: compares False
         if m.leg_px > 0 and moved > FEET_MOVED_LEGS * m.leg_px:
             self._cancel("stepped")
@@ -300,6 +334,16 @@ class RepCounter:
                 self._cancel(TOO_SHALLOW)
                 self.phase = Phase.STANDING
                 return None
+        if (
+            self.phase is Phase.ASCENDING
+            and drop > d.lockout_drop
+            and t - self._still_since >= TALL_HOLD_S
+            and _standing_tall(m)
+        ):
+            # Standing tall and still, yet lower in the picture than before: the lifter stepped
+            # away from the camera during the rep. The top is here, at the new standing height.
+            self._stand_h = h
+            drop = self.drop = 0.0
         if self.phase is Phase.ASCENDING and drop <= d.lockout_drop:
             if t - self._start_t < MIN_REP_S:
                 self._cancel("too quick to be a rep")
@@ -338,6 +382,7 @@ class RepCounter:
         self._n = 0
         self._peak = drop
         self._peak_t = m.t
+        self._still_drop, self._still_since = drop, m.t
         self._start_t = self._last_low_t if math.isfinite(self._last_low_t) else m.t
         self._ankle0 = m.ankle_x
         self._lockout_t = math.nan
@@ -367,6 +412,16 @@ class RepCounter:
         if self._n > self._written:
             self._written = self._n
 
+    def _forget_position(self, why: str) -> None:
+        """Cancel any rep under way (saying `why`) and learn standing height and feet afresh."""
+        if self.in_rep:
+            self._cancel(why)
+        self.phase = Phase.IDLE
+        self._stand_h = math.nan
+        self._feet_fast_x = self._feet_fast_y = math.nan
+        self._feet_slow_x = self._feet_slow_y = math.nan
+        self._feet_speed = 0.0
+
     def _cancel(self, why: str) -> None:
         self.dropped = why
         self.phase = Phase.IDLE
@@ -387,7 +442,7 @@ class RepCounter:
         frame_dt = (rows[-1][C_T] - rows[0][C_T]) / (len(rows) - 1) if len(rows) > 1 else 0.0
         near = max(self.drill.rep_min_drop, 0.85 * self._peak)
         if sum(1 for row in rows if row[C_DROP] >= near) * frame_dt > self.drill.max_dwell_s:
-            self.dropped = "held at the bottom: a set-up or set-down, not a rep"
+            self.dropped = HELD_AT_BOTTOM
             return None
         side_view = [row for row in rows if row[C_SIDE_RATIO] < JUDGE_SIDE_RATIO]
         if len(side_view) >= MIN_EVIDENCE_FRAMES and _robust_max(side_view, C_HIP) < MIN_REP_HIP_FLEX_DEG:

@@ -105,3 +105,20 @@ def test_no_cue_from_unmeasurable_frames():
     )
     said = run(coach, m, Phase.DESCENDING, 3.0)
     assert said == [] and coach.cue is None
+
+
+def test_kneeling_reps_are_never_told_to_stop_squatting():
+    # Kneeling, the shins lie on the floor and the knees read 95-110 degrees bent all the time:
+    # the squat cue would fire mid-rep on every clean kneeling hinge.
+    from kiosk.engine import HingeEngine
+    from kiosk.performer import RepSpec, perform
+
+    for depth, down_s in ((1.0, 2.0), (0.75, 1.2)):
+        reps = tuple(RepSpec(depth=depth, down_s=down_s, up_s=down_s) for _ in range(5))
+        perf = perform(reps=reps, drill="kneeling-hinge", seed=3)
+        engine = HingeEngine("kneeling-hinge", frame_size=perf.track.frame_size)
+        track = perf.track
+        cues = {
+            r.cue.id for kp, t in zip(track.keypoints, track.t, strict=True) if (r := engine.step(kp, t)).cue
+        }
+        assert "squatting" not in cues and "good_rep" in cues

@@ -92,3 +92,61 @@ def test_medians_match_numpy_and_skip_unmeasured_frames():
             assert math.isnan(med) if len(seen) == 0 else med == np.median(seen)
             top = _robust_max(rows.tolist(), c)
             assert math.isnan(top) if len(seen) == 0 else top == np.sort(seen)[max(0, len(seen) - 2)]
+
+
+def _scaled(perf, scale_at, centre=(320.0, 240.0)):
+    """The performance as a camera sees it when the lifter's distance changes: every point scaled
+    about the image centre by `scale_at(t)` (0.9: a step away, about 10% farther)."""
+    track = perf.track
+    cx, cy = centre
+    for i, t in enumerate(track.t):
+        s = scale_at(float(t))
+        track.keypoints[i, :, 0] = cx + (track.keypoints[i, :, 0] - cx) * s
+        track.keypoints[i, :, 1] = cy + (track.keypoints[i, :, 1] - cy) * s
+    return perf
+
+
+@pytest.mark.parametrize("scale", [0.93, 0.85])
+def test_a_step_away_from_the_camera_before_the_set_loses_no_rep(scale):
+    # Before the fix the shoulders' lower height read as a rep that never came back up: no rep
+    # counted for the 20 s a "rep" may last.
+    perf = performed(None, n=6, stand_s=3.0, frame_size=(640, 480), height_frac=0.8)
+    _scaled(perf, lambda t: 1.0 + (scale - 1.0) * min(1.0, max(0.0, (t - 1.5) / 0.8)))
+    assert len(reps_of(perf)) == 6
+
+
+def test_a_step_away_mid_set_loses_at_most_the_rep_it_happened_in():
+    perf = performed(None, n=8, stand_s=3.0, frame_size=(640, 480), height_frac=0.8)
+    mid = perf.truth[3].end_s + 0.2  # just after the fourth rep, before the fifth starts
+    _scaled(perf, lambda t: 1.0 if t < mid else 0.9)
+    assert len(reps_of(perf)) >= 7
+
+
+def test_standing_still_lower_in_the_picture_is_not_a_rep_under_way_for_long():
+    from kiosk.engine import HingeEngine
+    from kiosk.reps import Phase
+
+    perf = performed(None, n=1, stand_s=12.0, frame_size=(640, 480), height_frac=0.8, yaw_deg=80.0)
+    _scaled(perf, lambda t: 1.0 if t < 2.0 else 0.88)  # seen from the front: no angles to go by
+    engine = HingeEngine("hinge", frame_size=(640, 480))
+    track = perf.track
+    phases = [
+        (t, engine.step(kp, t).phase) for kp, t in zip(track.keypoints, track.t, strict=True) if t < 9.0
+    ]
+    stuck = [t for t, phase in phases if phase is Phase.DESCENDING]
+    assert stuck and max(stuck) < 2.0 + 2.5 + 1.0  # let go after max_dwell_s, not MAX_REP_S
+    assert phases[-1][1] is Phase.STANDING
+
+
+@pytest.mark.parametrize("back_s", [0.25, 4.0, 60.0])
+def test_time_going_backwards_loses_no_later_rep(back_s):
+    from kiosk.engine import HingeEngine
+
+    perf = performed(None, n=4, stand_s=3.0)
+    engine = HingeEngine("hinge", frame_size=perf.track.frame_size)
+    counted = 0
+    for kp, t in zip(perf.track.keypoints, perf.track.t, strict=True):
+        t = float(t)
+        if engine.step(kp, t if t < 1.0 else t - back_s).rep is not None:  # the clock steps back at 1 s
+            counted += 1
+    assert counted == 4
