@@ -42,12 +42,16 @@ DEG = 180.0 / math.pi
 # Human Movement): thigh 0.245 H, shank 0.246 H, foot 0.152 H. With the hip bent the buttocks sit
 # about 0.08 H (14 cm on an adult) behind the hip keypoint, and the back of the heel about 0.035 H
 # behind the ankle: those offsets turn "the glutes touch a wall d behind the heels" into a position
-# of the hip keypoint (a 9-inch wall: hips 0.37 thigh lengths behind the ankles).
+# of the hip keypoint (a 9-inch wall: hips 0.37 thigh lengths behind the ankles of a 170 cm lifter).
 THIGH_H = 0.245
 FOOT_PER_SHIN = 0.152 / 0.246
 GLUTE_H = 0.08
 HEEL_H = 0.035
 DEFAULT_HEIGHT_CM = 170.0
+# The wall sits fewer of a taller person's thigh lengths behind the ankles. Without the user's height,
+# the tap is placed for a tall lifter: someone touching a real wall is never told to go deeper, and a
+# 170 cm lifter is credited about 0.07 thigh lengths (3 cm) before touching it.
+TAP_HEIGHT_CM = 195.0
 CM_PER_IN = 2.54
 
 # Segment mass fractions for the centre-of-mass estimate (Winter), both sides of the body taken
@@ -198,11 +202,12 @@ class MetricsCore:
         self.frame_size = frame_size
         self.user_height_cm = user_height_cm if user_height_cm and user_height_cm > 0 else None
         height = self.user_height_cm or DEFAULT_HEIGHT_CM
+        tap_height = self.user_height_cm or TAP_HEIGHT_CM
         # Where the hip keypoint is when the glutes touch the wall, in thigh lengths behind the
         # ankle: wall distance + heel offset - glute depth.
         wall_cm = wall_distance_in * CM_PER_IN
         # At least a twentieth of a thigh: a wall closer than the glutes' depth is no wall.
-        self.wall_thighs = max(0.05, (wall_cm + (HEEL_H - GLUTE_H) * height) / (THIGH_H * height))
+        self.wall_thighs = max(0.05, (wall_cm + (HEEL_H - GLUTE_H) * tap_height) / (THIGH_H * tap_height))
         self._wall_line_thighs = (wall_cm + HEEL_H * height) / (THIGH_H * height)
         self.metrics = FrameMetrics()
         # The midline chain (see `_midline`), rows MID_EAR .. MID_ANKLE.

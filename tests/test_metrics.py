@@ -81,8 +81,8 @@ def test_nobody_in_view():
 def test_wall_tap_uses_the_configured_distance_and_height():
     post = BOTTOMS[None]
     kp = posture_keypoints(post)
-    near_wall = measure(kp, wall_distance_in=6.0)
-    far_wall = measure(kp, wall_distance_in=12.0)
+    near_wall = measure(kp, wall_distance_in=6.0, user_height_cm=170.0)
+    far_wall = measure(kp, wall_distance_in=12.0, user_height_cm=170.0)
     assert near_wall.wall_reached and not far_wall.wall_reached
     tall = measure(kp, user_height_cm=190.0)
     assert tall.hip_travel_cm == pytest.approx(tall.hip_travel * 0.245 * 190.0)
