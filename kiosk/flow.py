@@ -12,6 +12,8 @@
        | last set done
     DONE                          session summary with the worst rep replayed slowly
     any screen: nobody in view for idle_timeout_s -> the session ends -> ATTRACT
+    ACTIVE: someone stays in view but no rep for inactive_s -> the session ends, a fresh set waits
+    DONE:   read for inactive_s -> PLACEMENT (the next person does not inherit the last one's summary)
 
 Pure: one `FrameSnapshot` per processed frame (in order, none skipped) and time in; the screen to
 show, what to announce, and calls on a `FlowPort` (session history, engine resets, progress reads)
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Protocol
 
@@ -168,6 +170,7 @@ class FlowSettings:
     set_count: int = 2
     rest_s: float = 60.0
     idle_timeout_s: float = 15.0
+    inactive_s: float = 60.0  # in view but no rep this long (chatting, sitting down): the session ends
     arrive_s: float = 0.5  # someone seen this long leaves the attract screen
     placed_s: float = 0.8  # in frame, side-on and standing this long: placement done
     countdown_s: float = 3.0
@@ -262,11 +265,11 @@ def tally(reps: Sequence[RepResult]) -> tuple[int, int]:
     return clean, sum(1 for r in reps if r.faults)
 
 
-def _featured_key(rep: RepResult) -> tuple[int, int, int]:
+def _featured_key(rep: RepResult) -> tuple[int, int, float]:
     """Sort key of the rep to replay: faulted before clean before not judged, then the lowest score
     (faulted) or the highest (clean), then the latest."""
     rank = 0 if rep.faults else (1 if rep.judged else 2)
-    return (rank, rep.score if rep.faults else -rep.score, -rep.index)
+    return (rank, rep.score if rep.faults else -rep.score, -rep.end_s)
 
 
 class Flow:
@@ -292,6 +295,7 @@ class Flow:
         self.rest_until = -math.inf
         self._rest_end = -math.inf  # when the last rest ended (or will): idle time counts from there
         self._set_ended = -math.inf  # when the last set's last rep finished
+        self._active_t = -math.inf  # when a set started or a rep was last under way
         # Presence.
         self._last_person_t = -math.inf
         self._person_since = math.nan
@@ -372,6 +376,8 @@ class Flow:
         if self.screen_since != self.screen_since:
             self.screen_since = t
         self.last = snap
+        if snap.phase in (Phase.DESCENDING, Phase.ASCENDING, Phase.LOCKOUT):
+            self._active_t = t
         if snap.person:
             self._last_person_t = t
             if self._person_since != self._person_since:
@@ -464,6 +470,17 @@ class Flow:
             if self.countdown_until > -math.inf and t >= self.countdown_until:
                 self.countdown_until = -math.inf
                 self.say = self.say or "go"
+            if self._session_open and t - self._active_t >= s.inactive_s:
+                # Someone stayed in view but stopped: save the session and offer a fresh set, so
+                # whoever steps up next does not carry on the last person's count.
+                self._end_session(t)
+                self._start_set(t, countdown=False)
+            return
+
+        if screen is Screen.DONE:
+            if t - self.screen_since >= s.inactive_s:
+                self._placed_since = math.nan
+                self._go(Screen.PLACEMENT, t)
             return
 
         if screen is Screen.REST and t >= self.rest_until:
@@ -527,6 +544,7 @@ class Flow:
         self.countdown_until = t + s.countdown_s if countdown and s.countdown_s > 0 else -math.inf
         self.rest_until = -math.inf
         self._rest_end = min(self._rest_end, t)  # a rest cut short by a rep is over now
+        self._active_t = t
         if countdown:
             self.say = "get_ready"
         self._go(Screen.ACTIVE, t)
@@ -551,6 +569,9 @@ class Flow:
         if not self._set_open:
             self.port.start_set(self.set_number, self.drill, self.settings.set_size, t)
             self._set_open = True
+        # The engine counts every rep it has seen; the set, the history and the replay number them
+        # from 1 within the set.
+        rep = replace(rep, index=len(self.set_reps) + 1)
         self.set_reps.append(rep)
         self.port.add_rep(rep, t)
         self._feature(rep, snap)

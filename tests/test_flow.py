@@ -342,3 +342,44 @@ def test_a_rep_after_a_pause_in_the_rest_starts_the_next_set() -> None:
     assert d.flow.screen is Screen.REST  # the third rep came too soon after the set
     d.perform(Scenario(reps=reps(None), stand_s=5.0, seed=11))
     assert d.flow.screen is Screen.ACTIVE and d.flow.set_number == 2 and len(d.flow.set_reps) == 1
+
+
+def test_reps_are_numbered_within_their_set() -> None:
+    # The engine counts every rep it has seen; the set, the history and the replay count from 1.
+    d = Driver(FlowSettings(set_size=3, set_count=2, rest_s=4.0, countdown_s=1.0))
+    first = reps(None, None, None, last_rest_s=6.0)  # past the set-down grace and the rest
+    d.perform(Scenario(reps=(*first, *reps(None, "rounded_back", None, last_rest_s=2.0)), seed=2))
+    assert [[r.index for r in s.reps] for s in d.flow.sets] == [[1, 2, 3], [1, 2, 3]]
+    assert [c[1] for c in d.port.calls if c[0] == "add_rep"] == [1, 2, 3, 1, 2, 3]
+    assert d.flow.set_clip.rep is not None and d.flow.set_clip.rep.index == 2  # the rounded one
+
+
+def _standing_still(d: Driver, seconds: float) -> None:
+    pose = Performer(Scenario(reps=(RepSpec(),))).pose_at(0.0)
+    for _ in range(round(seconds * FPS)):
+        d.frame(pose)
+
+
+def test_someone_who_stays_in_view_but_stops_does_not_leave_the_set_to_the_next_person() -> None:
+    settings = FlowSettings(set_size=5, set_count=2, countdown_s=0.0, inactive_s=30.0)
+    d = Driver(settings)
+    d.perform(Scenario(reps=reps(None, None, last_rest_s=1.0), stand_s=3.0, seed=2))
+    assert d.flow.screen is Screen.ACTIVE and len(d.flow.set_reps) == 2
+    _standing_still(d, settings.inactive_s - 5.0)  # a pause inside a set keeps it
+    assert len(d.flow.set_reps) == 2 and d.port.names()[-1] == "add_rep"
+    _standing_still(d, 10.0)
+    assert d.port.names()[-2:] == ["end_set", "end_session"]  # saved
+    assert d.flow.screen is Screen.ACTIVE and d.flow.set_number == 1 and d.flow.set_reps == []
+    _standing_still(d, 2 * settings.inactive_s)  # nothing left open: no more resets
+    assert d.port.names().count("end_session") == 1
+
+
+def test_the_session_summary_does_not_wait_for_the_next_person() -> None:
+    settings = FlowSettings(set_size=2, set_count=1, countdown_s=0.0, inactive_s=20.0)
+    d = Driver(settings)
+    d.perform(Scenario(reps=reps(None, None, last_rest_s=1.0), stand_s=3.0, seed=6))
+    assert d.flow.screen is Screen.DONE
+    _standing_still(d, settings.inactive_s - 2.0)
+    assert d.flow.screen is Screen.DONE
+    _standing_still(d, 4.0)
+    assert Screen.PLACEMENT in d.screens[-2:] or d.flow.screen is Screen.PLACEMENT
