@@ -25,6 +25,8 @@ from typing import IO, Any
 from kiosk.errors import ModelError
 
 ENV_MODEL_DIR = "HINGE_KIOSK_MODEL_DIR"
+# Where tools/install-pi.sh puts the model (the unit sets HINGE_KIOSK_MODEL_DIR to it).
+INSTALLED_MODEL_DIR = Path("/var/lib/hinge-kiosk/models")
 FETCH_COMMAND = "hinge-kiosk models fetch"
 _CHECKOUT = Path(__file__).resolve().parent.parent
 _CHUNK = 1 << 16
@@ -100,12 +102,16 @@ def _is_source_checkout() -> bool:
 
 
 def default_model_dir() -> Path:
-    """`$HINGE_KIOSK_MODEL_DIR`, else the checkout's `models/`, else `$XDG_DATA_HOME/hinge-kiosk/models`."""
+    """`$HINGE_KIOSK_MODEL_DIR`, else the checkout's `models/`, else the installed kiosk's folder (where
+    the service looks, so `models fetch` in a shell on the Pi installs where it is used), else
+    `$XDG_DATA_HOME/hinge-kiosk/models`."""
     env = os.environ.get(ENV_MODEL_DIR)
     if env:
         return Path(env).expanduser()
     if _is_source_checkout():
         return _CHECKOUT / "models"
+    if INSTALLED_MODEL_DIR.is_dir():
+        return INSTALLED_MODEL_DIR
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "hinge-kiosk" / "models"
 

@@ -67,6 +67,11 @@ def test_model_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.delenv("HINGE_KIOSK_MODEL_DIR")
     assert default_model_dir() == REPO / "models"  # running from the source checkout
     monkeypatch.setattr(models, "_is_source_checkout", lambda: False)
+    installed = tmp_path / "var-lib"
+    installed.mkdir()
+    monkeypatch.setattr(models, "INSTALLED_MODEL_DIR", installed)
+    assert default_model_dir() == installed  # on an installed kiosk: where the service looks
+    monkeypatch.setattr(models, "INSTALLED_MODEL_DIR", tmp_path / "not-installed")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert default_model_dir() == tmp_path / "xdg" / "hinge-kiosk" / "models"
     monkeypatch.delenv("XDG_DATA_HOME")
