@@ -61,7 +61,6 @@ def annotate_video(
     size = (_even(fw) + panel_w, _even(fh))
 
     os.environ["SDL_VIDEODRIVER"] = "dummy"  # offscreen, whatever display the machine has
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     display = open_display(size, fullscreen=False, vsync=False, hidden=True)
     canvas = display.canvas
     px = canvas.px

@@ -46,6 +46,8 @@ GIL_SWITCH_INTERVAL_S = 0.001
 
 def main(argv: list[str] | None = None) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    # pygame greets on stdout when first imported, which would break `--json` output.
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -58,7 +58,6 @@ def measure(
     """Run the kiosk over `video`, then the bare loop; the JSON document plus a `context` entry."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     from kiosk.app import App, CaptureTap, Inputs, SizedEstimator
     from kiosk.backends import open_backend
     from kiosk.config import load_config
