@@ -1,9 +1,9 @@
 """Where everything goes, for a portrait (mirror) or landscape screen of any resolution.
 
 The camera picture is fitted whole (never cropped: the hips travel back and must stay visible):
-while coaching into the stage above the cue banner, so the feet stay in view; behind the other
-screens into the whole screen, dimmed. Panels sit at the screen's edges, opaque, over the picture
-where it reaches them:
+while coaching into the stage above the cue banner, so the feet stay in view; while choosing a
+drill beside or above the choice panel; behind the idle screens into the whole screen, dimmed.
+Panels sit at the screen's edges, opaque, over the picture where it reaches them:
 
     landscape                                  portrait
     +--------------------------------------+   +----------------+
@@ -51,6 +51,8 @@ class Layout:
     cue: pygame.Rect
     center: pygame.Rect  # the free middle, for big messages and the countdown
     stage: pygame.Rect  # the picture while coaching: between header and cue banner, head and feet in view
+    choose: pygame.Rect  # the drill-choice panel ...
+    choose_stage: pygame.Rect  # ... and the picture beside (landscape) or above (portrait) it
     summary: pygame.Rect  # summary screens: the numbers ...
     replay: pygame.Rect  # ... and the replay
 
@@ -78,6 +80,8 @@ class Layout:
             gauge = pygame.Rect(width - m - px(96), gauge_top, px(96), cue.y - m - gauge_top)
             center = pygame.Rect(m, gauge_top, width - 2 * m, cue.y - m - gauge_top)
             stage = pygame.Rect(0, counter.bottom + m // 2, width, cue.y - m - counter.bottom)
+            choose = pygame.Rect(m, cue.y - px(360), width - 2 * m, height - m - cue.y + px(360))
+            choose_stage = pygame.Rect(0, header.bottom + m // 2, width, choose.y - m - header.bottom)
             body = pygame.Rect(m, top, width - 2 * m, height - m - top)
             split = body.y + int(body.h * 0.46)
             summary = pygame.Rect(body.x, body.y, body.w, split - body.y - m // 2)
@@ -90,6 +94,9 @@ class Layout:
             counter = pygame.Rect(m, top, max(px(300), round(0.2 * width)), px(410))
             center = pygame.Rect(counter.right + m, top, strip.x - m - counter.right - m, cue.y - m - top)
             stage = pygame.Rect(0, header.bottom + m // 2, width, cue.y - header.bottom - m)
+            choose_w = max(px(560), round(width * 0.34))
+            choose = pygame.Rect(width - m - choose_w, top, choose_w, height - top - m)
+            choose_stage = pygame.Rect(0, header.bottom + m // 2, choose.x - m, height - header.bottom - m)
             body = pygame.Rect(m, top, width - 2 * m, height - m - top)
             split = body.x + int(body.w * 0.5)
             summary = pygame.Rect(body.x, body.y, split - body.x - m // 2, body.h)
@@ -107,11 +114,13 @@ class Layout:
             cue=cue,
             center=center,
             stage=stage,
+            choose=choose,
+            choose_stage=choose_stage,
             summary=summary,
             replay=replay,
         )
 
-    def camera_rect(self, src_w: int, src_h: int, coaching: bool) -> pygame.Rect:
-        """Where the camera picture goes: fitted whole into the stage while coaching (the cue
-        banner never hides the feet), into the whole screen behind the other screens."""
-        return fit(src_w, src_h, self.stage if coaching else self.screen)
+    def camera_rect(self, src_w: int, src_h: int, area: pygame.Rect) -> pygame.Rect:
+        """Where the camera picture goes: fitted whole into `area` (the stage while coaching, so the
+        cue banner never hides the feet; the whole screen behind the idle screens)."""
+        return fit(src_w, src_h, area)

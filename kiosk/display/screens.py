@@ -1,9 +1,9 @@
 """The screens: what the mirror shows for each state of the flow, composed from widgets.
 
 `draw_scene` draws one whole frame from a `Scene` (everything the display needs, filled in by the
-app each loop). During a set the picture is bright and the overlays are the coaching; between sets
-and when nobody is there the picture is dimmed and the panels carry the detail, because that is
-when a person can look at the screen.
+app each loop). During a set the picture is bright and the overlays are the coaching; when nobody is
+there it is dimmed behind the panels. The summaries between sets fill the screen with panels on
+black: a dimmed picture showing through the gaps between them looked like a glitch.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from kiosk.reps import Phase
 from kiosk.store import DayTotal, SetSummary
 
 PRODUCT = "Hinge Mirror"
-DIM = (70, 70, 70)  # camera tint behind summary screens
 NOTICE = (44, 34, 0)  # the background of configuration and history notices
 ATTRACT_TINT = (45, 45, 45)
 
@@ -114,18 +113,17 @@ class Screens:
 
     def _picture(self, scene: Scene, screen: Screen) -> None:
         frame = scene.frame
-        if frame is None:
+        if frame is None or screen in (Screen.REST, Screen.DONE):
             return
         h, wd = frame.shape[0], frame.shape[1]
-        coaching = screen in (Screen.PLACEMENT, Screen.CHOOSE, Screen.ACTIVE)
-        rect = self.layout.camera_rect(wd, h, coaching)
+        L = self.layout
+        area = {Screen.PLACEMENT: L.stage, Screen.ACTIVE: L.stage, Screen.CHOOSE: L.choose_stage}
+        rect = L.camera_rect(wd, h, area.get(screen, L.screen))
         self.camera_rect = rect
         self.camera_view.set(wd, h, rect, scene.mirror)
         tint = {
             Screen.ATTRACT: ATTRACT_TINT,
             Screen.PROGRESS: ATTRACT_TINT,
-            Screen.REST: DIM,
-            Screen.DONE: DIM,
         }.get(screen, (255, 255, 255))
         self.canvas.camera(frame, rect, scene.mirror, tint)
 
@@ -396,7 +394,7 @@ class Screens:
             chip = pygame.Rect(0, 0, chip_w, row_h - px(14))
             chip.midright = (rect.right, round(mid))
             score = s.mean_score
-            tint = th.score_color(score, bool(s.faults)) if score is not None else th.FAINT
+            tint = th.set_score_color(score) if score is not None else th.FAINT
             c.panel(chip, tint, radius=px(10))
             c.text("-" if score is None else f"{score:.0f}", size, th.BLACK, chip.center, "center", bg=tint)
             y += row_h
@@ -475,7 +473,7 @@ class Screens:
             title, detail = "Stand tall", "Feet hip-width apart, arms relaxed"
         else:
             ready = True
-            title, detail = "Hold still", get_drill(scene.flow.drill).instruction
+            title, detail = "Hold still", f"{get_drill(scene.flow.drill).title} starts in a moment"
         box = L.cue
         c.panel(box, th.PANEL)
         color = th.GOOD if ready else th.WARN
@@ -532,26 +530,20 @@ class Screens:
         snap = scene.snap
         self._faint_skeleton(snap)
         names = flow.choices
-        W, H = L.size
-        if L.portrait:
-            panel = pygame.Rect(
-                L.margin, L.cue.y - px(360), W - 2 * L.margin, H - L.margin - L.cue.y + px(360)
-            )
-        else:
-            pw = max(px(560), round(W * 0.34))
-            panel = pygame.Rect(
-                W - L.margin - pw, L.header.bottom + L.margin, pw, H - L.header.bottom - 2 * L.margin
-            )
+        panel = L.choose
         c.panel(panel, th.PANEL)
         pad = px(28)
         y = c.text(
             "Choose a drill", px(th.HEADLINE), th.INK, (panel.x + pad, panel.y + px(20)), bg=th.PANEL
         ).bottom
-        hint1 = "Raise a hand above your head for 2 s: next drill"
         name = DRILLS[names[flow.choice]].title
-        hint2 = f"Or stand still: {name} starts in {math.ceil(flow.choose_left)} s"
-        hint_size = px(th.SMALL)
-        hints_h = 2 * c.line_height(hint_size) + px(30)
+        hint_size, hint_w = px(th.SMALL), panel.w - 2 * pad
+        # Wrapped, not shrunk: these two lines are how the screen is worked, read from metres away.
+        hint1 = c.wrap("Raise a hand above your head for 2 s: next drill", hint_size, hint_w, False)[:3]
+        hint2 = c.wrap(f"Or stand still: {name} starts in {math.ceil(flow.choose_left)} s", hint_size, hint_w)
+        hint2 = hint2[:3]
+        step = c.line_height(hint_size)
+        hints_h = (len(hint1) + len(hint2)) * step + px(30)
         tiles = pygame.Rect(panel.x + pad, y + px(16), panel.w - 2 * pad, panel.bottom - hints_h - y - px(32))
         tile_h = min(px(110), tiles.h / len(names))
         for i, key in enumerate(names):
@@ -574,16 +566,11 @@ class Screens:
                 c.arc(center, r, max(3.0, r * 0.32), 0, 360, th.mix(th.ACCENT, th.BLACK, 0.3))
                 c.arc(center, r, max(3.0, r * 0.32), 0, 360 * flow.hold, th.BLACK)
         hy = panel.bottom - hints_h
-        hy = c.text(
-            hint1,
-            c.fit(hint1, hint_size, panel.w - 2 * pad, False),
-            th.INK,
-            (panel.x + pad, hy),
-            bold=False,
-            bg=th.PANEL,
-        ).bottom
-        hint2_size = c.fit(hint2, hint_size, panel.w - 2 * pad)
-        c.text(hint2, hint2_size, th.ACCENT, (panel.x + pad, hy + px(6)), bg=th.PANEL)
+        for line in hint1:
+            hy = c.text(line, hint_size, th.INK, (panel.x + pad, hy), bold=False, bg=th.PANEL).bottom
+        hy += px(6)
+        for line in hint2:
+            hy = c.text(line, hint_size, th.ACCENT, (panel.x + pad, hy), bg=th.PANEL).bottom
 
     # ------------------------------------------------------------------------------ the set
 
@@ -631,7 +618,7 @@ class Screens:
         room = box.bottom - L.px(30) - bottom
         r = max(L.px(60), min(room * 0.42, box.w * 0.2))
         center = (box.right - L.px(40) - r, box.bottom - L.px(30) - r)
-        w.ring_timer(c, center, r, flow.rest_left, flow.settings.rest_s, "until the next set")
+        w.ring_timer(c, center, r, flow.rest_left, flow.settings.rest_s, "next set")
         self._tip(
             report,
             pygame.Rect(
@@ -749,14 +736,20 @@ class Screens:
             return
         counts = report.fault_counts()
         if counts:
-            text = f"Next set: {CUES[counts[0][0]].text}"
+            text = CUES[counts[0][0]].text
         elif report.unjudged:
-            text = "Next set: side-on, so your form can be judged"
+            text = "Stand side-on, so your form can be judged"
         else:
-            text = "Next set: keep exactly that form"
-        self.canvas.paragraph(
-            text, self.layout.px(th.BODY), th.WARN, rect, align="left", bold=False, bg=th.PANEL
-        )
+            text = "Keep exactly that form"
+        c, px = self.canvas, self.layout.px
+        size, head_size = px(th.BODY), px(th.SMALL)
+        # "Next set" over the tip, the two centred together in `rect`.
+        body_h = len(c.wrap(text, size, rect.w, False)[:4]) * round(c.line_height(size, False) * 1.1)
+        head_h = c.line_height(head_size, False)
+        y = rect.centery - (head_h + body_h) / 2
+        c.text("Next set", head_size, th.MUTED, (rect.x, y), bold=False, bg=th.PANEL)
+        below = pygame.Rect(rect.x, round(y + head_h), rect.w, body_h)
+        c.paragraph(text, size, th.WARN, below, align="left", bold=False, bg=th.PANEL)
 
     def _camera_lost(self, status: CameraStatus) -> None:
         c, L = self.canvas, self.layout

@@ -68,6 +68,12 @@ def score_color(score: float, faulted: bool) -> Color:
     return GOOD if score >= 85 else WARN
 
 
+def set_score_color(mean: float) -> Color:
+    """Colour of a set's mean score, by the number alone: nearly every set has a fault somewhere, so
+    colouring by faults made a 93 orange beside a blue 88."""
+    return GOOD if mean >= 85 else (WARN if mean >= 70 else BAD)
+
+
 def mix(a: Color, b: Color, p: float) -> Color:
     """`a` blended toward `b` by `p` (0..1)."""
     q = 1.0 - p

@@ -469,7 +469,7 @@ def ring_timer(
     text = f"{secs // 60}:{secs % 60:02d}"
     size = canvas.fit(text, round(radius * 0.6), radius * 1.4)
     canvas.caps(text, size, th.INK, (center[0], center[1] + radius * 0.08), "midbottom", bg=th.PANEL)
-    cap_size = canvas.fit(caption, round(radius * 0.22), radius * 1.3)
+    cap_size = canvas.fit(caption, round(radius * 0.26), radius * 1.3)
     canvas.text(
         caption, cap_size, th.MUTED, (center[0], center[1] + radius * 0.2), "midtop", bold=False, bg=th.PANEL
     )
@@ -537,7 +537,7 @@ def replay(
     score = f"score {rep.score}" if rep.judged else "not judged"
     y = canvas.text(
         f"Rep {rep.index} · {score} · ½ speed",
-        px(th.LABEL),
+        px(th.SMALL),
         th.MUTED,
         (rect.x + pad, y + px(4)),
         bold=False,
