@@ -125,7 +125,7 @@ def test_security_exposure_stays_low() -> None:
 def test_the_directives_that_matter() -> None:
     assert one("Type") == "notify"
     assert one("ExecStart") == f"{EXEC_START} run"
-    assert one("Restart") == "on-failure"
+    assert one("Restart") == "always"
     assert one("RestartSec") == "10s"
     assert one("StartLimitIntervalSec") == "0"
     watchdog_s = int(one("WatchdogSec").removesuffix("s"))

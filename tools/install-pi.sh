@@ -30,7 +30,9 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # python3-picamera2 comes from the Raspberry Pi archive, without its desktop preview extras.
 # Mesa (GBM, EGL, GLES and the vc4/v3d driver) is what SDL's KMS/DRM backend draws with.
-APT_PACKAGES=(python3-venv python3-numpy python3-picamera2 libgbm1 libegl1 libgles2 libgl1-mesa-dri alsa-utils)
+# DejaVu Sans is the screens' typeface (without it pygame's own font stands in, bold only).
+APT_PACKAGES=(python3-venv python3-numpy python3-picamera2 libgbm1 libegl1 libgles2 libgl1-mesa-dri alsa-utils
+  fonts-dejavu-core)
 
 DRY_RUN=0
 MODEL_FROM=
@@ -265,8 +267,11 @@ service_failed() {
 hardware_hints() {
   compgen -G '/dev/dri/card*' >/dev/null ||
     warn "no /dev/dri/card*: the KMS display driver is off; add dtoverlay=vc4-kms-v3d to /boot/firmware/config.txt"
-  compgen -G '/dev/video*' >/dev/null ||
-    warn "no camera device (/dev/video*): check the ribbon cable and camera_auto_detect=1 in /boot/firmware/config.txt"
+  # /dev/video* always exists on a Pi (the ISP and the codecs): ask libcamera for cameras instead.
+  if command -v rpicam-hello >/dev/null; then
+    rpicam-hello --list-cameras 2>/dev/null | grep -q '^ *[0-9] *:' ||
+      warn "libcamera lists no camera: check the ribbon cable and camera_auto_detect=1 in /boot/firmware/config.txt (a USB camera is fine too)"
+  fi
   return 0
 }
 
