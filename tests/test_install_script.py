@@ -31,7 +31,10 @@ TARGETS = [
     "/etc/udev/rules.d/99-hinge-kiosk.rules",
     "/etc/sysusers.d/hinge-kiosk.conf",
 ]
-PACKAGES = "python3-venv python3-numpy python3-picamera2 libgbm1 libegl1 libgles2 libgl1-mesa-dri alsa-utils"
+PACKAGES = " ".join(
+    "python3-venv python3-numpy python3-picamera2 libgbm1 libegl1 libgles2 libgl1-mesa-dri".split()
+    + ["alsa-utils", "fonts-dejavu-core"]
+)
 
 # Commands that change the system: in a dry run, calling one is a bug.
 MUTATING = ["apt-get", "install", "systemd-sysusers", "udevadm", "rm", "mv", "chmod", "chown", "mktemp",
