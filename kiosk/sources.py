@@ -9,7 +9,8 @@ capture time in seconds and its index.
 `read(timeout)` never blocks longer than `timeout`: blocking decoders run on their own thread and hand
 frames over through a small queue. Failures are typed: `InputError` for a file that cannot be read,
 `SourceError` for a camera that is missing or stops, `FrameTimeout` (a `SourceError`) when no frame came
-in time, and `EndOfStream` when a file is done.
+in time, `SourceHung` (a `SourceError`) when a camera's driver call never returns, and `EndOfStream` when
+a file is done.
 
 PyAV and picamera2 are imported inside the functions that use them: picamera2 exists only on a Pi.
 """
@@ -39,6 +40,8 @@ LORES_FACTOR = 2
 # Clock steps larger than this between a camera's timestamps and our monotonic clock mean the driver
 # uses another clock; we then stamp frames on arrival instead.
 _CLOCK_MATCH_S = 10.0
+# How long closing waits for a camera's capture thread or for picamera2 to let go of the device.
+_CLOSE_TIMEOUT_S = 2.0
 
 
 class EndOfStream(Exception):
@@ -47,6 +50,33 @@ class EndOfStream(Exception):
 
 class FrameTimeout(SourceError):
     """No frame arrived within the timeout; the source may recover, so the caller may read again."""
+
+
+class SourceHung(SourceError):
+    """A camera is held by a thread of ours stuck in a driver call that does not return.
+
+    Python cannot interrupt it and the device stays open until that call returns, so reopening fails
+    (as "busy", blaming another program); only a process restart frees the device.
+    """
+
+
+# Devices (a V4L2 path, or "picamera2:N") a stuck thread of this process still holds.
+_HUNG_DEVICES: set[str] = set()
+
+
+def _hung(device: str) -> SourceHung:
+    """Remember `device` as held by a stuck thread; the error that says so."""
+    _HUNG_DEVICES.add(device)
+    return SourceHung(
+        f"{device}: the camera stopped responding and a stuck driver call of this process still holds "
+        "it; the kiosk restarts to free it (check the cable if it happens again)"
+    )
+
+
+def _refuse_if_hung(device: str) -> None:
+    """Raise `SourceHung` for a device a stuck thread still holds, instead of a misleading "busy"."""
+    if device in _HUNG_DEVICES:
+        raise _hung(device)
 
 
 class _Lazy:
@@ -189,11 +219,22 @@ class FrameSource(ABC):
         self.close()
 
     def __iter__(self) -> Iterator[Frame]:
+        """Every frame to the end; waits as long as a frame is still on its way (a 4K frame can take
+        over the read timeout to decode on a Pi), else raises `FrameTimeout`."""
         while True:
             try:
-                yield self.read()
+                frame = self.read()
             except EndOfStream:
                 return
+            except FrameTimeout:
+                if self._coming():
+                    continue
+                raise
+            yield frame
+
+    def _coming(self) -> bool:
+        """True when a frame is late but still on its way, so waiting longer cannot hang."""
+        return False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -232,6 +273,11 @@ class _ThreadedSource(FrameSource):
 
     def _release(self) -> None:
         """Close the device or file (runs on the source thread when it finishes)."""
+
+    def _coming(self) -> bool:
+        # Alive first: whatever a finished producer queued is in the queue by the time it is dead.
+        alive = self._thread is not None and self._thread.is_alive()
+        return not self._stop.is_set() and (alive or not self._queue.empty())
 
     def _run(self) -> None:
         try:
@@ -295,7 +341,7 @@ class _ThreadedSource(FrameSource):
                 break
         if self._thread is not None and self._thread is not threading.current_thread():
             # A driver stuck in a kernel call cannot be interrupted; the daemon thread is then left.
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=_CLOSE_TIMEOUT_S)
 
 
 # ------------------------------------------------------------------------------------------- PyAV
@@ -491,6 +537,9 @@ class VideoFileSource(_ThreadedSource):
     def _release(self) -> None:
         self._container.close()
 
+    def _coming(self) -> bool:
+        return self._pending is not None or super()._coming()  # a paced frame held until it is due
+
     def read(self, timeout: float = 1.0) -> Frame:
         if not self.realtime:
             return super().read(timeout)
@@ -579,10 +628,24 @@ class CameraSource(_ThreadedSource):
     def _release(self) -> None:
         self._container.close()
 
+    def _coming(self) -> bool:
+        """False: a camera that sends nothing has stalled, however alive its thread; say so."""
+        return False
+
+    def close(self) -> None:
+        """Stop the capture thread, which closes the device; `SourceHung` when it is stuck in the
+        driver, as the device then stays open."""
+        if self._stop.is_set():
+            return
+        super().close()
+        if self._thread is not None and self._thread.is_alive():
+            raise _hung(self.name)
+
 
 def _open_camera(device: str, options: dict[str, str]) -> Any:
     import av
 
+    _refuse_if_hung(device)
     if not os.path.exists(device):
         raise SourceError(
             f"{device}: no such camera; check that it is plugged in and shows up in `ls /dev/video*`"
@@ -675,6 +738,7 @@ class Picamera2Source(FrameSource):
         buffer_count: int = 4,
     ) -> None:
         self.name = f"picamera2:{camera_num}"
+        _refuse_if_hung(self.name)
         picamera2 = _import_picamera2()
         try:
             cameras = picamera2.Picamera2.global_camera_info()
@@ -686,7 +750,8 @@ class Picamera2Source(FrameSource):
                 "the right way) and `rpicam-hello --list-cameras`"
             )
         lores = lores_size(main_size[0], main_size[1], model_input) or main_size
-        # The ISP wants lores rows in whole 64-byte lines to hand out unpadded YUV planes.
+        # Whole 64-byte rows: a Pi 4's ISP then hands out unpadded YUV planes. A Pi 5 pads them anyway
+        # (`_lores_rgbx` drops the padding).
         lores = (max(64, round(lores[0] / 64) * 64), lores[1])
         frame_us = int(1_000_000 / fps)
         try:
@@ -701,6 +766,10 @@ class Picamera2Source(FrameSource):
                 controls={"FrameDurationLimits": (frame_us, frame_us)},
             )
             self._cam.configure(config)
+            # The lores stream as configured: libcamera may adjust the size, and sets the row stride.
+            lores_config = self._cam.camera_config["lores"]
+            width, height = lores_config["size"]
+            self._lores_size, self._lores_stride = (int(width), int(height)), int(lores_config["stride"])
             self._cam.start()
         except SourceError:
             raise
@@ -711,10 +780,17 @@ class Picamera2Source(FrameSource):
             ) from None
         self._job: Any = None
         self._index = 0
+        import av
         from av.video.reformatter import VideoReformatter
 
         self._yuv = VideoReformatter()  # kept: a fresh swscale context per frame costs more than the work
         self._sws_options = _one_thread()
+        # Kept too, and filled in place: its planes' real pixels, as writable views.
+        self._i420 = av.VideoFrame(*self._lores_size, "yuv420p")
+        self._i420_planes = [
+            np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+            for plane in self._i420.planes
+        ]
 
     def read(self, timeout: float = 1.0) -> Frame:
         if self._cam is None:
@@ -754,33 +830,87 @@ class Picamera2Source(FrameSource):
         return frame
 
     def _lores_rgbx(self, yuv: np.ndarray) -> np.ndarray:
-        """A (H*3/2, W) I420 array (picamera2's lores layout) to RGBX, with swscale."""
-        import av
+        """picamera2's lores array to RGBX, with swscale.
 
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(yuv), format="yuv420p")
-        rgbx = self._yuv.reformat(frame, format="rgba", **self._sws_options).to_ndarray()
+        picamera2 hands YUV420 over as (H*3/2, stride) bytes: the Y plane in H rows of `stride`, then
+        the U and V planes in H/2 rows of stride/2 each, every row padded to the ISP's alignment (a
+        Pi 5 gives a 704-wide lores 768-byte rows). Only the real pixels are copied into the kept
+        frame (0.4 MB for 704x384, no allocation), so the padding never shows up as extra columns.
+        """
+        height, stride = self._lores_size[1], self._lores_stride
+        flat = yuv.reshape(-1)
+        luma, chroma = stride * height, stride // 2 * (height // 2)
+        planes = (
+            flat[:luma].reshape(height, stride),
+            flat[luma : luma + chroma].reshape(height // 2, stride // 2),
+            flat[luma + chroma : luma + 2 * chroma].reshape(height // 2, stride // 2),
+        )
+        for target, plane in zip(self._i420_planes, planes, strict=True):
+            np.copyto(target, plane[:, : target.shape[1]])
+        rgbx = self._yuv.reformat(self._i420, format="rgba", **self._sws_options).to_ndarray()
         return np.ascontiguousarray(rgbx)
 
     def _close_camera(self) -> None:
-        cam, self._cam = getattr(self, "_cam", None), None
+        """Release the camera, whatever state a stalled capture left it in.
+
+        picamera2's `stop()` queues behind pending jobs and waits for its turn without a timeout, and
+        a stalled camera never completes the capture we left waiting: so pending jobs are cancelled
+        first. `close()` then stops the camera itself, directly once it has ended picamera2's event
+        loop; as libcamera's stop may still block in the driver, it runs with a deadline.
+        """
+        cam, self._cam, self._job = getattr(self, "_cam", None), None, None
         if cam is None:
             return
-        try:
-            cam.stop()
-        finally:
+
+        def release() -> None:
+            cam.cancel_all_and_flush()
             cam.close()
+
+        _finish_or_hang(release, self.name)
 
     def close(self) -> None:
         self._close_camera()
 
 
+def _finish_or_hang(work: Callable[[], None], device: str) -> None:
+    """Run `work` on a daemon thread for at most `_CLOSE_TIMEOUT_S`: `SourceHung` for `device` when it
+    has not returned by then (a driver call that never returns would hang the caller), else whatever
+    it raised."""
+    done = threading.Event()
+    failed: list[Exception] = []
+
+    def run() -> None:
+        try:
+            work()
+        except Exception as exc:
+            failed.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"close:{device}", daemon=True).start()
+    if not done.wait(_CLOSE_TIMEOUT_S):
+        raise _hung(device)
+    if failed:
+        raise failed[0]
+
+
 def _import_picamera2() -> Any:
+    """The picamera2 module; a `SourceError` naming the fix when it is missing or fails to load."""
     try:
         import picamera2
-    except ImportError:
+    except Exception as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name == "picamera2":
+            raise SourceError(
+                "picamera2 is not available: on Raspberry Pi OS `sudo apt install python3-picamera2` and "
+                "create the venv with --system-site-packages; elsewhere use a USB camera (/dev/videoN)"
+            ) from None
+        # Typically a numpy from pip shadowing the system's, which picamera2's compiled helpers were
+        # built against ("numpy.dtype size changed", "compiled using NumPy 1.x"), or a venv that
+        # cannot see the system's libcamera bindings.
         raise SourceError(
-            "picamera2 is not available: on Raspberry Pi OS `sudo apt install python3-picamera2` and create "
-            "the venv with --system-site-packages; elsewhere use a USB camera (/dev/videoN)"
+            f"picamera2 is installed but fails to load ({type(exc).__name__}: {exc}); create the venv "
+            "with --system-site-packages and pin numpy in it to the system's version "
+            "(`/usr/bin/python3 -c 'import numpy; print(numpy.__version__)'`)"
         ) from None
     return picamera2
 
@@ -821,6 +951,8 @@ def open_usb_camera(
     compressed (their raw format crawls at 5-10). Cameras without MJPEG open in their own format."""
     try:
         return CameraSource(device, size=size, fps=fps, input_format="mjpeg", model_input=model_input)
+    except SourceHung:
+        raise
     except SourceError:
         return CameraSource(device, size=size, fps=fps, model_input=model_input)
 
@@ -829,12 +961,16 @@ def _auto_camera(model_input: int, size: tuple[int, int] | None, fps: float | No
     tried: list[str] = []
     try:
         return Picamera2Source(main_size=size or (1280, 720), fps=fps or 30.0, model_input=model_input)
+    except SourceHung:
+        raise  # the camera is there but held: restarting frees it, another camera would not do
     except SourceError as exc:
         tried.append(str(exc))
     devices = sorted(glob.glob("/dev/video*"), key=lambda d: (len(d), d))
     for device in devices:
         try:
             return open_usb_camera(device, size=size, fps=fps, model_input=model_input)
+        except SourceHung:
+            raise
         except SourceError as exc:
             tried.append(str(exc))
     if not devices:

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import CancelledError, Future
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -24,6 +25,7 @@ from kiosk.sources import (
     FrameTimeout,
     ImageSource,
     Picamera2Source,
+    SourceHung,
     VideoFileSource,
     lores_size,
     open_source,
@@ -297,6 +299,37 @@ def test_producer_failures_arrive_typed() -> None:
     source.close()
 
 
+class SlowDecoder(sources._ThreadedSource):
+    """A file whose every frame takes longer to decode than a read waits (4K HEVC on a Pi 4), scaled
+    down: reads wait 0.02 s, frames take 0.1 s. `die`: the thread ends without handing anything over."""
+
+    def __init__(self, frames: int, die: bool = False) -> None:
+        super().__init__("slow.mp4", depth=3, latest_only=False)
+        self.frames, self.die = frames, die
+        self._start()
+
+    def read(self, timeout: float = 0.02) -> Frame:
+        return super().read(timeout)
+
+    def _frames(self) -> Iterator[Frame]:
+        if self.die:
+            raise SystemExit  # not caught by the producer loop: the thread just ends
+        for i in range(self.frames):
+            time.sleep(0.1)
+            yield Frame(np.zeros((2, 2, 3), np.uint8), float(i), i)
+
+    def _failure(self, exc: Exception) -> SourceError:
+        return SourceError(str(exc))
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_iterating_waits_for_a_slow_decoder_but_not_for_a_dead_one() -> None:
+    with SlowDecoder(3) as source:
+        assert [frame.index for frame in source] == [0, 1, 2]
+    with SlowDecoder(3, die=True) as dead, pytest.raises(FrameTimeout):
+        list(dead)
+
+
 def test_latest_only_drops_old_frames() -> None:
     class Burst(sources._ThreadedSource):
         def __init__(self) -> None:
@@ -450,6 +483,53 @@ def test_camera_permission_and_busy_errors(monkeypatch: pytest.MonkeyPatch) -> N
         CameraSource("/dev/video0")
 
 
+def test_a_camera_stuck_in_its_driver_is_reported_hung_and_not_reopened_as_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The driver stops delivering without the device going away: the capture thread blocks in it."""
+    driver = threading.Event()  # set when the test ends: the stuck call returns
+    opened: list[Any] = []
+
+    class StuckContainer:
+        def __init__(self) -> None:
+            codec = SimpleNamespace(width=640, height=360)
+            self.streams = SimpleNamespace(video=[SimpleNamespace(codec_context=codec, thread_count=0)])
+            self.closed = False
+
+        def decode(self, stream: Any) -> Iterator[Any]:
+            driver.wait(10)
+            yield from ()
+
+        def close(self) -> None:
+            self.closed = True
+
+    def fake_open(path: str, **kwargs: Any) -> Any:
+        opened.append(StuckContainer())
+        return opened[-1]
+
+    monkeypatch.setattr(sources, "_open_container", fake_open)
+    monkeypatch.setattr(sources.os.path, "exists", lambda p: True)
+    monkeypatch.setattr(sources, "_HUNG_DEVICES", set())
+    monkeypatch.setattr(sources, "_CLOSE_TIMEOUT_S", 0.1)
+    try:
+        camera = CameraSource("/dev/video0")
+        with pytest.raises(FrameTimeout):
+            camera.read(0.05)
+        with pytest.raises(SourceHung, match=r"/dev/video0: .*restarts to free it"):
+            camera.close()
+        assert not opened[0].closed  # the device stays open: only the stuck thread could close it
+        camera.close()  # twice: no second wait, no second error
+        with pytest.raises(SourceHung, match="restarts to free it"):
+            open_source("/dev/video0")
+        monkeypatch.setitem(sys.modules, "picamera2", None)
+        monkeypatch.setattr(sources.glob, "glob", lambda pattern: ["/dev/video0"])
+        with pytest.raises(SourceHung):
+            open_source("auto")
+        assert len(opened) == 1  # refused at once, not "busy; close the other program using it"
+    finally:
+        driver.set()
+
+
 def test_usb_camera_asks_for_mjpeg_then_falls_back(video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_open = sources._open_container
     asked: list[str | None] = []
@@ -474,21 +554,43 @@ def test_usb_camera_asks_for_mjpeg_then_falls_back(video: Path, monkeypatch: pyt
 # ------------------------------------------------------------------------------------ picamera2
 
 
+def lores_picture(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """I420 planes of a test picture: a luma ramp with a bright column at x = 100, chroma varying
+    across (U) and down (V), so misplaced rows or columns of any plane change the image."""
+    y = np.tile(np.linspace(16, 235, width).astype(np.uint8), (height, 1))
+    y[:, 100:108] = 250
+    u = np.tile(np.linspace(60, 200, width // 2).astype(np.uint8), (height // 2, 1))
+    v = np.tile(np.linspace(200, 60, height // 2).astype(np.uint8)[:, None], (1, width // 2))
+    return y, u, v
+
+
+def picamera2_yuv420(planes: tuple[np.ndarray, ...], stride: int) -> np.ndarray:
+    """`planes` as picamera2's `make_array` returns YUV420: (H*3/2, stride) bytes, the Y plane in rows
+    of `stride`, then U and V in rows of stride/2 each (picamera2/request.py, `Helpers.make_array`),
+    the padding filled with junk."""
+    height = planes[0].shape[0]
+    flat = np.full(height * 3 // 2 * stride, 7, np.uint8)
+    offset = 0
+    for plane, row in zip(planes, (stride, stride // 2, stride // 2), strict=True):
+        rows, width = plane.shape
+        flat[offset : offset + rows * row].reshape(rows, row)[:, :width] = plane
+        offset += rows * row
+    return flat.reshape(height * 3 // 2, stride)
+
+
 class FakeRequest:
     def __init__(self, camera: FakePicamera2) -> None:
         self.camera = camera
         self.released = False
 
     def make_array(self, name: str) -> np.ndarray:
-        config = self.camera.config[name]
+        config = self.camera.camera_config[name]
         w, h = config["size"]
-        if name == "main":
+        if name == "main":  # picamera2 strips the padding of RGB rows
             img = np.full((h, w, 4), 255, np.uint8)
             img[..., :3] = (10, 20, 200)  # "XRGB8888" arrives as B, G, R, 255: red here
             return img
-        yuv = np.full((h * 3 // 2, w), 128, np.uint8)  # grey I420
-        yuv[:h] = 100
-        return yuv
+        return picamera2_yuv420(lores_picture(w, h), config["stride"])
 
     def get_metadata(self) -> dict:
         return {"SensorTimestamp": 123_456_789_000}
@@ -498,13 +600,26 @@ class FakeRequest:
 
 
 class FakePicamera2:
+    """picamera2 (picamera2/picamera2.py) where it matters here.
+
+    `configure` fills in each stream's row `stride` (libcamera's). `capture_request(wait=False)`
+    queues a job that the next frame completes; `wait(job, timeout)` is the job's future's result.
+    `stop()`, with the event loop running, queues its own job behind the pending ones and waits for
+    it without a timeout; `cancel_all_and_flush()` cancels and drops the pending jobs; `close()` ends
+    the event loop first, so the stop inside it runs directly, whatever is pending.
+    """
+
     cameras: ClassVar[list] = [{"Model": "imx708"}]
     instances: ClassVar[list] = []
+    chroma_align: ClassVar[int] = 32  # bytes a U or V row is padded to; a Pi 5 pads to 64
 
     def __init__(self, camera_num: int = 0) -> None:
-        self.fail: Exception | None = None
         self.requests: list[FakeRequest] = []
-        self.stopped = self.closed = False
+        self.jobs: list[Future] = []  # pending: waiting for a frame
+        self.stalled = False  # no frames come (a loose ribbon)
+        self.close_blocks = False  # libcamera's stop stuck in the driver
+        self.unblock = threading.Event()  # set when the test ends: frees whatever blocked (or 10 s)
+        self.started = self.closed = self.stop_blocked = False
         FakePicamera2.instances.append(self)
 
     @classmethod
@@ -516,35 +631,63 @@ class FakePicamera2:
 
     def configure(self, config: dict) -> None:
         self.config = config
+        main, lores = dict(config["main"]), dict(config["lores"])
+        main["stride"] = main["size"][0] * 4
+        chroma = -(-lores["size"][0] // 2 // self.chroma_align) * self.chroma_align
+        lores["stride"] = 2 * chroma  # YUV420: the Y row is twice the chroma row
+        self.camera_config = {**config, "main": main, "lores": lores}
 
     def start(self) -> None:
-        pass
+        self.started = True
 
-    def capture_request(self, wait: Any = None) -> str:
+    def capture_request(self, wait: Any = None) -> Future:
         assert wait is False
-        return "job"
+        job: Future = Future()
+        if self.stalled:
+            self.jobs.append(job)
+        else:
+            request = FakeRequest(self)
+            self.requests.append(request)
+            job.set_result(request)
+        return job
 
-    def wait(self, job: str, timeout: float | None = None) -> FakeRequest:
+    def fail_pending(self, exc: Exception) -> None:
+        """The pending jobs end in `exc`."""
+        for job in self.jobs:
+            job.set_exception(exc)
+        self.jobs.clear()
+
+    def wait(self, job: Future, timeout: float | None = None) -> FakeRequest:
         assert timeout is not None, "a read must never wait forever"
-        if self.fail is not None:
-            raise self.fail
-        request = FakeRequest(self)
-        self.requests.append(request)
-        return request
+        return job.result(timeout=timeout)
+
+    def cancel_all_and_flush(self) -> None:
+        for job in self.jobs:
+            job.set_exception(CancelledError())
+        self.jobs.clear()
 
     def stop(self) -> None:
-        self.stopped = True
+        if self.started and self.jobs:  # our stop job waits behind a capture that never completes
+            self.stop_blocked = True
+            assert self.unblock.wait(10), "stop() waited forever behind the stalled capture"
+        self.started = False
 
     def close(self) -> None:
-        self.closed = True
+        if self.close_blocks:
+            self.unblock.wait(10)
+        self.started, self.closed = False, True
 
 
 @pytest.fixture
-def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> type[FakePicamera2]:
+def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakePicamera2]]:
     FakePicamera2.instances = []
     FakePicamera2.cameras = [{"Model": "imx708"}]
+    FakePicamera2.chroma_align = 32
     monkeypatch.setitem(sys.modules, "picamera2", SimpleNamespace(Picamera2=FakePicamera2))
-    return FakePicamera2
+    monkeypatch.setattr(sources, "_HUNG_DEVICES", set())
+    yield FakePicamera2
+    for cam in FakePicamera2.instances:
+        cam.unblock.set()
 
 
 def test_picamera2_dual_streams(fake_picamera2: type[FakePicamera2]) -> None:
@@ -559,30 +702,106 @@ def test_picamera2_dual_streams(fake_picamera2: type[FakePicamera2]) -> None:
     assert frame.size == (1280, 720) and frame.picture.shape == (720, 1280, 4)  # drawn as it came
     assert frame.rgb.shape == (720, 1280, 3) and tuple(frame.rgb[0, 0]) == (200, 20, 10)
     assert frame.lores is not None and frame.lores.shape == (384, 704, 4)
-    assert abs(int(frame.lores[0, 0, 0]) - 100) < 6  # Y=100, neutral chroma: grey
+    # The same picture as PyAV makes of the planes stored without padding.
+    y, u, v = lores_picture(704, 384)
+    i420 = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, 704)
+    expected = av.VideoFrame.from_ndarray(i420, format="yuv420p").reformat(format="rgba").to_ndarray()
+    assert np.abs(frame.lores.astype(int) - expected).max() <= 1
     assert cam.requests[0].released
     assert source.read(1.0).index == 1
     source.close()
-    assert cam.stopped and cam.closed
+    assert cam.closed and not cam.started
     source.close()
+
+
+def test_picamera2_lores_rows_padded_by_a_pi_5_give_the_same_image(
+    fake_picamera2: type[FakePicamera2],
+) -> None:
+    # A Pi 4 hands the 704-wide lores out unpadded; a Pi 5 aligns each chroma row to 64 bytes and
+    # the Y row to twice that, so its rows are 768 bytes: 64 columns of padding on every row.
+    pi4 = Picamera2Source(main_size=(1280, 720))
+    fake_picamera2.chroma_align = 64
+    pi5 = Picamera2Source(main_size=(1280, 720))
+    assert fake_picamera2.instances[1].camera_config["lores"]["stride"] == 768
+    unpadded, padded = pi4.read(1.0).lores, pi5.read(1.0).lores
+    assert unpadded is not None and padded is not None
+    assert padded.shape == unpadded.shape == (384, 704, 4)  # no junk columns, crops scale right
+    assert np.array_equal(padded, unpadded)
+    pi4.close()
+    pi5.close()
 
 
 def test_picamera2_timeout_and_failure(fake_picamera2: type[FakePicamera2]) -> None:
     source = Picamera2Source()
     cam = fake_picamera2.instances[0]
-    cam.fail = TimeoutError()
+    cam.stalled = True
     with pytest.raises(FrameTimeout):
         source.read(0.1)
-    cam.fail = RuntimeError("Camera frontend has timed out!")
+    cam.fail_pending(RuntimeError("Camera frontend has timed out!"))
     with pytest.raises(SourceError, match="ribbon cable"):
         source.read(0.1)
     source.close()
+
+
+def test_closing_a_stalled_picamera2_cancels_the_pending_capture_and_never_hangs(
+    fake_picamera2: type[FakePicamera2],
+) -> None:
+    source = Picamera2Source()
+    cam = fake_picamera2.instances[0]
+    cam.stalled = True
+    with pytest.raises(FrameTimeout):
+        source.read(0.05)  # the capture job stays pending: the camera never completes it
+    job = cam.jobs[0]
+    closer = threading.Thread(target=source.close, daemon=True)
+    closer.start()
+    closer.join(5.0)
+    assert not closer.is_alive() and not cam.stop_blocked, "close() waited behind the stalled capture"
+    assert cam.closed and not cam.jobs and source._job is None
+    with pytest.raises(CancelledError):
+        job.result(0)
+    with pytest.raises(SourceError, match="closed"):
+        source.read(0.05)
+
+
+def test_a_picamera2_that_cannot_close_is_reported_hung_and_not_reopened(
+    fake_picamera2: type[FakePicamera2], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "_CLOSE_TIMEOUT_S", 0.1)
+    source = Picamera2Source()
+    cam = fake_picamera2.instances[0]
+    cam.stalled = cam.close_blocks = True
+    with pytest.raises(FrameTimeout):
+        source.read(0.05)
+    start = time.monotonic()
+    with pytest.raises(SourceHung, match=r"picamera2:0: .*restarts to free it"):
+        source.close()
+    assert time.monotonic() - start < 2.0
+    source.close()  # twice: nothing left to do
+    with pytest.raises(SourceHung, match="restarts to free it"):
+        Picamera2Source()
+    assert len(fake_picamera2.instances) == 1  # refused before touching the camera
 
 
 def test_picamera2_without_a_camera(fake_picamera2: type[FakePicamera2]) -> None:
     fake_picamera2.cameras = []
     with pytest.raises(SourceError, match="no Raspberry Pi camera detected"):
         Picamera2Source()
+
+
+def test_a_broken_picamera2_install_says_how_to_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A numpy from pip shadowing Raspberry Pi OS's breaks picamera2's compiled dependencies.
+    package = tmp_path / "picamera2"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        'raise ValueError("numpy.dtype size changed, may indicate binary incompatibility")\n'
+    )
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SourceError, match=r"numpy\.dtype size changed") as info:
+        Picamera2Source()
+    assert "--system-site-packages" in str(info.value) and "numpy" in str(info.value)
 
 
 # --------------------------------------------------------------------------------- shared clips
