@@ -68,20 +68,25 @@ SNAPSHOT_BACKLOG = 2048  # snapshots waiting for the display; 30 s of frames at 
 SAMPLES = 4096  # latency and render-time samples kept for percentiles
 PROBE_S = 15.0  # in the demo for want of a camera, look for one this often
 HEADLESS_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that show nothing
+# Exit status when the camera is held by a driver call that never returns: the service restarts
+# the kiosk, and only a fresh process frees the device (EX_TEMPFAIL).
+EXIT_CAMERA_HUNG = 75
 
 
 # --------------------------------------------------------------------------------------- inputs
 
 
 class CaptureTap:
-    """Wraps every source the pipeline opens: turns frames by `camera.rotation`, and remembers
-    each frame's capture time on the monotonic clock (cameras stamp frames with it; files and
-    anything else are stamped when the frame is handed over)."""
+    """Wraps every source the pipeline opens: turns frames by `camera.rotation`, remembers each
+    frame's capture time on the monotonic clock (cameras stamp frames with it; files and anything
+    else are stamped when the frame is handed over), and keeps a reopened file's media time running
+    on from where the last opening stopped, so the engine and the flow never see time go back."""
 
     def __init__(self, rotation: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
         self.rotation = rotation
         self.clock = clock
         self._stamps: list[tuple[int, int, float]] = [(0, -1, math.nan)] * STAMPS
+        self.last_t = -math.inf  # the newest media time handed out by a source without a clock
 
     def wrap(self, source: FrameSource) -> FrameSource:
         return _TappedSource(source, self)
@@ -102,12 +107,19 @@ class _TappedSource(FrameSource):
         self.inner = inner
         self.tap = tap
         self.name, self.live, self.clocked = inner.name, inner.live, inner.clocked
+        self._offset: float | None = None  # added to a clockless source's media time
 
     def read(self, timeout: float = 1.0) -> Frame:
         frame = self.inner.read(timeout)
         arrived = self.tap.clock()
         frame = frame.rotated(self.tap.rotation // 90)
-        self.tap.record(frame, frame.t if self.clocked else arrived)
+        tap = self.tap
+        if not self.clocked:
+            if self._offset is None:  # a reopened file starts its media time at 0 again
+                self._offset = max(0.0, tap.last_t + FRAME_S - frame.t) if tap.last_t > -math.inf else 0.0
+            frame.t += self._offset
+            tap.last_t = frame.t
+        tap.record(frame, frame.t if self.clocked else arrived)
         return frame
 
     def close(self) -> None:
@@ -163,7 +175,8 @@ def open_inputs(
 ) -> Inputs:
     """The camera (or video) and the model; the built-in demo when either is missing.
 
-    `demo` alone: the performer. `demo` with a video `source`: that video, looped, labelled demo.
+    `demo` alone: the performer. A video `source`: that video, looped, labelled "Recorded video"
+    with or without `demo`: its endless loop is no visitor, so it never writes the real history.
     """
     if demo and not source:
         return performer_inputs("Synthetic performer", demo_start_s, portrait)
@@ -206,7 +219,7 @@ def open_inputs(
         opened, first = first, None
         return tap.wrap(opened if opened is not None else opener())
 
-    label = "Recorded video" if demo else ""
+    label = "Recorded video" if demo or is_file else ""
     return Inputs(factory, SizedEstimator(PoseEstimator(backend)), tap, label, False, spec)
 
 
@@ -469,6 +482,7 @@ class App:
         self._draw_period = 1.0 / cfg.display.max_fps
         self._next_draw = -math.inf
         self._stop = threading.Event()
+        self.exit_status = 0
         self._seq = -1
         self._ready = False
         self._last_result = -math.inf
@@ -491,7 +505,8 @@ class App:
 
     def run(self) -> int:
         """Run until a signal, the window's close button, `seconds`, or (with `until_end`) the end
-        of a finite source; then shut down cleanly. Returns the exit status, 0."""
+        of a finite source; then shut down cleanly. Returns the exit status: 0, or
+        `EXIT_CAMERA_HUNG` when only a new process can get the camera back."""
         main_thread = threading.current_thread() is threading.main_thread()
         previous = {}
         if main_thread:
@@ -514,7 +529,7 @@ class App:
             self._shutdown()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        return 0
+        return self.exit_status
 
     def _iteration(self) -> None:
         # Draw at most `display.max_fps` times a second, always the newest result: the flow still
@@ -638,6 +653,12 @@ class App:
                     self._problem = (event.message, event.t)
             elif event.kind == "end":
                 log.info("%s", event.message)
+        hung = self.pipeline.hung()
+        if hung is not None and not self._stop.is_set():
+            # Sessions so far are saved on the way out; the camera comes back with the new process.
+            log.error("camera: %s; exiting so the service restarts the kiosk and frees the camera", hung)
+            self.exit_status = EXIT_CAMERA_HUNG
+            self.stop()
 
     def _camera_status(self, now: float) -> None:
         from kiosk.display import CameraStatus
@@ -781,7 +802,6 @@ def build(
     """The kiosk for `run`'s arguments, and the demo's throwaway history folder (the caller
     removes it after `run`). `demo_start_s` starts the demo's loop later (tests skip ahead)."""
     _logging()
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     overrides: dict[str, Any] = {}
     if args.drill:
         overrides["session.drill"] = args.drill
@@ -846,19 +866,27 @@ def build(
 
 def _open_display(cfg: Config) -> tuple[Any, bool]:
     """The screen; SDL's dummy driver (headless, said once on stderr) when there is none, or when
-    SDL could only find a driver that shows nothing."""
+    SDL could only find a driver that shows nothing. When a real driver was asked for by name (the
+    service asks for kmsdrm) and fails, `DisplayUnavailable` instead: at boot the screen may still be
+    off or waking, and a kiosk that went on headless would stay dark until someone restarted it;
+    exiting lets the service try again."""
     from kiosk.display import DisplayUnavailable, headless_environment, open_display
 
     d = cfg.display
     size = (d.width, d.height)
+    asked = os.environ.get("SDL_VIDEODRIVER", "")
     try:
         # No vsync: pygame holds the GIL inside present(), so waiting there for the screen's
         # refresh would stall the inference thread. The loop paces itself on the result slot.
         display = open_display(size, fullscreen=d.fullscreen, orientation=d.orientation, vsync=False)
     except DisplayUnavailable as exc:
+        if asked and asked not in HEADLESS_DRIVERS:
+            raise DisplayUnavailable(
+                f"SDL_VIDEODRIVER={asked}: {exc}; check that the screen is connected and switched on "
+                "(the service tries again)"
+            ) from None
         reason = str(exc)
     else:
-        asked = os.environ.get("SDL_VIDEODRIVER", "")
         if display.driver not in HEADLESS_DRIVERS or display.driver == asked:
             return display, False
         reason = f"no display found (SDL fell back to its {display.driver} driver)"

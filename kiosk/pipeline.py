@@ -25,7 +25,10 @@ Per-frame budget of each loop:
 
 Failures never kill a thread: they become `PipelineEvent`s. A source that delivers nothing for
 `stall_s` seconds, or fails, is closed and reopened through the factory (after `retry_s` when opening
-fails). The clock that decides stalls is injectable, so tests drive it without sleeping.
+fails). One thing a thread cannot recover from is a driver call that never returns: the device stays
+held by the stuck call, so every reopen fails. `hung()` says when that has happened (a source raised
+`SourceHung`, or the capture thread stopped coming round its loop) and the app restarts the process.
+The clock that decides stalls is injectable, so tests drive it without sleeping.
 """
 
 from __future__ import annotations
@@ -44,10 +47,14 @@ import numpy as np
 from kiosk.errors import KioskError
 from kiosk.pose import PoseEstimator, Prepared
 from kiosk.preprocess import CropBox, CropResizer
-from kiosk.sources import EndOfStream, Frame, FrameSource, FrameTimeout
+from kiosk.sources import EndOfStream, Frame, FrameSource, FrameTimeout, SourceHung
 
 ScoreFn = Callable[[np.ndarray, float], Any]
 STAGES = ("decode", "preprocess", "infer", "score")
+# Beyond its stall time and retry pause, one round of the capture loop may spend this long in calls
+# with their own bounded waits: closing a source (2 s for a decode thread), opening a camera (a few
+# seconds for libcamera). Silent for longer, the capture thread is stuck in a call that does not return.
+HUNG_ALLOWANCE_S = 20.0
 
 
 @dataclass(slots=True)
@@ -69,7 +76,7 @@ class Result:
 class PipelineEvent:
     """Something the app may show: an error, a stall and restart, or the end of a file."""
 
-    kind: str  # "error" | "stall" | "restart" | "end"
+    kind: str  # "error" | "stall" | "restart" | "hung" | "end"
     message: str
     error: BaseException | None = None
     t: float = 0.0  # pipeline clock
@@ -175,6 +182,8 @@ class Pipeline:
         self._captured = self._processed = self._restarts = self._errors = 0
         self._source_skipped = 0
         self._generation = 0
+        self._beat = clock()  # when the capture loop last came round
+        self._hung: str | None = None
         self._recent: deque[tuple[float, dict[str, float], float]] = deque(maxlen=window)
         # Model inputs in flight: one being written, one in the slot, one being inferred.
         size = estimator.input_size
@@ -233,6 +242,19 @@ class Pipeline:
             )
         return self.latest(after_seq)
 
+    def hung(self) -> str | None:
+        """Why the capture thread can no longer recover, or None: a source reported a device held by
+        a stuck call of ours, or the thread has not come round its loop for longer than any of its
+        steps can take. Only a new process frees such a device."""
+        if self._hung is not None:
+            return self._hung
+        if not self._threads or self._source_done.is_set():
+            return None
+        silent = self._clock() - self._beat
+        if silent > self._stall_s + self._retry_s + HUNG_ALLOWANCE_S:
+            return f"the camera thread has been stuck for {silent:.0f} s inside the camera driver"
+        return None
+
     def events(self) -> list[PipelineEvent]:
         """Events since the last call, oldest first."""
         with self._lock:
@@ -267,6 +289,9 @@ class Pipeline:
     # ------------------------------------------------------------------------------------ threads
 
     def _event(self, kind: str, message: str, error: BaseException | None = None) -> None:
+        if isinstance(error, SourceHung):  # wherever it came from: opening, reading or closing
+            kind = "hung"
+            self._hung = message
         with self._lock:
             self._events.append(PipelineEvent(kind, message, error, self._clock()))
             if kind == "error":
@@ -319,6 +344,7 @@ class Pipeline:
         last_frame = self._clock()
         try:
             while not self._stop.is_set():
+                self._beat = self._clock()
                 if source is None:
                     source = self._open_source()
                     if source is None:
@@ -356,7 +382,12 @@ class Pipeline:
                 last_frame = self._clock()
                 with self._lock:
                     self._captured += 1
-                item = _Captured(self._generation, frame, last_frame, self._prepare(frame, resizer))
+                try:
+                    prepared = self._prepare(frame, resizer)
+                except Exception as exc:  # the inference thread makes the input itself
+                    self._event("error", f"preparing a frame failed: {type(exc).__name__}: {exc}", exc)
+                    prepared = None
+                item = _Captured(self._generation, frame, last_frame, prepared)
                 if source.live:
                     self._release(self._frames.put(item))
                 else:

@@ -6,6 +6,7 @@ demo's loop instead of waiting for the walk-in. No timing is asserted.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -13,13 +14,14 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kiosk import app as kiosk_app
 from kiosk.cli import build_parser, main
 from kiosk.config import load_config
 from kiosk.flow import Screen
-from kiosk.sources import Frame, FrameSource, SourceError
+from kiosk.sources import Frame, FrameSource, SourceError, SourceHung
 from kiosk.store import SessionStore
 
 
@@ -67,6 +69,15 @@ def test_demo_end_to_end_counts_reps_into_the_history(tmp_path: Path) -> None:
             tmp.cleanup()
 
 
+def test_a_recording_played_as_the_camera_is_labelled_and_keeps_no_real_history(
+    model_path: Path, shared_data: Path
+) -> None:
+    video = shared_data / "clips" / "barbell-deadlift-side" / "good.mp4"
+    inputs = kiosk_app.open_inputs(load_config().config, demo=False, source=str(video))
+    assert inputs.demo == "Recorded video"  # open_history keeps a throwaway history for it
+    inputs.source_factory().close()
+
+
 def test_without_camera_or_model_the_kiosk_runs_the_labelled_demo(monkeypatch, tmp_path: Path) -> None:
     cfg = load_config(overrides={"camera.source": "/dev/video97"}).config
     inputs = kiosk_app.open_inputs(cfg, demo=False, source=None)
@@ -77,16 +88,38 @@ def test_without_camera_or_model_the_kiosk_runs_the_labelled_demo(monkeypatch, t
 
 
 def test_no_display_at_all_runs_headless_with_a_clear_message(monkeypatch, capsys) -> None:
-    monkeypatch.setenv("SDL_VIDEODRIVER", "no-such-video-driver")
+    import kiosk.display
+
+    real_open = kiosk.display.open_display
+    tries = []
+
+    def no_screen_then_dummy(*a, **kw):
+        tries.append(os.environ.get("SDL_VIDEODRIVER"))
+        if len(tries) == 1:
+            raise kiosk.display.DisplayUnavailable("no display available (no video device)")
+        return real_open(*a, **kw)
+
+    monkeypatch.delenv("SDL_VIDEODRIVER")  # nothing asked for: whatever SDL finds
+    monkeypatch.setattr(kiosk.display, "open_display", no_screen_then_dummy)
     cfg = load_config(
         overrides={"display.fullscreen": False, "display.width": 640, "display.height": 360}
     ).config
     display, headless = kiosk_app._open_display(cfg)
     try:
-        assert headless and display.driver == "dummy"
+        assert headless and display.driver == "dummy" and tries == [None, "dummy"]
         assert "Running headless" in capsys.readouterr().err
     finally:
         display.close()
+
+
+def test_a_display_asked_for_by_name_that_fails_is_an_error_the_service_retries(monkeypatch) -> None:
+    # At boot the screen may still be off: going on headless would leave the mirror dark for good.
+    monkeypatch.setenv("SDL_VIDEODRIVER", "no-such-video-driver")
+    cfg = load_config(overrides={"display.fullscreen": False}).config
+    from kiosk.display import DisplayUnavailable
+
+    with pytest.raises(DisplayUnavailable, match=r"SDL_VIDEODRIVER=no-such-video-driver.*tries again"):
+        kiosk_app._open_display(cfg)
 
 
 def test_sigterm_stops_cleanly_with_sd_notify(monkeypatch, tmp_path: Path) -> None:
@@ -171,6 +204,54 @@ def test_a_lost_camera_shows_the_retry_screen_and_keeps_running(tmp_path: Path) 
     assert len(opened) >= 2  # it kept retrying
     assert app.scene.camera is not None and "plugged in" in app.scene.camera.message
     assert (tmp_path / "camera-lost.png").is_file()
+
+
+class WedgedCamera(FlakyCamera):
+    """Fails like `FlakyCamera`, and its driver call never returns: closing it cannot free it."""
+
+    def close(self) -> None:
+        raise SourceHung("/dev/video0: the camera driver did not return; only a restart frees it")
+
+
+def test_a_camera_only_a_restart_can_free_ends_the_run_for_the_service_to_restart() -> None:
+    demo = kiosk_app.performer_inputs("test", start_s=12.0)
+    camera = demo.source_factory()
+    inputs = kiosk_app.Inputs(
+        lambda: demo.tap.wrap(WedgedCamera(camera, 15)), demo.estimator, demo.tap, "", False, "wedged camera"
+    )
+    from kiosk.display import open_display
+
+    cfg = load_config(overrides={"display.fullscreen": False}).config
+    display = open_display((640, 360), fullscreen=False)
+    app = kiosk_app.App(cfg, inputs, display, seconds=30.0)
+    start = time.monotonic()
+    assert app.run() == kiosk_app.EXIT_CAMERA_HUNG
+    assert time.monotonic() - start < 25.0  # long before --seconds: the hang ended the run
+
+
+def test_a_reopened_file_keeps_time_running_on() -> None:
+    """A video reopened after an error starts at 0 again; the engine and the flow must not see
+    time go back (their timers would stall for the length of the video)."""
+
+    class Clip(FrameSource):
+        live, clocked, name = False, False, "clip.mp4"
+
+        def __init__(self) -> None:
+            self.n = 0
+
+        def read(self, timeout: float = 1.0) -> Frame:
+            self.n += 1
+            return Frame(np.zeros((4, 4, 3), np.uint8), t=(self.n - 1) / 30, index=self.n - 1)
+
+        def close(self) -> None:
+            pass
+
+    tap = kiosk_app.CaptureTap()
+    first, second = tap.wrap(Clip()), tap.wrap(Clip())
+    times = [first.read().t for _ in range(90)] + [second.read().t for _ in range(30)]
+    assert times[0] == 0.0  # the first opening keeps its own media time
+    assert all(b > a for a, b in itertools.pairwise(times))
+    assert times[90] == pytest.approx(times[89] + 1 / 30)
 
 
 def test_bad_configuration_keeps_the_kiosk_running(tmp_path: Path) -> None:

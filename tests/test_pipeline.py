@@ -15,7 +15,7 @@ from kiosk.backends import PoseBackend
 from kiosk.errors import SourceError
 from kiosk.pipeline import STAGES, LatestSlot, Pipeline, PipelineEvent, Result
 from kiosk.pose import PoseEstimator
-from kiosk.sources import EndOfStream, Frame, FrameSource, FrameTimeout
+from kiosk.sources import EndOfStream, Frame, FrameSource, FrameTimeout, SourceHung
 
 WAIT = 10.0  # generous upper bound for conditions that normally hold within milliseconds
 
@@ -268,6 +268,87 @@ def test_inputs_are_prepared_on_the_capture_thread_and_buffers_come_back() -> No
     assert pipeline.stats().processed == 30
     assert len(inline) <= 2  # the crop held, so the prepared inputs were used as they were
     assert pipeline._free_inputs.qsize() == 3
+
+
+def test_a_failing_preparation_leaves_the_input_to_the_inference_thread() -> None:
+    estimator = PoseEstimator(FakeBackend())
+    original = estimator.prepare
+    calls = []
+
+    def prepare(*args: Any) -> Any:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 2:  # the second frame's, on the capture thread
+            raise MemoryError("no room for a full-resolution copy")
+        return original(*args)
+
+    estimator.prepare = prepare  # type: ignore[method-assign]
+    recorder = Recorder()
+    source = ScriptedSource([frame(i) for i in range(5)], live=False)
+    pipeline = Pipeline(Factory(source), estimator, recorder)
+    with pipeline:
+        collect(pipeline)
+    assert recorder.indexes == [0, 1, 2, 3, 4]  # the frame still got its result
+    (error,) = [e for e in pipeline.events() if e.kind == "error"]
+    assert "preparing a frame failed" in error.message and "MemoryError" in error.message
+    assert pipeline._free_inputs.qsize() == 3  # the buffer it held came back
+
+
+class HungOnClose(ScriptedSource):
+    def close(self) -> None:
+        self.closed = True
+        raise SourceHung("/dev/video0: its decode thread is stuck in the driver; restart the kiosk")
+
+
+def test_a_source_that_reports_itself_hung_makes_the_pipeline_hung() -> None:
+    stuck = HungOnClose([frame(0), SourceError("camera stopped delivering frames")], live=True)
+    spare = ScriptedSource([], live=True, after="timeout")
+    pipeline = Pipeline(Factory(stuck, spare), PoseEstimator(FakeBackend()), retry_s=0.01, read_timeout=0.01)
+    assert pipeline.hung() is None
+    pipeline.start()
+    try:
+        until(lambda: pipeline.hung() is not None, "the hung source to be reported")
+    finally:
+        pipeline.stop()
+    assert "decode thread is stuck" in (pipeline.hung() or "")
+    assert "hung" in kinds(pipeline.events())
+
+
+class BlockingRead(ScriptedSource):
+    """A camera whose read never returns (a driver call stuck past every timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__([], live=True)
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def read(self, timeout: float = 1.0) -> Frame:
+        self.entered.set()
+        self.release.wait(WAIT)
+        raise FrameTimeout("released")
+
+
+def test_a_capture_thread_stuck_in_a_call_is_hung_once_the_clock_says_so() -> None:
+    clock = Clock()
+    source = BlockingRead()
+    pipeline = Pipeline(
+        Factory(source),
+        PoseEstimator(FakeBackend()),
+        stall_s=3.0,
+        retry_s=2.0,
+        read_timeout=0.01,
+        clock=clock,
+    )
+    pipeline.start()
+    try:
+        until(source.entered.is_set, "the read to block")
+        clock.now += 20.0  # longer than any stall and retry: still within what a driver may take
+        assert pipeline.hung() is None
+        clock.now += 10.0
+        assert "stuck for 30 s" in (pipeline.hung() or "")
+    finally:
+        source.release.set()
+        pipeline.stop()
+    assert pipeline.hung() is None  # the thread came back and ended: nothing is stuck
 
 
 def test_latest_and_stop() -> None:
