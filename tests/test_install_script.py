@@ -31,9 +31,9 @@ TARGETS = [
     "/etc/udev/rules.d/99-hinge-kiosk.rules",
     "/etc/sysusers.d/hinge-kiosk.conf",
 ]
-PACKAGES = " ".join(
-    "python3-venv python3-numpy python3-picamera2 libgbm1 libegl1 libgles2 libgl1-mesa-dri".split()
-    + ["alsa-utils", "fonts-dejavu-core"]
+PACKAGES = (
+    "python3-venv python3-numpy python3-picamera2 libgbm1 libegl1 libgles2 libgl1-mesa-dri "
+    "alsa-utils fonts-dejavu-core"
 )
 
 # Commands that change the system: in a dry run, calling one is a bug.
