@@ -22,6 +22,7 @@ from kiosk.reps import (
     COM_OVER_TOES,
     HEAD_UP_DEG,
     ROUNDED_ALIGNMENT,
+    SHALLOW_HINGE,
     Phase,
     RepResult,
 )
@@ -100,7 +101,11 @@ class Coach:
             onset[key] = start = t
         return t - start >= self.settings.onset_s
 
-    def update(self, m: FrameMetrics, phase: Phase, rep: RepResult | None, t: float) -> None:
+    def update(
+        self, m: FrameMetrics, phase: Phase, rep: RepResult | None, t: float, dropped: str = ""
+    ) -> None:
+        """One frame: its metrics, the rep phase, the rep that finished on it (if any) and why a
+        movement under way was not counted (`RepCounter.dropped`, on that frame only)."""
         self.speak = None
         wanted: Cue | None = None
 
@@ -139,6 +144,9 @@ class Coach:
             elif head:
                 wanted = CUES["head_out_of_line"]
 
+        # A hinge that stopped short of a rep: say why it did not count.
+        if dropped == SHALLOW_HINGE and wanted is None:
+            wanted = CUES["shallow"]
         # A finished rep: its main fault if not already said, else praise.
         if rep is not None and wanted is None:
             fault = next((f for f in rep.faults if f not in self._said_this_rep), None)

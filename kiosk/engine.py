@@ -126,7 +126,7 @@ class HingeEngine:
         return self.result
 
     def _publish(self, m: FrameMetrics, rep: RepResult | None, t: float) -> None:
-        self.coach.update(m, self.counter.phase, rep, t)
+        self.coach.update(m, self.counter.phase, rep, t, self.counter.dropped)
         r = self.result
         r.t = t
         r.phase = self.counter.phase

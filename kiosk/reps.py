@@ -99,6 +99,10 @@ BUFFER_ROWS = 1024  # 34 s at 30 fps: longer than `MAX_REP_S` at any camera rate
 
 # Why a small dip was not a rep: the most common reason by far (shuffles, nods), not worth reporting.
 TOO_SHALLOW = "too shallow to be a rep"
+# A dip that bent the hips this far, seen from the side, was a hinge attempt that stopped short (a
+# kettlebell lifter not reaching the bell): the coach says so instead of staying silent.
+SHALLOW_ATTEMPT_HIP_DEG = 30.0
+SHALLOW_HINGE = "a hinge too shallow to count: push the hips further back"
 HELD_AT_BOTTOM = "held at the bottom: a set-up or set-down, not a rep"
 
 # Columns of the per-rep buffer.
@@ -331,7 +335,7 @@ class RepCounter:
             if self._peak >= d.rep_min_drop and drop < self._peak - TURN_DROP:
                 self.phase = Phase.ASCENDING
             elif self._peak < d.rep_min_drop and drop < d.start_drop - 0.02:
-                self._cancel(TOO_SHALLOW)
+                self._cancel(SHALLOW_HINGE if self._hips_bent(SHALLOW_ATTEMPT_HIP_DEG) else TOO_SHALLOW)
                 self.phase = Phase.STANDING
                 return None
         if (
@@ -412,6 +416,13 @@ class RepCounter:
         if self._n > self._written:
             self._written = self._n
 
+    def _hips_bent(self, degrees: float) -> bool | None:
+        """Whether the buffered movement bent the hips `degrees` or more, seen from the side; None
+        when too few side-on frames were seen to tell (once per movement, not per frame)."""
+        side_view = [row for row in self._rows[: self._n] if row[C_SIDE_RATIO] < JUDGE_SIDE_RATIO]
+        top = _robust_max(side_view, C_HIP) if len(side_view) >= MIN_EVIDENCE_FRAMES else math.nan
+        return None if math.isnan(top) else top >= degrees
+
     def _forget_position(self, why: str) -> None:
         """Cancel any rep under way (saying `why`) and learn standing height and feet afresh."""
         if self.in_rep:
@@ -444,8 +455,7 @@ class RepCounter:
         if sum(1 for row in rows if row[C_DROP] >= near) * frame_dt > self.drill.max_dwell_s:
             self.dropped = HELD_AT_BOTTOM
             return None
-        side_view = [row for row in rows if row[C_SIDE_RATIO] < JUDGE_SIDE_RATIO]
-        if len(side_view) >= MIN_EVIDENCE_FRAMES and _robust_max(side_view, C_HIP) < MIN_REP_HIP_FLEX_DEG:
+        if self._hips_bent(MIN_REP_HIP_FLEX_DEG) is False:
             self.dropped = "the hips did not bend: not a rep"
             return None
         self.count += 1

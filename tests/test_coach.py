@@ -3,6 +3,8 @@
 import itertools
 import math
 
+import pytest
+
 from kiosk.coach import CUES, Coach, CoachSettings
 from kiosk.metrics import FrameMetrics
 from kiosk.reps import Phase, RepResult
@@ -122,3 +124,23 @@ def test_kneeling_reps_are_never_told_to_stop_squatting():
             r.cue.id for kp, t in zip(track.keypoints, track.t, strict=True) if (r := engine.step(kp, t)).cue
         }
         assert "squatting" not in cues and "good_rep" in cues
+
+
+@pytest.mark.parametrize("drill", ["hinge", "kettlebell-deadlift"])
+def test_a_hinge_that_stops_short_of_a_rep_is_told_why_and_a_shuffle_is_not(drill):
+    from kiosk.engine import HingeEngine
+    from kiosk.performer import RepSpec, perform
+
+    def said(reps):
+        perf = perform(reps=reps, drill=drill, seed=4)
+        engine = HingeEngine(drill, frame_size=perf.track.frame_size)
+        out = []
+        for kp, t in zip(perf.track.keypoints, perf.track.t, strict=True):
+            result = engine.step(kp, t)
+            assert result.rep is None  # neither counts
+            if result.speak:
+                out.append(result.speak.id)
+        return out
+
+    assert "shallow" in said(tuple(RepSpec(fault="shallow", depth=0.8) for _ in range(4)))
+    assert said(tuple(RepSpec(depth=0.12, down_s=0.6, up_s=0.6) for _ in range(6))) == []
