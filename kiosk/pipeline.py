@@ -139,6 +139,11 @@ class LatestSlot:
             return item
 
 
+def _skipped(source: FrameSource | None) -> int:
+    """Frames a source skipped (a paced file running late) or dropped (a camera's own queue)."""
+    return int(getattr(source, "skipped", 0)) + int(getattr(source, "dropped", 0)) if source else 0
+
+
 @dataclass(slots=True)
 class _Captured:
     generation: int  # which opening of the source it came from
@@ -180,7 +185,8 @@ class Pipeline:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._captured = self._processed = self._restarts = self._errors = 0
-        self._source_skipped = 0
+        self._source_skipped = 0  # frames the sources closed so far skipped or dropped themselves
+        self._source: FrameSource | None = None  # the open one, whose own counts are still running
         self._generation = 0
         self._beat = clock()  # when the capture loop last came round
         self._hung: str | None = None
@@ -267,6 +273,7 @@ class Pipeline:
             recent = list(self._recent)
             captured, processed = self._captured, self._processed
             restarts, errors, skipped = self._restarts, self._errors, self._source_skipped
+            skipped += _skipped(self._source)
         stage_ms: dict[str, float] = {}
         fps = latency = 0.0
         if recent:
@@ -310,7 +317,8 @@ class Pipeline:
 
     def _close_source(self, source: FrameSource) -> None:
         with self._lock:
-            self._source_skipped += int(getattr(source, "skipped", 0)) + int(getattr(source, "dropped", 0))
+            self._source_skipped += _skipped(source)
+            self._source = None
         try:
             source.close()
         except Exception as exc:
@@ -346,7 +354,7 @@ class Pipeline:
             while not self._stop.is_set():
                 self._beat = self._clock()
                 if source is None:
-                    source = self._open_source()
+                    source = self._source = self._open_source()
                     if source is None:
                         continue
                     last_frame = self._clock()

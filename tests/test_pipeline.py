@@ -375,3 +375,13 @@ def test_latest_slot() -> None:
     assert not slot.put_wait(3, 0.0)  # full: a lossless producer waits instead of dropping
     assert slot.take(0.0) == 2
     assert slot.put_wait(3, 0.0) and slot.take(0.0) == 3
+
+
+def test_frames_a_camera_drops_itself_are_counted_while_it_is_open() -> None:
+    source = ScriptedSource([frame(0)], live=True, after="timeout")
+    pipeline = Pipeline(Factory(source), PoseEstimator(FakeBackend()), read_timeout=0.01)
+    with pipeline:
+        until(lambda: pipeline.stats().processed == 1, "the first frame")
+        source.dropped = 7  # the camera's own queue overflowed, as a slow consumer makes it
+        assert pipeline.stats().dropped == 7  # not only once the camera is closed
+    assert pipeline.stats().dropped == 7  # and not twice after
