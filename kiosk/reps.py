@@ -78,8 +78,9 @@ MIN_REP_S = 0.5
 # far beyond); shoulders that drop without it were a stance change or a slouch.
 MIN_REP_HIP_FLEX_DEG = 25.0
 LOST_S = 0.7  # hips unmeasurable this long in the middle of a rep cancels it
-# A drop that stays within this of one level is holding still (a rep keeps moving except at the bottom).
-STILL_DROP = 0.03
+# A drop whose range stays within this is holding still (a rep keeps moving except at the bottom,
+# and even a slow one moves through more than this in `max_dwell_s`).
+STILL_DROP = 0.02
 # Standing tall by posture, seen from the side: trunk within this of vertical and hips this straight,
 # held still this long. Ends a rep whose shoulders stay below the old standing height (a step away).
 TALL_TRUNK_DEG, TALL_HIP_DEG, TALL_HOLD_S = 15.0, 20.0, 0.4
@@ -233,7 +234,7 @@ class RepCounter:
         self._lockout_t = math.nan
         self._last_low_t = math.nan
         self._lost_since = math.nan
-        self._still_drop = math.nan
+        self._still_lo = self._still_hi = math.nan  # range of the drop since `_still_since`
         self._still_since = math.nan
         self._ankle0 = math.nan
         self._feet_fast_x = self._feet_fast_y = math.nan
@@ -258,8 +259,13 @@ class RepCounter:
         dt = t - self._t if math.isfinite(self._t) else 0.0
         if dt < 0.0:
             # Time went backwards (the source restarted or changed clocks): a rep under way cannot
-            # be timed, and the smoothed heights and feet belong to another time line.
+            # be timed, and the smoothed heights and feet belong to another time line. A rep that
+            # already reached lockout is complete: it counts.
+            finished = self._finish() if self.phase is Phase.LOCKOUT else None
             self._forget_position("time went backwards" if self.in_rep else "")
+            if finished is not None:
+                self._t = t
+                return finished
             dt = 0.0
         self._t = t
         self._track_feet(m, dt)
@@ -305,9 +311,13 @@ class RepCounter:
         if t - self._start_t > MAX_REP_S:
             self._cancel("too long for a rep")
             return None
-        if not abs(drop - self._still_drop) <= STILL_DROP:
-            self._still_drop, self._still_since = drop, t
-        elif self.phase is not Phase.LOCKOUT and t - self._still_since > d.max_dwell_s:
+        lo, hi = min(self._still_lo, drop), max(self._still_hi, drop)
+        if not hi - lo <= STILL_DROP:  # moving (or the first frame: NaN)
+            self._still_lo = self._still_hi = drop
+            self._still_since = t
+        else:
+            self._still_lo, self._still_hi = lo, hi
+        if self.phase is not Phase.LOCKOUT and t - self._still_since > d.max_dwell_s:
             # Holding still: at the bottom, a set-up (a bell picked up or put down); partway, the
             # person now stands lower in the picture (a step away from the camera). Either way,
             # learn the standing height again from here.
@@ -386,7 +396,8 @@ class RepCounter:
         self._n = 0
         self._peak = drop
         self._peak_t = m.t
-        self._still_drop, self._still_since = drop, m.t
+        self._still_lo = self._still_hi = drop
+        self._still_since = m.t
         self._start_t = self._last_low_t if math.isfinite(self._last_low_t) else m.t
         self._ankle0 = m.ankle_x
         self._lockout_t = math.nan

@@ -138,6 +138,34 @@ def test_standing_still_lower_in_the_picture_is_not_a_rep_under_way_for_long():
     assert phases[-1][1] is Phase.STANDING
 
 
+@pytest.mark.parametrize(
+    ("depth", "tempo"), [(0.6, (4.0, 0.8, 4.0)), (0.6, (3.0, 1.5, 3.0)), (0.7, (5.0, 0.5, 5.0))]
+)
+def test_slow_moderate_reps_are_not_taken_for_holding_still(depth, tempo):
+    # The shoulders drift only slowly through the bottom of a slow, moderate hinge: a stillness
+    # test that let the drop wander within a band around its first value cancelled these reps.
+    down_s, bottom_s, up_s = tempo
+    perf = perform(
+        reps=tuple(RepSpec(depth=depth, down_s=down_s, bottom_s=bottom_s, up_s=up_s) for _ in range(3)),
+        seed=4,
+    )
+    assert len(reps_of(perf)) == 3
+
+
+def test_time_going_back_just_after_a_lockout_still_counts_that_rep():
+    from kiosk.engine import HingeEngine
+
+    perf = performed(None, n=4, stand_s=3.0)
+    step_at = perf.truth[1].end_s + 0.1  # inside the rep's settle time after lockout
+    engine = HingeEngine("hinge", frame_size=perf.track.frame_size)
+    counted = 0
+    for kp, t in zip(perf.track.keypoints, perf.track.t, strict=True):
+        t = float(t)
+        if engine.step(kp, t if t < step_at else t - 0.2).rep is not None:
+            counted += 1
+    assert counted == 4
+
+
 @pytest.mark.parametrize("back_s", [0.25, 4.0, 60.0])
 def test_time_going_backwards_loses_no_later_rep(back_s):
     from kiosk.engine import HingeEngine
