@@ -51,7 +51,7 @@ from kiosk.errors import InputError, KioskError
 from kiosk.flow import Flow, FlowSettings, FrameSnapshot, Screen
 from kiosk.reps import Phase, RepResult
 from kiosk.sdnotify import FlowWatchdog, Notifier
-from kiosk.sources import Frame, FrameSource
+from kiosk.sources import Frame, FrameSource, SourceHung
 
 if TYPE_CHECKING:
     from kiosk.pose import Prepared
@@ -224,9 +224,12 @@ def open_inputs(
 
 
 def _can_open(opener: Callable[[], FrameSource]) -> bool:
-    """True when the camera opens now (it is closed again: the kiosk restarts live to use it)."""
+    """True when the camera opens now (it is closed again: the kiosk restarts live to use it).
+    `SourceHung` passes through: only a new process gets that camera back."""
     try:
         opener().close()
+    except SourceHung:
+        raise
     except KioskError:
         return False
     return True
@@ -495,6 +498,7 @@ class App:
         self._bottom_depth = -1.0
         self.camera_found = False  # the demo stood in for a camera that has now appeared
         self._probe: threading.Thread | None = None
+        self._probe_hung = ""  # why the probe found the camera held by a stuck call of ours
         self._next_probe = -math.inf
 
     # -------------------------------------------------------------------------------- control
@@ -628,7 +632,11 @@ class App:
         if self._probe is not None:
             if not self._probe.is_alive():
                 self._probe = None
-                if self.camera_found:
+                if self._probe_hung:
+                    log.error("camera: %s; exiting so the service restarts the kiosk", self._probe_hung)
+                    self.exit_status = EXIT_CAMERA_HUNG
+                    self.stop()
+                elif self.camera_found:
                     log.info("a camera is connected: leaving the demo")
                     self.stop()
             return
@@ -636,7 +644,10 @@ class App:
             self._next_probe = now + PROBE_S
 
             def probe() -> None:
-                self.camera_found = ready()
+                try:
+                    self.camera_found = ready()
+                except SourceHung as exc:  # the camera is there, held by a stuck call of ours
+                    self._probe_hung = str(exc)
 
             self._probe = threading.Thread(target=probe, name="camera-probe", daemon=True)
             self._probe.start()

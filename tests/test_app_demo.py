@@ -289,6 +289,19 @@ def test_the_demo_gives_way_when_a_camera_appears() -> None:
     assert time.monotonic() - started < 15.0
 
 
+def test_a_camera_the_probe_finds_held_by_a_stuck_call_ends_the_demo_for_a_restart() -> None:
+    from kiosk.display import open_display
+
+    def ready() -> bool:
+        raise SourceHung("/dev/video0: a stuck driver call of this process still holds it")
+
+    inputs = kiosk_app.performer_inputs("No camera found")
+    inputs.camera_ready = ready
+    cfg = load_config(overrides={"display.fullscreen": False}).config
+    app = kiosk_app.App(cfg, inputs, open_display((640, 360), fullscreen=False), seconds=20.0)
+    assert app.run() == kiosk_app.EXIT_CAMERA_HUNG and not app.camera_found
+
+
 def test_a_still_of_each_rep_is_kept_only_when_the_operator_opted_in() -> None:
     import numpy as np
 
