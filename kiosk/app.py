@@ -67,6 +67,7 @@ STAMPS = 64  # capture times remembered (frames in flight are far fewer)
 SNAPSHOT_BACKLOG = 2048  # snapshots waiting for the display; 30 s of frames at 60 fps
 SAMPLES = 4096  # latency and render-time samples kept for percentiles
 PROBE_S = 15.0  # in the demo for want of a camera, look for one this often
+PRUNE_EVERY_S = 24 * 3600.0  # history older than store.keep_days goes this often, not only at start
 HEADLESS_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that show nothing
 # Exit status when the camera is held by a driver call that never returns: the service restarts
 # the kiosk, and only a fresh process frees the device (EX_TEMPFAIL).
@@ -500,6 +501,7 @@ class App:
         self._probe: threading.Thread | None = None
         self._probe_hung = ""  # why the probe found the camera held by a stuck call of ours
         self._next_probe = -math.inf
+        self._next_prune = clock() + PRUNE_EVERY_S  # open_history pruned at start
 
     # -------------------------------------------------------------------------------- control
 
@@ -565,8 +567,10 @@ class App:
             scene.snap = result.score
             self.watchdog.frame(now)
             if not self._ready:
-                self._ready = True
-                self.notifier.ready(f"running: {self.inputs.description or 'camera'}")
+                # Sent until it goes through (a full socket buffer would otherwise lose it and
+                # systemd would stop the kiosk at its start timeout); without systemd, said once.
+                sent = self.notifier.ready(f"running: {self.inputs.description or 'camera'}")
+                self._ready = sent or not self.notifier.enabled
             if self.cfg.store.save_images:
                 self._track_bottom(result.score, result.frame)
         elif now - self._last_snap_mono > TICK_AFTER_S and math.isfinite(self._last_snap_t):
@@ -577,6 +581,9 @@ class App:
         if self.writer is not None:
             error = self.writer.error
             scene.store_error = "" if error is None else str(error)
+            if now >= self._next_prune:  # queued: the writer thread does it
+                self._next_prune = now + PRUNE_EVERY_S
+                self.writer.prune(time.time(), self.cfg.store.keep_days)
         if self.port is not None:
             self.port.poll()
         self._diagnostics(now)

@@ -5,12 +5,14 @@ the cue has to be heard. The coach decides when a cue is worth saying (and rate-
 player only makes sure two never overlap: a cue asked for while another plays waits its turn, and
 is dropped if the wait grows stale (a correction heard two seconds late is about the wrong rep).
 Volume and mute come from the configuration. With no audio device (a Pi without speakers, CI) the
-player goes silent with one log line; the screen still shows every cue.
+player goes silent with one log line; the screen still shows every cue. It tries the device again
+every `RETRY_S`, so a screen's HDMI audio that was off at boot is used once it comes on.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ CUE_DIR = Path(__file__).resolve().parent / "assets" / "cues"
 SAMPLE_RATE = 16000  # the WAVs' rate: mono 16-bit, small and clear enough for speech
 MAX_WAIT_S = 2.0  # a waiting cue older than this is dropped
 MAX_WAITING = 2
+RETRY_S = 30.0  # with no device, try to open one this often
 
 
 class CuePlayer:
@@ -35,6 +38,8 @@ class CuePlayer:
         self._sounds: dict[str, Any] = {}
         self._channel: Any = None
         self._mixer: Any = None
+        self._volume, self._cue_dir = volume, cue_dir
+        self._next_try = math.inf  # when to look for an audio device again (only while there is none)
         if not enabled:
             self.silent_reason = "audio is off in the configuration"
             log.info("audio: off (audio.enabled = false); cues are shown, not spoken")
@@ -43,16 +48,27 @@ class CuePlayer:
             import pygame
 
             mixer = pygame.mixer
+        self._module = mixer
+        if not self._open():
+            self._next_try = -math.inf  # from the first `update`: RETRY_S from then
+
+    def _open(self) -> bool:
+        """Open the device and load the cues; False (silent, with a log line) when there is no device."""
+        mixer = self._module
         try:
             if not mixer.get_init():
                 mixer.init(frequency=SAMPLE_RATE, size=-16, channels=1, buffer=1024)
             mixer.set_num_channels(1)
             self._channel = mixer.Channel(0)
         except Exception as exc:  # pygame.error: no device, no driver, device busy
-            self.silent_reason = f"no audio device ({exc})"
-            log.warning("audio: no audio device (%s); running silent, cues are shown on screen", exc)
-            return
+            reason = f"no audio device ({exc})"
+            if reason != self.silent_reason:
+                log.warning("audio: no audio device (%s); running silent, cues are shown on screen", exc)
+            self.silent_reason = reason
+            return False
         self._mixer = mixer
+        self.silent_reason = ""
+        cue_dir, volume = self._cue_dir, self._volume
         for path in sorted(cue_dir.glob("*.wav")):
             try:
                 sound = mixer.Sound(str(path))
@@ -64,6 +80,7 @@ class CuePlayer:
         if not self._sounds:
             self.silent_reason = f"no cue sounds in {cue_dir}"
             log.warning("audio: no cue WAVs in %s (run tools/render-cues.py); running silent", cue_dir)
+        return True
 
     @property
     def silent(self) -> bool:
@@ -83,7 +100,16 @@ class CuePlayer:
             self._play(cue_id)
 
     def update(self, now: float) -> None:
-        """Call every loop: starts a waiting cue once the channel is free."""
+        """Call every loop: starts a waiting cue once the channel is free; without a device, tries
+        to open one every `RETRY_S`."""
+        if now >= self._next_try:
+            if self._next_try == -math.inf:
+                self._next_try = now + RETRY_S
+            elif self._open():
+                self._next_try = math.inf
+                log.info("audio: an audio device is there now; cues are spoken")
+            else:
+                self._next_try = now + RETRY_S
         while self._waiting and not self.busy:
             cue_id, asked = self._waiting.popleft()
             if now - asked <= MAX_WAIT_S:

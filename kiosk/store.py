@@ -233,7 +233,10 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
 def resolve_db_path(configured: str = "") -> Path:
     """`store.path` if set; else /var/lib/hinge-kiosk/sessions.db when writable; else the user's state dir."""
     if configured:
-        return Path(configured).expanduser()
+        try:
+            return Path(configured).expanduser()
+        except RuntimeError as exc:  # "~name/..." for a user that does not exist
+            raise StoreError(f"store.path {configured!r}: {exc}; give an absolute path") from None
     if SYSTEM_STATE_DIR.is_dir() and os.access(SYSTEM_STATE_DIR, os.W_OK | os.X_OK):
         return SYSTEM_STATE_DIR / DB_NAME
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
@@ -741,7 +744,8 @@ class StoreWriter:
                 error = StoreError(f"session history {self.path}: {type(exc).__name__}: {exc}")
                 self._fail(error, what, write, future)
             else:
-                self._error = None
+                if write:  # a read that works says nothing about whether saving does
+                    self._error = None
                 future.set_result(result)
         if self._store is not None:
             self._store.close()

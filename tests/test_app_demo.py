@@ -327,3 +327,30 @@ def test_a_still_of_each_rep_is_kept_only_when_the_operator_opted_in() -> None:
             assert image is not None and image[:3] == b"\xff\xd8\xff"  # a JPEG of the deepest frame
         else:
             assert image is None
+
+
+def test_old_history_is_pruned_daily_not_only_at_start() -> None:
+    """A kiosk runs for months: history past store.keep_days must go while it runs."""
+
+    class Writer:
+        error = None
+
+        def __init__(self) -> None:
+            self.pruned: list[int] = []
+
+        def prune(self, now: float, keep_days: int) -> None:
+            self.pruned.append(keep_days)
+
+        def __getattr__(self, name: str):
+            return lambda *a, **k: None
+
+    now = [1000.0]
+    writer = Writer()
+    cfg = load_config(overrides={"store.keep_days": 30}).config
+    app = kiosk_app.App(cfg, kiosk_app.performer_inputs("test"), None, writer=writer, clock=lambda: now[0])
+    app._iteration()
+    assert writer.pruned == []  # open_history pruned at start
+    now[0] += kiosk_app.PRUNE_EVERY_S
+    app._iteration()
+    app._iteration()
+    assert writer.pruned == [30]

@@ -8,7 +8,7 @@ import wave
 
 import pytest
 
-from kiosk.audio import CUE_DIR, MAX_WAIT_S, SAMPLE_RATE, CuePlayer
+from kiosk.audio import CUE_DIR, MAX_WAIT_S, RETRY_S, SAMPLE_RATE, CuePlayer
 from kiosk.coach import CUES
 from kiosk.flow import ANNOUNCEMENTS
 
@@ -127,6 +127,21 @@ def test_no_audio_device_is_silence_with_a_log_line(caplog: pytest.LogCaptureFix
     player.say("go", 0.0)  # no crash
     player.update(1.0)
     player.close()
+
+
+def test_an_audio_device_that_appears_later_is_used(caplog: pytest.LogCaptureFixture) -> None:
+    # A screen's HDMI audio that was off at boot: the kiosk must not stay silent until restarted.
+    mixer = FakeMixer(fail="No available audio device")
+    player = CuePlayer(mixer=mixer)
+    player.update(100.0)  # the first look is RETRY_S after the first update
+    mixer.fail = ""
+    player.update(100.0 + RETRY_S - 1.0)
+    assert player.silent
+    with caplog.at_level(logging.INFO, logger="kiosk.audio"):
+        player.update(100.0 + RETRY_S)
+    assert not player.silent and any("spoken" in r.message for r in caplog.records)
+    player.say("go", 200.0)
+    assert mixer.channel.started == ["go"]
 
 
 def test_real_mixer_on_the_dummy_audio_driver() -> None:

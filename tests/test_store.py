@@ -464,6 +464,26 @@ def test_writer_survives_a_failing_write(
     assert rows(db, "SELECT idx FROM reps ORDER BY id") == [(1,), (3,)]
 
 
+def test_a_read_that_works_does_not_hide_that_saving_fails(db: Path, monkeypatch) -> None:
+    # A full card: writes fail, the progress screen's reads still work. The notice must stay.
+    def full(self, *args, **kwargs):
+        raise storemod._explain(sqlite3.OperationalError("database or disk is full"), self.path)
+
+    writer = StoreWriter(db)
+    assert writer.open_session("hinge", NOON).result() > 0
+    monkeypatch.setattr(SessionStore, "open_set", full)
+    failed = writer.open_set(1, "hinge", 10, NOON)
+    assert isinstance(failed.exception(), StoreError)
+    writer.today(NOON).result()
+    assert writer.error is not None and "free space" in str(writer.error)
+    assert writer.close()
+
+
+def test_a_store_path_for_an_unknown_user_is_a_clear_error() -> None:
+    with pytest.raises(StoreError, match="absolute path"):
+        resolve_db_path("~no-such-user-here/sessions.db")
+
+
 def test_writer_after_close_refuses_without_raising(db: Path) -> None:
     writer = StoreWriter(db)
     assert writer.close()
