@@ -468,7 +468,9 @@ class SessionStore:
             self.images_dir.mkdir(mode=0o750, exist_ok=True)
             fd = os.open(self.images_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
             try:
-                os.write(fd, image)
+                view = memoryview(image)
+                while view:  # a nearly full card may take part of it: write the rest, or fail
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)
