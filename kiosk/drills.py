@@ -62,8 +62,11 @@ class Drill:
     squat_thigh_deg: float
     max_knee_deg: float
     # A bottom held longer than this is a set-up or set-down (picking a bell up, putting it
-    # down, stretching), not a working rep.
+    # down, stretching), not a working rep ...
     max_dwell_s: float
+    # ... unless the hands stay well above the knees (a dowel held along the back): nothing is being
+    # picked up, and a pause at the bottom to feel the hamstrings is part of the drill.
+    max_dwell_hands_up_s: float
 
 
 HINGE = Drill(
@@ -83,6 +86,7 @@ HINGE = Drill(
     squat_thigh_deg=18.0,
     max_knee_deg=65.0,
     max_dwell_s=2.5,
+    max_dwell_hands_up_s=6.0,
 )
 
 
@@ -118,6 +122,7 @@ DRILLS: dict[str, Drill] = {
             squat_thigh_deg=0.0,
             max_knee_deg=math.inf,
             max_dwell_s=4.0,
+            max_dwell_hands_up_s=6.0,
         ),
         Drill(
             name="kettlebell-deadlift",
@@ -136,6 +141,7 @@ DRILLS: dict[str, Drill] = {
             squat_thigh_deg=18.0,
             max_knee_deg=100.0,
             max_dwell_s=2.5,
+            max_dwell_hands_up_s=2.5,  # the bell is in the hands: they are never up
         ),
     )
 }

@@ -102,6 +102,7 @@ class Scenario:
     stand_s: float = 1.5  # standing still before the first rep
     pickup_s: float = 0.0  # > 0: bend down and hold this long (pick up a bell) before rep 1
     setdown_s: float = 0.0  # > 0: bend down and hold this long (put it down) after the last rep
+    arms: str = "hang"  # "hang" (a bell or nothing in the hands) or "dowel" (hands at neck and low back)
     seed: int = 0
 
 
@@ -248,6 +249,7 @@ class Performer:
             yaw_deg=sc.yaw_deg,
             kneeling=sc.drill == "kneeling-hinge",
             stride=math.sin(t * 2 * math.pi * 1.8) if walking else 0.0,
+            dowel=sc.arms == "dowel",
         )
 
     def pose_at(self, t: float) -> np.ndarray:
@@ -339,6 +341,7 @@ def _pose(
     yaw_deg: float,
     kneeling: bool,
     stride: float = 0.0,
+    dowel: bool = False,
 ) -> np.ndarray:
     H = body_px
     f = facing
@@ -366,9 +369,17 @@ def _pose(
     fx, fy = _dir(post.trunk + post.rounding + post.head + 95.0, f)
     nose = (ear[0] + fx * HEAD * H, ear[1] + fy * HEAD * H)
     eye = (nose[0] - fx * 0.025 * H - nx * 0.02 * H, nose[1] - fy * 0.025 * H - ny * 0.02 * H)
-    # Arms hang from the shoulders (holding a dowel or a bell), forearms a little forward.
+    # Arms hang from the shoulders (holding a bell, or nothing), forearms a little forward; or
+    # hold a dowel along the back: the near hand behind the neck, the far one at the low back.
     elbow = (shoulder[0] + f * 0.02 * H, shoulder[1] + UPPER_ARM * H)
     wrist = (elbow[0] + f * 0.03 * H, elbow[1] + FOREARM * H)
+    far_elbow, far_wrist = elbow, wrist
+    if dowel:
+        bx, by = _dir(post.trunk - 90.0, f)  # out of the back
+        wrist = (shoulder[0] + bx * 0.06 * H + nx * 0.04 * H, shoulder[1] + by * 0.06 * H + ny * 0.04 * H)
+        elbow = (shoulder[0] + bx * 0.16 * H + lx * 0.06 * H, shoulder[1] + by * 0.16 * H + ly * 0.06 * H)
+        far_wrist = (hip[0] + bx * 0.1 * H + lx * 0.08 * H, hip[1] + by * 0.1 * H + ly * 0.08 * H)
+        far_elbow = (mid[0] + bx * 0.2 * H, mid[1] + by * 0.2 * H)
 
     # Near side (facing the camera) and far side; yaw spreads the far side by body widths.
     spread = math.sin(math.radians(yaw_deg))
@@ -377,19 +388,27 @@ def _pose(
     near_is_left = f < 0
     step = 0.12 * H * stride
 
-    def put(part: str, p: tuple[float, float], dx: float, near_score: float, far_score: float) -> None:
+    def put(
+        part: str,
+        p: tuple[float, float],
+        dx: float,
+        near_score: float,
+        far_score: float,
+        far: tuple[float, float] | None = None,
+    ) -> None:
         left, right = BodyPart[f"LEFT_{part}"], BodyPart[f"RIGHT_{part}"]
         n, o = (left, right) if near_is_left else (right, left)
+        q = p if far is None else far
         kp[n] = (p[0], p[1], near_score)
-        kp[o] = (p[0] + dx, p[1], far_score)
+        kp[o] = (q[0] + dx, q[1], far_score)
 
     w_sh = far_dx["shoulder"]
     w_hip = far_dx["hip"]
     put("EAR", ear, 0.12 * H * spread, 0.75, 0.35 + 0.4 * spread)
     put("EYE", eye, 0.06 * H * spread, 0.8, 0.4 + 0.4 * spread)
     put("SHOULDER", shoulder, w_sh, 0.8, 0.55 + 0.25 * spread)
-    put("ELBOW", elbow, w_sh, 0.75, 0.45 + 0.3 * spread)
-    put("WRIST", wrist, w_sh, 0.7, 0.45 + 0.3 * spread)
+    put("ELBOW", elbow, w_sh, 0.75, 0.45 + 0.3 * spread, far_elbow)
+    put("WRIST", wrist, w_sh, 0.7, 0.45 + 0.3 * spread, far_wrist)
     put("HIP", hip, w_hip, 0.8, 0.6 + 0.2 * spread)
     put("KNEE", (knee[0] + step * 0.5, knee[1]), w_hip, 0.8, 0.6 + 0.2 * spread)
     put("ANKLE", (ank[0] + step, ank[1]), w_hip, 0.75, 0.55 + 0.2 * spread)

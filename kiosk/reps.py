@@ -84,6 +84,11 @@ STILL_DROP = 0.02
 # Standing tall by posture, seen from the side: trunk within this of vertical and hips this straight,
 # held still this long. Ends a rep whose shoulders stay below the old standing height (a step away).
 TALL_TRUNK_DEG, TALL_HIP_DEG, TALL_HOLD_S = 15.0, 20.0, 0.4
+# Hands this many knee heights above the ankles at the bottom of a hinge hold no bell from the floor:
+# a dowel along the back keeps them at hip height, about 2; hanging arms or a bell put them at 0.5-1.
+# (Standing, hanging arms read about 1.8: only bent-over frames are read this way.)
+BENT_HIP_DEG = 45.0
+HANDS_UP_KNEES = 1.5
 FEET_MOVED_LEGS = 0.35  # ankle travel (leg lengths) during a rep that means the person stepped
 FEET_MOVING_LEGS_PER_S = 0.35  # ankle speed that means walking, not hinging
 # Feet speed is the gap between a fast and a slow average of the ankle position divided by the
@@ -317,11 +322,14 @@ class RepCounter:
             self._still_since = t
         else:
             self._still_lo, self._still_hi = lo, hi
-        if self.phase is not Phase.LOCKOUT and t - self._still_since > d.max_dwell_s:
+        deep = self._peak >= d.rep_min_drop
+        # Bent over (seen from the side), the hands show whether a bell is in them; standing,
+        # hanging arms read as high as a dowel, so there they say nothing.
+        limit = self._dwell_limit(m.hand_height) if m.hip_flex >= BENT_HIP_DEG else d.max_dwell_s
+        if self.phase is not Phase.LOCKOUT and t - self._still_since > limit:
             # Holding still: at the bottom, a set-up (a bell picked up or put down); partway, the
             # person now stands lower in the picture (a step away from the camera). Either way,
             # learn the standing height again from here.
-            deep = self._peak >= d.rep_min_drop
             self._forget_position(HELD_AT_BOTTOM if deep else "stood still partway down: a step, not a rep")
             return None
         moved = abs(m.ankle_x - self._ankle0)  # NaN when either is unknown: compares False
@@ -427,6 +435,11 @@ class RepCounter:
         if self._n > self._written:
             self._written = self._n
 
+    def _dwell_limit(self, hand_height: float) -> float:
+        """How long a bottom may be held and still be a rep: longer with the hands up (no bell)."""
+        d = self.drill
+        return d.max_dwell_hands_up_s if hand_height >= HANDS_UP_KNEES else d.max_dwell_s
+
     def _hips_bent(self, degrees: float) -> bool | None:
         """Whether the buffered movement bent the hips `degrees` or more, seen from the side; None
         when too few side-on frames were seen to tell (once per movement, not per frame)."""
@@ -463,7 +476,8 @@ class RepCounter:
         self._last_low_t = self._t
         frame_dt = (rows[-1][C_T] - rows[0][C_T]) / (len(rows) - 1) if len(rows) > 1 else 0.0
         near = max(self.drill.rep_min_drop, 0.85 * self._peak)
-        if sum(1 for row in rows if row[C_DROP] >= near) * frame_dt > self.drill.max_dwell_s:
+        bottom = [row for row in rows if row[C_DROP] >= near]
+        if len(bottom) * frame_dt > self._dwell_limit(_median(bottom, C_HANDS)[0]):
             self.dropped = HELD_AT_BOTTOM
             return None
         if self._hips_bent(MIN_REP_HIP_FLEX_DEG) is False:

@@ -178,3 +178,22 @@ def test_time_going_backwards_loses_no_later_rep(back_s):
         if engine.step(kp, t if t < 1.0 else t - back_s).rep is not None:  # the clock steps back at 1 s
             counted += 1
     assert counted == 4
+
+
+@pytest.mark.parametrize("tempo", [(3.0, 1.5, 3.0), (4.0, 1.0, 4.0), (2.0, 3.0, 2.0)])
+def test_a_dowel_hinge_may_pause_at_the_bottom(tempo):
+    # With a dowel along the back the hands stay at hip height: nothing is picked up, and a pause
+    # to feel the hamstrings is part of the drill.
+    down_s, bottom_s, up_s = tempo
+    reps = tuple(RepSpec(down_s=down_s, bottom_s=bottom_s, up_s=up_s) for _ in range(3))
+    assert len(reps_of(perform(reps=reps, arms="dowel", noise_px=4.0, seed=4))) == 3
+
+
+def test_the_same_pause_with_the_hands_down_reads_as_picking_something_up():
+    reps = tuple(RepSpec(down_s=2.0, bottom_s=3.0, up_s=2.0) for _ in range(3))
+    assert reps_of(perform(reps=reps, arms="hang", noise_px=4.0, seed=4)) == []
+
+
+def test_a_dowel_hold_at_the_bottom_longer_than_the_drill_allows_is_not_a_rep():
+    reps = (RepSpec(down_s=1.5, bottom_s=7.0, up_s=1.5), RepSpec())
+    assert len(reps_of(perform(reps=reps, arms="dowel", seed=4))) == 1
