@@ -9,7 +9,8 @@ What does not count, where the signal can tell:
 - shuffles, nods and adjustments: the drop never reaches the drill's `rep_min_drop`;
 - keypoint noise: a dip and return quicker than `MIN_REP_S`;
 - walking in or out: the feet move (a hinge keeps them planted);
-- picking a bell up or setting it down: the bottom is held longer than `max_dwell_s`;
+- picking a bell up or setting it down: the bottom is held longer than `max_dwell_s` (or, with
+  the hands at hip height, a dowel along the back and nothing picked up, `max_dwell_hands_up_s`);
 - a change of standing height: a step away from the camera lowers the shoulders' height in
   pixels like a shallow dip that never comes back. Seen from the side, a rep whose lifter stands
   tall again (trunk upright, hips straight) and holds still ends there, at the new standing height;
