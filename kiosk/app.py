@@ -640,9 +640,7 @@ class App:
             if not self._probe.is_alive():
                 self._probe = None
                 if self._probe_hung:
-                    log.error("camera: %s; exiting so the service restarts the kiosk", self._probe_hung)
-                    self.exit_status = EXIT_CAMERA_HUNG
-                    self.stop()
+                    self._exit_for_camera(self._probe_hung)
                 elif self.camera_found:
                     log.info("a camera is connected: leaving the demo")
                     self.stop()
@@ -673,10 +671,14 @@ class App:
                 log.info("%s", event.message)
         hung = self.pipeline.hung()
         if hung is not None and not self._stop.is_set():
-            # Sessions so far are saved on the way out; the camera comes back with the new process.
-            log.error("camera: %s; exiting so the service restarts the kiosk and frees the camera", hung)
-            self.exit_status = EXIT_CAMERA_HUNG
-            self.stop()
+            self._exit_for_camera(hung)
+
+    def _exit_for_camera(self, why: str) -> None:
+        """End the run with `EXIT_CAMERA_HUNG`: a camera held by a stuck call of ours comes back only
+        with a new process. Sessions so far are saved on the way out."""
+        log.error("camera: %s; exiting so the service restarts the kiosk and frees the camera", why)
+        self.exit_status = EXIT_CAMERA_HUNG
+        self.stop()
 
     def _camera_status(self, now: float) -> None:
         from kiosk.display import CameraStatus
