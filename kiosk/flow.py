@@ -190,6 +190,7 @@ class ReplayClip:
     alignment: np.ndarray = field(default_factory=lambda: np.zeros(CLIP_FRAMES, np.float32))
     count: int = 0
     rep: RepResult | None = None
+    set_number: int = 0  # the set the rep was in (rep numbers start again in each set)
     side: Side | None = None
     # Bounding box of the clip's valid keypoints (x0, y0, x1, y1), for fitting it into a panel.
     bbox: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
@@ -210,6 +211,7 @@ class ReplayClip:
     def clear(self) -> None:
         self.count = 0
         self.rep = None
+        self.set_number = 0
         self.side = None
 
 
@@ -643,6 +645,7 @@ class Flow:
         n = int(keep.size)
         clip.count = n
         clip.rep = rep
+        clip.set_number = self.set_number
         clip.side = snap.side
         if n == 0:
             return

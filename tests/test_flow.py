@@ -352,6 +352,7 @@ def test_reps_are_numbered_within_their_set() -> None:
     assert [[r.index for r in s.reps] for s in d.flow.sets] == [[1, 2, 3], [1, 2, 3]]
     assert [c[1] for c in d.port.calls if c[0] == "add_rep"] == [1, 2, 3, 1, 2, 3]
     assert d.flow.set_clip.rep is not None and d.flow.set_clip.rep.index == 2  # the rounded one
+    assert d.flow.set_clip.set_number == 2  # so the replay can say "Set 2, rep 2"
 
 
 def _standing_still(d: Driver, seconds: float) -> None:

@@ -647,7 +647,7 @@ class Screens:
             y = c.text(
                 line, c.fit(line, size, box.w - px(80)), th.INK, (box.x + px(40), y), bold=False, bg=th.PANEL
             ).bottom
-        hint = "Start another rep for a new session, or step away to finish"
+        hint = "Hinge again to start a new session"
         c.text(
             hint,
             c.fit(hint, size, box.w - px(80), False),

@@ -535,8 +535,9 @@ def replay(
         return
     fault = clip.fault
     score = f"score {rep.score}" if rep.judged else "not judged"
+    which = f"Set {clip.set_number}, rep {rep.index}" if clip.set_number else f"Rep {rep.index}"
     y = canvas.text(
-        f"Rep {rep.index} · {score} · ½ speed",
+        f"{which} · {score} · ½ speed",
         px(th.SMALL),
         th.MUTED,
         (rect.x + pad, y + px(4)),
