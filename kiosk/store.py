@@ -28,7 +28,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
@@ -43,13 +43,23 @@ log = logging.getLogger(__name__)
 SYSTEM_STATE_DIR = Path("/var/lib/hinge-kiosk")
 DB_NAME = "sessions.db"
 BUSY_TIMEOUT_MS = 5000
+RETRY_S = 30.0  # writes kept after a failure that may pass are tried again this often
+MAX_BACKLOG = 10_000  # ... up to this many (days of reps); beyond it the oldest are given up
 DAY_S = 86400.0
 
 T = TypeVar("T")
 
 
 class StoreError(KioskError):
-    """The history database cannot be opened, read or written; the message names the file and the fix."""
+    """The history database cannot be opened, read or written; the message names the file and the fix.
+
+    `retry`: the cause may pass (a full disk freed, a lock released, a card back), so a write that
+    failed with it is kept and tried again rather than lost.
+    """
+
+    def __init__(self, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 # ------------------------------------------------------------------------------------------ schema
@@ -206,6 +216,7 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
     """A `StoreError` naming the file and the fix for an SQLite or OS error."""
     name = getattr(exc, "sqlite_errorname", "")
     text = str(exc)
+    retry = True  # unless the file itself is damaged or the failure is not understood
     if name.startswith("SQLITE_FULL") or "disk is full" in text:
         fix = "the disk is full: free space on the SD card (see `df -h`)"
     elif name.startswith("SQLITE_READONLY") or "readonly" in text or "Read-only" in text:
@@ -218,6 +229,7 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
             f"the file is damaged: move it aside (`sudo mv {path} {path}.damaged`) and restart the kiosk, "
             "which starts a new history"
         )
+        retry = False
     elif name.startswith("SQLITE_CANTOPEN") or isinstance(exc, OSError):
         fix = (
             f"cannot create or open it: check that {path.parent} exists and is writable by the kiosk's "
@@ -225,9 +237,11 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
         )
     elif name.startswith("SQLITE_BUSY") or "locked" in text:
         fix = "another process holds it locked: stop the other hinge-kiosk (`systemctl status hinge-kiosk`)"
+    elif name.startswith("SQLITE_IOERR") or "disk I/O error" in text:
+        fix = "the card could not be read or written: check it (`dmesg`), and replace it if errors repeat"
     else:
-        fix = "see the error above"
-    return StoreError(f"session history {path}: {text}; {fix}")
+        fix, retry = "see the error above", False
+    return StoreError(f"session history {path}: {text}; {fix}", retry=retry)
 
 
 def resolve_db_path(configured: str = "") -> Path:
@@ -614,9 +628,12 @@ class StoreWriter:
     Every method returns a `Future` at once; ids from earlier calls may be passed on as their futures
     (`open_set(writer.open_session(...), ...)`): the queue is first-in first-out, so they are resolved
     by the time they are needed. `add_rep`'s `on_commit(rep_id)` runs on the writer thread after the
-    commit is on disk. If the store cannot be opened or written, the kiosk keeps running: the failure
-    is logged with the lost data, `error` holds it for the screen, futures carry it, and opening is
-    retried at the next `open_session`. Call `close()` at shutdown to drain the queue.
+    commit is on disk. If the store cannot be opened or written, the kiosk keeps running and `error`
+    holds the failure for the screen. A write that failed for a reason that may pass (a full card, a
+    lock, an I/O error: `StoreError.retry`) is kept, in order with those after it, and tried again
+    every `RETRY_S` and before each new write, reopening the store if need be; anything else fails
+    its future and is logged with the data it held. Call `close()` at shutdown to drain the queue
+    (what still cannot be saved then is logged).
     """
 
     _STOP = object()
@@ -726,32 +743,85 @@ class StoreWriter:
         return self._store
 
     def _need_store(self) -> SessionStore:
-        if self._store is None:
-            raise self._error or StoreError(f"session history {self.path}: not open")
-        return self._store
+        return self._store if self._store is not None else self._ensure_open()
 
     def _run(self) -> None:
+        backlog: deque[Any] = deque()  # writes that failed for a reason that may pass, in order
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=RETRY_S if backlog else None)
+            except queue.Empty:
+                self._retry(backlog)
+                continue
             if item is self._STOP:
                 break
-            fn, what, write, future = item
-            if not future.set_running_or_notify_cancel():
+            if not item[3].set_running_or_notify_cancel():
                 continue
-            try:
-                result = fn()
-            except KioskError as exc:
-                self._fail(exc, what, write, future)
-            except Exception as exc:  # a bug or odd input must not kill the writer thread
-                error = StoreError(f"session history {self.path}: {type(exc).__name__}: {exc}")
-                self._fail(error, what, write, future)
-            else:
-                if write:  # a read that works says nothing about whether saving does
-                    self._error = None
-                future.set_result(result)
+            if item[2] and backlog:  # a write: the older ones first
+                self._retry(backlog)
+                if backlog:
+                    self._keep(backlog, item, self._error)
+                    continue
+            error = self._try(item)
+            if error is not None:
+                self._settle(backlog, item, error)
+        self._retry(backlog)
+        for _fn, what, write, future in backlog:
+            self._fail(
+                self._error or StoreError(f"session history {self.path}: not saved"), what, write, future
+            )
         if self._store is not None:
             self._store.close()
             self._store = None
+
+    def _try(self, item: Any) -> KioskError | None:
+        """Run one queued call: None when it worked (its future has the result), else the error."""
+        fn, _what, write, future = item
+        try:
+            result = fn()
+        except KioskError as exc:
+            return exc
+        except Exception as exc:  # a bug or odd input must not kill the writer thread
+            return StoreError(f"session history {self.path}: {type(exc).__name__}: {exc}")
+        if write:  # a read that works says nothing about whether saving does
+            self._error = None
+        future.set_result(result)
+        return None
+
+    def _settle(self, backlog: deque[Any], item: Any, error: KioskError) -> None:
+        """A call failed: keep a write whose cause may pass, else fail its future for good."""
+        if item[2] and getattr(error, "retry", False):
+            self._keep(backlog, item, error)
+        else:
+            self._fail(error, item[1], item[2], item[3])
+
+    def _keep(self, backlog: deque[Any], item: Any, error: KioskError | None) -> None:
+        if not backlog:
+            log.error("history: saving failed (%s); kept to try again every %g s", error, RETRY_S)
+        self._error = error
+        backlog.append(item)
+        if len(backlog) > MAX_BACKLOG:
+            _fn, what, write, future = backlog.popleft()
+            self._fail(error or StoreError(f"session history {self.path}: not saved"), what, write, future)
+
+    def _retry(self, backlog: deque[Any]) -> None:
+        """Try the kept writes in order; stop at the first that still fails for a passing reason."""
+        saved = 0
+        while backlog:
+            item = backlog.popleft()
+            error = self._try(item)
+            if error is None:
+                saved += 1
+            elif getattr(error, "retry", False):
+                self._error = error
+                backlog.appendleft(item)
+                break
+            else:
+                self._fail(error, item[1], item[2], item[3])
+        if saved:
+            log.info(
+                "history: saving works again; %d kept write(s) saved, %d still waiting", saved, len(backlog)
+            )
 
     def _fail(self, exc: KioskError, what: str, write: bool, future: Future[Any]) -> None:
         self._error = exc
@@ -763,9 +833,12 @@ class StoreWriter:
 
 
 def _resolve(ref: Ref, what: str) -> int:
-    """The row id behind `ref`; an earlier call's future is done by now, as the queue is in order."""
+    """The row id behind `ref`. Calls run in order, so an earlier call's future is done by now,
+    unless it is kept to be tried again: then so is this one (`retry`)."""
     if isinstance(ref, Future):
-        if not ref.done() or ref.exception() is not None:
+        if not ref.done():
+            raise StoreError(f"not saved yet because {what} is waiting to be saved", retry=True)
+        if ref.exception() is not None:
             raise StoreError(f"not saved because {what} was not saved")
         return int(ref.result())
     return int(ref)
