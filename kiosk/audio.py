@@ -6,7 +6,8 @@ player only makes sure two never overlap: a cue asked for while another plays wa
 is dropped if the wait grows stale (a correction heard two seconds late is about the wrong rep).
 Volume and mute come from the configuration. With no audio device (a Pi without speakers, CI) the
 player goes silent with one log line; the screen still shows every cue. It tries the device again
-every `RETRY_S`, so a screen's HDMI audio that was off at boot is used once it comes on.
+after `RETRY_S`, then less and less often (ALSA prints a line of its own on every failed open), so
+a screen's HDMI audio that was off at boot is used once it comes on.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ CUE_DIR = Path(__file__).resolve().parent / "assets" / "cues"
 SAMPLE_RATE = 16000  # the WAVs' rate: mono 16-bit, small and clear enough for speech
 MAX_WAIT_S = 2.0  # a waiting cue older than this is dropped
 MAX_WAITING = 2
-RETRY_S = 30.0  # with no device, try to open one this often
+RETRY_S = 30.0  # with no device, try to open one after this long, then twice as long each time ...
+RETRY_MAX_S = 600.0  # ... up to this
 
 
 class CuePlayer:
@@ -40,6 +42,7 @@ class CuePlayer:
         self._mixer: Any = None
         self._volume, self._cue_dir = volume, cue_dir
         self._next_try = math.inf  # when to look for an audio device again (only while there is none)
+        self._retry_s = RETRY_S
         if not enabled:
             self.silent_reason = "audio is off in the configuration"
             log.info("audio: off (audio.enabled = false); cues are shown, not spoken")
@@ -101,15 +104,16 @@ class CuePlayer:
 
     def update(self, now: float) -> None:
         """Call every loop: starts a waiting cue once the channel is free; without a device, tries
-        to open one every `RETRY_S`."""
+        to open one now and then (see `RETRY_S`)."""
         if now >= self._next_try:
             if self._next_try == -math.inf:
-                self._next_try = now + RETRY_S
+                self._next_try = now + self._retry_s
             elif self._open():
                 self._next_try = math.inf
                 log.info("audio: an audio device is there now; cues are spoken")
             else:
-                self._next_try = now + RETRY_S
+                self._retry_s = min(2.0 * self._retry_s, RETRY_MAX_S)
+                self._next_try = now + self._retry_s
         while self._waiting and not self.busy:
             cue_id, asked = self._waiting.popleft()
             if now - asked <= MAX_WAIT_S:

@@ -134,11 +134,14 @@ def test_an_audio_device_that_appears_later_is_used(caplog: pytest.LogCaptureFix
     mixer = FakeMixer(fail="No available audio device")
     player = CuePlayer(mixer=mixer)
     player.update(100.0)  # the first look is RETRY_S after the first update
+    player.update(100.0 + RETRY_S)  # still none: the next look comes twice as late
+    player.update(100.0 + 2.5 * RETRY_S)
+    assert player.silent
     mixer.fail = ""
-    player.update(100.0 + RETRY_S - 1.0)
+    player.update(100.0 + 3.0 * RETRY_S - 1.0)
     assert player.silent
     with caplog.at_level(logging.INFO, logger="kiosk.audio"):
-        player.update(100.0 + RETRY_S)
+        player.update(100.0 + 3.0 * RETRY_S)
     assert not player.silent and any("spoken" in r.message for r in caplog.records)
     player.say("go", 200.0)
     assert mixer.channel.started == ["go"]
