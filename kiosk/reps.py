@@ -323,7 +323,6 @@ class RepCounter:
             self._still_since = t
         else:
             self._still_lo, self._still_hi = lo, hi
-        deep = self._peak >= d.rep_min_drop
         # Bent over (seen from the side), the hands show whether a bell is in them; standing,
         # hanging arms read as high as a dowel, so there they say nothing.
         limit = self._dwell_limit(m.hand_height) if m.hip_flex >= BENT_HIP_DEG else d.max_dwell_s
@@ -331,6 +330,7 @@ class RepCounter:
             # Holding still: at the bottom, a set-up (a bell picked up or put down); partway, the
             # person now stands lower in the picture (a step away from the camera). Either way,
             # learn the standing height again from here.
+            deep = self._peak >= d.rep_min_drop
             self._forget_position(HELD_AT_BOTTOM if deep else "stood still partway down: a step, not a rep")
             return None
         moved = abs(m.ankle_x - self._ankle0)  # NaN when either is unknown: compares False

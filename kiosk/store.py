@@ -34,7 +34,7 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from kiosk.errors import KioskError
 
@@ -622,6 +622,15 @@ class SessionStore:
 Ref = int | Future  # a row id, or the future of one from an earlier writer call
 
 
+class _Call(NamedTuple):
+    """One queued writer call."""
+
+    fn: Callable[[], Any]
+    what: str  # what it does, with its data, for the log line if a write is lost
+    write: bool
+    future: Future[Any]
+
+
 class StoreWriter:
     """A `SessionStore` on a background thread: the display queues writes and never waits on fsync.
 
@@ -647,7 +656,7 @@ class StoreWriter:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
         self._thread.start()
-        self._queue.put((self._ensure_open, "opening the history", False, Future()))
+        self._queue.put(_Call(self._ensure_open, "opening the history", False, Future()))
         atexit.register(self.close)
 
     @property
@@ -728,10 +737,11 @@ class StoreWriter:
     def _submit(self, fn: Callable[[], T], what: str, write: bool = True) -> Future[T]:
         """Queue `fn`; `what` describes it, with the data, for the log line if a write is lost."""
         future: Future[T] = Future()
+        call = _Call(fn, what, write, future)
         if self._closed:
-            self._fail(StoreError(f"session history {self.path}: the writer is closed"), what, write, future)
+            self._fail(call, StoreError(f"session history {self.path}: the writer is closed"))
         else:
-            self._queue.put((fn, what, write, future))
+            self._queue.put(call)
         return future
 
     def _ensure_open(self) -> SessionStore:
@@ -746,90 +756,86 @@ class StoreWriter:
         return self._store if self._store is not None else self._ensure_open()
 
     def _run(self) -> None:
-        backlog: deque[Any] = deque()  # writes that failed for a reason that may pass, in order
+        backlog: deque[_Call] = deque()  # writes that failed for a reason that may pass, in order
         while True:
             try:
-                item = self._queue.get(timeout=RETRY_S if backlog else None)
+                call = self._queue.get(timeout=RETRY_S if backlog else None)
             except queue.Empty:
                 self._retry(backlog)
                 continue
-            if item is self._STOP:
+            if call is self._STOP:
                 break
-            if not item[3].set_running_or_notify_cancel():
+            if not call.future.set_running_or_notify_cancel():
                 continue
-            if item[2] and backlog:  # a write: the older ones first
+            if call.write and backlog:  # the older ones first
                 self._retry(backlog)
                 if backlog:
-                    self._keep(backlog, item, self._error)
+                    self._keep(backlog, call, self._error)
                     continue
-            error = self._try(item)
-            if error is not None:
-                self._settle(backlog, item, error)
+            error = self._try(call)
+            if error is None:
+                continue
+            if call.write and getattr(error, "retry", False):
+                self._keep(backlog, call, error)
+            else:
+                self._fail(call, error)
         self._retry(backlog)
-        for _fn, what, write, future in backlog:
-            self._fail(
-                self._error or StoreError(f"session history {self.path}: not saved"), what, write, future
-            )
+        for call in backlog:
+            self._fail(call, self._error)
         if self._store is not None:
             self._store.close()
             self._store = None
 
-    def _try(self, item: Any) -> KioskError | None:
+    def _try(self, call: _Call) -> KioskError | None:
         """Run one queued call: None when it worked (its future has the result), else the error."""
-        fn, _what, write, future = item
         try:
-            result = fn()
+            result = call.fn()
         except KioskError as exc:
             return exc
         except Exception as exc:  # a bug or odd input must not kill the writer thread
             return StoreError(f"session history {self.path}: {type(exc).__name__}: {exc}")
-        if write:  # a read that works says nothing about whether saving does
+        if call.write:  # a read that works says nothing about whether saving does
             self._error = None
-        future.set_result(result)
+        call.future.set_result(result)
         return None
 
-    def _settle(self, backlog: deque[Any], item: Any, error: KioskError) -> None:
-        """A call failed: keep a write whose cause may pass, else fail its future for good."""
-        if item[2] and getattr(error, "retry", False):
-            self._keep(backlog, item, error)
-        else:
-            self._fail(error, item[1], item[2], item[3])
-
-    def _keep(self, backlog: deque[Any], item: Any, error: KioskError | None) -> None:
+    def _keep(self, backlog: deque[_Call], call: _Call, error: KioskError | None) -> None:
+        """Keep a write to try again later, behind those already kept (the oldest go past the limit)."""
         if not backlog:
             log.error("history: saving failed (%s); kept to try again every %g s", error, RETRY_S)
         self._error = error
-        backlog.append(item)
+        backlog.append(call)
         if len(backlog) > MAX_BACKLOG:
-            _fn, what, write, future = backlog.popleft()
-            self._fail(error or StoreError(f"session history {self.path}: not saved"), what, write, future)
+            self._fail(backlog.popleft(), error)
 
-    def _retry(self, backlog: deque[Any]) -> None:
+    def _retry(self, backlog: deque[_Call]) -> None:
         """Try the kept writes in order; stop at the first that still fails for a passing reason."""
         saved = 0
         while backlog:
-            item = backlog.popleft()
-            error = self._try(item)
+            call = backlog.popleft()
+            error = self._try(call)
             if error is None:
                 saved += 1
             elif getattr(error, "retry", False):
                 self._error = error
-                backlog.appendleft(item)
+                backlog.appendleft(call)
                 break
             else:
-                self._fail(error, item[1], item[2], item[3])
+                self._fail(call, error)
         if saved:
             log.info(
                 "history: saving works again; %d kept write(s) saved, %d still waiting", saved, len(backlog)
             )
 
-    def _fail(self, exc: KioskError, what: str, write: bool, future: Future[Any]) -> None:
+    def _fail(self, call: _Call, error: KioskError | None) -> None:
+        """Give up on `call`: its future carries the error, and a lost write is logged with its data."""
+        exc = error or StoreError(f"session history {self.path}: not saved")
         self._error = exc
-        if write:
-            log.error("history: NOT SAVED: %s: %s", what, exc)
+        if call.write:
+            log.error("history: NOT SAVED: %s: %s", call.what, exc)
         else:
-            log.error("history: %s failed: %s", what, exc)
-        future.set_exception(exc)
+            log.error("history: %s failed: %s", call.what, exc)
+        call.future.set_exception(exc)
 
 
 def _resolve(ref: Ref, what: str) -> int:
