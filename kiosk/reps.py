@@ -72,9 +72,11 @@ JUDGE_SIDE_RATIO = SIDE_ON_LEAVE  # the side-on test's own exit threshold
 TURN_DROP = 0.03  # the drop must fall this far below its peak to call the bottom
 SETTLE_S = 0.5  # after lockout, watch this long for leaning back before finishing the rep
 MAX_REP_S = 20.0  # a "rep" longer than this was something else
-# Leaving the top to lockout takes at least this long in any real rep (a fast kettlebell swing
-# takes about 0.8 s); a quicker dip is keypoint noise or a bob, not a rep.
-MIN_REP_S = 0.5
+# Leaving the top to lockout takes at least this long in any real rep; a quicker dip is keypoint
+# noise, not a rep. The quickest real reps are swings: 0.53 s on the shared Russian-swing clip, so
+# this leaves a swinger half as fast again, while a jump of the whole upper body lasting 0.2 s (6
+# frames at 30 fps, a glitch no hinge can make) still reads too quick once smoothing has spread it.
+MIN_REP_S = 0.35
 # Seen from the side, a rep bends the hips at least this far (hinges, swings and squats all go
 # far beyond); shoulders that drop without it were a stance change or a slouch.
 MIN_REP_HIP_FLEX_DEG = 25.0

@@ -2,6 +2,7 @@
 
 import pytest
 
+from kiosk.body import BodyPart
 from kiosk.performer import RepSpec, perform
 from tests.helpers import performed, reps_of
 
@@ -56,6 +57,26 @@ def test_set_up_shuffles_are_not_reps():
 def test_a_fast_set_counts_every_rep():
     fast = tuple(RepSpec(down_s=0.5, bottom_s=0.05, up_s=0.4, rest_s=0.3) for _ in range(12))
     assert len(reps_of(perform(reps=fast, seed=2))) == 12
+
+
+@pytest.mark.parametrize("fps", [15.0, 30.0, 60.0])
+def test_reps_quicker_than_a_brisk_swing_still_count(fps):
+    # 0.35 s down and back up to lockout: about 1.5 times the pace of the real Russian-swing clip,
+    # whose quickest rep reads 0.53 s (a limit of 0.5 s dropped every rep here).
+    quick = tuple(RepSpec(down_s=0.3, bottom_s=0.05, up_s=0.25, rest_s=0.4) for _ in range(12))
+    assert len(reps_of(perform(reps=quick, seed=2, fps=fps))) == 12
+
+
+@pytest.mark.parametrize("frames", [2, 6])
+def test_a_brief_jump_of_the_upper_body_is_not_a_rep(frames):
+    # A glitch no body makes: everything above the hips reads a quarter of the body height lower
+    # for a few frames at 30 fps. Seen at 60 degrees, so the side view's hip check cannot help.
+    perf = perform(reps=(), seed=3, stand_s=8.0, yaw_deg=60.0)
+    track = perf.track
+    body_px = 0.72 * track.frame_size[1]
+    for start in range(30, len(track.t) - 20, 30):
+        track.keypoints[start : start + frames, : BodyPart.LEFT_HIP, 1] += 0.25 * body_px
+    assert reps_of(perf) == []
 
 
 def test_a_track_that_starts_bent_over_does_not_count_the_first_rise():
