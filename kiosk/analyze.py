@@ -51,6 +51,34 @@ class Analysis:
     side: str | None  # the side that faced the camera most: "left", "right", or None
     # Movements that got under way but were not counted: (time, why). Small dips are left out.
     dropped: list[tuple[float, str]] = field(default_factory=list)
+    # Frames per framing problem ("body": nobody seen; "feet", "head", ...; "": whole body in view).
+    framing: Counter[str] = field(default_factory=Counter)
+
+    def no_reps_hint(self) -> str:
+        """Why a track may have given no reps, from what the frames showed."""
+        frames = sum(self.framing.values())
+        with_person = frames - self.framing["body"]
+        if with_person <= 0:
+            return "no reps found: nobody was seen in any frame"
+        problems = [(n, part) for part, n in self.framing.items() if part not in ("", "body")]
+        if problems:
+            n, part = max(problems)
+            if n >= 0.5 * with_person:
+                where = FRAMING_TEXT.get(part, f"the {part} were not in view")
+                return (
+                    f"no reps found: {where} in {100 * n / with_person:.0f}% of the frames with a person; "
+                    "film the whole body, head to feet, from the side"
+                )
+        return "no reps found: was the person side-on and standing tall between reps?"
+
+
+# How `FrameMetrics.missing` reads in a sentence.
+FRAMING_TEXT = {
+    "head": "the head was cut off or unseen",
+    "hips": "the hips were unseen",
+    "feet": "the feet were cut off or unseen",
+    "sides": "the body ran off the side of the picture",
+}
 
 
 def analyze_track(
@@ -69,6 +97,7 @@ def analyze_track(
     for kp, t in zip(track.keypoints, track.t, strict=True):
         result = engine.step(kp, float(t))
         m = result.metrics
+        out.framing[m.missing] += 1
         if m.person and m.side is not None:
             sides[m.side.value] += 1
         if result.rep is not None:
@@ -128,8 +157,10 @@ def print_table(
     dropped: Sequence[tuple[float, str]] = (),
     out: TextIO = sys.stdout,
     recognised: bool = False,
+    no_reps: str = "no reps found",
 ) -> None:
-    """The readable form of `doc`; `recognised`: the drill was recognised, not chosen."""
+    """The readable form of `doc`; `recognised`: the drill was recognised, not chosen; `no_reps`: what
+    to say when there are none."""
     s = doc["summary"]
     unjudged = f", {s['unjudged_reps']} not judged" if s["unjudged_reps"] else ""
     how = " (recognised; --drill NAME to choose)" if recognised else ""
@@ -140,7 +171,7 @@ def print_table(
         file=out,
     )
     if not doc["reps"]:
-        print("no reps found: is the whole body in view, side-on, standing between reps?", file=out)
+        print(no_reps, file=out)
     else:
         _print_reps(doc, out)
         if s["unjudged_reps"]:
@@ -223,7 +254,7 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(doc) + "\n")
     else:
-        print_table(doc, found.dropped, recognised=args.drill == AUTO_DRILL)
+        print_table(doc, found.dropped, recognised=args.drill == AUTO_DRILL, no_reps=found.no_reps_hint())
     return 0
 
 

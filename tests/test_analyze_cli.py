@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from kiosk.analyze import REP_KEYS
+from kiosk.body import BodyPart
+from kiosk.performer import perform
 from kiosk.reps import FAULTS
 from tests.helpers import performed
 
@@ -131,3 +133,23 @@ def test_reps_seen_too_obliquely_count_but_are_not_called_clean(tmp_path):
     assert all(rep["judged"] is False and rep["faults"] == [] for rep in doc["reps"])
     table = analyze(str(path)).stdout
     assert "3 reps (0 clean, 3 not judged)" in table and "film from the side" in table
+
+
+@pytest.mark.parametrize(
+    "hide, says",
+    [
+        ((BodyPart.LEFT_ANKLE, BodyPart.RIGHT_ANKLE), "the feet were cut off or unseen in 100%"),
+        (tuple(BodyPart), "nobody was seen in any frame"),
+        ((), "was the person side-on and standing tall between reps?"),
+    ],
+    ids=["no feet", "nobody", "standing still"],
+)
+def test_no_reps_says_what_the_frames_showed(tmp_path, hide, says):
+    perf = perform(reps=(), seed=4) if not hide else performed(None, n=3)
+    perf.track.keypoints[:, list(hide), 2] = 0.0
+    path = tmp_path / "track.npz"
+    perf.track.save(path)
+    out = analyze(str(path))
+    assert out.returncode == 0, out.stderr
+    assert " 0 reps " in out.stdout
+    assert says in out.stdout
