@@ -596,8 +596,8 @@ class App:
                 self.stats.shown += 1
                 self.stats.latency_s.append(self.clock() - self.inputs.tap.capture_time(result.frame))
             self.screenshots.take(self.display, scene, now)
-            for key in self.display.events(self.dev_keys):
-                self._key(key)
+            for action in self.display.events(self.dev_keys):
+                self._act(action, now)
         if self.audio is not None:
             self.audio.update(now)
         self.watchdog.tick(now)
@@ -710,16 +710,21 @@ class App:
             f"render {rend:.1f} ms  dropped {s.dropped}"
         )
 
-    def _key(self, key: Any) -> None:
-        if key.action == "quit":
+    def _act(self, event: Any, now: float) -> None:
+        """Do what a window event (`kiosk.display.Action`) asks."""
+        if event.action == "quit":
             self.stop()
-        elif key.action == "skip":
+        elif event.action == "skip":
             self.flow.skip()
-        elif key.action == "drill":
-            self.flow.choose(key.arg)
-        elif key.action == "diagnostics":
+        elif event.action == "drill":
+            self.flow.choose(event.arg)
+        elif event.action == "diagnostics":
             self.show_diagnostics = not self.show_diagnostics
-        elif key.action == "screenshot" and self.display is not None:
+        elif event.action == "audio-lost" and self.audio is not None:
+            self.audio.device_lost(now)
+        elif event.action == "audio-found" and self.audio is not None:
+            self.audio.device_found(now)
+        elif event.action == "screenshot" and self.display is not None:
             path = Path(f"hinge-{time.strftime('%Y%m%d-%H%M%S')}.png")
             log.info("screenshot: %s", self.display.screenshot(path))
 

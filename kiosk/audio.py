@@ -7,7 +7,9 @@ is dropped if the wait grows stale (a correction heard two seconds late is about
 Volume and mute come from the configuration. With no audio device (a Pi without speakers, CI) the
 player goes silent with one log line; the screen still shows every cue. It tries the device again
 after `RETRY_S`, then less and less often (ALSA prints a line of its own on every failed open), so
-a screen's HDMI audio that was off at boot is used once it comes on.
+a screen's HDMI audio that was off at boot is used once it comes on. A device that goes away while
+in use (a screen switched off takes its HDMI audio with it; a USB speaker unplugged) is closed and
+looked for in the same way, and SDL's news of a device added makes the player look at once.
 """
 
 from __future__ import annotations
@@ -54,6 +56,23 @@ class CuePlayer:
         self._module = mixer
         if not self._open():
             self._next_try = -math.inf  # from the first `update`: RETRY_S from then
+
+    def device_lost(self, now: float) -> None:
+        """The device in use went away: close it, go silent and look for one again (see `update`)."""
+        if self._mixer is None:
+            return
+        log.warning("audio: the audio device went away; running silent until one is back")
+        self.close()
+        self._sounds.clear()
+        self._waiting.clear()
+        self.silent_reason = "the audio device went away"
+        self._retry_s = RETRY_S
+        self._next_try = now + self._retry_s
+
+    def device_found(self, now: float) -> None:
+        """An output device appeared: with none open, look now instead of at the next retry."""
+        if self._mixer is None and math.isfinite(self._next_try):
+            self._next_try = now
 
     def _open(self) -> bool:
         """Open the device and load the cues; False (silent, with a log line) when there is no device."""

@@ -354,3 +354,37 @@ def test_old_history_is_pruned_daily_not_only_at_start() -> None:
     app._iteration()
     app._iteration()
     assert writer.pruned == [30]
+
+
+def test_the_audio_device_going_and_coming_reaches_the_cue_player() -> None:
+    """SDL's hotplug news from the window's event queue: the player closes and reopens its device."""
+    import pygame
+
+    from kiosk.display import open_display
+
+    class Player:
+        def __init__(self) -> None:
+            self.news: list[tuple[str, float]] = []
+
+        def device_lost(self, now: float) -> None:
+            self.news.append(("lost", now))
+
+        def device_found(self, now: float) -> None:
+            self.news.append(("found", now))
+
+        def __getattr__(self, name: str):
+            return lambda *a, **k: None
+
+    player = Player()
+    cfg = load_config(overrides={"display.fullscreen": False}).config
+    display = open_display((640, 360), fullscreen=False)
+    app = kiosk_app.App(cfg, kiosk_app.performer_inputs("test"), display, audio=player, clock=lambda: 50.0)
+    try:
+        display.events(dev_keys=False)
+        pygame.event.post(pygame.event.Event(pygame.AUDIODEVICEREMOVED, which=2, iscapture=0))
+        app._iteration()
+        pygame.event.post(pygame.event.Event(pygame.AUDIODEVICEADDED, which=0, iscapture=0))
+        app._iteration()
+    finally:
+        display.close()
+    assert player.news == [("lost", 50.0), ("found", 50.0)]

@@ -157,3 +157,39 @@ def test_real_mixer_on_the_dummy_audio_driver() -> None:
         assert player.played == ["go"]
     finally:
         player.close()
+
+
+def test_a_device_that_goes_away_is_closed_and_looked_for_again(caplog: pytest.LogCaptureFixture) -> None:
+    # A screen switched off takes its HDMI audio with it: SDL reports the device removed.
+    mixer = FakeMixer()
+    player = CuePlayer(mixer=mixer)
+    player.say("go", 0.0)
+    player.say("chest_up", 0.1)  # waiting behind "go"
+    with caplog.at_level(logging.WARNING, logger="kiosk.audio"):
+        player.device_lost(10.0)
+    assert player.silent and "went away" in player.silent_reason
+    assert not mixer.inited  # closed, so the next open picks whatever device is there then
+    assert any("went away" in r.message for r in caplog.records)
+    mixer.fail = "No available audio device"
+    player.update(10.0 + RETRY_S)  # still gone
+    assert player.silent
+    mixer.fail = ""
+    mixer.channel = FakeChannel()
+    player.device_found(10.0 + RETRY_S + 5.0)  # SDL: an output device was added
+    player.update(10.0 + RETRY_S + 5.0)  # looked at once, not after the doubled wait
+    assert not player.silent
+    player.say("go", 50.0)
+    assert mixer.channel.started == ["go"]  # the cue queued before the loss was not replayed
+
+
+def test_device_news_is_ignored_when_audio_is_off_or_working() -> None:
+    off = CuePlayer(enabled=False, mixer=FakeMixer())
+    off.device_found(1.0)
+    off.update(1.0)
+    assert off.silent and "configuration" in off.silent_reason
+    mixer = FakeMixer()
+    working = CuePlayer(mixer=mixer)
+    working.device_found(1.0)
+    working.update(1.0)
+    working.say("go", 1.0)
+    assert mixer.channel.started == ["go"]

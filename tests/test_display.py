@@ -395,3 +395,14 @@ def test_without_sdl_in_reach_present_falls_back_to_pygame(monkeypatch: pytest.M
         d.present()
     finally:
         d.close()
+
+
+def test_audio_hotplug_events_reach_the_app_and_keys_only_in_development(display: Display) -> None:
+    display.events(dev_keys=True)  # whatever opening the window queued
+    for event_type, capture in ((pygame.AUDIODEVICEREMOVED, 0), (pygame.AUDIODEVICEADDED, 0)):
+        pygame.event.post(pygame.event.Event(event_type, which=0, iscapture=capture))
+    pygame.event.post(pygame.event.Event(pygame.AUDIODEVICEADDED, which=1, iscapture=1))  # a microphone
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_q))
+    assert [a.action for a in display.events(dev_keys=False)] == ["audio-lost", "audio-found"]
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_q))
+    assert [a.action for a in display.events(dev_keys=True)] == ["quit"]

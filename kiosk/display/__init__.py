@@ -42,23 +42,23 @@ class DisplayUnavailable(KioskError):
 
 
 @dataclass
-class Key:
-    """A development shortcut: what the key asks for."""
+class Action:
+    """What a window event asks of the app: a development shortcut, or news of the audio device."""
 
-    action: str  # "quit" | "skip" | "drill" | "diagnostics" | "screenshot"
+    action: str  # "quit" | "skip" | "drill" | "diagnostics" | "screenshot" | "audio-lost" | "audio-found"
     arg: str = ""
 
 
 DEV_KEYS = {
-    pygame.K_ESCAPE: Key("quit"),
-    pygame.K_q: Key("quit"),
-    pygame.K_SPACE: Key("skip"),
-    pygame.K_d: Key("diagnostics"),
-    pygame.K_s: Key("screenshot"),
-    pygame.K_1: Key("drill", "hinge"),
-    pygame.K_2: Key("drill", "wall-hinge"),
-    pygame.K_3: Key("drill", "kneeling-hinge"),
-    pygame.K_4: Key("drill", "kettlebell-deadlift"),
+    pygame.K_ESCAPE: Action("quit"),
+    pygame.K_q: Action("quit"),
+    pygame.K_SPACE: Action("skip"),
+    pygame.K_d: Action("diagnostics"),
+    pygame.K_s: Action("screenshot"),
+    pygame.K_1: Action("drill", "hinge"),
+    pygame.K_2: Action("drill", "wall-hinge"),
+    pygame.K_3: Action("drill", "kneeling-hinge"),
+    pygame.K_4: Action("drill", "kettlebell-deadlift"),
 }
 
 
@@ -157,12 +157,20 @@ class Display:
         pygame.image.save(surface, str(p))
         return p
 
-    def events(self, dev_keys: bool) -> list[Key]:
-        """Window events since the last call; keys only in development (windowed) mode."""
-        out: list[Key] = []
+    def events(self, dev_keys: bool) -> list[Action]:
+        """Window events since the last call; keys only in development (windowed) mode.
+
+        SDL's audio hotplug events come through the same queue: an output device removed (only the
+        one in use is reported) or added, so the cue player can reopen instead of staying silent.
+        """
+        out: list[Action] = []
         for event in pygame.event.get():
             if event.type == pygame.QUIT:
-                out.append(Key("quit"))
+                out.append(Action("quit"))
+            elif event.type == pygame.AUDIODEVICEREMOVED and not event.iscapture:
+                out.append(Action("audio-lost"))
+            elif event.type == pygame.AUDIODEVICEADDED and not event.iscapture:
+                out.append(Action("audio-found"))
             elif event.type == pygame.KEYDOWN and dev_keys:
                 key = DEV_KEYS.get(event.key)
                 if key is not None:
