@@ -498,6 +498,7 @@ class App:
         self._bottom: Frame | None = None
         self._bottom_depth = -1.0
         self.camera_found = False  # the demo stood in for a camera that has now appeared
+        self.standby = False  # nobody for camera.standby_after_s: the model looks at fewer frames
         self._probe: threading.Thread | None = None
         self._probe_hung = ""  # why the probe found the camera held by a stuck call of ours
         self._next_probe = -math.inf
@@ -600,6 +601,7 @@ class App:
                 self._act(action, now)
         if self.audio is not None:
             self.audio.update(now)
+        self._standby()
         self.watchdog.tick(now)
         self._report_status()
         self._look_for_camera(now)
@@ -728,6 +730,17 @@ class App:
             path = Path(f"hinge-{time.strftime('%Y%m%d-%H%M%S')}.png")
             log.info("screenshot: %s", self.display.screenshot(path))
 
+    def _standby(self) -> None:
+        """Go on standby once nobody has been in view for `camera.standby_after_s`, and off it as
+        soon as someone is (see `Pipeline.set_rate`): a kiosk is left on all night."""
+        after, flow = self.cfg.camera.standby_after_s, self.flow
+        standby = after > 0 and flow.screen in (Screen.ATTRACT, Screen.PROGRESS) and flow.idle_for >= after
+        if standby is not self.standby:
+            self.standby = standby
+            fps = self.cfg.camera.standby_fps
+            self.pipeline.set_rate(fps if standby else None)
+            log.info("standby: %s", f"nobody in view, looking {fps} times a second" if standby else "off")
+
     def _report_status(self) -> None:
         flow = self.flow
         screen = flow.screen
@@ -735,6 +748,8 @@ class App:
             text = f"set {flow.set_number} of {flow.settings.set_count}: {len(flow.set_reps)} reps"
         else:
             text = screen.value
+        if self.standby:
+            text += " (standby)"
         if self.scene.camera is not None:
             text = "camera lost, retrying"
         if text != self._status:

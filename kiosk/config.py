@@ -94,6 +94,20 @@ class CameraConfig:
         bounds=(2, 120),
         unit="s",
     )
+    standby_after_s: float = _setting(
+        60.0,
+        "Seconds with nobody in view before the kiosk goes on standby: the pose model then looks at "
+        "only camera.standby_fps frames a second, so a Pi left on overnight runs cool.",
+        bounds=(10, 3600),
+        special=((0, "never"),),
+        unit="s",
+    )
+    standby_fps: int = _setting(
+        5,
+        "Frames a second the pose model looks at on standby: enough to see someone walk up.",
+        bounds=(1, 30),
+        unit="fps",
+    )
 
 
 @dataclass(frozen=True)

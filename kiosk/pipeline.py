@@ -23,6 +23,12 @@ Per-frame budget of each loop:
   only when the crop moved. Whatever exceeds the frame interval is absorbed by dropping frames.
 - consumer (display): `latest()` is a non-blocking O(1) read of the result slot.
 
+Resting: `set_rate(fps)` has the capture thread pass over a live source's frames beyond `fps` a
+second (by their capture times) before any work is done on them. The kiosk rests so while nobody
+has been in view for a while: a few looks a second still see someone walk up, and a Pi whose four
+cores would otherwise run the model flat out all night stays cool. Frames passed over are counted
+apart from drops, which mean the pipeline fell behind.
+
 Failures never kill a thread: they become `PipelineEvent`s. A source that delivers nothing for
 `stall_s` seconds, or fails, is closed and reopened through the factory (after `retry_s` when opening
 fails). One thing a thread cannot recover from is a driver call that never returns: the device stays
@@ -33,6 +39,7 @@ The clock that decides stalls is injectable, so tests drive it without sleeping.
 
 from __future__ import annotations
 
+import math
 import queue
 import statistics
 import threading
@@ -89,6 +96,7 @@ class PipelineStats:
     captured: int  # frames delivered by the source(s)
     processed: int  # frames that got a result
     dropped: int  # frames replaced in the slot before inference took them (plus those the source skipped)
+    passed_over: int  # live frames passed over on purpose by `set_rate`
     restarts: int  # source reopenings after a stall or failure
     errors: int
     fps: float  # results per second over the recent window
@@ -184,7 +192,9 @@ class Pipeline:
         self._events: deque[PipelineEvent] = deque(maxlen=100)
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._captured = self._processed = self._restarts = self._errors = 0
+        self._captured = self._processed = self._restarts = self._errors = self._passed_over = 0
+        self._rest_gap_s = 0.0  # `set_rate`: least time between frames looked at (0: every frame)
+        self._looked_t = -math.inf  # capture time of the last live frame looked at
         self._source_skipped = 0  # frames the sources closed so far skipped or dropped themselves
         self._source: FrameSource | None = None  # the open one, whose own counts are still running
         self._generation = 0
@@ -248,6 +258,12 @@ class Pipeline:
             )
         return self.latest(after_seq)
 
+    def set_rate(self, fps: float | None) -> None:
+        """Look at no more than `fps` frames a second of a live source; None: every frame it can.
+
+        Takes effect from the next frame; files read as fast as possible are never rested."""
+        self._rest_gap_s = 1.0 / fps if fps else 0.0
+
     def hung(self) -> str | None:
         """Why the capture thread can no longer recover, or None: a source reported a device held by
         a stuck call of ours, or the thread has not come round its loop for longer than any of its
@@ -271,7 +287,7 @@ class Pipeline:
     def stats(self) -> PipelineStats:
         with self._lock:
             recent = list(self._recent)
-            captured, processed = self._captured, self._processed
+            captured, processed, passed_over = self._captured, self._processed, self._passed_over
             restarts, errors, skipped = self._restarts, self._errors, self._source_skipped
             skipped += _skipped(self._source)
         stage_ms: dict[str, float] = {}
@@ -286,6 +302,7 @@ class Pipeline:
             captured=captured,
             processed=processed,
             dropped=self._frames.dropped + skipped,
+            passed_over=passed_over,
             restarts=restarts,
             errors=errors,
             fps=fps,
@@ -390,6 +407,10 @@ class Pipeline:
                 last_frame = self._clock()
                 with self._lock:
                     self._captured += 1
+                if source.live and self._rate_passes_over(frame.t):
+                    with self._lock:
+                        self._passed_over += 1
+                    continue
                 try:
                     prepared = self._prepare(frame, resizer)
                 except Exception as exc:  # the inference thread makes the input itself
@@ -405,6 +426,15 @@ class Pipeline:
             if source is not None:
                 self._close_source(source)
             self._source_done.set()
+
+    def _rate_passes_over(self, t: float) -> bool:
+        """Whether `set_rate` passes over a frame captured at `t`. A clock that went back (a camera
+        reopened) starts afresh."""
+        gap = self._rest_gap_s
+        if gap > 0.0 and self._looked_t <= t < self._looked_t + gap:
+            return True
+        self._looked_t = t
+        return False
 
     def _restart(self, source: FrameSource) -> None:
         self._close_source(source)

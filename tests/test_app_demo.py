@@ -388,3 +388,46 @@ def test_the_audio_device_going_and_coming_reaches_the_cue_player() -> None:
     finally:
         display.close()
     assert player.news == [("lost", 50.0), ("found", 50.0)]
+
+
+def test_nobody_in_view_for_a_while_puts_the_model_on_standby_and_anyone_wakes_it() -> None:
+    """A kiosk is left on all night: with nobody there, the model looks at a few frames a second."""
+    from dataclasses import replace
+
+    from kiosk.engine import HingeEngine
+    from kiosk.flow import FrameSnapshot
+
+    class Rates:
+        def __init__(self) -> None:
+            self.asked: list[float | None] = []
+
+        def set_rate(self, fps: float | None) -> None:
+            self.asked.append(fps)
+
+    cfg = load_config(overrides={"camera.standby_after_s": 60, "camera.standby_fps": 4}).config
+    app = kiosk_app.App(cfg, kiosk_app.performer_inputs("test"), None)  # never run
+    app.pipeline = rates = Rates()
+    nobody = FrameSnapshot.from_result(HingeEngine("hinge").step(np.zeros((17, 3), np.float32), 0.0), "hinge")
+
+    def seen(t: float, person: bool) -> None:
+        app.flow.step(replace(nobody, t=t, person=person))
+        app._standby()
+
+    seen(0.0, True)  # someone walked past
+    for t in range(1, 60):
+        seen(float(t), False)
+    assert rates.asked == [] and not app.standby
+    seen(60.0, False)
+    assert rates.asked == [4] and app.standby
+    seen(61.0, False)
+    assert rates.asked == [4]  # said once
+    seen(62.0, True)  # one glimpse of someone: every frame again at once
+    assert rates.asked == [4, None] and not app.standby
+
+
+def test_standby_can_be_turned_off() -> None:
+    cfg = load_config(overrides={"camera.standby_after_s": 0}).config
+    app = kiosk_app.App(cfg, kiosk_app.performer_inputs("test"), None)  # never run; nobody ever seen
+    app.flow.tick(10_000.0)
+    app._standby()
+    assert not app.standby

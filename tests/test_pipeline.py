@@ -174,6 +174,45 @@ def test_latest_frame_wins_and_drops_are_counted() -> None:
     assert stats.processed == len(recorder.indexes) and stats.dropped == 10 - stats.processed >= 8
 
 
+def test_a_rate_passes_over_live_frames_by_their_capture_times() -> None:
+    # 90 frames at 30 fps, looked at 5 times a second: frames 0, 6, 12, ... The camera then
+    # restarts its clock (frames 0-29 again), which starts the spacing afresh.
+    script = [frame(i) for i in range(90)] + [frame(i) for i in range(30)]
+    source = ScriptedSource(script, live=True)
+    backend = FakeBackend()
+    pipeline = Pipeline(Factory(source), PoseEstimator(backend))
+    pipeline.set_rate(5)
+    with pipeline:
+        until(pipeline._source_done.is_set, "every frame handed over")
+        collect(pipeline)
+    stats = pipeline.stats()
+    assert stats.captured == 120 and stats.passed_over == 120 - (15 + 5)
+    assert stats.processed + pipeline._frames.dropped == 20  # the rest reached the slot
+    assert backend.calls == stats.processed
+
+
+def test_a_rate_never_holds_back_a_file_or_a_pipeline_asked_for_every_frame() -> None:
+    recorder = Recorder()
+    pipeline = Pipeline(
+        Factory(ScriptedSource([frame(i) for i in range(20)], live=False)),
+        PoseEstimator(FakeBackend()),
+        recorder,
+    )
+    pipeline.set_rate(5)  # a file read as fast as possible: nothing is stale, nothing is skipped
+    with pipeline:
+        collect(pipeline)
+    assert recorder.indexes == list(range(20)) and pipeline.stats().passed_over == 0
+    live = Pipeline(
+        Factory(ScriptedSource([frame(i) for i in range(20)], live=True)), PoseEstimator(FakeBackend())
+    )
+    live.set_rate(5)
+    live.set_rate(None)
+    with live:
+        until(live._source_done.is_set, "every frame handed over")
+        collect(live)
+    assert live.stats().passed_over == 0
+
+
 def test_a_stalled_source_is_restarted_only_once_the_injected_clock_says_so() -> None:
     clock = Clock()
     stalled = ScriptedSource([frame(0), frame(1)], live=True, after="timeout", name="cam-1")
