@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from kiosk.drills import AUTO_DRILL, DEFAULT_DRILL, DRILLS, get_drill, recognise_drill
 from kiosk.engine import HingeEngine
 from kiosk.errors import InputError
-from kiosk.reps import FAULTS, TOO_SHALLOW, RepResult
+from kiosk.reps import FAULTS, HELD_AT_BOTTOM, HELD_LONGER_THAN_THE_SET, TOO_SHALLOW, RepResult, split_set_ups
 from kiosk.track import PoseTrack, load_track
 
 TRACK_SUFFIXES = (".npz", ".json", ".json.gz")
@@ -88,7 +88,8 @@ def analyze_track(
     wall_distance_in: float = 9.0,
     user_height_cm: float | None = None,
 ) -> Analysis:
-    """Run the engine over every frame of the track, as the kiosk would live."""
+    """Run the engine over every frame of the track, as the kiosk would live; then, with the whole
+    recording in hand, take out the quick bell pickups and set-downs (`split_set_ups`)."""
     engine = HingeEngine(
         drill, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm, frame_size=track.frame_size
     )
@@ -106,6 +107,10 @@ def analyze_track(
             out.dropped.append((float(t), result.dropped))
     if len(track) and (last := engine.finish(float(track.t[-1])).rep) is not None:
         out.reps.append(last)
+    held = [t for t, why in out.dropped if why == HELD_AT_BOTTOM]
+    out.reps, set_ups = split_set_ups(out.reps, held)
+    out.dropped += [(rep.bottom_s, HELD_LONGER_THAN_THE_SET) for rep in set_ups]
+    out.dropped.sort()
     out.side = sides.most_common(1)[0][0] if sides else None
     return out
 

@@ -2,12 +2,13 @@
 
 The video is decoded again through the same `VideoFileSource` that made the pose track (same
 frames, same upright turn, same timestamps), and each frame goes through the engine as in
-`analyze` (a first quick pass counts the reps for the "3 / 10" counter), so the rep numbers match
-its table. Each output frame is the source frame, unmirrored
-(a review shows the lifter as filmed), with the skeleton, the dowel line and the virtual wall on it,
-and a side panel with the drill, the rep counter, the reps so far and the current cue: the display's
-own widgets on an offscreen SDL renderer (the dummy video driver, so it runs headless). The last
-frame is held a moment with the final tally. Encoded with libx264 (mpeg4 where it is missing).
+`analyze` (a first pass, `analyze_track` itself, counts the reps for the "3 / 10" counter and takes
+out a quick bell pickup or set-down), so the rep numbers match its table. Each output frame is the
+source frame, unmirrored (a review shows the lifter as filmed), with the skeleton, the dowel line
+and the virtual wall on it, and a side panel with the drill, the rep counter, the reps so far and
+the current cue: the display's own widgets on an offscreen SDL renderer (the dummy video driver, so
+it runs headless). The last frame is held a moment with the final tally. Encoded with libx264
+(mpeg4 where it is missing).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def annotate_video(
     import av
     import pygame
 
+    from kiosk.analyze import analyze_track
     from kiosk.display import open_display
     from kiosk.display import theme as th
     from kiosk.display import widgets as w
@@ -84,11 +86,11 @@ def annotate_video(
             d, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm, frame_size=(fw, fh)
         )
 
-    # A first quick pass for the total, so the counter reads "3 / 10" from the start.
-    engine = new_engine()
-    total = sum(1 for kp, t in zip(track.keypoints, track.t, strict=True) if engine.step(kp, float(t)).rep)
-    if len(track) and engine.finish(float(track.t[-1])).rep is not None:
-        total += 1
+    # A first pass, as `analyze` makes it: the total, so the counter reads "3 / 10" from the start,
+    # and the reps as numbered there (a quick bell pickup or set-down taken out) by lockout time.
+    found = analyze_track(track, d.name, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm)
+    total = len(found.reps)
+    counted = {rep.end_s: rep for rep in found.reps}
     engine = new_engine()
     reps: list[Any] = []
     width = max(3.0, fh * 0.009)
@@ -142,16 +144,16 @@ def annotate_video(
                     "annotate the video the track was made from"
                 )
             result = engine.step(track.keypoints[i], t)
-            if result.rep is not None:
-                reps.append(result.rep)
+            if result.rep is not None and result.rep.end_s in counted:
+                reps.append(counted[result.rep.end_s])
             snap = FrameSnapshot.from_result(result, d.name)
             emit(frame.rgb, snap)
             last = (frame.rgb, snap)
         if last is None:
             raise InputError(f"{src}: no frames to annotate")
         final = engine.finish(float(track.t[min(n, i + 1) - 1]))
-        if final.rep is not None:
-            reps.append(final.rep)
+        if final.rep is not None and final.rep.end_s in counted:
+            reps.append(counted[final.rep.end_s])
         emit(last[0], FrameSnapshot.from_result(final, d.name), copies=max(1, round(HOLD_S * rate)))
         for packet in stream.encode():
             container.mux(packet)

@@ -32,8 +32,9 @@ of floats into a preallocated buffer; the verdict, and its allocations, come onc
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from kiosk.drills import Drill
@@ -113,6 +114,14 @@ TOO_SHALLOW = "too shallow to be a rep"
 SHALLOW_ATTEMPT_HIP_DEG = 30.0
 SHALLOW_HINGE = "a hinge too shallow to count: push the hips further back"
 HELD_AT_BOTTOM = "held at the bottom: a set-up or set-down, not a rep"
+# Telling a quick pickup or set-down from a rep over a whole recording (see `split_set_ups`). A rep's
+# bottom is held 0.2-0.7 s on the shared clips (touch-and-go swings to dead-stop bell deadlifts);
+# gripping or letting go of a bell keeps it still for longer, and twice the set's own hold with a
+# floor of 1 s leaves a set of slow, paused reps alone.
+SET_GAP_S = 10.0  # reps closer than this (one's lockout to the next one's start) are one set
+SET_UP_HOLD_S = 1.0
+SET_UP_HOLD_RATIO = 1.5
+HELD_LONGER_THAN_THE_SET = "held at the bottom much longer than the set's reps: a bell picked up or put down"
 
 # Columns of the per-rep buffer.
 C_T, C_HIP, C_KNEE, C_TRUNK, C_SHIN, C_THIGH, C_ALIGN, C_HEAD = range(8)
@@ -149,6 +158,7 @@ class RepResult:
     tempo_up_s: float
     # False when too few side-on frames were seen to judge form (faults then stay empty).
     judged: bool = True
+    hold_s: float = math.nan  # how long the bottom was held (within 85% of the deepest point)
     # The medians behind the verdict, for the display and for tuning.
     evidence: dict[str, float] = field(default_factory=dict)
 
@@ -174,6 +184,46 @@ class RepResult:
             "tempo_down_s": round(self.tempo_down_s, 2),
             "tempo_up_s": round(self.tempo_up_s, 2),
         }
+
+
+def split_set_ups(
+    reps: Sequence[RepResult], held: Sequence[float] = ()
+) -> tuple[list[RepResult], list[RepResult]]:
+    """Reps, and the first or last movements of a set that were a bell picked up or put down.
+
+    Live, a bottom held past the drill's `max_dwell_s` is already not a rep; a quick grab of the bell
+    is the same movement as a rep and counts. Over a whole recording the set shows what its reps look
+    like: a pickup opens a set and a set-down closes it, each with a bottom held (gripping, letting go)
+    well past the set's own reps. So the first and last movements of a set (reps no further apart
+    than `SET_GAP_S`, at least three of them) are set-ups when held longer than `SET_UP_HOLD_S` and
+    `SET_UP_HOLD_RATIO` times the median hold of the reps between them. A set has one pickup and one
+    set-down: `held` are the times the counter itself already turned a movement away as held at the
+    bottom, and a set with one of those just before (after) it keeps its first (last) rep. The reps
+    kept are numbered from 1 again.
+    """
+    runs: list[list[RepResult]] = []
+    for rep in reps:
+        if runs and rep.start_s - runs[-1][-1].end_s <= SET_GAP_S:
+            runs[-1].append(rep)
+        else:
+            runs.append([rep])
+    kept: list[RepResult] = []
+    set_ups: list[RepResult] = []
+    for run in runs:
+        out = set()
+        if len(run) >= 3:
+            typical = statistics.median(r.hold_s for r in run[1:-1])
+            picked = any(run[0].start_s - SET_GAP_S <= t <= run[0].start_s for t in held)
+            put = any(run[-1].end_s <= t <= run[-1].end_s + SET_GAP_S for t in held)
+            for end, done in ((0, picked), (len(run) - 1, put)):
+                hold = run[end].hold_s
+                if done:
+                    continue
+                if hold > SET_UP_HOLD_S and hold > SET_UP_HOLD_RATIO * typical:
+                    out.add(end)
+        for i, rep in enumerate(run):
+            (set_ups if i in out else kept).append(rep)
+    return [replace(rep, index=n) for n, rep in enumerate(kept, start=1)], set_ups
 
 
 def _round(x: float, nd: int) -> float | None:
@@ -480,7 +530,8 @@ class RepCounter:
         frame_dt = (rows[-1][C_T] - rows[0][C_T]) / (len(rows) - 1) if len(rows) > 1 else 0.0
         near = max(self.drill.rep_min_drop, 0.85 * self._peak)
         bottom = [row for row in rows if row[C_DROP] >= near]
-        if len(bottom) * frame_dt > self._dwell_limit(_median(bottom, C_HANDS)[0]):
+        hold_s = len(bottom) * frame_dt
+        if hold_s > self._dwell_limit(_median(bottom, C_HANDS)[0]):
             self.dropped = HELD_AT_BOTTOM
             return None
         if self._hips_bent(MIN_REP_HIP_FLEX_DEG) is False:
@@ -496,6 +547,7 @@ class RepCounter:
             end_s=self._lockout_t,
             peak_drop=self._peak,
             wall_thighs=self.wall_thighs,
+            hold_s=hold_s,
         )
 
 
@@ -509,6 +561,7 @@ def judge_rep(
     end_s: float,
     peak_drop: float,
     wall_thighs: float,
+    hold_s: float = math.nan,
 ) -> RepResult:
     """Faults and score of one rep from its per-frame rows (see the C_* columns)."""
     # Form is judged from frames seen from the side: within about 22 degrees of side-on, angles in
@@ -606,5 +659,6 @@ def judge_rep(
         tempo_down_s=float(bottom_s - start_s),
         tempo_up_s=float(end_s - bottom_s),
         judged=judged,
+        hold_s=float(hold_s),
         evidence=ev,
     )

@@ -1,9 +1,13 @@
 """Rep counting on the synthetic performer: what counts, what does not, and when."""
 
+from dataclasses import replace
+
 import pytest
 
+from kiosk.analyze import analyze_track
 from kiosk.body import BodyPart
 from kiosk.performer import RepSpec, perform
+from kiosk.reps import HELD_LONGER_THAN_THE_SET, RepResult, split_set_ups
 from tests.helpers import performed, reps_of
 
 
@@ -46,6 +50,43 @@ def test_oblique_camera_still_counts():
 def test_bell_pickup_and_setdown_do_not_count():
     perf = performed(None, n=10, drill="kettlebell-deadlift", pickup_s=3.0, setdown_s=3.0)
     assert len(reps_of(perf, "kettlebell-deadlift")) == 10
+
+
+@pytest.mark.parametrize("hold_s", [1.0, 1.8])
+def test_a_quick_pickup_and_set_down_are_taken_out_over_the_whole_set(hold_s):
+    # Live, a bottom held under max_dwell_s (2.5 s) is counted: a quick grab is the same movement
+    # as a rep. With the whole set in hand, the first and last are held far longer than the rest.
+    perf = performed(None, n=10, drill="kettlebell-deadlift", pickup_s=hold_s, setdown_s=hold_s, seed=2)
+    found = analyze_track(perf.track, "kettlebell-deadlift")
+    assert [r.index for r in found.reps] == list(range(1, 11))
+    truth = [(t.start_s, t.end_s) for t in perf.truth]
+    assert all(start - 0.5 < r.bottom_s < end for r, (start, end) in zip(found.reps, truth, strict=True))
+    assert sum(why == HELD_LONGER_THAN_THE_SET for _, why in found.dropped) == 2
+
+
+def _held(hold_s: float, start_s: float) -> RepResult:
+    return RepResult(
+        0, start_s, start_s + 1.0, start_s + 2.0, 100, (), 90.0, 170.0, 0.5, None, 1.0, 1.0, hold_s=hold_s
+    )
+
+
+def test_a_set_of_paused_reps_keeps_every_rep():
+    paused = [_held(1.6, 3.0 * i) for i in range(6)]  # every rep held the same: that is this lifter's tempo
+    kept, set_ups = split_set_ups(paused)
+    assert len(kept) == 6 and not set_ups
+    slower_first = [_held(1.3, 0.0)] + [_held(0.9, 3.0 * i) for i in range(1, 6)]  # under 1.5 times the rest
+    assert len(split_set_ups(slower_first)[0]) == 6
+
+
+def test_a_set_keeps_its_ends_when_the_counter_already_turned_the_set_ups_away():
+    reps = [_held(0.4, 3.0 * i) for i in range(10)]
+    reps[0], reps[-1] = _held(1.6, 0.0), _held(1.6, 27.0)
+    kept, set_ups = split_set_ups(reps)
+    assert len(kept) == 8 and set_ups == [reps[0], reps[-1]]
+    kept, set_ups = split_set_ups(reps, held=[-2.0, 31.0])  # a pickup and a set-down already dropped
+    assert len(kept) == 10 and not set_ups
+    apart = split_set_ups(reps[:5] + [replace(r, start_s=r.start_s + 60.0) for r in reps[5:]])[1]
+    assert apart == [reps[0]]  # two sets: the first opens with a pickup; the second's first rep is a rep
 
 
 def test_set_up_shuffles_are_not_reps():
