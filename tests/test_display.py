@@ -406,3 +406,24 @@ def test_audio_hotplug_events_reach_the_app_and_keys_only_in_development(display
     assert [a.action for a in display.events(dev_keys=False)] == ["audio-lost", "audio-found"]
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_q))
     assert [a.action for a in display.events(dev_keys=True)] == ["quit"]
+
+
+def test_a_closed_display_leaves_no_texture_behind() -> None:
+    """SDL frees a window's textures with it: a texture object still alive then frees that memory
+    again when it is collected, possibly under a newer display's texture (a test that failed now
+    and then with "Parameter 'texture' is invalid")."""
+    import gc
+
+    from pygame._sdl2.video import Texture
+
+    d = open_display((720, 1280), fullscreen=False, orientation="landscape")  # turned: a target texture
+    flow, snap, picture = _states()[Screen.ACTIVE]
+    draw(d, Scene(flow=flow, frame=picture, snap=snap, progress=_progress()))
+    renderer = d.renderer
+
+    def alive() -> int:
+        return sum(isinstance(o, Texture) and o.renderer is renderer for o in gc.get_objects())
+
+    assert alive() > 3  # text, shapes, the camera picture, the target
+    d.close()
+    assert alive() == 0

@@ -18,6 +18,7 @@ renderer: 4-7 ms a frame for a 720p camera (`hinge-kiosk bench kiosk`). Presenti
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import re
 from collections.abc import Callable
@@ -178,6 +179,13 @@ class Display:
         return out
 
     def close(self) -> None:
+        """Free every texture while its renderer exists, then the window. SDL frees a window's
+        textures with the window; a texture object finalised after that frees their memory again,
+        and by then it may hold a texture of a newer window ("Parameter 'texture' is invalid")."""
+        self.renderer.target = None  # the renderer keeps the texture it draws into
+        self.canvas.release()
+        self._target = None
+        gc.collect()
         self.window.destroy()
         pygame.display.quit()
 

@@ -101,6 +101,15 @@ class Canvas:
         self._camera_copy: np.ndarray | None = None
         self._rect = pygame.Rect(0, 0, 0, 0)  # scratch, reused by every draw call
 
+    def release(self) -> None:
+        """Drop every texture this canvas made (before its renderer goes: see `Display.close`)."""
+        self._texts.clear()
+        self._discs.clear()
+        self._bands.clear()
+        self._camera = None
+        self._camera_key = (0, 0)
+        self._camera_source = None
+
     def _shape(self, cache: dict[Color, Texture], shape: pygame.Surface, color: Color) -> Texture:
         tex = cache.get(color)
         if tex is None:
