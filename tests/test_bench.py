@@ -62,3 +62,17 @@ def test_bench_kiosk_realtime_measures_latency_from_when_frames_arrive(
     doc = _bench_kiosk(shared_data, capsys, monkeypatch, "--frames", "20", "--realtime")
     assert doc["frames"] >= 2
     assert 0 < doc["latency_ms_p50"] <= doc["latency_ms_p95"] < 10_000
+
+
+@pytest.mark.parametrize("bench", ["pipeline", "kiosk"])
+def test_a_video_that_fails_partway_ends_the_benchmark_with_its_cause(
+    bench: str, model_path: Path, shared_data: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pipeline reopens a failed source (right for a camera): over a truncated file, a benchmark
+    # once replayed the good part forever.
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(_clip(shared_data).read_bytes()[:400_000])
+    extra = ["--size", "640x360"] if bench == "kiosk" else []
+    assert main(["bench", bench, str(truncated), "--frames", "300", *extra]) == 2
+    assert "damaged or truncated" in capsys.readouterr().err

@@ -106,6 +106,27 @@ def bracketed(backend: Any, inputs: list[np.ndarray], count: int, real: Callable
     return Bracketed(result, count / (before + after), cpu / wall if wall > 0 else math.nan)
 
 
+class OpenOnce:
+    """A benchmark's source factory: the video is opened once. The pipeline reopens a source that
+    failed, which is right for a camera; a damaged file would replay its good part forever, so a
+    second opening calls `on_failure` (which ends the run) and fails."""
+
+    def __init__(self, factory: Callable[[], FrameSource], name: str) -> None:
+        self.factory, self.name = factory, name
+        self.on_failure: Callable[[], None] = lambda: None
+        self.opened = self.failed = False
+
+    def __call__(self) -> FrameSource:
+        if self.opened:
+            self.failed = True
+            self.on_failure()
+            raise InputError(
+                f"{self.name}: the video failed partway (damaged or truncated?); nothing measured"
+            )
+        self.opened = True
+        return self.factory()
+
+
 class FirstFrames(FrameSource):
     """The first `limit` frames of `source` (all of them when `limit` <= 0)."""
 

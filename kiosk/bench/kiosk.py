@@ -36,7 +36,14 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.bench.common import FirstFrames, add_video_arguments, bracketed, reference_inputs, video_path
+from kiosk.bench.common import (
+    FirstFrames,
+    OpenOnce,
+    add_video_arguments,
+    bracketed,
+    reference_inputs,
+    video_path,
+)
 
 
 def rss_mb() -> float:
@@ -70,10 +77,14 @@ def measure(
 
     backend = open_backend(find_model(), runtime, threads)
     tap = CaptureTap()
-    inputs = Inputs(
+    opener = OpenOnce(
         lambda: tap.wrap(
             FirstFrames(VideoFileSource(video, realtime=realtime, model_input=backend.input_size), frames)
         ),
+        str(video),
+    )
+    inputs = Inputs(
+        opener,
         SizedEstimator(PoseEstimator(backend)),
         tap,
         description=str(video),
@@ -88,6 +99,7 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="hinge-bench-") as tmp:
         writer = StoreWriter(Path(tmp) / "sessions.db")
         app = App(cfg, inputs, display, writer=writer, until_end=True)
+        opener.on_failure = app.stop
         with VideoFileSource(video) as probe:
             count = min(frames if frames > 0 else probe.frame_count, 2000)
             video_fps = probe.fps
@@ -95,6 +107,8 @@ def measure(
         invoke_fps = measured.invoke_fps
         stats = app.pipeline.stats()
         loop = app.stats
+    if opener.failed:
+        raise InputError(f"{video}: the video failed partway (damaged or truncated?); nothing measured")
     n = stats.processed
     if n < 2 or loop.frames < 2:
         raise InputError(f"{video}: needs at least 2 decodable frames to measure a rate")

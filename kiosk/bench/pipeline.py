@@ -23,7 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.bench.common import FirstFrames, add_video_arguments, bracketed, reference_inputs, video_path
+from kiosk.bench.common import (
+    FirstFrames,
+    OpenOnce,
+    add_video_arguments,
+    bracketed,
+    reference_inputs,
+    video_path,
+)
 from kiosk.sources import VideoFileSource
 
 
@@ -49,13 +56,18 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
     count = frames if frames > 0 else probe.frame_count
     probe.close()
     score, scorer_name = _scorer(drill, frame_size)
+    opener = OpenOnce(
+        lambda: FirstFrames(VideoFileSource(video, model_input=backend.input_size), frames), str(video)
+    )
     pipeline = Pipeline(
-        lambda: FirstFrames(VideoFileSource(video, model_input=backend.input_size), frames),
+        opener,
         PoseEstimator(backend),
         score,
         stall_s=30.0,
         window=1_000_000,
     )
+
+    opener.on_failure = pipeline.stop
 
     def run_pipeline() -> PipelineStats:
         with pipeline:
