@@ -25,6 +25,14 @@ cmd=${1:-}
 case "$cmd" in
   setup) setup ;;
   run) setup; exec "$venv/bin/hinge-kiosk" run "$@" ;;
-  test) setup; exec "$venv/bin/python" -m pytest -q "$@" ;;
+  test)
+    setup
+    # The tests that run the pose model skip without it; with the project's shared folder beside the
+    # clone (or $HINGE_SHARED), install it from there, hash-checked, as CI does.
+    models="${HINGE_SHARED:-../shared}/models"
+    if [ -d "$models" ] && ! "$venv/bin/hinge-kiosk" models verify >/dev/null 2>&1; then
+      "$venv/bin/hinge-kiosk" models fetch --from "$models"
+    fi
+    exec "$venv/bin/python" -m pytest -q "$@" ;;
   *) echo "usage: tools/dev.sh run|test|setup [ARGS]" >&2; exit 2 ;;
 esac
