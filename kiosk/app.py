@@ -178,6 +178,8 @@ def open_inputs(
 
     `demo` alone: the performer. A video `source`: that video, looped, labelled "Recorded video"
     with or without `demo`: its endless loop is no visitor, so it never writes the real history.
+    A video named on the command line that cannot be read is an `InputError`, not the demo: the
+    person who typed it is there to read why.
     """
     if demo and not source:
         return performer_inputs("Synthetic performer", demo_start_s, portrait)
@@ -186,13 +188,15 @@ def open_inputs(
     from kiosk.pose import PoseEstimator
     from kiosk.sources import open_source
 
+    spec = source or cfg.camera.source
+    is_file = not (spec in ("auto", "picamera2") or spec.isdigit() or spec.startswith("/dev/"))
+    if source and is_file and not Path(source).is_file():
+        raise InputError(f"--source {source}: {'not a file' if Path(source).exists() else 'no such file'}")
     try:
         backend = open_backend(find_model(cfg.pose.model_dir or None), cfg.pose.runtime, cfg.pose.threads)
     except KioskError as exc:
         log.warning("no pose model (%s): running the built-in demo", exc)
         return performer_inputs("No pose model: hinge-kiosk models fetch", demo_start_s, portrait)
-    spec = source or cfg.camera.source
-    is_file = not (spec in ("auto", "picamera2") or spec.isdigit() or spec.startswith("/dev/"))
 
     def opener() -> FrameSource:
         return open_source(
@@ -207,6 +211,8 @@ def open_inputs(
     try:
         first: FrameSource | None = opener()
     except KioskError as exc:
+        if source and is_file:
+            raise InputError(f"--source {source}: {exc}") from None
         log.warning("no camera (%s): running the built-in demo", exc)
         if is_file:
             return performer_inputs("Cannot read the video", demo_start_s, portrait)
@@ -866,9 +872,17 @@ def build(
         raise InputError("--seconds must be positive")
 
     display, headless = _open_display(cfg)
-    inputs = open_inputs(
-        cfg, demo=args.demo, source=args.source, demo_start_s=demo_start_s, portrait=display.layout.portrait
-    )
+    try:
+        inputs = open_inputs(
+            cfg,
+            demo=args.demo,
+            source=args.source,
+            demo_start_s=demo_start_s,
+            portrait=display.layout.portrait,
+        )
+    except BaseException:
+        display.close()
+        raise
     if inputs.demo_session and not performer:
         # Fell back to the performer: its script needs its own session shape.
         from dataclasses import replace

@@ -149,7 +149,8 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIO
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        log.info("history schema upgraded to v%d (%s)", m.version, m.description)
+        if current:  # a new file is simply created; only an upgrade of kept history is news
+            log.info("history schema upgraded to v%d (%s)", m.version, m.description)
     return max(current, latest)
 
 

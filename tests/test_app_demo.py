@@ -431,3 +431,25 @@ def test_standby_can_be_turned_off() -> None:
     app.flow.tick(10_000.0)
     app._standby()
     assert not app.standby
+
+
+def _run_source(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    status = main(["run", "--source", str(path), "--windowed", "640x360", "--seconds", "1"])
+    return status, capsys.readouterr().err
+
+
+def test_a_video_named_on_the_command_line_that_is_not_there_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not the demo with a log line: whoever typed --source is there to read why (exit 2)."""
+    for path, why in ((tmp_path / "missing.mp4", "no such file"), (tmp_path, "not a file")):
+        status, err = _run_source(path, capsys)
+        assert status == 2 and f"--source {path}: {why}" in err, err
+
+
+def test_a_video_named_on_the_command_line_that_cannot_be_decoded_is_an_error(
+    model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.mp4").write_text("not a video")
+    status, err = _run_source(tmp_path / "notes.mp4", capsys)
+    assert status == 2 and "not a readable video" in err, err
