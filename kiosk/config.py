@@ -579,7 +579,30 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"{path}: not present; the kiosk uses the packaged defaults")
     else:
         print(f"{path}: ok")
+    for note in _path_notes(loaded.config):
+        print(f"note: {note}")
     return 0
+
+
+def _path_notes(cfg: Config) -> list[str]:
+    """Paths in a valid configuration that do not exist on this machine. Notes, not errors: a file
+    for a Pi is often checked elsewhere, and a camera may be plugged in later."""
+    notes = []
+    source = cfg.camera.source
+    device = source.startswith("/dev/")
+    if device and not Path(source).exists():
+        notes.append(f"camera.source {source} is not connected now (the kiosk runs its demo until it is)")
+    elif not device and source not in ("auto", "picamera2") and not Path(source).is_file():
+        notes.append(f"camera.source {source}: no such video file here")
+    if cfg.pose.model_dir and not Path(cfg.pose.model_dir).is_dir():
+        notes.append(f"pose.model_dir {cfg.pose.model_dir} does not exist here (the kiosk runs its demo)")
+    if cfg.store.path:
+        folder = Path(cfg.store.path).expanduser().parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not os.access(folder, os.W_OK | os.X_OK):
+            notes.append(f"store.path {cfg.store.path}: {folder} is not writable by this user")
+    return notes
 
 
 def _cmd_show(args: argparse.Namespace) -> int:

@@ -318,7 +318,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print(f"model folder: {folder}")
     for spec in load_manifest():
         path = folder / spec.file
-        state = "installed" if path.is_file() else "not installed"
+        if not path.is_file():
+            state = "not installed"
+        else:  # a 3 MB hash: cheap enough to say "installed" only of a file that would load
+            state = "installed" if sha256_file(path) == spec.sha256 else "damaged (run `models fetch`)"
         print(f"{spec.name}  {spec.file}  input {spec.input_size}  {spec.licence}  {state}")
         print(f"    {spec.description}")
         print(f"    {spec.page or spec.url}")

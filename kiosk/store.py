@@ -218,7 +218,9 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
     name = getattr(exc, "sqlite_errorname", "")
     text = str(exc)
     retry = True  # unless the file itself is damaged or the failure is not understood
-    if name.startswith("SQLITE_FULL") or "disk is full" in text:
+    if path.is_dir():  # SQLite calls this an I/O error, which would send people to their SD card
+        fix, retry = "that is a folder, not a history file: give store.path (or --db) a file name", False
+    elif name.startswith("SQLITE_FULL") or "disk is full" in text:
         fix = "the disk is full: free space on the SD card (see `df -h`)"
     elif name.startswith("SQLITE_READONLY") or "readonly" in text or "Read-only" in text:
         fix = (

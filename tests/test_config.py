@@ -333,6 +333,17 @@ def test_cli_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(out) == 2 and "audio.volume = 3" in out[0] and "did you mean [session]?" in out[1]
 
 
+def test_cli_check_notes_paths_that_are_not_there(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = f'[camera]\nsource = "/dev/video97"\n[pose]\nmodel_dir = "{tmp_path / "none"}"\n'
+    assert main(["config", "check", str(site(tmp_path, text))]) == 0  # valid: the notes are not errors
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith(": ok") and len(out) == 3
+    assert "/dev/video97 is not connected now" in out[1] and "does not exist here" in out[2]
+    site(tmp_path, f'[camera]\nsource = "{tmp_path / "gone.mp4"}"\n')
+    assert main(["config", "check", str(tmp_path / "config.toml")]) == 0
+    assert "no such video file here" in capsys.readouterr().out
+
+
 def test_cli_check_without_site_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "check"]) == 0
     assert "not present; the kiosk uses the packaged defaults" in capsys.readouterr().out

@@ -235,6 +235,11 @@ def test_cli_fetch_verify_list(shared_models: Path, tmp_path: Path, capsys: pyte
     assert main(["models", "list", "--dir", str(dest)]) == 0
     out = capsys.readouterr().out
     assert "installed" in out and "Apache-2.0" in out
+    model = next(dest.glob("*.tflite"))
+    model.write_bytes(model.read_bytes()[:100_000])  # cut short: it would not load
+    assert main(["models", "list", "--dir", str(dest)]) == 0
+    out = capsys.readouterr().out
+    assert "damaged" in out and " installed" not in out
 
 
 def test_cli_refuses_a_wrong_file_with_one_line_and_status_2(

@@ -552,5 +552,9 @@ def test_history_command(
 def test_history_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", "--db", str(tmp_path / "none.db")]) == 2
     assert "no such file" in capsys.readouterr().err
+    (tmp_path / "folder.db").mkdir()
+    assert main(["history", "--db", str(tmp_path / "folder.db")]) == 2
+    err = capsys.readouterr().err
+    assert "a folder, not a history file" in err and "card" not in err  # not "replace your SD card"
     with pytest.raises(SystemExit):
         main(["history", "--days", "0"])
