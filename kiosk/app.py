@@ -182,7 +182,7 @@ def open_inputs(
     person who typed it is there to read why.
     """
     if demo and not source:
-        return performer_inputs("Synthetic performer", demo_start_s, portrait)
+        return performer_inputs("Animated stand-in", demo_start_s, portrait)
     from kiosk.backends import open_backend
     from kiosk.models import find_model
     from kiosk.pose import PoseEstimator

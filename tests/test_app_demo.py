@@ -47,7 +47,7 @@ def test_demo_end_to_end_counts_reps_into_the_history(tmp_path: Path) -> None:
         demo_start_s=17.0,
     )
     try:
-        assert app.inputs.demo == "Synthetic performer"
+        assert app.inputs.demo == "Animated stand-in"
         assert app.run() == 0
         assert app.stats.reps >= 2, app.stats
         assert app.flow.screen is Screen.ACTIVE

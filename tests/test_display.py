@@ -174,7 +174,7 @@ def test_every_screen_renders_inside_the_screen(display: Display) -> None:
     }
     states = _states()
     for screen, (flow, snap, picture) in states.items():
-        scene = Scene(flow=flow, frame=picture, snap=snap, progress=progress, demo="Synthetic performer")
+        scene = Scene(flow=flow, frame=picture, snap=snap, progress=progress, demo="Animated stand-in")
         scene.now = flow.t + 1.0
         _, recorded = draw(display, scene)
         drawn = texts(recorded)

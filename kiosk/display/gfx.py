@@ -403,6 +403,26 @@ class Canvas:
             self._wraps.popitem(last=False)
         return lines
 
+    def fit_lines(
+        self, text: str, px: int, max_width: int, max_lines: int, bold: bool = True
+    ) -> tuple[int, tuple[str, ...]]:
+        """The largest size up to `px` (down to two thirds of it) at which `text` wraps into
+        `max_lines`, and its lines. Still too long at the smallest size, the last line ends in an
+        ellipsis: a sentence cut off without a sign reads as the whole message."""
+        size = px
+        while True:
+            lines = self.wrap(text, size, max_width, bold)
+            if len(lines) <= max_lines:
+                return size, lines
+            if size <= 2 * px // 3:
+                break
+            size = max(2 * px // 3, size - max(1, px // 12))
+        font = self.font(size, bold)
+        last = lines[max_lines - 1]
+        while last and font.size(last + "…")[0] > max_width:
+            last = last[:-1].rstrip()
+        return size, (*lines[: max_lines - 1], last + "…")
+
     def paragraph(
         self,
         text: str,
@@ -415,8 +435,9 @@ class Canvas:
         bold: bool = True,
         bg: Color | None = None,
     ) -> int:
-        """Wrapped text inside `rect`, vertically centred; returns the height used."""
-        lines = self.wrap(text, px, rect.w, bold)[:max_lines]
+        """Wrapped text inside `rect`, vertically centred, smaller if it needs more than `max_lines`
+        (see `fit_lines`); returns the height used."""
+        px, lines = self.fit_lines(text, px, rect.w, max_lines, bold)
         step = round(self.font(px, bold).get_linesize() * line_gap)
         total = step * len(lines)
         y = rect.centery - total / 2.0

@@ -77,6 +77,7 @@ class Screens:
         self.figure_view = w.View()
         self.camera_rect = pygame.Rect(0, 0, 0, 0)
         self._attract: tuple[np.ndarray, np.ndarray] | None = None
+        self._checklist_flipped = False  # the placement checklist moved across, clear of the person
 
     # ------------------------------------------------------------------------------ frame
 
@@ -270,8 +271,8 @@ class Screens:
         anchor, x = ("midtop", col.centerx) if center else ("topleft", col.x)
         y = c.text(title, size, th.INK, (x, col.y), anchor).bottom + px(10)
         body = "A coach that watches you from the side and corrects you rep by rep, out loud."
-        size = px(th.BODY)
-        for line in c.wrap(body, size, col.w, False)[:3]:
+        size, lines = c.fit_lines(body, px(th.BODY), col.w, 3, bold=False)
+        for line in lines:
             y = c.text(line, size, th.MUTED, (x, y), anchor, bold=False).bottom
         return y
 
@@ -491,7 +492,22 @@ class Screens:
             ("Side-on", checks.side_on),
             ("Standing tall", checks.standing),
         )
-        self._checklist(L.counter, items)
+        self._checklist(self._clear_of_person(L.counter, snap), items)
+
+    def _clear_of_person(self, rect: pygame.Rect, snap: FrameSnapshot | None) -> pygame.Rect:
+        """`rect`, an overlay at one side of the picture, or its mirror image across the screen when
+        the person stands under it and not under the other: people placing themselves must see
+        themselves. It moves only then, so it does not hop about as someone walks around."""
+        flipped = pygame.Rect(self.layout.size[0] - rect.right, rect.y, rect.w, rect.h)
+        if snap is not None and snap.person and snap.valid.any():
+            xs = [
+                self.camera_view.x(float(x)) for x, ok in zip(snap.pose[:, 0], snap.valid, strict=True) if ok
+            ]
+            lo, hi = min(xs), max(xs)
+            here, there = (flipped, rect) if self._checklist_flipped else (rect, flipped)
+            if here.x <= hi and lo <= here.right and not (there.x <= hi and lo <= there.right):
+                self._checklist_flipped = not self._checklist_flipped
+        return flipped if self._checklist_flipped else rect
 
     def _checklist(self, rect: pygame.Rect, items: tuple[tuple[str, bool], ...]) -> None:
         c, L = self.canvas, self.layout
@@ -538,14 +554,21 @@ class Screens:
         ).bottom
         name = DRILLS[names[flow.choice]].title
         hint_size, hint_w = px(th.SMALL), panel.w - 2 * pad
-        # Wrapped, not shrunk: these two lines are how the screen is worked, read from metres away.
-        hint1 = c.wrap("Raise a hand above your head for 2 s: next drill", hint_size, hint_w, False)[:3]
-        hint2 = c.wrap(f"Or stand still: {name} starts in {math.ceil(flow.choose_left)} s", hint_size, hint_w)
-        hint2 = hint2[:3]
+        # Wrapped, shrunk only past three lines: these two lines are how the screen is worked, read
+        # from metres away. (Drawn at one size below: the smaller of the two.)
+        hint_text1 = "Raise a hand above your head for 2 s: next drill"
+        hint_text2 = f"Or stand still: {name} starts in {math.ceil(flow.choose_left)} s"
+        size1, hint1 = c.fit_lines(hint_text1, hint_size, hint_w, 3, bold=False)
+        size2, hint2 = c.fit_lines(hint_text2, hint_size, hint_w, 3)
+        hint_size = min(size1, size2)
         step = c.line_height(hint_size)
         hints_h = (len(hint1) + len(hint2)) * step + px(30)
         tiles = pygame.Rect(panel.x + pad, y + px(16), panel.w - 2 * pad, panel.bottom - hints_h - y - px(32))
         tile_h = min(px(110), tiles.h / len(names))
+        # One size for every title, the one the longest fits at: a list in mixed sizes looks broken.
+        title_size = min(
+            c.fit(DRILLS[key].title, px(th.BODY), tiles.w - round(tile_h * 0.86) - px(30)) for key in names
+        )
         for i, key in enumerate(names):
             tile = pygame.Rect(tiles.x, round(tiles.y + i * tile_h), tiles.w, round(tile_h * 0.86))
             on = i == flow.choice
@@ -554,7 +577,7 @@ class Screens:
             title = DRILLS[key].title
             c.text(
                 title,
-                c.fit(title, px(th.BODY), tile.w - tile.h - px(30)),
+                title_size,
                 th.BLACK if on else th.INK,
                 (tile.x + px(24), tile.centery),
                 "midleft",
