@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from kiosk.argtypes import number, whole
 from kiosk.drills import AUTO_DRILL, DEFAULT_DRILL, DRILLS, get_drill, recognise_drill
 from kiosk.engine import HingeEngine
 from kiosk.errors import InputError
@@ -241,6 +242,7 @@ def main(args: argparse.Namespace) -> int:
     track = load_input(args.input, args)
     if args.save_track:
         track.save(args.save_track)
+        print(f"pose track written to {args.save_track}", file=sys.stderr)
     drill, found = judge_track(
         track, args.drill, wall_distance_in=args.wall_distance_in, user_height_cm=args.user_height_cm or None
     )
@@ -256,6 +258,7 @@ def main(args: argparse.Namespace) -> int:
             wall_distance_in=args.wall_distance_in,
             user_height_cm=args.user_height_cm or None,
         )
+        print(f"annotated video written to {args.annotate}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(doc) + "\n")
     else:
@@ -269,7 +272,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="count and judge reps in a pose track, video or image",
         description="Run the hinge engine over a pose track (.npz or .posetrack.json), a video or an image.",
     )
-    p.add_argument("input", metavar="TRACK|VIDEO|IMAGE")
+    p.add_argument(
+        "input",
+        metavar="TRACK|VIDEO|IMAGE",
+        help="a pose track (.npz, .posetrack.json[.gz]), a video or an image",
+    )
     p.add_argument(
         "--drill",
         default=AUTO_DRILL,
@@ -283,11 +290,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-track", metavar="OUT.npz", help="also write the pose track of what was seen")
     p.add_argument("--annotate", metavar="OUT.mp4", help="also write the video with the overlay drawn on")
     p.add_argument(
-        "--wall-distance-in", type=float, default=9.0, metavar="IN", help="virtual wall distance, inches"
+        "--wall-distance-in",
+        type=number(6, 12),
+        default=9.0,
+        metavar="IN",
+        help="virtual wall distance behind the heels, 6 to 12 inches (default: 9)",
     )
     p.add_argument(
-        "--user-height-cm", type=float, default=0.0, metavar="CM", help="the lifter's height, for cm readings"
+        "--user-height-cm",
+        type=number(120, 220, special=0),
+        default=0.0,
+        metavar="CM",
+        help="the lifter's height, 120 to 220 cm, for cm readings (default: 0, unknown)",
     )
     p.add_argument("--runtime", default="auto", help="pose runtime for videos and images: auto|litert|tflite")
-    p.add_argument("--threads", type=int, default=0, help="inference threads (0 = all cores)")
+    p.add_argument("--threads", type=whole(0), default=0, help="inference threads (default: 0, all cores)")
     p.set_defaults(func=main)

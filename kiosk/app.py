@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kiosk.argtypes import window_size
 from kiosk.coach import CoachSettings
 from kiosk.config import Config, load_config
 from kiosk.drills import DRILLS
@@ -814,16 +815,6 @@ class _NoPort:
 # ---------------------------------------------------------------------------------- the command
 
 
-def _window_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, like 1280x720") from None
-    if w < 320 or h < 240:
-        raise argparse.ArgumentTypeError(f"{text!r}: at least 320x240")
-    return w, h
-
-
 def _logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -978,7 +969,7 @@ def register(subparsers: Any) -> None:
         "--windowed",
         nargs="?",
         const=(),
-        type=_window_size,
+        type=window_size,
         metavar="WxH",
         help="a window instead of fullscreen (development; keyboard shortcuts on)",
     )

@@ -153,3 +153,26 @@ def test_no_reps_says_what_the_frames_showed(tmp_path, hide, says):
     assert out.returncode == 0, out.stderr
     assert " 0 reps " in out.stdout
     assert says in out.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["analyze", "x.npz", "--threads", "-2"],
+        ["analyze", "x.npz", "--wall-distance-in", "30"],
+        ["analyze", "x.npz", "--user-height-cm", "50"],
+        ["bench", "core", "--frames", "0"],
+        ["bench", "core", "--drill", "lunge"],
+        ["bench", "pipeline", "x.mp4", "--frames", "-5"],
+        ["bench", "kiosk", "x.mp4", "--size", "10x10"],
+        ["run", "--windowed", "abc"],
+    ],
+    ids=lambda argv: " ".join(argv[:3]),
+)
+def test_a_bad_option_value_is_refused_before_anything_runs(argv, capsys):
+    from kiosk.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert "error: argument" in capsys.readouterr().err

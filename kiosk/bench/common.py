@@ -21,6 +21,8 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from kiosk.argtypes import whole
+from kiosk.drills import DRILLS
 from kiosk.errors import InputError
 from kiosk.sources import EndOfStream, Frame, FrameSource
 
@@ -152,10 +154,16 @@ class FirstFrames(FrameSource):
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", metavar="VIDEO", help="a video file (e.g. a clip from ../shared/data/clips)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--threads", type=int, default=0, help="interpreter threads (default: all cores)")
+    parser.add_argument(
+        "--threads", type=whole(0), default=0, help="interpreter threads (default: 0, all cores)"
+    )
     parser.add_argument("--runtime", default="auto", help="pose runtime: auto|litert|tflite")
-    parser.add_argument("--frames", type=int, default=0, help="stop after this many frames (default: all)")
-    parser.add_argument("--drill", default=None, help="drill the engine scores (default: the configured one)")
+    parser.add_argument(
+        "--frames", type=whole(0), default=0, help="stop after this many frames (default: 0, all)"
+    )
+    parser.add_argument(
+        "--drill", choices=list(DRILLS), default=None, help="drill the engine scores (default: session.drill)"
+    )
 
 
 def video_path(text: str) -> Path:

@@ -23,6 +23,8 @@ import tracemalloc
 
 import numpy as np
 
+from kiosk.argtypes import whole
+from kiosk.drills import DRILLS
 from kiosk.engine import HingeEngine
 from kiosk.performer import Performer, RepSpec, Scenario
 from kiosk.reps import FAULTS
@@ -82,8 +84,10 @@ def measure(frames: int, drill: str = "hinge") -> dict:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--frames", type=int, default=12000, help="frames to score (default: %(default)s)")
-    p.add_argument("--drill", default="hinge")
+    p.add_argument("--frames", type=whole(1), default=12000, help="frames to score (default: %(default)s)")
+    p.add_argument(
+        "--drill", choices=list(DRILLS), default="hinge", help="drill the engine scores (default: hinge)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.argtypes import window_size
 from kiosk.bench.common import (
     FirstFrames,
     OpenOnce,
@@ -141,18 +142,10 @@ def measure(
     return doc
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT") from None
-    return w, h
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_video_arguments(parser)
     parser.add_argument(
-        "--size", type=_size, default=(1920, 1080), metavar="WxH", help="display size (1920x1080)"
+        "--size", type=window_size, default=(1920, 1080), metavar="WxH", help="display size (1920x1080)"
     )
     parser.add_argument(
         "--realtime", action="store_true", help="feed the video at its own frame rate, like a camera"
