@@ -115,11 +115,12 @@ SHALLOW_ATTEMPT_HIP_DEG = 30.0
 SHALLOW_HINGE = "a hinge too shallow to count: push the hips further back"
 HELD_AT_BOTTOM = "held at the bottom: a set-up or set-down, not a rep"
 # Telling a quick pickup or set-down from a rep over a whole recording (see `split_set_ups`). A rep's
-# bottom is held 0.2-0.7 s on the shared clips (touch-and-go swings to dead-stop bell deadlifts);
-# gripping or letting go of a bell keeps it still for longer, and twice the set's own hold with a
-# floor of 1 s leaves a set of slow, paused reps alone.
+# bottom reads held 0.2-0.7 s on the shared clips (touch-and-go swings to dead-stop bell deadlifts);
+# gripping or letting go of a bell takes a second of stillness, which reads 1.3 s or more with the
+# way down and up near the bottom. Sets of reps whose bottoms vary from 0.05 to 0.6 s (holds up to
+# 1.1 s) keep every rep; a set whose every rep pauses is left alone by the ratio.
 SET_GAP_S = 10.0  # reps closer than this (one's lockout to the next one's start) are one set
-SET_UP_HOLD_S = 1.0
+SET_UP_HOLD_S = 1.2
 SET_UP_HOLD_RATIO = 1.5
 HELD_LONGER_THAN_THE_SET = "held at the bottom much longer than the set's reps: a bell picked up or put down"
 

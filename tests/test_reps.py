@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from kiosk.analyze import analyze_track
@@ -62,6 +63,24 @@ def test_a_quick_pickup_and_set_down_are_taken_out_over_the_whole_set(hold_s):
     truth = [(t.start_s, t.end_s) for t in perf.truth]
     assert all(start - 0.5 < r.bottom_s < end for r, (start, end) in zip(found.reps, truth, strict=True))
     assert sum(why == HELD_LONGER_THAN_THE_SET for _, why in found.dropped) == 2
+
+
+@pytest.mark.parametrize("seed", [26, 27, 28, 29])
+def test_a_set_whose_pauses_vary_keeps_its_first_and_last_reps(seed):
+    # No pickup here: bottoms held 0.05 to 0.6 s at random (read as 0.5 to 1.1 s), tempo varied too.
+    # A floor of 1 s on the set-up hold took seed 28's slow last rep for a set-down.
+    rng = np.random.default_rng(seed)
+    specs = tuple(
+        RepSpec(
+            bottom_s=float(rng.uniform(0.05, 0.6)),
+            rest_s=float(rng.uniform(0.3, 1.5)),
+            down_s=float(rng.uniform(0.8, 1.6)),
+            up_s=float(rng.uniform(0.7, 1.3)),
+        )
+        for _ in range(10)
+    )
+    perf = perform(reps=specs, drill="kettlebell-deadlift", seed=seed)
+    assert len(analyze_track(perf.track, "kettlebell-deadlift").reps) == 10
 
 
 def _held(hold_s: float, start_s: float) -> RepResult:
@@ -138,8 +157,6 @@ def test_kneeling_hinge_counts():
 
 def test_medians_match_numpy_and_skip_unmeasured_frames():
     import math
-
-    import numpy as np
 
     from kiosk.reps import _median, _robust_max
 
