@@ -24,7 +24,7 @@ import numpy as np
 from kiosk.argtypes import whole
 from kiosk.drills import DRILLS
 from kiosk.errors import InputError
-from kiosk.sources import EndOfStream, Frame, FrameSource
+from kiosk.sources import EndOfStream, Frame, FrameSource, VideoFileSource
 
 WARMUP_INVOKES = 5
 # Model inputs made for the bare loop: enough distinct ones for a steady rate, few enough (11 MB at
@@ -64,7 +64,6 @@ def reference_inputs(video: Path, backend: Any, keep: int = KEEP_INPUTS) -> list
 def _make_inputs(video: str, model_path: str, runtime: str, keep: int) -> list[np.ndarray]:
     from kiosk.backends import open_backend
     from kiosk.pose import PoseEstimator
-    from kiosk.sources import VideoFileSource
 
     backend = open_backend(model_path, runtime, 1)
     recorder = RecordingBackend(backend, keep)
@@ -127,6 +126,23 @@ class OpenOnce:
             )
         self.opened = True
         return self.factory()
+
+
+def video_once(
+    video: Path,
+    frames: int,
+    model_input: int,
+    *,
+    realtime: bool = False,
+    wrap: Callable[[Any], Any] | None = None,
+) -> OpenOnce:
+    """The benchmarks' source: the first `frames` frames of `video` (`wrap`ped), opened once."""
+
+    def open_video() -> FrameSource:
+        source = FirstFrames(VideoFileSource(video, realtime=realtime, model_input=model_input), frames)
+        return wrap(source) if wrap is not None else source
+
+    return OpenOnce(open_video, str(video))
 
 
 class FirstFrames(FrameSource):

@@ -37,14 +37,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.argtypes import window_size
-from kiosk.bench.common import (
-    FirstFrames,
-    OpenOnce,
-    add_video_arguments,
-    bracketed,
-    reference_inputs,
-    video_path,
-)
+from kiosk.bench.common import add_video_arguments, bracketed, reference_inputs, video_once, video_path
 
 
 def rss_mb() -> float:
@@ -78,12 +71,7 @@ def measure(
 
     backend = open_backend(find_model(), runtime, threads)
     tap = CaptureTap()
-    opener = OpenOnce(
-        lambda: tap.wrap(
-            FirstFrames(VideoFileSource(video, realtime=realtime, model_input=backend.input_size), frames)
-        ),
-        str(video),
-    )
+    opener = video_once(video, frames, backend.input_size, realtime=realtime, wrap=tap.wrap)
     inputs = Inputs(
         opener,
         SizedEstimator(PoseEstimator(backend)),

@@ -23,14 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.bench.common import (
-    FirstFrames,
-    OpenOnce,
-    add_video_arguments,
-    bracketed,
-    reference_inputs,
-    video_path,
-)
+from kiosk.bench.common import add_video_arguments, bracketed, reference_inputs, video_once, video_path
 from kiosk.sources import VideoFileSource
 
 
@@ -56,9 +49,7 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
     count = frames if frames > 0 else probe.frame_count
     probe.close()
     score, scorer_name = _scorer(drill, frame_size)
-    opener = OpenOnce(
-        lambda: FirstFrames(VideoFileSource(video, model_input=backend.input_size), frames), str(video)
-    )
+    opener = video_once(video, frames, backend.input_size)
     pipeline = Pipeline(
         opener,
         PoseEstimator(backend),
