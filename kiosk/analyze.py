@@ -106,8 +106,13 @@ def analyze_track(
             out.reps.append(result.rep)
         if result.dropped and result.dropped != TOO_SHALLOW:
             out.dropped.append((float(t), result.dropped))
-    if len(track) and (last := engine.finish(float(track.t[-1])).rep) is not None:
-        out.reps.append(last)
+    if len(track):
+        end_t = float(track.t[-1])
+        end = engine.finish(end_t)
+        if end.rep is not None:
+            out.reps.append(end.rep)
+        elif end.dropped and end.dropped != TOO_SHALLOW:  # a set-down the recording ends on
+            out.dropped.append((end_t, end.dropped))
     held = [t for t, why in out.dropped if why == HELD_AT_BOTTOM]
     out.reps, set_ups = split_set_ups(out.reps, held)
     out.dropped += [(rep.bottom_s, HELD_LONGER_THAN_THE_SET) for rep in set_ups]

@@ -64,98 +64,100 @@ def annotate_video(
 
     os.environ["SDL_VIDEODRIVER"] = "dummy"  # offscreen, whatever display the machine has
     display = open_display(size, fullscreen=False, vsync=False, hidden=True)
-    canvas = display.canvas
-    px = canvas.px
-    picture = pygame.Rect(0, 0, fw, fh)
-    panel = pygame.Rect(_even(fw), 0, panel_w, size[1])
-    m = px(20)
-    title = pygame.Rect(panel.x + m, m, panel.w - 2 * m, px(110))
-    counter_rect = pygame.Rect(panel.x + m, title.bottom + m, panel.w - 2 * m, px(420))
-    cue_rect = pygame.Rect(panel.x + m, size[1] - m - px(190), panel.w - 2 * m, px(190))
-    gauge_w = px(110)
-    strip_rect = pygame.Rect(panel.x + m, counter_rect.bottom + m, panel.w - 3 * m - gauge_w, 0)
-    strip_rect.h = cue_rect.y - m - strip_rect.y
-    gauge_rect = pygame.Rect(strip_rect.right + m, strip_rect.y, gauge_w, strip_rect.h)
-    view = w.View()
-    view.set(fw, fh, picture, mirror=False)
+    try:  # closed whatever happens: its textures must go before its window (see Display.close)
+        canvas = display.canvas
+        px = canvas.px
+        picture = pygame.Rect(0, 0, fw, fh)
+        panel = pygame.Rect(_even(fw), 0, panel_w, size[1])
+        m = px(20)
+        title = pygame.Rect(panel.x + m, m, panel.w - 2 * m, px(110))
+        counter_rect = pygame.Rect(panel.x + m, title.bottom + m, panel.w - 2 * m, px(420))
+        cue_rect = pygame.Rect(panel.x + m, size[1] - m - px(190), panel.w - 2 * m, px(190))
+        gauge_w = px(110)
+        strip_rect = pygame.Rect(panel.x + m, counter_rect.bottom + m, panel.w - 3 * m - gauge_w, 0)
+        strip_rect.h = cue_rect.y - m - strip_rect.y
+        gauge_rect = pygame.Rect(strip_rect.right + m, strip_rect.y, gauge_w, strip_rect.h)
+        view = w.View()
+        view.set(fw, fh, picture, mirror=False)
 
-    d = get_drill(drill)
+        d = get_drill(drill)
 
-    def new_engine() -> HingeEngine:
-        return HingeEngine(
-            d, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm, frame_size=(fw, fh)
-        )
+        def new_engine() -> HingeEngine:
+            return HingeEngine(
+                d, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm, frame_size=(fw, fh)
+            )
 
-    # A first pass, as `analyze` makes it: the total, so the counter reads "3 / 10" from the start,
-    # and the reps as numbered there (a quick bell pickup or set-down taken out) by lockout time.
-    found = analyze_track(track, d.name, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm)
-    total = len(found.reps)
-    counted = {rep.end_s: rep for rep in found.reps}
-    engine = new_engine()
-    reps: list[Any] = []
-    width = max(3.0, fh * 0.009)
+        # A first pass, as `analyze` makes it: the total, so the counter reads "3 / 10" from the start,
+        # and the reps as numbered there (a quick bell pickup or set-down taken out) by lockout time.
+        found = analyze_track(track, d.name, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm)
+        total = len(found.reps)
+        counted = {rep.end_s: rep for rep in found.reps}
+        engine = new_engine()
+        reps: list[Any] = []
+        width = max(3.0, fh * 0.009)
 
-    def draw(rgb: np.ndarray, snap: FrameSnapshot) -> None:
-        canvas.clear(th.BLACK)
-        canvas.camera(rgb, picture, mirror=False)
-        w.body_overlay(canvas, view, snap, d.has_wall, width)
-        canvas.rect(panel, th.BLACK)
-        canvas.panel(title, th.PANEL)
-        canvas.text(
-            d.title,
-            canvas.fit(d.title, px(th.HEADLINE), title.w - px(40)),
-            th.INK,
-            (title.x + px(20), title.centery),
-            "midleft",
-            bg=th.PANEL,
-        )
-        w.counter(canvas, counter_rect, len(reps), total, *tally(reps), portrait=False)
-        w.score_strip(canvas, strip_rect, reps, total, vertical=True)
-        w.depth_gauge(canvas, gauge_rect, snap.depth if snap.person else 0.0, d.has_wall)
-        w.cue_banner(canvas, cue_rect, snap.cue)
+        def draw(rgb: np.ndarray, snap: FrameSnapshot) -> None:
+            canvas.clear(th.BLACK)
+            canvas.camera(rgb, picture, mirror=False)
+            w.body_overlay(canvas, view, snap, d.has_wall, width)
+            canvas.rect(panel, th.BLACK)
+            canvas.panel(title, th.PANEL)
+            canvas.text(
+                d.title,
+                canvas.fit(d.title, px(th.HEADLINE), title.w - px(40)),
+                th.INK,
+                (title.x + px(20), title.centery),
+                "midleft",
+                bg=th.PANEL,
+            )
+            w.counter(canvas, counter_rect, len(reps), total, *tally(reps), portrait=False)
+            w.score_strip(canvas, strip_rect, reps, total, vertical=True)
+            w.depth_gauge(canvas, gauge_rect, snap.depth if snap.person else 0.0, d.has_wall)
+            w.cue_banner(canvas, cue_rect, snap.cue)
 
-    codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-    rate = round(track.fps) if track.fps > 0 else 30
-    with av.open(str(out_path), "w") as container, VideoFileSource(src, realtime=False) as source:
-        stream = container.add_stream(codec, rate=rate)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        if codec == "libx264":
-            stream.options = {"crf": "21", "preset": "veryfast"}
+        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+        rate = round(track.fps) if track.fps > 0 else 30
+        with av.open(str(out_path), "w") as container, VideoFileSource(src, realtime=False) as source:
+            stream = container.add_stream(codec, rate=rate)
+            stream.width, stream.height = size
+            stream.pix_fmt = "yuv420p"
+            if codec == "libx264":
+                stream.options = {"crf": "21", "preset": "veryfast"}
 
-        def emit(rgb_frame: np.ndarray, snap: FrameSnapshot, copies: int = 1) -> None:
-            draw(rgb_frame, snap)
-            shot = canvas.snapshot()
-            arr = np.frombuffer(pygame.image.tobytes(shot, "RGB"), np.uint8).reshape(size[1], size[0], 3)
-            frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
-            for _ in range(copies):
-                for packet in stream.encode(frame):
-                    container.mux(packet)
+            def emit(rgb_frame: np.ndarray, snap: FrameSnapshot, copies: int = 1) -> None:
+                draw(rgb_frame, snap)
+                shot = canvas.snapshot()
+                arr = np.frombuffer(pygame.image.tobytes(shot, "RGB"), np.uint8).reshape(size[1], size[0], 3)
+                frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+                for _ in range(copies):
+                    for packet in stream.encode(frame):
+                        container.mux(packet)
 
-        n = len(track)
-        last: tuple[np.ndarray, FrameSnapshot] | None = None
-        for i, frame in enumerate(source):
-            if i >= n:
-                break
-            t = float(track.t[i])
-            if math.isfinite(frame.t) and abs(frame.t - t) > 0.5 / max(rate, 1):
-                raise InputError(
-                    f"{src}: frame {i} is at {frame.t:.3f} s in the video but {t:.3f} s in the pose track; "
-                    "annotate the video the track was made from"
-                )
-            result = engine.step(track.keypoints[i], t)
-            if result.rep is not None and result.rep.end_s in counted:
-                reps.append(counted[result.rep.end_s])
-            snap = FrameSnapshot.from_result(result, d.name)
-            emit(frame.rgb, snap)
-            last = (frame.rgb, snap)
-        if last is None:
-            raise InputError(f"{src}: no frames to annotate")
-        final = engine.finish(float(track.t[min(n, i + 1) - 1]))
-        if final.rep is not None and final.rep.end_s in counted:
-            reps.append(counted[final.rep.end_s])
-        emit(last[0], FrameSnapshot.from_result(final, d.name), copies=max(1, round(HOLD_S * rate)))
-        for packet in stream.encode():
-            container.mux(packet)
-    display.close()
+            n = len(track)
+            last: tuple[np.ndarray, FrameSnapshot] | None = None
+            for i, frame in enumerate(source):
+                if i >= n:
+                    break
+                t = float(track.t[i])
+                if math.isfinite(frame.t) and abs(frame.t - t) > 0.5 / max(rate, 1):
+                    raise InputError(
+                        f"{src}: frame {i} is at {frame.t:.3f} s in the video but {t:.3f} s in the pose "
+                        "track; annotate the video the track was made from"
+                    )
+                result = engine.step(track.keypoints[i], t)
+                if result.rep is not None and result.rep.end_s in counted:
+                    reps.append(counted[result.rep.end_s])
+                snap = FrameSnapshot.from_result(result, d.name)
+                emit(frame.rgb, snap)
+                last = (frame.rgb, snap)
+            if last is None:
+                raise InputError(f"{src}: no frames to annotate")
+            final = engine.finish(float(track.t[min(n, i + 1) - 1]))
+            if final.rep is not None and final.rep.end_s in counted:
+                reps.append(counted[final.rep.end_s])
+            emit(last[0], FrameSnapshot.from_result(final, d.name), copies=max(1, round(HOLD_S * rate)))
+            for packet in stream.encode():
+                container.mux(packet)
+    finally:
+        display.close()
     return out_path

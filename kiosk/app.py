@@ -506,6 +506,7 @@ class App:
         self._bottom_depth = -1.0
         self.camera_found = False  # the demo stood in for a camera that has now appeared
         self.standby = False  # nobody for camera.standby_after_s: the model looks at fewer frames
+        self._awake_from = math.nan  # flow time of the first frame: idle time counts from there
         self._probe: threading.Thread | None = None
         self._probe_hung = ""  # why the probe found the camera held by a stuck call of ours
         self._next_probe = -math.inf
@@ -741,7 +742,10 @@ class App:
         """Go on standby once nobody has been in view for `camera.standby_after_s`, and off it as
         soon as someone is (see `Pipeline.set_rate`): a kiosk is left on all night."""
         after, flow = self.cfg.camera.standby_after_s, self.flow
-        standby = after > 0 and flow.screen in (Screen.ATTRACT, Screen.PROGRESS) and flow.idle_for >= after
+        if self._awake_from != self._awake_from and math.isfinite(flow.t):
+            self._awake_from = flow.t  # nobody seen yet is not nobody for ever: count from the start
+        idle = min(flow.idle_for, flow.t - self._awake_from)
+        standby = after > 0 and flow.screen in (Screen.ATTRACT, Screen.PROGRESS) and idle >= after
         if standby is not self.standby:
             self.standby = standby
             fps = self.cfg.camera.standby_fps
@@ -863,7 +867,7 @@ def build(
         raise InputError("--seconds must be positive")
 
     display, headless = _open_display(cfg)
-    try:
+    try:  # the window is closed on the way out of anything that fails before the app owns it
         inputs = open_inputs(
             cfg,
             demo=args.demo,
@@ -871,33 +875,33 @@ def build(
             demo_start_s=demo_start_s,
             portrait=display.layout.portrait,
         )
+        if inputs.demo_session and not performer:
+            # Fell back to the performer: its script needs its own session shape.
+            from dataclasses import replace
+
+            from kiosk.demo import DEMO_SESSION
+
+            cfg = replace(cfg, session=replace(cfg.session, **DEMO_SESSION))
+        from kiosk.audio import CuePlayer
+
+        audio = CuePlayer(enabled=cfg.audio.enabled, volume=cfg.audio.volume)
+        writer, tmp = open_history(cfg, demo=bool(inputs.demo))
+        screenshot_dir = Path(args.screenshot_dir) if args.screenshot_dir else None
+        app = App(
+            cfg,
+            inputs,
+            display,
+            problems=tuple(loaded.problems),
+            audio=audio,
+            writer=writer,
+            notifier=Notifier.from_env(),
+            dev_keys=not cfg.display.fullscreen and not headless,
+            seconds=args.seconds,
+            screenshot_dir=screenshot_dir,
+        )
     except BaseException:
         display.close()
         raise
-    if inputs.demo_session and not performer:
-        # Fell back to the performer: its script needs its own session shape.
-        from dataclasses import replace
-
-        from kiosk.demo import DEMO_SESSION
-
-        cfg = replace(cfg, session=replace(cfg.session, **DEMO_SESSION))
-    from kiosk.audio import CuePlayer
-
-    audio = CuePlayer(enabled=cfg.audio.enabled, volume=cfg.audio.volume)
-    writer, tmp = open_history(cfg, demo=bool(inputs.demo))
-    screenshot_dir = Path(args.screenshot_dir) if args.screenshot_dir else None
-    app = App(
-        cfg,
-        inputs,
-        display,
-        problems=tuple(loaded.problems),
-        audio=audio,
-        writer=writer,
-        notifier=Notifier.from_env(),
-        dev_keys=not cfg.display.fullscreen and not headless,
-        seconds=args.seconds,
-        screenshot_dir=screenshot_dir,
-    )
     log.info(
         "running: %s, drill %s, %s display %dx%d%s",
         inputs.description,

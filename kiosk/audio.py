@@ -28,6 +28,10 @@ MAX_WAIT_S = 2.0  # a waiting cue older than this is dropped
 MAX_WAITING = 2
 RETRY_S = 30.0  # with no device, try to open one after this long, then twice as long each time ...
 RETRY_MAX_S = 600.0  # ... up to this
+# Opening the device, even in vain, makes SDL list the devices and report each as added: news of a
+# device this soon after our own try is that echo, not a device plugged in (acting on it would try
+# again every frame while a listed device cannot open, as a switched-off screen's HDMI audio can).
+ECHO_S = 5.0
 
 
 class CuePlayer:
@@ -45,6 +49,7 @@ class CuePlayer:
         self._volume, self._cue_dir = volume, cue_dir
         self._next_try = math.inf  # when to look for an audio device again (only while there is none)
         self._retry_s = RETRY_S
+        self._tried_at = -math.inf  # when the device was last opened or tried
         if not enabled:
             self.silent_reason = "audio is off in the configuration"
             log.info("audio: off (audio.enabled = false); cues are shown, not spoken")
@@ -63,6 +68,7 @@ class CuePlayer:
             return
         log.warning("audio: the audio device went away; running silent until one is back")
         self.close()
+        self._tried_at = now
         self._sounds.clear()
         self._waiting.clear()
         self.silent_reason = "the audio device went away"
@@ -70,8 +76,9 @@ class CuePlayer:
         self._next_try = now + self._retry_s
 
     def device_found(self, now: float) -> None:
-        """An output device appeared: with none open, look now instead of at the next retry."""
-        if self._mixer is None and math.isfinite(self._next_try):
+        """An output device appeared: with none open, look now instead of at the next retry (unless
+        this is the echo of our own try, see `ECHO_S`)."""
+        if self._mixer is None and math.isfinite(self._next_try) and now - self._tried_at > ECHO_S:
             self._next_try = now
 
     def _open(self) -> bool:
@@ -125,6 +132,7 @@ class CuePlayer:
         """Call every loop: starts a waiting cue once the channel is free; without a device, tries
         to open one now and then (see `RETRY_S`)."""
         if now >= self._next_try:
+            self._tried_at = now  # the open in __init__ counts from the first update
             if self._next_try == -math.inf:
                 self._next_try = now + self._retry_s
             elif self._open():

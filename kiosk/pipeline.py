@@ -24,10 +24,11 @@ Per-frame budget of each loop:
 - consumer (display): `latest()` is a non-blocking O(1) read of the result slot.
 
 Resting: `set_rate(fps)` has the capture thread pass over a live source's frames beyond `fps` a
-second (by their capture times) before any work is done on them. The kiosk rests so while nobody
-has been in view for a while: a few looks a second still see someone walk up, and a Pi whose four
-cores would otherwise run the model flat out all night stays cool. Frames passed over are counted
-apart from drops, which mean the pipeline fell behind.
+second (by their capture times), before the crop and the model: the source has still decoded or
+converted them. The kiosk rests so while nobody has been in view for a while: a few looks a second
+still see someone walk up, and the model, the bulk of the work, no longer runs flat out all night on
+a Pi's four cores. Frames passed over are counted apart from drops, which mean the pipeline fell
+behind.
 
 Failures never kill a thread: they become `PipelineEvent`s. A source that delivers nothing for
 `stall_s` seconds, or fails, is closed and reopened through the factory (after `retry_s` when opening

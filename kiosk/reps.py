@@ -210,20 +210,23 @@ def split_set_ups(
             runs.append([rep])
     kept: list[RepResult] = []
     set_ups: list[RepResult] = []
-    for run in runs:
+    for i, run in enumerate(runs):
         out = set()
         if len(run) >= 3:
             typical = statistics.median(r.hold_s for r in run[1:-1])
-            picked = any(run[0].start_s - SET_GAP_S <= t <= run[0].start_s for t in held)
-            put = any(run[-1].end_s <= t <= run[-1].end_s + SET_GAP_S for t in held)
-            for end, done in ((0, picked), (len(run) - 1, put)):
-                hold = run[end].hold_s
-                if done:
-                    continue
-                if hold > SET_UP_HOLD_S and hold > SET_UP_HOLD_RATIO * typical:
-                    out.add(end)
-        for i, rep in enumerate(run):
-            (set_ups if i in out else kept).append(rep)
+            # A movement turned away between two sets belongs to the nearer one.
+            start, end = run[0].start_s, run[-1].end_s
+            last = i + 1 == len(runs)
+            before = max(start - SET_GAP_S, (runs[i - 1][-1].end_s + start) / 2 if i else -math.inf)
+            after = min(end + SET_GAP_S, math.inf if last else (end + runs[i + 1][0].start_s) / 2)
+            picked = any(before <= t <= start for t in held)
+            put = any(end <= t <= after for t in held)
+            for k, done in ((0, picked), (len(run) - 1, put)):
+                hold = run[k].hold_s
+                if not done and hold > SET_UP_HOLD_S and hold > SET_UP_HOLD_RATIO * typical:
+                    out.add(k)
+        for k, rep in enumerate(run):
+            (set_ups if k in out else kept).append(rep)
     return [replace(rep, index=n) for n, rep in enumerate(kept, start=1)], set_ups
 
 
@@ -519,6 +522,7 @@ class RepCounter:
 
     def finish(self) -> RepResult | None:
         """End of input: a rep waiting out its settle time at the top finishes now."""
+        self.dropped = ""
         if self.phase is Phase.LOCKOUT:
             return self._finish()
         return None

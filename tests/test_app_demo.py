@@ -413,21 +413,26 @@ def test_nobody_in_view_for_a_while_puts_the_model_on_standby_and_anyone_wakes_i
         app.flow.step(replace(nobody, t=t, person=person))
         app._standby()
 
-    seen(0.0, True)  # someone walked past
-    for t in range(1, 60):
+    for t in range(0, 30):  # from the start, nobody yet: awake for standby_after_s all the same
         seen(float(t), False)
     assert rates.asked == [] and not app.standby
-    seen(60.0, False)
+    seen(30.0, True)  # someone walked past
+    for t in range(31, 90):
+        seen(float(t), False)
+    assert rates.asked == [] and not app.standby
+    seen(90.0, False)
     assert rates.asked == [4] and app.standby
-    seen(61.0, False)
+    seen(91.0, False)
     assert rates.asked == [4]  # said once
-    seen(62.0, True)  # one glimpse of someone: every frame again at once
+    seen(92.0, True)  # one glimpse of someone: every frame again at once
     assert rates.asked == [4, None] and not app.standby
 
 
 def test_standby_can_be_turned_off() -> None:
     cfg = load_config(overrides={"camera.standby_after_s": 0}).config
     app = kiosk_app.App(cfg, kiosk_app.performer_inputs("test"), None)  # never run; nobody ever seen
+    app.flow.tick(0.0)
+    app._standby()
     app.flow.tick(10_000.0)
     app._standby()
     assert not app.standby

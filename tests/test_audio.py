@@ -175,8 +175,8 @@ def test_a_device_that_goes_away_is_closed_and_looked_for_again(caplog: pytest.L
     assert player.silent
     mixer.fail = ""
     mixer.channel = FakeChannel()
-    player.device_found(10.0 + RETRY_S + 5.0)  # SDL: an output device was added
-    player.update(10.0 + RETRY_S + 5.0)  # looked at once, not after the doubled wait
+    player.device_found(10.0 + RETRY_S + 10.0)  # SDL: an output device was added
+    player.update(10.0 + RETRY_S + 10.0)  # looked at once, not after the doubled wait
     assert not player.silent
     player.say("go", 50.0)
     assert mixer.channel.started == ["go"]  # the cue queued before the loss was not replayed
@@ -193,3 +193,31 @@ def test_device_news_is_ignored_when_audio_is_off_or_working() -> None:
     working.update(1.0)
     working.say("go", 1.0)
     assert mixer.channel.started == ["go"]
+
+
+def test_a_listed_device_that_will_not_open_is_not_tried_every_frame() -> None:
+    # Every open, even a failed one, makes SDL report the devices it lists as added. Acting on that
+    # echo tried again on every frame (2100 times in 100 s) while a listed device could not open.
+    class EchoingMixer(FakeMixer):
+        def __init__(self) -> None:
+            super().__init__(fail="ALSA: Couldn't open audio device")
+            self.tries = 0
+            self.echo = False
+
+        def init(self, **kwargs: object) -> None:
+            self.tries += 1
+            self.echo = True  # SDL queues AUDIODEVICEADDED for each listed device
+            super().init(**kwargs)
+
+    mixer = EchoingMixer()
+    player = CuePlayer(mixer=mixer)
+    for frame in range(100 * 30):  # 100 s at 30 frames a second: events, then update, as the app
+        now = frame / 30
+        if mixer.echo:
+            mixer.echo = False
+            player.device_found(now)
+        player.update(now)
+    assert mixer.tries <= 3  # at start, after RETRY_S, after 2 x RETRY_S (at 90 s)
+    player.device_found(200.0)  # a real plug-in, long after the last try: looked at at once
+    player.update(200.0)
+    assert mixer.tries == 4

@@ -108,6 +108,13 @@ def test_a_set_keeps_its_ends_when_the_counter_already_turned_the_set_ups_away()
     assert apart == [reps[0]]  # two sets: the first opens with a pickup; the second's first rep is a rep
 
 
+def test_a_set_down_turned_away_after_one_set_is_not_the_next_sets_pickup():
+    first = [_held(0.4, 3.0 * i) for i in range(5)]  # ends at 14 s; its set-down dropped at 17 s
+    second = [_held(1.6, 26.0)] + [_held(0.4, 26.0 + 3.0 * i) for i in range(1, 5)]  # a quick pickup
+    kept, set_ups = split_set_ups(first + second, held=[17.0])
+    assert set_ups == [second[0]] and len(kept) == 9
+
+
 def test_set_up_shuffles_are_not_reps():
     shuffles = tuple(RepSpec(depth=0.12, down_s=0.6, up_s=0.6) for _ in range(6))
     perf = perform(reps=shuffles, seed=5)
