@@ -87,6 +87,7 @@ class Canvas:
         # Tests set this to a list to learn which strings were drawn where (None: no recording).
         self.recorder: list[tuple[str, pygame.Rect]] | None = None
         self._wraps: OrderedDict[tuple[str, int, int, bool], tuple[str, ...]] = OrderedDict()
+        self._fits: OrderedDict[tuple[str, int, int, int, bool], tuple[int, tuple[str, ...]]] = OrderedDict()
         self._disc_shape = _disc_surface(128)
         self._band_shape = _band_surface(32)
         # Shape textures per colour: a texture keeps its colour, so SDL's software renderer never
@@ -408,7 +409,19 @@ class Canvas:
     ) -> tuple[int, tuple[str, ...]]:
         """The largest size up to `px` (down to two thirds of it) at which `text` wraps into
         `max_lines`, and its lines. Still too long at the smallest size, the last line ends in an
-        ellipsis: a sentence cut off without a sign reads as the whole message."""
+        ellipsis: a sentence cut off without a sign reads as the whole message. Cached: screens ask
+        every frame."""
+        key = (text, px, max_width, max_lines, bold)
+        fitted = self._fits.get(key)
+        if fitted is None:
+            fitted = self._fits[key] = self._fit_lines(text, px, max_width, max_lines, bold)
+            if len(self._fits) > TEXT_CACHE:
+                self._fits.popitem(last=False)
+        return fitted
+
+    def _fit_lines(
+        self, text: str, px: int, max_width: int, max_lines: int, bold: bool
+    ) -> tuple[int, tuple[str, ...]]:
         size = px
         while True:
             lines = self.wrap(text, size, max_width, bold)
