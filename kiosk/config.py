@@ -97,7 +97,7 @@ class CameraConfig:
     standby_after_s: float = _setting(
         60.0,
         "Seconds with nobody in view before the kiosk goes on standby: the pose model then looks at "
-        "only camera.standby_fps frames a second, so a Pi left on overnight runs cool.",
+        "only camera.standby_fps frames a second, so a Pi left on overnight is not running flat out.",
         bounds=(10, 3600),
         special=((0, "never"),),
         unit="s",
