@@ -111,6 +111,23 @@ def _box_sum(region: np.ndarray, k: int) -> np.ndarray:
     return total
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One crop's resampling geometry: which rows and columns each output pixel blends, and how much."""
+
+    k: int  # box-sum factor applied first (1: none)
+    region: tuple[int, int, int, int]  # rows and columns (y0, y1, x0, x1) of the image the box sums cover
+    band: tuple[int, int, int, int]  # rows and columns (r0, r1, c0, c1) any tap reads
+    cols_a: np.ndarray  # per-channel value index of each output value's left tap, within the band row
+    cols_b: np.ndarray  # ... and of its right tap
+    weights_xa: np.ndarray  # (1, 3S) weight of the left taps (times the box-sum gain)
+    weights_xb: np.ndarray
+    rows_a: np.ndarray  # (S,) band row of each output row's upper tap
+    rows_b: np.ndarray  # ... and of its lower tap
+    weights_a: np.ndarray  # (S, 1)
+    weights_b: np.ndarray
+
+
 class CropResizer:
     """Bilinear crop-and-resize into one preallocated (S, S, 3) uint8 buffer, black outside the image.
 
@@ -122,12 +139,13 @@ class CropResizer:
     tap). The arithmetic is the same, in the same order, as a direct gather of the four taps of every
     output pixel, so the output is identical to that. Blending the band of rows once, instead of the
     two tap rows of every output row, gathers each image row once: the per-element column gathers
-    are the costly part, and a crop spans at most 2S rows (see `_reduce_region`), so that is never
+    are the costly part, and a crop spans at most 2S rows (see `_make_plan`), so that is never
     more gathers than 2S rows' worth, and about half of it for a lores crop.
 
-    Without `out`, the result is the resizer's own buffer, overwritten by the next call. Per call it
-    allocates only the per-axis tap tables (S entries each); the band buffers are sized for the
-    tallest band (2S + 2 rows) up front. One resizer per thread.
+    Without `out`, the result is the resizer's own buffer, overwritten by the next call. The tap tables
+    (S entries per axis) are made when the crop changes and kept while it holds, as it does for most
+    frames; the band buffers are sized for the tallest band (2S + 2 rows) up front. Only a crop that
+    needs box sums allocates per call (the sums). One resizer per thread.
     """
 
     def __init__(self, size: int) -> None:
@@ -140,8 +158,8 @@ class CropResizer:
         self._tmp = np.empty((band, 3 * size), np.float32)
         self._acc = np.empty((size, 3 * size), np.float32)
         self._row = np.empty((size, 3 * size), np.float32)
-        self._cols_a = np.empty(3 * size, np.intp)
-        self._cols_b = np.empty(3 * size, np.intp)
+        self._plan: _Plan | None = None
+        self._plan_key: tuple[object, ...] | None = None
         self._centres = np.arange(size, dtype=np.float64) + 0.5
         self._channel = np.tile(np.arange(3, dtype=np.intp), size)
 
@@ -154,51 +172,88 @@ class CropResizer:
         `image` is RGB or RGBX (see the class).
         """
         target = self.out if out is None else out
-        x0, y0 = box.x0 * sx, box.y0 * sy
-        w, h = box.size * sx, box.size * sy
-        height, width = image.shape[:2]
-        if x0 >= width or y0 >= height or x0 + w <= 0 or y0 + h <= 0:
+        key = (box, sx, sy, image.shape)
+        if key != self._plan_key:
+            self._plan, self._plan_key = self._make_plan(box, sx, sy, image.shape), key
+        plan = self._plan
+        if plan is None:  # the crop misses the image
             target.fill(0)
             return target
-        k = math.ceil(max(w, h) / (2.0 * self.size))
-        gain = 1.0
-        if k > 1:
-            image, x0, y0 = _reduce_region(image, x0, y0, w, h, k)
-            w, h = w / k, h / k
-            height, width = image.shape[:2]
-            gain = 1.0 / (k * k)  # the block sums' normalisation, folded into the weights
-        ya, yb, wya, wyb = self._axis(y0, h, height, gain)
-        xa, xb, wxa, wxb = self._axis(x0, w, width)
-        c0, c1 = int(xa[0]), int(xb[-1]) + 1  # the columns any tap reads (taps ascend)
-        r0, r1 = int(ya[0]), int(yb[-1]) + 1  # ... and the rows
+        if plan.k > 1:
+            by0, by1, bx0, bx1 = plan.region
+            region = image[by0:by1, bx0:bx1]
+            pad_y, pad_x = -region.shape[0] % plan.k, -region.shape[1] % plan.k
+            if pad_y or pad_x:  # complete a last partial block with edge pixels: it averages real image
+                region = np.pad(region, ((0, pad_y), (0, pad_x), (0, 0)), mode="edge")
+            image = _box_sum(region, plan.k)
+        r0, r1, c0, c1 = plan.band
         band = image[r0:r1, c0:c1].reshape(r1 - r0, -1)  # a view for any image with contiguous rows
-        step = image.shape[2]  # values per pixel: 3 (RGB) or 4 (RGBX)
-        for taps, cols in ((xa, self._cols_a), (xb, self._cols_b)):  # per-channel column indices
-            np.multiply(np.repeat(taps - c0, 3), step, out=cols)
-            cols += self._channel
-        blended = self._blend_x(band, np.repeat(wxa, 3)[None, :], np.repeat(wxb, 3)[None, :])
+        blended = self._blend_x(band, plan)
         acc, row = self._acc, self._row
-        np.take(blended, ya - r0, axis=0, out=acc, mode="clip")
-        acc *= wya[:, None]
-        np.take(blended, yb - r0, axis=0, out=row, mode="clip")
-        row *= wyb[:, None]
+        np.take(blended, plan.rows_a, axis=0, out=acc, mode="clip")
+        acc *= plan.weights_a
+        np.take(blended, plan.rows_b, axis=0, out=row, mode="clip")
+        row *= plan.weights_b
         acc += row
         acc += 0.5
         np.copyto(target.reshape(self.size, -1), acc, casting="unsafe")
         return target
 
-    def _blend_x(self, band: np.ndarray, wxa3: np.ndarray, wxb3: np.ndarray) -> np.ndarray:
+    def _make_plan(self, box: CropBox, sx: float, sy: float, shape: tuple[int, ...]) -> _Plan | None:
+        """The taps and weights for `box` on an image of `shape`; None when the crop misses it.
+
+        Computed once per crop: the tracker holds a crop for many frames, so only the gathers and the
+        arithmetic run per frame."""
+        x0, y0 = box.x0 * sx, box.y0 * sy
+        w, h = box.size * sx, box.size * sy
+        height, width = shape[:2]
+        if x0 >= width or y0 >= height or x0 + w <= 0 or y0 + h <= 0:
+            return None
+        k = math.ceil(max(w, h) / (2.0 * self.size))
+        gain = 1.0
+        region = (0, height, 0, width)
+        if k > 1:
+            # The part of the image under the crop (plus a block for the taps), in whole blocks.
+            bx0 = max(0, (math.floor(x0) // k - 1) * k)
+            by0 = max(0, (math.floor(y0) // k - 1) * k)
+            bx1 = min(width, (math.ceil(x0 + w) // k + 2) * k)
+            by1 = min(height, (math.ceil(y0 + h) // k + 2) * k)
+            region = (by0, by1, bx0, bx1)
+            x0, y0, w, h = (x0 - bx0) / k, (y0 - by0) / k, w / k, h / k
+            height, width = -(-(by1 - by0) // k), -(-(bx1 - bx0) // k)
+            gain = 1.0 / (k * k)  # the block sums' normalisation, folded into the weights
+        ya, yb, wya, wyb = self._axis(y0, h, height, gain)
+        xa, xb, wxa, wxb = self._axis(x0, w, width)
+        c0, c1 = int(xa[0]), int(xb[-1]) + 1  # the columns any tap reads (taps ascend)
+        r0, r1 = int(ya[0]), int(yb[-1]) + 1  # ... and the rows
+        step = shape[2]  # values per pixel: 3 (RGB) or 4 (RGBX)
+        cols = [np.repeat(taps - c0, 3) * step + self._channel for taps in (xa, xb)]  # per channel
+        return _Plan(
+            k=k,
+            region=region,
+            band=(r0, r1, c0, c1),
+            cols_a=cols[0],
+            cols_b=cols[1],
+            weights_xa=np.repeat(wxa, 3)[None, :],
+            weights_xb=np.repeat(wxb, 3)[None, :],
+            rows_a=ya - r0,
+            rows_b=yb - r0,
+            weights_a=wya[:, None],
+            weights_b=wyb[:, None],
+        )
+
+    def _blend_x(self, band: np.ndarray, plan: _Plan) -> np.ndarray:
         """Each row of `band`: its left column taps * wxa + its right ones * wxb (floats)."""
         n = band.shape[0]
         gather = self._gather_bytes[: n * 3 * self.size * band.itemsize]
         gather = gather.view(band.dtype).reshape(n, 3 * self.size)
         out, tmp = self._band[:n], self._tmp[:n]
-        np.take(band, self._cols_a, axis=1, out=gather, mode="clip")
+        np.take(band, plan.cols_a, axis=1, out=gather, mode="clip")
         np.copyto(out, gather)
-        out *= wxa3
-        np.take(band, self._cols_b, axis=1, out=gather, mode="clip")
+        out *= plan.weights_xa
+        np.take(band, plan.cols_b, axis=1, out=gather, mode="clip")
         np.copyto(tmp, gather)
-        tmp *= wxb3
+        tmp *= plan.weights_xb
         out += tmp
         return out
 
@@ -213,23 +268,3 @@ class CropResizer:
         w0 = np.where((i0 >= 0) & (i0 < n), (np.float32(1.0) - f) * g, np.float32(0.0))
         w1 = np.where((i1 >= 0) & (i1 < n), f * g, np.float32(0.0))
         return np.clip(i0, 0, n - 1), np.clip(i1, 0, n - 1), w0, w1
-
-
-def _reduce_region(
-    image: np.ndarray, x0: float, y0: float, w: float, h: float, k: int
-) -> tuple[np.ndarray, float, float]:
-    """Box-sum by k the part of `image` under the crop (plus a block for the taps).
-
-    Returns the k x k block sums and the crop origin in their pixels. A last partial block at the right or
-    bottom edge is completed by repeating the edge pixels, so it averages real image, not black.
-    """
-    height, width = image.shape[:2]
-    bx0 = max(0, (math.floor(x0) // k - 1) * k)
-    by0 = max(0, (math.floor(y0) // k - 1) * k)
-    bx1 = min(width, (math.ceil(x0 + w) // k + 2) * k)
-    by1 = min(height, (math.ceil(y0 + h) // k + 2) * k)
-    region = image[by0:by1, bx0:bx1]
-    pad_y, pad_x = -region.shape[0] % k, -region.shape[1] % k
-    if pad_y or pad_x:
-        region = np.pad(region, ((0, pad_y), (0, pad_x), (0, 0)), mode="edge")
-    return _box_sum(region, k), (x0 - bx0) / k, (y0 - by0) / k

@@ -230,3 +230,24 @@ def test_an_rgbx_image_gives_the_same_input_as_its_rgb(x0: float, y0: float, siz
     box = CropBox(x0, y0, size)
     expected = CropResizer(S)(rgb, box).copy()
     assert np.array_equal(CropResizer(S)(rgbx, box), expected)
+
+
+def test_a_kept_crop_plan_gives_what_a_fresh_resizer_gives() -> None:
+    """The resizer keeps the last crop's taps; switching crops, images, sizes and channel counts in
+    any order must give exactly what a resizer that never saw the earlier calls gives."""
+    rng = np.random.default_rng(11)
+    rgb = rng.integers(0, 256, (300, 500, 3), dtype=np.uint8)
+    rgbx = rng.integers(0, 256, (150, 250, 4), dtype=np.uint8)
+    other = rng.integers(0, 256, (300, 500, 3), dtype=np.uint8)
+    calls = [
+        (rgb, CropBox(40.0, 20.0, 250.0), 1.0),
+        (rgbx, CropBox(40.0, 20.0, 250.0), 0.5),  # same box, lores RGBX
+        (rgb, CropBox(-80.0, -90.0, 480.0), 1.0),  # past the edges, box-summed (k = 2)
+        (other, CropBox(-80.0, -90.0, 480.0), 1.0),  # same crop, another picture
+        (rgb, CropBox(40.0, 20.0, 250.0), 1.0),
+    ]
+    kept = CropResizer(S)
+    for image, box, scale in calls:
+        np.testing.assert_array_equal(
+            kept(image, box, scale, scale), CropResizer(S)(image, box, scale, scale)
+        )
