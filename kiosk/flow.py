@@ -25,6 +25,12 @@ never happens during a hinge (the hands hang below the shoulders) and cannot be 
 while standing. Each hold moves the highlight to the next drill; standing still with the hands down
 for `choose_start_s` starts the highlighted one, and so does simply starting to hinge.
 
+A set often opens with the bell picked up from the floor: the same movement as a rep, with the
+bottom held while the hands grip. A set's first movement held at the bottom past `SET_UP_HOLD_S`
+with the hands down (`kiosk.reps.held_like_a_set_up`) is kept out of the count until the next rep:
+held much longer than that rep, it was the pickup and is left out; otherwise it was a slow first rep
+and both count. If no rep follows, it counts, as the counter had it.
+
 Per frame the flow copies the pose into a preallocated ring (about 20 s at <= 30 samples a second)
 and does O(1) work; when a rep finishes, the frames of the rep being featured (the worst of the set
 and of the session) are copied once into preallocated replay clips.
@@ -44,7 +50,7 @@ from kiosk.body import NUM_KEYPOINTS, BodyPart, Side
 from kiosk.coach import Cue
 from kiosk.drills import DRILLS
 from kiosk.engine import FrameResult
-from kiosk.reps import FAULTS, Phase, RepResult
+from kiosk.reps import FAULTS, Phase, RepResult, held_like_a_set_up
 
 # Spoken announcements of the flow (the coach's cues are in `kiosk.coach.CUES`): id -> words.
 # `tools/render-cues.py` renders one WAV per entry; ids are file names, keep them stable.
@@ -292,6 +298,9 @@ class Flow:
         self._set_open = False
         self.set_number = 0
         self.set_reps: list[RepResult] = []
+        # A set's first movement held at the bottom like a bell being gripped, kept out of the count
+        # until the next rep shows whether the set's reps are held as long (see `_on_rep`).
+        self._maybe_pickup: tuple[RepResult, FrameSnapshot] | None = None
         self.sets: list[SetReport] = []
         self.countdown_until = -math.inf
         self.rest_until = -math.inf
@@ -571,6 +580,16 @@ class Flow:
         if not self._set_open:
             self.port.start_set(self.set_number, self.drill, self.settings.set_size, t)
             self._set_open = True
+        pending, self._maybe_pickup = self._maybe_pickup, None
+        if pending is not None:
+            if not held_like_a_set_up(pending[0], rep.hold_s):
+                self._count(*pending, t)  # held like this rep: a slow first rep after all
+        elif not self.set_reps and self.settings.set_size > 1 and held_like_a_set_up(rep):
+            self._maybe_pickup = (rep, snap)  # the next rep tells whether it was the bell picked up
+            return
+        self._count(rep, snap, t)
+
+    def _count(self, rep: RepResult, snap: FrameSnapshot, t: float) -> None:
         # The engine counts every rep it has seen; the set, the history and the replay number them
         # from 1 within the set.
         rep = replace(rep, index=len(self.set_reps) + 1)
@@ -600,6 +619,10 @@ class Flow:
 
     def _end_session(self, t: float) -> None:
         """Close what the history has open; the next visitor starts on the configured drill."""
+        if self._maybe_pickup is not None:  # no rep came to tell: it counts, as the counter had it
+            rep, snap = self._maybe_pickup
+            self._maybe_pickup = None
+            self._count(rep, snap, t)
         if self._set_open:
             self.port.end_set(t)
         if self._session_open:

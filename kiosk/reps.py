@@ -192,12 +192,13 @@ def split_set_ups(
 ) -> tuple[list[RepResult], list[RepResult]]:
     """Reps, and the first or last movements of a set that were a bell picked up or put down.
 
-    Live, a bottom held past the drill's `max_dwell_s` is already not a rep; a quick grab of the bell
-    is the same movement as a rep and counts. Over a whole recording the set shows what its reps look
+    Live, a bottom held past the drill's `max_dwell_s` is already not a rep, and the kiosk flow
+    holds back a set's first movement held like a set-up until the next rep tells (a quick grab of
+    the bell is otherwise the same movement as a rep). Over a whole recording the set shows what its reps look
     like: a pickup opens a set and a set-down closes it, each with a bottom held (gripping, letting go)
     well past the set's own reps. So the first and last movements of a set (reps no further apart
-    than `SET_GAP_S`, at least three of them) are set-ups when held longer than `SET_UP_HOLD_S` and
-    `SET_UP_HOLD_RATIO` times the median hold of the reps between them. A set has one pickup and one
+    than `SET_GAP_S`, at least three of them) are set-ups when `held_like_a_set_up`, against the
+    median hold of the reps between them. A set has one pickup and one
     set-down: `held` are the times the counter itself already turned a movement away as held at the
     bottom, and a set with one of those just before (after) it keeps its first (last) rep. The reps
     kept are numbered from 1 again.
@@ -222,12 +223,21 @@ def split_set_ups(
             picked = any(before <= t <= start for t in held)
             put = any(end <= t <= after for t in held)
             for k, done in ((0, picked), (len(run) - 1, put)):
-                hold = run[k].hold_s
-                if not done and hold > SET_UP_HOLD_S and hold > SET_UP_HOLD_RATIO * typical:
+                if not done and held_like_a_set_up(run[k], typical):
                     out.add(k)
         for k, rep in enumerate(run):
             (set_ups if k in out else kept).append(rep)
     return [replace(rep, index=n) for n, rep in enumerate(kept, start=1)], set_ups
+
+
+def held_like_a_set_up(rep: RepResult, typical_hold_s: float = 0.0) -> bool:
+    """Whether `rep` held its bottom like a bell being gripped or let go: longer than `SET_UP_HOLD_S`
+    and `SET_UP_HOLD_RATIO` x a typical rep's hold (`typical_hold_s`; 0 when not known yet), with the
+    hands down where a bell is. Hands held up at the bottom (a dowel along the back) grip nothing:
+    a pause there is a paused rep."""
+    hands = rep.evidence.get("hand_height", math.nan)
+    hands_up = hands >= HANDS_UP_KNEES  # unknown (NaN) hands could be holding a bell
+    return not hands_up and rep.hold_s > max(SET_UP_HOLD_S, SET_UP_HOLD_RATIO * typical_hold_s)
 
 
 def _round(x: float, nd: int) -> float | None:

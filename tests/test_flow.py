@@ -384,3 +384,46 @@ def test_the_session_summary_does_not_wait_for_the_next_person() -> None:
     assert d.flow.screen is Screen.DONE
     _standing_still(d, 4.0)
     assert Screen.PLACEMENT in d.screens[-2:] or d.flow.screen is Screen.PLACEMENT
+
+
+def _bell_set(drill: str, pickup_s: float, bottoms: list[float], seed: int, arms: str = "hang") -> Driver:
+    rng = np.random.default_rng(seed)
+    specs = tuple(
+        RepSpec(
+            down_s=float(rng.uniform(0.8, 1.6)), bottom_s=b, up_s=float(rng.uniform(0.7, 1.3)), rest_s=1.0
+        )
+        for b in bottoms
+    )
+    d = Driver(FlowSettings(drill=drill, set_size=10, set_count=2, countdown_s=0.0))
+    d.port.drill = drill
+    d.perform(Scenario(reps=specs, drill=drill, pickup_s=pickup_s, stand_s=3.0, seed=seed, arms=arms))
+    return d
+
+
+@pytest.mark.parametrize("drill", ["kettlebell-deadlift", "hinge"])
+@pytest.mark.parametrize("pickup_s", [1.5, 2.0])
+def test_a_bell_picked_up_before_the_first_rep_is_not_counted(drill: str, pickup_s: float) -> None:
+    # Gripping the bell holds the bottom 1.5-2 s, under the counter's 2.5 s: the engine counts it.
+    d = _bell_set(drill, pickup_s, [0.2, 0.4, 0.3, 0.5, 0.1, 0.3], seed=3)
+    assert d.engines[drill].counter.count == 7
+    assert [r.index for r in d.flow.set_reps] == [1, 2, 3, 4, 5, 6]
+    assert d.port.names().count("add_rep") == 6
+
+
+def test_a_slow_first_rep_held_like_the_rest_counts_once_the_second_shows_it() -> None:
+    d = _bell_set("kettlebell-deadlift", 0.0, [1.5] * 4, seed=4)
+    assert len(d.flow.set_reps) == 4 and d.port.names().count("add_rep") == 4
+
+
+def test_a_paused_dowel_hinge_is_never_taken_for_a_pickup() -> None:
+    # The hands stay up on the dowel at the bottom: nothing is gripped, however long the pause.
+    d = _bell_set("hinge", 0.0, [2.0, 0.3, 0.3, 0.3], seed=5, arms="dowel")
+    assert d.engines["hinge"].counter.count == 4 and len(d.flow.set_reps) == 4
+
+
+def test_a_first_movement_held_long_with_no_rep_after_it_still_counts() -> None:
+    d = _bell_set("kettlebell-deadlift", 0.0, [1.8], seed=6)
+    assert d.flow.set_reps == [] and d.flow.screen is Screen.ACTIVE  # waiting for the next rep to tell
+    d.nobody(d.flow.settings.idle_timeout_s + 1.0)
+    assert d.flow.screen is Screen.ATTRACT
+    assert d.port.names() == ["start_session", "start_set", "add_rep", "end_set", "end_session"]

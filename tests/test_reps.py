@@ -283,3 +283,13 @@ def test_the_same_pause_with_the_hands_down_reads_as_picking_something_up():
 def test_a_dowel_hold_at_the_bottom_longer_than_the_drill_allows_is_not_a_rep():
     reps = (RepSpec(down_s=1.5, bottom_s=7.0, up_s=1.5), RepSpec())
     assert len(reps_of(perform(reps=reps, arms="dowel", seed=4))) == 1
+
+
+def test_only_a_bottom_held_with_the_hands_down_reads_as_a_set_up():
+    # Gripping or letting go of a bell needs the hands down at it; a dowel keeps them at hip height.
+    first = [_held(2.0, 0.0)] + [_held(0.4, 3.0 * i) for i in range(1, 6)]
+    dowel = [replace(r, evidence={"hand_height": 2.0}) for r in first]
+    bell = [replace(r, evidence={"hand_height": 0.7}) for r in first]
+    assert len(split_set_ups(dowel)[0]) == 6
+    assert split_set_ups(bell)[1] == [bell[0]]
+    assert split_set_ups(first)[1] == [first[0]]  # hands not seen: a bell may be in them
