@@ -25,11 +25,16 @@ never happens during a hinge (the hands hang below the shoulders) and cannot be 
 while standing. Each hold moves the highlight to the next drill; standing still with the hands down
 for `choose_start_s` starts the highlighted one, and so does simply starting to hinge.
 
-A set often opens with the bell picked up from the floor: the same movement as a rep, with the
-bottom held while the hands grip. A set's first movement held at the bottom past `SET_UP_HOLD_S`
-with the hands down (`kiosk.reps.held_like_a_set_up`) is kept out of the count until the next rep:
-held much longer than that rep, it was the pickup and is left out; otherwise it was a slow first rep
-and both count. If no rep follows, it counts, as the counter had it.
+A set often opens with the bell picked up from the floor and, when cut short, ends with it put
+down: the same movement as a rep, with the bottom held while the hands grip or let go. A movement
+held like that (`kiosk.reps.held_like_a_set_up`: past `SET_UP_HOLD_S`, 1.5 times the set's median
+hold so far, hands down) is kept out of the count until what comes next tells:
+- the set's first movement: the next rep. Held much longer than that rep, it was the pickup and is
+  left out; otherwise both count. If the session ends first, it counts, as the counter had it.
+- later in the set: a rep after it makes it a slow rep, and it counts; the session ending first
+  (the lifter walked away) makes it the set-down, left out.
+The rep that completes a set is never held back: a set-down after a full set falls in the rest, where
+`SET_DOWN_GRACE_S` already turns it away. Until it is decided the counter shows one rep fewer.
 
 Per frame the flow copies the pose into a preallocated ring (about 20 s at <= 30 samples a second)
 and does O(1) work; when a rep finishes, the frames of the rep being featured (the worst of the set
@@ -39,6 +44,7 @@ and of the session) are copied once into preallocated replay clips.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -298,9 +304,9 @@ class Flow:
         self._set_open = False
         self.set_number = 0
         self.set_reps: list[RepResult] = []
-        # A set's first movement held at the bottom like a bell being gripped, kept out of the count
-        # until the next rep shows whether the set's reps are held as long (see `_on_rep`).
-        self._maybe_pickup: tuple[RepResult, FrameSnapshot] | None = None
+        # A movement held at the bottom like a bell being gripped or let go, kept out of the count
+        # until what comes next tells (see the module docstring).
+        self._maybe_set_up: tuple[RepResult, FrameSnapshot] | None = None
         self.sets: list[SetReport] = []
         self.countdown_until = -math.inf
         self.rest_until = -math.inf
@@ -580,12 +586,14 @@ class Flow:
         if not self._set_open:
             self.port.start_set(self.set_number, self.drill, self.settings.set_size, t)
             self._set_open = True
-        pending, self._maybe_pickup = self._maybe_pickup, None
-        if pending is not None:
-            if not held_like_a_set_up(pending[0], rep.hold_s):
-                self._count(*pending, t)  # held like this rep: a slow first rep after all
-        elif not self.set_reps and self.settings.set_size > 1 and held_like_a_set_up(rep):
-            self._maybe_pickup = (rep, snap)  # the next rep tells whether it was the bell picked up
+        pending, self._maybe_set_up = self._maybe_set_up, None
+        if pending is not None and (self.set_reps or not held_like_a_set_up(pending[0], rep.hold_s)):
+            # A rep followed: not the set-down; and, first in the set, held like this rep: not the
+            # pickup either. A slow rep after all.
+            self._count(*pending, t)
+        typical = statistics.median(r.hold_s for r in self.set_reps) if self.set_reps else 0.0
+        if len(self.set_reps) + 1 < self.settings.set_size and held_like_a_set_up(rep, typical):
+            self._maybe_set_up = (rep, snap)  # what comes next tells (see the module docstring)
             return
         self._count(rep, snap, t)
 
@@ -619,10 +627,9 @@ class Flow:
 
     def _end_session(self, t: float) -> None:
         """Close what the history has open; the next visitor starts on the configured drill."""
-        if self._maybe_pickup is not None:  # no rep came to tell: it counts, as the counter had it
-            rep, snap = self._maybe_pickup
-            self._maybe_pickup = None
-            self._count(rep, snap, t)
+        pending, self._maybe_set_up = self._maybe_set_up, None
+        if pending is not None and not self.set_reps:  # a lone movement: it counts, as the counter had it
+            self._count(*pending, t)
         if self._set_open:
             self.port.end_set(t)
         if self._session_open:

@@ -427,3 +427,23 @@ def test_a_first_movement_held_long_with_no_rep_after_it_still_counts() -> None:
     d.nobody(d.flow.settings.idle_timeout_s + 1.0)
     assert d.flow.screen is Screen.ATTRACT
     assert d.port.names() == ["start_session", "start_set", "add_rep", "end_set", "end_session"]
+
+
+def test_a_set_cut_short_leaves_out_the_bell_put_down_before_walking_away() -> None:
+    rng = np.random.default_rng(7)
+    specs = tuple(RepSpec(bottom_s=float(rng.uniform(0.05, 0.5)), rest_s=1.0) for _ in range(5))
+    d = Driver(FlowSettings(drill="kettlebell-deadlift", set_size=10, countdown_s=0.0))
+    d.port.drill = "kettlebell-deadlift"
+    d.perform(
+        Scenario(reps=specs, drill="kettlebell-deadlift", pickup_s=1.5, setdown_s=1.5, stand_s=3.0, seed=7)
+    )
+    assert d.engines["kettlebell-deadlift"].counter.count == 7  # pickup + 5 reps + set-down
+    assert len(d.flow.set_reps) == 5  # the set-down waits: a rep after it would make it a rep
+    d.nobody(d.flow.settings.idle_timeout_s + 1.0)
+    assert d.port.names().count("add_rep") == 5 and d.port.names()[-2:] == ["end_set", "end_session"]
+
+
+def test_a_slow_rep_in_the_middle_of_a_set_counts_once_the_next_rep_comes() -> None:
+    d = _bell_set("kettlebell-deadlift", 0.0, [0.2, 0.3, 2.0, 0.3, 0.2], seed=8)
+    assert [r.index for r in d.flow.set_reps] == [1, 2, 3, 4, 5]
+    assert d.flow.set_reps[2].hold_s > 1.5
