@@ -636,8 +636,11 @@ class App:
                     log.info("rep %d: score %d%s", rep.index, rep.score, faults)
                 else:
                     log.info("rep %d: not judged (too few side-on frames)", rep.index)
-            if snap.speak is not None and self.audio is not None:
-                self.audio.say(snap.speak.id, now)
+            speak = snap.speak
+            if speak is not None and speak.kind == "praise" and flow.held_back is not None:
+                speak = None  # no "good rep" for what may be the bell picked up: the count waits
+            if speak is not None and self.audio is not None:
+                self.audio.say(speak.id, now)
             self._announce(now)
 
     def _look_for_camera(self, now: float) -> None:

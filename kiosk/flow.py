@@ -378,6 +378,11 @@ class Flow:
         return tally(self.set_reps)[1]
 
     @property
+    def held_back(self) -> RepResult | None:
+        """The engine's rep the count is waiting on (held like a bell picked up or put down), if any."""
+        return self._maybe_set_up[0] if self._maybe_set_up is not None else None
+
+    @property
     def last_set(self) -> SetReport | None:
         return self.sets[-1] if self.sets else None
 

@@ -427,3 +427,21 @@ def test_a_closed_display_leaves_no_texture_behind() -> None:
     assert alive() > 3  # text, shapes, the camera picture, the target
     d.close()
     assert alive() == 0
+
+
+def test_no_praise_shows_over_a_rep_the_count_is_still_waiting_on(display: Display) -> None:
+    # A clean bell pickup earns the coach's "Good rep!", but the count waits to see whether it was a rep.
+    settings = FlowSettings(drill="kettlebell-deadlift", set_size=10, countdown_s=0.0)
+    scenario = Scenario(
+        reps=(RepSpec(), RepSpec()), drill="kettlebell-deadlift", pickup_s=1.5, stand_s=3.0, seed=4
+    )
+    flow, snap, picture = run_until(
+        settings,
+        scenario,
+        lambda f, s: f.held_back is not None and s.cue is not None and s.cue.kind == "praise",
+    )
+    _, recorded = draw(display, Scene(flow=flow, frame=picture, snap=snap))
+    assert snap.cue.text not in texts(recorded)
+    flow._maybe_set_up = None  # the same frame with nothing held back shows it
+    _, recorded = draw(display, Scene(flow=flow, frame=picture, snap=snap))
+    assert snap.cue.text in texts(recorded)

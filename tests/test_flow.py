@@ -424,6 +424,7 @@ def test_a_paused_dowel_hinge_is_never_taken_for_a_pickup() -> None:
 def test_a_first_movement_held_long_with_no_rep_after_it_still_counts() -> None:
     d = _bell_set("kettlebell-deadlift", 0.0, [1.8], seed=6)
     assert d.flow.set_reps == [] and d.flow.screen is Screen.ACTIVE  # waiting for the next rep to tell
+    assert d.flow.held_back is not None and d.flow.held_back.hold_s > 1.5
     d.nobody(d.flow.settings.idle_timeout_s + 1.0)
     assert d.flow.screen is Screen.ATTRACT
     assert d.port.names() == ["start_session", "start_set", "add_rep", "end_set", "end_session"]

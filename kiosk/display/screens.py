@@ -612,6 +612,8 @@ class Screens:
         depth = snap.depth if snap is not None and snap.phase is not Phase.IDLE else 0.0
         w.depth_gauge(c, L.gauge, depth, drill.has_wall)
         cue = snap.cue if snap is not None else None
+        if cue is not None and cue.kind == "praise" and flow.held_back is not None:
+            cue = None  # no "good rep" over a count still waiting on what may be a bell picked up
         hint = "" if cue is not None else (drill.instruction if reps == 0 else "")
         w.cue_banner(c, L.cue, cue, hint)
         left = flow.countdown
