@@ -90,7 +90,8 @@ def analyze_track(
     user_height_cm: float | None = None,
 ) -> Analysis:
     """Run the engine over every frame of the track, as the kiosk would live; then, with the whole
-    recording in hand, take out the quick bell pickups and set-downs (`split_set_ups`)."""
+    recording in hand, take out the quick bell pickups and set-downs (`split_set_ups`) in drills
+    where a bell may come off the floor."""
     engine = HingeEngine(
         drill, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm, frame_size=track.frame_size
     )
@@ -113,9 +114,10 @@ def analyze_track(
             out.reps.append(end.rep)
         elif end.dropped and end.dropped != TOO_SHALLOW:  # a set-down the recording ends on
             out.dropped.append((end_t, end.dropped))
-    held = [t for t, why in out.dropped if why == HELD_AT_BOTTOM]
-    out.reps, set_ups = split_set_ups(out.reps, held)
-    out.dropped += [(rep.bottom_s, HELD_LONGER_THAN_THE_SET) for rep in set_ups]
+    if get_drill(drill).bell_from_floor:  # against a wall or on the knees, nothing is picked up
+        held = [t for t, why in out.dropped if why == HELD_AT_BOTTOM]
+        out.reps, set_ups = split_set_ups(out.reps, held)
+        out.dropped += [(rep.bottom_s, HELD_LONGER_THAN_THE_SET) for rep in set_ups]
     out.dropped.sort()
     out.side = sides.most_common(1)[0][0] if sides else None
     return out

@@ -287,26 +287,39 @@ class HistoryPort:
     """The flow's port to the outside: the session history (through the background writer),
     the engine's drill, and the progress screen's data."""
 
-    def __init__(self, writer: Any, scorer: Scorer, image: Callable[[], bytes | None]) -> None:
+    def __init__(
+        self,
+        writer: Any,
+        scorer: Scorer,
+        image: Callable[[RepResult], bytes | None],
+        flow_time: Callable[[], float],
+    ) -> None:
         from kiosk.display import Progress
 
         self.writer = writer
         self.scorer = scorer
         self.image = image
+        self.flow_time = flow_time  # the frames' clock now: dates an event the flow reports late
         self.progress = Progress()
         self._session: Any = None
         self._set: Any = None
         self._pending: tuple[Future, Future, Future] | None = None
 
+    def _wall(self, t: float) -> float:
+        """Wall-clock time of frame time `t`: now, less how long ago `t` was (a rep held back until
+        the next one showed it was a rep is reported late)."""
+        ago = self.flow_time() - t
+        return time.time() - (ago if math.isfinite(ago) and ago > 0.0 else 0.0)
+
     def start_session(self, drill: str, t: float) -> None:
-        self._session = self.writer.open_session(drill, time.time())
+        self._session = self.writer.open_session(drill, self._wall(t))
 
     def start_set(self, number: int, drill: str, target_reps: int, t: float) -> None:
-        self._set = self.writer.open_set(self._session, drill, target_reps, time.time())
+        self._set = self.writer.open_set(self._session, drill, target_reps, self._wall(t))
 
     def add_rep(self, rep: RepResult, t: float) -> None:
         if self._set is not None:
-            self.writer.add_rep(self._set, rep.as_dict(), time.time(), image=self.image())
+            self.writer.add_rep(self._set, rep.as_dict(), self._wall(t), image=self.image(rep))
 
     def end_set(self, t: float) -> None:
         if self._set is not None:
@@ -469,7 +482,11 @@ class App:
         self.clock = clock
         session = cfg.session
         self.scorer = Scorer(cfg, session.drill, inputs.estimator)
-        self.port = HistoryPort(writer, self.scorer, self._rep_image) if writer is not None else None
+        self.port = (
+            HistoryPort(writer, self.scorer, self._rep_image, lambda: self.flow.t)
+            if writer is not None
+            else None
+        )
         settings = FlowSettings(
             drill=session.drill,
             drill_select=session.drill_select,
@@ -504,6 +521,7 @@ class App:
         self._diag_at = -math.inf
         self._bottom: Frame | None = None
         self._bottom_depth = -1.0
+        self._held_bottom: tuple[float, Frame] | None = None  # (end_s, picture) of a rep held back
         self.camera_found = False  # the demo stood in for a camera that has now appeared
         self.standby = False  # nobody for camera.standby_after_s: the model looks at fewer frames
         self._awake_from = math.nan  # flow time of the first frame: idle time counts from there
@@ -636,6 +654,8 @@ class App:
                     log.info("rep %d: score %d%s", rep.index, rep.score, faults)
                 else:
                     log.info("rep %d: not judged (too few side-on frames)", rep.index)
+            if snap.rep is not None and flow.held_back is snap.rep and self.cfg.store.save_images:
+                self._hold_bottom(snap.rep)
             speak = snap.speak
             if speak is not None and speak.kind == "praise" and flow.held_back is not None:
                 speak = None  # no "good rep" for what may be the bell picked up: the count waits
@@ -778,15 +798,27 @@ class App:
         elif snap.phase is Phase.STANDING and snap.rep is None:
             self._bottom_depth = -1.0
 
-    def _rep_image(self) -> bytes | None:
-        """The finished rep's deepest picture as JPEG, when the operator opted in."""
-        if not self.cfg.store.save_images or self._bottom is None:
+    def _hold_bottom(self, rep: RepResult) -> None:
+        """The flow held `rep` back: set its picture aside, for if it is counted after the next rep."""
+        self._held_bottom = (rep.end_s, self._bottom) if self._bottom is not None else None
+        self._bottom, self._bottom_depth = None, -1.0
+
+    def _rep_image(self, rep: RepResult) -> bytes | None:
+        """The deepest picture of `rep` as JPEG, when the operator opted in."""
+        if not self.cfg.store.save_images:
+            return None
+        held = self._held_bottom
+        if held is not None and held[0] == rep.end_s:
+            frame, self._held_bottom = held[1], None
+        elif self._bottom is not None:
+            frame, self._bottom, self._bottom_depth = self._bottom, None, -1.0
+        else:
             return None
         import io
 
         import pygame
 
-        rgb, self._bottom, self._bottom_depth = self._bottom.rgb, None, -1.0
+        rgb = frame.rgb
         surface = pygame.image.frombuffer(rgb.data, (rgb.shape[1], rgb.shape[0]), "RGB")
         buf = io.BytesIO()
         pygame.image.save(surface, buf, "rep.jpg")

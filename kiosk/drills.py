@@ -67,6 +67,9 @@ class Drill:
     # ... unless the hands stay well above the knees (a dowel held along the back): nothing is being
     # picked up, and a pause at the bottom to feel the hamstrings is part of the drill.
     max_dwell_hands_up_s: float
+    # A bell may be lifted from the floor in this drill, so a quicker hold at the bottom may still be
+    # one picked up or put down (`kiosk.reps.SetUpFilter`). Against a wall or on the knees, no bell.
+    bell_from_floor: bool
 
 
 HINGE = Drill(
@@ -87,6 +90,7 @@ HINGE = Drill(
     max_knee_deg=65.0,
     max_dwell_s=2.5,
     max_dwell_hands_up_s=6.0,
+    bell_from_floor=True,  # the default drill: a visitor may well bring a kettlebell
 )
 
 
@@ -98,6 +102,7 @@ WALL_HINGE = replace(
     title="Wall hinge",
     instruction="Stand a few inches in front of a wall and tap it with your hips",
     depth_deg=55.0,
+    bell_from_floor=False,
 )
 
 DRILLS: dict[str, Drill] = {
@@ -123,6 +128,7 @@ DRILLS: dict[str, Drill] = {
             max_knee_deg=math.inf,
             max_dwell_s=4.0,
             max_dwell_hands_up_s=6.0,
+            bell_from_floor=False,
         ),
         Drill(
             name="kettlebell-deadlift",
@@ -142,6 +148,7 @@ DRILLS: dict[str, Drill] = {
             max_knee_deg=100.0,
             max_dwell_s=2.5,
             max_dwell_hands_up_s=2.5,  # the bell is in the hands: they are never up
+            bell_from_floor=True,
         ),
     )
 }

@@ -25,16 +25,11 @@ never happens during a hinge (the hands hang below the shoulders) and cannot be 
 while standing. Each hold moves the highlight to the next drill; standing still with the hands down
 for `choose_start_s` starts the highlighted one, and so does simply starting to hinge.
 
-A set often opens with the bell picked up from the floor and, when cut short, ends with it put
-down: the same movement as a rep, with the bottom held while the hands grip or let go. A movement
-held like that (`kiosk.reps.held_like_a_set_up`: past `SET_UP_HOLD_S`, 1.5 times the set's median
-hold so far, hands down) is kept out of the count until what comes next tells:
-- the set's first movement: the next rep. Held much longer than that rep, it was the pickup and is
-  left out; otherwise both count. If the session ends first, it counts, as the counter had it.
-- later in the set: a rep after it makes it a slow rep, and it counts; the session ending first
-  (the lifter walked away) makes it the set-down, left out.
-The rep that completes a set is never held back: a set-down after a full set falls in the rest, where
-`SET_DOWN_GRACE_S` already turns it away. Until it is decided the counter shows one rep fewer.
+A set often opens with a bell picked up from the floor and, when cut short, ends with it put down:
+to the counter, a rep with the bottom held while the hands grip or let go. In drills where a bell
+may be lifted from the floor (`Drill.bell_from_floor`), `kiosk.reps.SetUpFilter` holds back a
+movement held like that until what comes next tells; meanwhile the counter shows one rep fewer, and
+the coach's praise waits. A movement still held back when the set or the session ends stays out.
 
 Per frame the flow copies the pose into a preallocated ring (about 20 s at <= 30 samples a second)
 and does O(1) work; when a rep finishes, the frames of the rep being featured (the worst of the set
@@ -44,7 +39,6 @@ and of the session) are copied once into preallocated replay clips.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -54,9 +48,9 @@ import numpy as np
 
 from kiosk.body import NUM_KEYPOINTS, BodyPart, Side
 from kiosk.coach import Cue
-from kiosk.drills import DRILLS
+from kiosk.drills import DRILLS, get_drill
 from kiosk.engine import FrameResult
-from kiosk.reps import FAULTS, Phase, RepResult, held_like_a_set_up
+from kiosk.reps import FAULTS, HELD_AT_BOTTOM, Phase, RepResult, SetUpFilter
 
 # Spoken announcements of the flow (the coach's cues are in `kiosk.coach.CUES`): id -> words.
 # `tools/render-cues.py` renders one WAV per entry; ids are file names, keep them stable.
@@ -130,6 +124,7 @@ class FrameSnapshot:
     cue: Cue | None
     speak: Cue | None
     drill: str
+    dropped: str = ""  # why a movement finishing on this frame was not counted (`RepCounter.dropped`)
 
     @classmethod
     def from_result(cls, r: FrameResult, drill: str) -> FrameSnapshot:
@@ -157,6 +152,7 @@ class FrameSnapshot:
             cue=r.cue,
             speak=r.speak,
             drill=drill,
+            dropped=r.dropped,
         )
 
 
@@ -219,6 +215,15 @@ class ReplayClip:
         if rep is None:
             return math.nan
         return rep.end_s + 0.3 if self.fault == "hyperextension" else rep.bottom_s
+
+    def copy_from(self, other: ReplayClip) -> None:
+        """Take `other`'s frames and rep (a copy: `other` may be reused)."""
+        n = self.count = other.count
+        self.t[:n] = other.t[:n]
+        self.pose[:n] = other.pose[:n]
+        self.valid[:n] = other.valid[:n]
+        self.alignment[:n] = other.alignment[:n]
+        self.rep, self.set_number, self.side, self.bbox = other.rep, other.set_number, other.side, other.bbox
 
     def clear(self) -> None:
         self.count = 0
@@ -304,9 +309,11 @@ class Flow:
         self._set_open = False
         self.set_number = 0
         self.set_reps: list[RepResult] = []
-        # A movement held at the bottom like a bell being gripped or let go, kept out of the count
-        # until what comes next tells (see the module docstring).
-        self._maybe_set_up: tuple[RepResult, FrameSnapshot] | None = None
+        # Movements held at the bottom like a bell gripped or let go wait for what comes next (see
+        # `kiosk.reps.SetUpFilter`); the one held back keeps its snapshot and frames meanwhile.
+        self._setups = SetUpFilter(settings.set_size)
+        self._held_snap: FrameSnapshot | None = None
+        self._held_clip = ReplayClip()
         self.sets: list[SetReport] = []
         self.countdown_until = -math.inf
         self.rest_until = -math.inf
@@ -380,7 +387,7 @@ class Flow:
     @property
     def held_back(self) -> RepResult | None:
         """The engine's rep the count is waiting on (held like a bell picked up or put down), if any."""
-        return self._maybe_set_up[0] if self._maybe_set_up is not None else None
+        return self._setups.held
 
     @property
     def last_set(self) -> SetReport | None:
@@ -407,6 +414,8 @@ class Flow:
         else:
             self._person_since = math.nan
         self._record(snap)
+        if snap.dropped == HELD_AT_BOTTOM and self.screen is Screen.ACTIVE:
+            self._setups.held_at_bottom()  # a bell picked up or put down, slowly
         if snap.rep is not None:
             self._on_rep(snap.rep, snap, t)
         self._advance(snap, t)
@@ -562,6 +571,7 @@ class Flow:
             self.session_clip.clear()
         self.set_number += 1
         self.set_reps = []
+        self._forget_held()
         self.set_clip.clear()
         self.countdown_until = t + s.countdown_s if countdown and s.countdown_s > 0 else -math.inf
         self.rest_until = -math.inf
@@ -585,30 +595,34 @@ class Flow:
                 self.in_session = False
             self._start_set(t, countdown=False)
         self.countdown_until = -math.inf
-        if not self._session_open:
+        if not get_drill(self.drill).bell_from_floor:
+            self._count(rep, snap)
+            return
+        setups, held_snap = self._setups, self._held_snap
+        for counted in setups.offer(rep):
+            if counted is rep:
+                self._count(rep, snap)
+            elif held_snap is not None:  # counted late: at its own time, with the frames kept for it
+                self._count(counted, held_snap, self._held_clip)
+        self._held_snap = snap if setups.held is rep else None
+        if setups.held is rep:  # the replay ring may have moved on by the time it is decided
+            self._copy_clip(rep, snap, self._held_clip)
+
+    def _count(self, rep: RepResult, snap: FrameSnapshot, clip: ReplayClip | None = None) -> None:
+        """Count `rep` (finished at `snap`) in the set; `clip`: its frames, if copied already."""
+        t = snap.t
+        if not self._session_open:  # the history hears of a session and a set with their first rep
             self.port.start_session(self.drill, t)
             self._session_open = True
         if not self._set_open:
             self.port.start_set(self.set_number, self.drill, self.settings.set_size, t)
             self._set_open = True
-        pending, self._maybe_set_up = self._maybe_set_up, None
-        if pending is not None and (self.set_reps or not held_like_a_set_up(pending[0], rep.hold_s)):
-            # A rep followed: not the set-down; and, first in the set, held like this rep: not the
-            # pickup either. A slow rep after all.
-            self._count(*pending, t)
-        typical = statistics.median(r.hold_s for r in self.set_reps) if self.set_reps else 0.0
-        if len(self.set_reps) + 1 < self.settings.set_size and held_like_a_set_up(rep, typical):
-            self._maybe_set_up = (rep, snap)  # what comes next tells (see the module docstring)
-            return
-        self._count(rep, snap, t)
-
-    def _count(self, rep: RepResult, snap: FrameSnapshot, t: float) -> None:
         # The engine counts every rep it has seen; the set, the history and the replay number them
         # from 1 within the set.
         rep = replace(rep, index=len(self.set_reps) + 1)
         self.set_reps.append(rep)
         self.port.add_rep(rep, t)
-        self._feature(rep, snap)
+        self._feature(rep, snap, clip)
         if len(self.set_reps) >= self.settings.set_size:
             self._finish_set(t)
 
@@ -632,9 +646,7 @@ class Flow:
 
     def _end_session(self, t: float) -> None:
         """Close what the history has open; the next visitor starts on the configured drill."""
-        pending, self._maybe_set_up = self._maybe_set_up, None
-        if pending is not None and not self.set_reps:  # a lone movement: it counts, as the counter had it
-            self._count(*pending, t)
+        self._forget_held()  # held back with nothing after it: a set-up (see `SetUpFilter`)
         if self._set_open:
             self.port.end_set(t)
         if self._session_open:
@@ -648,6 +660,11 @@ class Flow:
             self.drill = self.settings.drill
             self.choice = list(DRILLS).index(self.drill)
             self.port.use_drill(self.drill)
+
+    def _forget_held(self) -> None:
+        """A set starts or ends: what was held back stays out, and the bell may be on the floor."""
+        self._setups.reset(self.settings.set_size)
+        self._held_snap = None
 
     # ------------------------------------------------------------------------------ replay
 
@@ -663,14 +680,16 @@ class Flow:
         self._ring_side[i] = snap.side
         self._ring_next = (i + 1) % RING_FRAMES
 
-    def _feature(self, rep: RepResult, snap: FrameSnapshot) -> None:
-        """Keep the frames of `rep` if it is now the rep to replay for the set or the session."""
-        set_best = self.set_clip.rep
-        if set_best is None or _featured_key(rep) < _featured_key(set_best):
-            self._copy_clip(rep, snap, self.set_clip)
-        session_best = self.session_clip.rep
-        if session_best is None or _featured_key(rep) < _featured_key(session_best):
-            self._copy_clip(rep, snap, self.session_clip)
+    def _feature(self, rep: RepResult, snap: FrameSnapshot, frames: ReplayClip | None = None) -> None:
+        """Keep the frames of `rep` if it is now the rep to replay for the set or the session; from
+        `frames` when they were copied out of the ring already, else from the ring."""
+        for clip in (self.set_clip, self.session_clip):
+            if clip.rep is None or _featured_key(rep) < _featured_key(clip.rep):
+                if frames is None:
+                    self._copy_clip(rep, snap, clip)
+                else:
+                    clip.copy_from(frames)
+                clip.rep, clip.set_number = rep, self.set_number
 
     def _copy_clip(self, rep: RepResult, snap: FrameSnapshot, clip: ReplayClip) -> None:
         start, end = rep.start_s - CLIP_BEFORE_S, rep.end_s + CLIP_AFTER_S

@@ -120,11 +120,11 @@ class _Plan:
     band: tuple[int, int, int, int]  # rows and columns (r0, r1, c0, c1) any tap reads
     cols_a: np.ndarray  # per-channel value index of each output value's left tap, within the band row
     cols_b: np.ndarray  # ... and of its right tap
-    weights_xa: np.ndarray  # (1, 3S) weight of the left taps (times the box-sum gain)
+    weights_xa: np.ndarray  # (1, 3S) weight of the left taps
     weights_xb: np.ndarray
     rows_a: np.ndarray  # (S,) band row of each output row's upper tap
     rows_b: np.ndarray  # ... and of its lower tap
-    weights_a: np.ndarray  # (S, 1)
+    weights_a: np.ndarray  # (S, 1) weight of the upper taps, times the box sums' 1 / k^2
     weights_b: np.ndarray
 
 

@@ -192,9 +192,9 @@ def split_set_ups(
 ) -> tuple[list[RepResult], list[RepResult]]:
     """Reps, and the first or last movements of a set that were a bell picked up or put down.
 
-    Live, a bottom held past the drill's `max_dwell_s` is already not a rep, and the kiosk flow
-    holds back a set's first movement held like a set-up until the next rep tells (a quick grab of
-    the bell is otherwise the same movement as a rep). Over a whole recording the set shows what its reps look
+    Live, a bottom held past the drill's `max_dwell_s` is already not a rep, and `SetUpFilter`
+    holds back a movement held like a set-up until what follows tells (a quick grab of the bell is
+    otherwise the same movement as a rep). Over a whole recording the set shows what its reps look
     like: a pickup opens a set and a set-down closes it, each with a bottom held (gripping, letting go)
     well past the set's own reps. So the first and last movements of a set (reps no further apart
     than `SET_GAP_S`, at least three of them) are set-ups when `held_like_a_set_up`, against the
@@ -238,6 +238,75 @@ def held_like_a_set_up(rep: RepResult, typical_hold_s: float = 0.0) -> bool:
     hands = rep.evidence.get("hand_height", math.nan)
     hands_up = hands >= HANDS_UP_KNEES  # unknown (NaN) hands could be holding a bell
     return not hands_up and rep.hold_s > max(SET_UP_HOLD_S, SET_UP_HOLD_RATIO * typical_hold_s)
+
+
+class SetUpFilter:
+    """Live, which of a set's movements count when any may be a bell picked up or put down.
+
+    The counter turns away a bottom held past the drill's limit; a quicker grip or release of the
+    bell reads as a rep. Over a whole recording `split_set_ups` compares each set's ends with its
+    other reps; live, a movement `held_like_a_set_up` against the set's counted reps so far is held
+    back until what comes next tells, given where the bell probably is:
+    - on the floor (the set's start, or after a set-down): the held movement may be the pickup. The
+      next rep decides: held 1.5 times as long as that rep, it was the pickup and is left out;
+      otherwise both count.
+    - in the hands: it may be the set-down. A rep after it makes it a slow rep, and it counts;
+      another held movement after it makes it the set-down (left out), and the new one a possible
+      pickup; the set ending first (`reset`) leaves it out.
+    The rep that completes the set is never held back. A movement the counter itself turned away as
+    held at the bottom (`held_at_bottom`) was a set-up too: the bell changes place.
+
+    Pure: reps in, the reps to count out, oldest first.
+    """
+
+    def __init__(self, set_size: int = 10) -> None:
+        self.reset(set_size)
+
+    def reset(self, set_size: int) -> None:
+        """A new set (or the end of one): anything held back is left out; the bell may be down."""
+        self.set_size = set_size
+        self.held: RepResult | None = None  # the movement held back, if any
+        self.bell_down = True
+        self._maybe_pickup = False  # what `held` may be: the pickup, else the set-down
+        self._holds: list[float] = []  # bottom holds of the reps counted in this set
+
+    def offer(self, rep: RepResult) -> list[RepResult]:
+        """The counter finished `rep`: the reps to count now (a held-back one this shows to be a rep,
+        then `rep` unless it is held back in turn)."""
+        out: list[RepResult] = []
+        held, self.held = self.held, None
+        if held is not None:
+            if self._maybe_pickup:
+                if held_like_a_set_up(held, rep.hold_s):
+                    self.bell_down = False  # the pickup: left out
+                else:
+                    out.append(self._counted(held))
+            elif held_like_a_set_up(rep, self._typical()):
+                self.bell_down = True  # two in a row: the first put the bell down, this may pick it up
+            else:
+                out.append(self._counted(held))
+        completes = len(self._holds) + 1 >= self.set_size
+        if not completes and held_like_a_set_up(rep, self._typical()):
+            self.held, self._maybe_pickup = rep, self.bell_down
+            return out
+        out.append(self._counted(rep))
+        return out
+
+    def held_at_bottom(self) -> None:
+        """The counter turned a movement away as held at the bottom: the bell changed place. One held
+        back just before it was a set-up as well (a set-down and a pickup come in pairs)."""
+        if self.held is not None:
+            self.held = None
+            self.bell_down = not self._maybe_pickup
+        self.bell_down = not self.bell_down
+
+    def _typical(self) -> float:
+        return statistics.median(self._holds) if self._holds else 0.0
+
+    def _counted(self, rep: RepResult) -> RepResult:
+        self._holds.append(rep.hold_s)
+        self.bell_down = False  # a rep lifted it
+        return rep
 
 
 def _round(x: float, nd: int) -> float | None:

@@ -322,11 +322,46 @@ def test_a_still_of_each_rep_is_kept_only_when_the_operator_opted_in() -> None:
             app._track_bottom(Snap(Phase.DESCENDING, 0.5), picture)
             app._track_bottom(Snap(Phase.DESCENDING, 0.9), deepest)
             app._track_bottom(Snap(Phase.ASCENDING, 0.4), picture)
-        image = app._rep_image()
+        image = app._rep_image(_rep(1.0))
         if opted_in:
             assert image is not None and image[:3] == b"\xff\xd8\xff"  # a JPEG of the deepest frame
         else:
             assert image is None
+
+
+def _rep(end_s: float):
+    from kiosk.reps import RepResult
+
+    return RepResult(1, end_s - 2.0, end_s - 1.0, end_s, 100, (), 90.0, 170.0, 0.5, None, 1.0, 1.0)
+
+
+def test_a_rep_counted_late_is_stored_with_its_own_picture() -> None:
+    # A rep held back (maybe a bell picked up) is counted after the next one: each keeps its bottom.
+    import io
+
+    import numpy as np
+    import pygame
+
+    from kiosk.reps import Phase
+    from kiosk.sources import Frame
+
+    class Snap:
+        def __init__(self, phase: Phase, depth: float) -> None:
+            self.phase, self.depth, self.rep = phase, depth, None
+
+    cfg = load_config(overrides={"store.save_images": True}).config
+    app = kiosk_app.App(cfg, kiosk_app.performer_inputs("test"), None)  # never run
+    held, later = _rep(5.0), _rep(9.0)
+    app._track_bottom(Snap(Phase.DESCENDING, 0.9), Frame(np.full((48, 64, 3), 220, np.uint8), 4.0, 1))
+    app._hold_bottom(held)
+    app._track_bottom(Snap(Phase.DESCENDING, 0.8), Frame(np.full((48, 64, 3), 30, np.uint8), 8.0, 2))
+
+    def brightness(jpeg: bytes | None) -> int:
+        assert jpeg is not None
+        return pygame.image.load(io.BytesIO(jpeg), "rep.jpg").get_at((32, 24))[0]
+
+    assert brightness(app._rep_image(held)) > 200
+    assert brightness(app._rep_image(later)) < 50
 
 
 def test_old_history_is_pruned_daily_not_only_at_start() -> None:
@@ -458,3 +493,31 @@ def test_a_video_named_on_the_command_line_that_cannot_be_decoded_is_an_error(
     (tmp_path / "notes.mp4").write_text("not a video")
     status, err = _run_source(tmp_path / "notes.mp4", capsys)
     assert status == 2 and "not a readable video" in err, err
+
+
+def test_history_dates_a_rep_the_flow_reports_late_by_the_frames_clock() -> None:
+    import time
+
+    class Writer:
+        def __init__(self) -> None:
+            self.times: list[tuple[str, float]] = []
+
+        def open_session(self, drill: str, when: float) -> str:
+            self.times.append(("session", when))
+            return "session"
+
+        def open_set(self, session: str, drill: str, target: int, when: float) -> str:
+            self.times.append(("set", when))
+            return "set"
+
+        def add_rep(self, set_id: str, rep: dict, when: float, image: bytes | None = None) -> None:
+            self.times.append(("rep", when))
+
+    writer = Writer()
+    port = kiosk_app.HistoryPort(writer, None, lambda rep: None, lambda: 100.0)  # frames' clock at 100 s
+    port.start_session("hinge", 90.0)
+    port.start_set(1, "hinge", 10, 90.0)
+    port.add_rep(_rep(85.0), 85.0)  # held back at 85 s, counted at 100 s
+    now = time.time()
+    assert [name for name, _ in writer.times] == ["session", "set", "rep"]
+    assert [round(now - when) for _, when in writer.times] == [10, 10, 15]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -203,3 +205,14 @@ def test_a_held_crop_still_contains_every_confident_keypoint(first: np.ndarray, 
     box = tracker.update(second, 1.0)  # no velocity (too far apart): only the hold can keep a crop
     for x, y in second[second[:, 2] > 0.2, :2]:
         assert inside(box, x, y)
+
+
+def test_keypoints_at_no_finite_place_never_size_a_crop() -> None:
+    pose = standing()
+    pose[int(BodyPart.NOSE), 0] = np.inf  # confident, but garbage
+    pose[int(BodyPart.LEFT_WRIST), 1] = np.nan
+    box = crop_for_pose(pose, (W, H))
+    assert all(math.isfinite(v) for v in (box.x0, box.y0, box.size))
+    hips = [int(BodyPart.LEFT_HIP), int(BodyPart.RIGHT_HIP)]
+    pose[hips, 0] = np.nan  # no hip at a finite place: no torso to crop around
+    assert crop_for_pose(pose, (W, H)) == FULL

@@ -442,6 +442,6 @@ def test_no_praise_shows_over_a_rep_the_count_is_still_waiting_on(display: Displ
     )
     _, recorded = draw(display, Scene(flow=flow, frame=picture, snap=snap))
     assert snap.cue.text not in texts(recorded)
-    flow._maybe_set_up = None  # the same frame with nothing held back shows it
+    flow._setups.held = None  # the same frame with nothing held back shows it
     _, recorded = draw(display, Scene(flow=flow, frame=picture, snap=snap))
     assert snap.cue.text in texts(recorded)

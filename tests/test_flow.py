@@ -421,13 +421,14 @@ def test_a_paused_dowel_hinge_is_never_taken_for_a_pickup() -> None:
     assert d.engines["hinge"].counter.count == 4 and len(d.flow.set_reps) == 4
 
 
-def test_a_first_movement_held_long_with_no_rep_after_it_still_counts() -> None:
+def test_a_lone_movement_held_like_a_set_up_is_left_out_and_leaves_no_history() -> None:
+    # A bell picked up (or, after a full set and a rest, put down) and then nobody: no rep came.
     d = _bell_set("kettlebell-deadlift", 0.0, [1.8], seed=6)
     assert d.flow.set_reps == [] and d.flow.screen is Screen.ACTIVE  # waiting for the next rep to tell
     assert d.flow.held_back is not None and d.flow.held_back.hold_s > 1.5
     d.nobody(d.flow.settings.idle_timeout_s + 1.0)
-    assert d.flow.screen is Screen.ATTRACT
-    assert d.port.names() == ["start_session", "start_set", "add_rep", "end_set", "end_session"]
+    assert d.flow.screen is Screen.ATTRACT and d.flow.held_back is None
+    assert d.port.names() == []
 
 
 def test_a_set_cut_short_leaves_out_the_bell_put_down_before_walking_away() -> None:
@@ -448,3 +449,39 @@ def test_a_slow_rep_in_the_middle_of_a_set_counts_once_the_next_rep_comes() -> N
     d = _bell_set("kettlebell-deadlift", 0.0, [0.2, 0.3, 2.0, 0.3, 0.2], seed=8)
     assert [r.index for r in d.flow.set_reps] == [1, 2, 3, 4, 5]
     assert d.flow.set_reps[2].hold_s > 1.5
+
+
+def test_drills_without_a_bell_never_hold_a_paused_rep_back() -> None:
+    d = _bell_set("kneeling-hinge", 0.0, [1.0, 0.3, 0.3, 0.3, 0.3], seed=9)
+    assert d.engines["kneeling-hinge"].counter.count == 5 and len(d.flow.set_reps) == 5
+
+
+def test_after_a_slow_pickup_the_counter_turned_away_a_paused_first_rep_counts() -> None:
+    # The counter already turned the 3 s pickup away: the bell is in the hands, so the first rep's
+    # pause cannot be another pickup.
+    d = _bell_set("kettlebell-deadlift", 3.0, [1.0, 0.3, 0.3, 0.3, 0.3], seed=9)
+    assert d.engines["kettlebell-deadlift"].counter.count == 5 and len(d.flow.set_reps) == 5
+
+
+def test_a_bell_put_down_and_picked_up_again_mid_set_adds_no_rep() -> None:
+    d = Driver(FlowSettings(drill="kettlebell-deadlift", set_size=10, countdown_s=0.0))
+    d.port.drill = "kettlebell-deadlift"
+    first = tuple(RepSpec(bottom_s=b, rest_s=1.0) for b in (0.2, 0.4, 0.3, 0.2))
+    d.perform(
+        Scenario(reps=first, drill="kettlebell-deadlift", pickup_s=1.5, setdown_s=1.5, stand_s=3.0, seed=7)
+    )
+    d.perform(Scenario(reps=first, drill="kettlebell-deadlift", pickup_s=1.5, stand_s=4.0, seed=7))
+    assert d.engines["kettlebell-deadlift"].counter.count == 11  # 8 reps, 2 pickups, 1 set-down
+    assert len(d.flow.set_reps) == 8
+
+
+def test_a_bell_put_down_late_after_a_full_set_opens_no_empty_set() -> None:
+    d = Driver(
+        FlowSettings(drill="kettlebell-deadlift", set_size=3, set_count=2, rest_s=60.0, countdown_s=0.0)
+    )
+    d.port.drill = "kettlebell-deadlift"
+    specs = (RepSpec(bottom_s=0.2), RepSpec(bottom_s=0.3), RepSpec(bottom_s=0.2, rest_s=5.0))
+    d.perform(Scenario(reps=specs, drill="kettlebell-deadlift", setdown_s=1.5, stand_s=3.0, seed=5))
+    assert d.engines["kettlebell-deadlift"].counter.count == 4 and len(d.flow.sets) == 1
+    d.nobody(d.flow.settings.idle_timeout_s + 1.0)
+    assert d.port.names().count("start_set") == 1 and d.port.names().count("add_rep") == 3

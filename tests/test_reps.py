@@ -8,7 +8,7 @@ import pytest
 from kiosk.analyze import analyze_track
 from kiosk.body import BodyPart
 from kiosk.performer import RepSpec, perform
-from kiosk.reps import HELD_LONGER_THAN_THE_SET, RepResult, split_set_ups
+from kiosk.reps import HELD_LONGER_THAN_THE_SET, RepResult, SetUpFilter, split_set_ups
 from tests.helpers import performed, reps_of
 
 
@@ -293,3 +293,56 @@ def test_only_a_bottom_held_with_the_hands_down_reads_as_a_set_up():
     assert len(split_set_ups(dowel)[0]) == 6
     assert split_set_ups(bell)[1] == [bell[0]]
     assert split_set_ups(first)[1] == [first[0]]  # hands not seen: a bell may be in them
+
+
+def _counted(f: SetUpFilter, holds: list[float]) -> list[float]:
+    """Feed reps held `holds` (a 0 means: the counter turned a movement away as held); the holds of
+    the reps counted, in the order they were counted."""
+    out: list[float] = []
+    for i, hold in enumerate(holds):
+        if hold == 0:
+            f.held_at_bottom()
+        else:
+            out += [r.hold_s for r in f.offer(_held(hold, 3.0 * i))]
+    return out
+
+
+@pytest.mark.parametrize(
+    "holds, counted, left_held",
+    [
+        ([0.5, 0.6, 0.4], [0.5, 0.6, 0.4], None),  # no set-up anywhere
+        ([1.8, 0.5, 0.6], [0.5, 0.6], None),  # the pickup: held 1.5x the next rep
+        ([1.5, 1.4, 1.6], [1.5, 1.4, 1.6], None),  # every rep paused: the first was one too
+        ([0.5, 0.6, 1.8], [0.5, 0.6], 1.8),  # maybe the set-down: waits
+        ([0.5, 0.6, 1.8, 0.5], [0.5, 0.6, 1.8, 0.5], None),  # a rep came after it: a slow rep
+        ([0.5, 0.6, 1.8, 1.9, 0.5], [0.5, 0.6, 0.5], None),  # set down, picked up, on again
+        ([1.8, 1.9, 0.5], [1.8, 1.9, 0.5], None),  # paused like the next: reps, not a pickup
+        ([0, 1.5, 0.5], [1.5, 0.5], None),  # the pickup was turned away: the bell is in the hands
+        ([0.5, 0.6, 0, 1.7, 0.5], [0.5, 0.6, 0.5], None),  # a long set-down turned away, a quick pickup
+        ([0.5, 0.6, 1.7, 0, 0.5], [0.5, 0.6, 0.5], None),  # a quick set-down, a long pickup turned away
+    ],
+)
+def test_the_set_up_filter_tells_pickups_and_set_downs_from_reps(holds, counted, left_held):
+    f = SetUpFilter(10)
+    assert _counted(f, holds) == counted
+    assert (f.held.hold_s if f.held is not None else None) == left_held
+
+
+def test_the_rep_that_completes_a_set_is_never_held_back():
+    f = SetUpFilter(3)
+    assert _counted(f, [0.5, 0.6, 1.9]) == [0.5, 0.6, 1.9] and f.held is None
+
+
+def test_a_hold_with_the_hands_up_is_never_held_back():
+    f = SetUpFilter(10)
+    dowel = replace(_held(2.0, 0.0), evidence={"hand_height": 2.0})
+    assert f.offer(dowel) == [dowel] and f.held is None
+
+
+def test_a_recording_of_a_drill_without_a_bell_keeps_a_paused_first_rep():
+    # The same movement as a quick pickup, but in a kneeling hinge nothing comes off the floor.
+    specs = (RepSpec(bottom_s=1.8), *(RepSpec(bottom_s=0.2) for _ in range(5)))
+    perf = perform(reps=specs, drill="kneeling-hinge", seed=3)
+    assert len(analyze_track(perf.track, "kneeling-hinge").reps) == 6
+    bell = perform(reps=specs, drill="kettlebell-deadlift", seed=3)
+    assert len(analyze_track(bell.track, "kettlebell-deadlift").reps) == 5
