@@ -656,9 +656,7 @@ class App:
                     log.info("rep %d: not judged (too few side-on frames)", rep.index)
             if snap.rep is not None and flow.held_back is snap.rep and self.cfg.store.save_images:
                 self._hold_bottom(snap.rep)
-            speak = snap.speak
-            if speak is not None and speak.kind == "praise" and flow.held_back is not None:
-                speak = None  # no "good rep" for what may be the bell picked up: the count waits
+            speak = flow.cue_to_give(snap.speak)
             if speak is not None and self.audio is not None:
                 self.audio.say(speak.id, now)
             self._announce(now)

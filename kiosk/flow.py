@@ -389,6 +389,13 @@ class Flow:
         """The engine's rep the count is waiting on (held like a bell picked up or put down), if any."""
         return self._setups.held
 
+    def cue_to_give(self, cue: Cue | None) -> Cue | None:
+        """`cue`, unless it is praise while the count waits on a movement held back: what may be a
+        bell picked up earns no "good rep" (for the screen and the speaker alike)."""
+        if cue is not None and cue.kind == "praise" and self.held_back is not None:
+            return None
+        return cue
+
     @property
     def last_set(self) -> SetReport | None:
         return self.sets[-1] if self.sets else None

@@ -198,10 +198,10 @@ def split_set_ups(
     like: a pickup opens a set and a set-down closes it, each with a bottom held (gripping, letting go)
     well past the set's own reps. So the first and last movements of a set (reps no further apart
     than `SET_GAP_S`, at least three of them) are set-ups when `held_like_a_set_up`, against the
-    median hold of the reps between them. A set has one pickup and one
-    set-down: `held` are the times the counter itself already turned a movement away as held at the
-    bottom, and a set with one of those just before (after) it keeps its first (last) rep. The reps
-    kept are numbered from 1 again.
+    median hold of the reps between them. A set has one pickup and one set-down: `held` are the
+    times the counter itself already turned a movement away as held at the bottom, and a set with
+    one of those just before (after) it keeps its first (last) rep. The reps kept are numbered from
+    1 again.
     """
     runs: list[list[RepResult]] = []
     for rep in reps:

@@ -611,9 +611,7 @@ class Screens:
         w.score_strip(c, L.strip, flow.set_reps, flow.settings.set_size, vertical=not L.portrait)
         depth = snap.depth if snap is not None and snap.phase is not Phase.IDLE else 0.0
         w.depth_gauge(c, L.gauge, depth, drill.has_wall)
-        cue = snap.cue if snap is not None else None
-        if cue is not None and cue.kind == "praise" and flow.held_back is not None:
-            cue = None  # no "good rep" over a count still waiting on what may be a bell picked up
+        cue = flow.cue_to_give(snap.cue) if snap is not None else None
         hint = "" if cue is not None else (drill.instruction if reps == 0 else "")
         w.cue_banner(c, L.cue, cue, hint)
         left = flow.countdown
