@@ -177,8 +177,9 @@ def print_table(
     s = doc["summary"]
     unjudged = f", {s['unjudged_reps']} not judged" if s["unjudged_reps"] else ""
     how = " (recognised; --drill NAME to choose)" if recognised else ""
+    reps = f"{s['reps']} rep{'' if s['reps'] == 1 else 's'}"
     print(
-        f"{doc['input']}: {s['reps']} reps ({s['clean_reps']} clean{unjudged}), drill {doc['drill']}{how}, "
+        f"{doc['input']}: {reps} ({s['clean_reps']} clean{unjudged}), drill {doc['drill']}{how}, "
         f"side {doc['side'] or 'unknown'}, {doc['frames']} frames at {doc['fps']:.1f} fps, "
         f"{doc['duration_s']:.1f} s",
         file=out,

@@ -24,11 +24,11 @@ from kiosk.display import CameraStatus, Display, Progress, Scene, open_display
 from kiosk.display import theme as th
 from kiosk.display.widgets import replay_time
 from kiosk.engine import HingeEngine
-from kiosk.flow import Flow, FlowSettings, FrameSnapshot, Screen
+from kiosk.flow import Flow, FlowSettings, FrameSnapshot, Screen, SetReport
 from kiosk.performer import Performer, RepSpec, Scenario
 from kiosk.reps import Phase
 from kiosk.store import DayTotal, SetSummary
-from tests.test_flow import RecordingPort
+from tests.test_flow import RecordingPort, _rep
 
 FPS = 30.0
 FRAME = (640, 480)
@@ -445,3 +445,21 @@ def test_no_praise_shows_over_a_rep_the_count_is_still_waiting_on(display: Displ
     flow._setups.held = None  # the same frame with nothing held back shows it
     _, recorded = draw(display, Scene(flow=flow, frame=picture, snap=snap))
     assert snap.cue.text in texts(recorded)
+
+
+@pytest.mark.parametrize("display", [(1024, 768), (720, 1280), (1920, 1080)], indirect=True)
+def test_the_faults_to_work_on_never_run_into_their_counts(display: Display) -> None:
+    """The longest fault names beside "n of N" on the narrowest summary panels (at 1024x768 the
+    names ran under their counts)."""
+    flow = Flow(FlowSettings(set_size=10, set_count=1), RecordingPort())
+    faults = ("head_out_of_line", "rounded_back", "weight_forward")
+    reps = [_rep(i + 1, 60, (faults[i % 3],)) for i in range(9)]
+    flow.sets = [SetReport(1, "hinge", 10, (*reps, _rep(10, 90, judged=False)))]
+    flow.screen = Screen.DONE
+    _, recorded = draw(display, Scene(flow=flow))
+    names = {"Head out of line", "Rounded back", "Weight forward", "Not judged"}
+    name_rects = [r for t, r in recorded if t in names]
+    count_rects = [r for t, r in recorded if t in ("3 of 10", "1 of 10")]
+    assert len(name_rects) == 4 and len(count_rects) == 4
+    assert not any(a.colliderect(b) for a in name_rects for b in count_rects)
+    assert "1 set done" in texts(recorded)

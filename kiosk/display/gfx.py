@@ -314,7 +314,10 @@ class Canvas:
         width = self.font(px, bold).size(text)[0]
         if width <= max_width:
             return px
-        return max(px // 2, int(px * max_width / max(1, width)))
+        size = max(px // 2, int(px * max_width / max(1, width)))
+        while size > px // 2 and self.font(size, bold).size(text)[0] > max_width:
+            size -= 1  # glyph widths do not scale exactly with the size
+        return size
 
     def text(
         self,

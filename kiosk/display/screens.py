@@ -149,7 +149,8 @@ class Screens:
             elif screen is Screen.REST:
                 sub = f"Set {flow.set_number} of {flow.settings.set_count} done"
             elif screen is Screen.DONE:
-                sub = f"{len(flow.sets)} sets done"
+                n = len(flow.sets)
+                sub = f"{n} set{'' if n == 1 else 's'} done"
             else:
                 sub = ""
         c.panel(hdr, th.PANEL)
@@ -730,26 +731,23 @@ class Screens:
         y = c.text(
             "To work on", px(th.SMALL), th.MUTED, (box.x + pad, y), bold=False, bg=th.PANEL
         ).bottom + px(6)
-        line = c.line_height(size)
         # (label, reps, is a fault): the faults, then the reps that could not be judged.
-        rows = [(FAULT_NAMES[fault], n, True) for fault, n in counts[:3]]
+        rows = [(FAULT_NAMES[fault], f"{n} of {len(report.reps)}", True) for fault, n in counts[:3]]
         if report.unjudged:
-            rows.append(("Not judged", report.unjudged, False))
-        for name, n, fault in rows:
+            rows.append(("Not judged", f"{report.unjudged} of {len(report.reps)}", False))
+        # One size for every row, the one each name fits at beside its count on a narrow panel.
+        left, gap = box.x + pad + px(56), px(16)
+        for name, count, _ in rows:
+            room = box.right - pad - c.text_size(count, size, False)[0] - gap - left
+            size = min(size, c.fit(name, size, room))
+        line = c.line_height(size)
+        for name, count, fault in rows:
             mid = y + line / 2
             if fault:
                 w.fault_mark(c, (box.x + pad + px(20), mid), px(20))
             ink = th.INK if fault else th.MUTED
-            c.text(name, size, ink, (box.x + pad + px(56), mid), "midleft", bg=th.PANEL)
-            c.text(
-                f"{n} of {len(report.reps)}",
-                size,
-                th.MUTED,
-                (box.right - pad, mid),
-                "midright",
-                bold=False,
-                bg=th.PANEL,
-            )
+            c.text(name, size, ink, (left, mid), "midleft", bg=th.PANEL)
+            c.text(count, size, th.MUTED, (box.right - pad, mid), "midright", bold=False, bg=th.PANEL)
             y += line
         return y + px(20)
 
