@@ -29,7 +29,8 @@ A set often opens with a bell picked up from the floor and, when cut short, ends
 to the counter, a rep with the bottom held while the hands grip or let go. In drills where a bell
 may be lifted from the floor (`Drill.bell_from_floor`), `kiosk.reps.SetUpFilter` holds back a
 movement held like that until what comes next tells; meanwhile the counter shows one rep fewer, and
-the coach's praise waits. A movement still held back when the set or the session ends stays out.
+the coach's praise waits. During the rest and the summary, such a movement (the bell put down or
+picked up) starts nothing: only a rep cuts the rest short.
 
 Per frame the flow copies the pose into a preallocated ring (about 20 s at <= 30 samples a second)
 and does O(1) work; when a rep finishes, the frames of the rep being featured (the worst of the set
@@ -421,7 +422,7 @@ class Flow:
         else:
             self._person_since = math.nan
         self._record(snap)
-        if snap.dropped == HELD_AT_BOTTOM and self.screen is Screen.ACTIVE:
+        if snap.dropped == HELD_AT_BOTTOM and self.in_session:
             self._setups.held_at_bottom()  # a bell picked up or put down, slowly
         if snap.rep is not None:
             self._on_rep(snap.rep, snap, t)
@@ -576,9 +577,11 @@ class Flow:
             self.sets = []
             self.set_number = 0
             self.session_clip.clear()
+            self._setups.new_session()
         self.set_number += 1
         self.set_reps = []
-        self._forget_held()
+        self._setups.reset(s.set_size)
+        self._held_snap = None
         self.set_clip.clear()
         self.countdown_until = t + s.countdown_s if countdown and s.countdown_s > 0 else -math.inf
         self.rest_until = -math.inf
@@ -596,13 +599,16 @@ class Flow:
             self._confirm_choice()
         if screen in (Screen.REST, Screen.DONE) and rep.start_s < self._set_ended + SET_DOWN_GRACE_S:
             return  # putting the bell down after the set, not the next set's first rep
+        bell = get_drill(self.drill).bell_from_floor
+        if screen in (Screen.REST, Screen.DONE) and bell and not self._setups.between_sets(rep):
+            return  # the bell put down or picked up during the rest: the rest runs on
         if screen in (Screen.PLACEMENT, Screen.CHOOSE, Screen.REST, Screen.DONE):
             # They started moving: that is the start signal. DONE: a new session.
             if screen is Screen.DONE:
                 self.in_session = False
             self._start_set(t, countdown=False)
         self.countdown_until = -math.inf
-        if not get_drill(self.drill).bell_from_floor:
+        if not bell:
             self._count(rep, snap)
             return
         setups, held_snap = self._setups, self._held_snap
@@ -653,7 +659,10 @@ class Flow:
 
     def _end_session(self, t: float) -> None:
         """Close what the history has open; the next visitor starts on the configured drill."""
-        self._forget_held()  # held back with nothing after it: a set-up (see `SetUpFilter`)
+        lone = self._setups.end()  # what was held back with nothing after it (see `SetUpFilter`)
+        if lone is not None and self._held_snap is not None:
+            self._count(lone, self._held_snap, self._held_clip)
+        self._held_snap = None
         if self._set_open:
             self.port.end_set(t)
         if self._session_open:
@@ -667,11 +676,6 @@ class Flow:
             self.drill = self.settings.drill
             self.choice = list(DRILLS).index(self.drill)
             self.port.use_drill(self.drill)
-
-    def _forget_held(self) -> None:
-        """A set starts or ends: what was held back stays out, and the bell may be on the floor."""
-        self._setups.reset(self.settings.set_size)
-        self._held_snap = None
 
     # ------------------------------------------------------------------------------ replay
 

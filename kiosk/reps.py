@@ -241,38 +241,45 @@ def held_like_a_set_up(rep: RepResult, typical_hold_s: float = 0.0) -> bool:
 
 
 class SetUpFilter:
-    """Live, which of a set's movements count when any may be a bell picked up or put down.
+    """Live, which of a session's movements count when any may be a bell picked up or put down.
 
     The counter turns away a bottom held past the drill's limit; a quicker grip or release of the
     bell reads as a rep. Over a whole recording `split_set_ups` compares each set's ends with its
     other reps; live, a movement `held_like_a_set_up` against the set's counted reps so far is held
     back until what comes next tells, given where the bell probably is:
-    - on the floor (the set's start, or after a set-down): the held movement may be the pickup. The
+    - on the floor (a new visitor, or after a set-down): the held movement may be the pickup. The
       next rep decides: held 1.5 times as long as that rep, it was the pickup and is left out;
-      otherwise both count.
+      otherwise both count. If the session ends first, it counts: a lone pull (a heavy single) and
+      a pickup before walking off look the same, and the counter had it as a rep.
     - in the hands: it may be the set-down. A rep after it makes it a slow rep, and it counts;
       another held movement after it makes it the set-down (left out), and the new one a possible
-      pickup; the set ending first (`reset`) leaves it out.
-    The rep that completes the set is never held back. A movement the counter itself turned away as
-    held at the bottom (`held_at_bottom`) was a set-up too: the bell changes place.
+      pickup; the set or session ending first leaves it out.
+    Between sets (the rest, the summary), a held movement is the bell put down or picked up: it
+    moves the bell and starts nothing (`between_sets`). The rep that completes a set is never held
+    back. A movement the counter itself turned away as held at the bottom (`held_at_bottom`) was a
+    set-up too: the bell changes place.
 
     Pure: reps in, the reps to count out, oldest first.
     """
 
     def __init__(self, set_size: int = 10) -> None:
+        self.bell_down = True
         self.reset(set_size)
 
+    def new_session(self) -> None:
+        """A new visitor: their bell is presumably on the floor."""
+        self.bell_down = True
+
     def reset(self, set_size: int) -> None:
-        """A new set (or the end of one): anything held back is left out; the bell may be down."""
+        """A new set: anything held back stays out; the bell stays where it was."""
         self.set_size = set_size
         self.held: RepResult | None = None  # the movement held back, if any
-        self.bell_down = True
         self._maybe_pickup = False  # what `held` may be: the pickup, else the set-down
         self._holds: list[float] = []  # bottom holds of the reps counted in this set
 
     def offer(self, rep: RepResult) -> list[RepResult]:
-        """The counter finished `rep`: the reps to count now (a held-back one this shows to be a rep,
-        then `rep` unless it is held back in turn)."""
+        """The counter finished `rep` during a set: the reps to count now (a held-back one this shows
+        to be a rep, then `rep` unless it is held back in turn)."""
         out: list[RepResult] = []
         held, self.held = self.held, None
         if held is not None:
@@ -291,6 +298,25 @@ class SetUpFilter:
             return out
         out.append(self._counted(rep))
         return out
+
+    def between_sets(self, rep: RepResult) -> bool:
+        """The counter finished `rep` while no set runs: whether it is a rep (that may start the next
+        set). Held like a set-up, it put the bell down or picked it up, and starts nothing."""
+        if held_like_a_set_up(rep):
+            self.bell_down = not self.bell_down
+            return False
+        self.bell_down = False
+        return True
+
+    def end(self) -> RepResult | None:
+        """The set or session ends: the movement held back if it still counts (a lone possible
+        pickup, see the class), else None; nothing stays held."""
+        held, self.held = self.held, None
+        if held is not None and self._maybe_pickup and not self._holds:
+            return self._counted(held)
+        if held is not None:
+            self.bell_down = True  # it was the set-down
+        return None
 
     def held_at_bottom(self) -> None:
         """The counter turned a movement away as held at the bottom: the bell changed place. One held

@@ -421,14 +421,28 @@ def test_a_paused_dowel_hinge_is_never_taken_for_a_pickup() -> None:
     assert d.engines["hinge"].counter.count == 4 and len(d.flow.set_reps) == 4
 
 
-def test_a_lone_movement_held_like_a_set_up_is_left_out_and_leaves_no_history() -> None:
-    # A bell picked up (or, after a full set and a rest, put down) and then nobody: no rep came.
+def test_a_lone_movement_held_like_a_pickup_counts_when_nothing_follows() -> None:
+    # A lone pull with a grip at the bottom (a heavy single) and a pickup before walking off look
+    # the same; the counter had it as a rep, and so does the history once the session ends.
     d = _bell_set("kettlebell-deadlift", 0.0, [1.8], seed=6)
     assert d.flow.set_reps == [] and d.flow.screen is Screen.ACTIVE  # waiting for the next rep to tell
     assert d.flow.held_back is not None and d.flow.held_back.hold_s > 1.5
     d.nobody(d.flow.settings.idle_timeout_s + 1.0)
     assert d.flow.screen is Screen.ATTRACT and d.flow.held_back is None
-    assert d.port.names() == []
+    assert d.port.names() == ["start_session", "start_set", "add_rep", "end_set", "end_session"]
+
+
+def test_a_bell_put_down_during_the_rest_leaves_the_rest_on_screen() -> None:
+    # After the set, the lifter holds the bell a while, then puts it down: past the set-down grace,
+    # but held like a set-up, so the summary and the replay stay.
+    d = Driver(
+        FlowSettings(drill="kettlebell-deadlift", set_size=3, set_count=2, rest_s=60.0, countdown_s=0.0)
+    )
+    d.port.drill = "kettlebell-deadlift"
+    specs = (RepSpec(bottom_s=0.2), RepSpec(bottom_s=0.3), RepSpec(bottom_s=0.2, rest_s=5.0))
+    d.perform(Scenario(reps=specs, drill="kettlebell-deadlift", setdown_s=1.5, stand_s=3.0, seed=5))
+    assert d.engines["kettlebell-deadlift"].counter.count == 4
+    assert d.flow.screen is Screen.REST and d.flow.set_number == 1
 
 
 def test_a_set_cut_short_leaves_out_the_bell_put_down_before_walking_away() -> None:

@@ -346,3 +346,20 @@ def test_a_recording_of_a_drill_without_a_bell_keeps_a_paused_first_rep():
     assert len(analyze_track(perf.track, "kneeling-hinge").reps) == 6
     bell = perform(reps=specs, drill="kettlebell-deadlift", seed=3)
     assert len(analyze_track(bell.track, "kettlebell-deadlift").reps) == 5
+
+
+def test_between_sets_a_held_movement_moves_the_bell_and_starts_nothing():
+    f = SetUpFilter(3)
+    assert _counted(f, [0.5, 0.6, 0.4]) == [0.5, 0.6, 0.4] and not f.bell_down  # a full set
+    assert not f.between_sets(_held(1.8, 20.0)) and f.bell_down  # put down in the rest
+    f.reset(3)
+    assert f.offer(_held(1.7, 40.0)) == [] and f.held is not None  # so this may be the pickup
+    assert [r.hold_s for r in f.offer(_held(0.5, 43.0))] == [0.5]  # it was
+
+
+def test_at_the_end_a_lone_possible_pickup_counts_and_a_possible_set_down_does_not():
+    lone = SetUpFilter(10)
+    assert lone.offer(_held(1.8, 0.0)) == [] and lone.end() is not None
+    after_reps = SetUpFilter(10)
+    assert _counted(after_reps, [0.5, 0.6, 1.8]) == [0.5, 0.6]
+    assert after_reps.end() is None and after_reps.bell_down
