@@ -597,9 +597,10 @@ class Flow:
             return  # a "rep" by someone not yet greeted: the placement comes first
         if screen is Screen.CHOOSE:
             self._confirm_choice()
-        if screen in (Screen.REST, Screen.DONE) and rep.start_s < self._set_ended + SET_DOWN_GRACE_S:
-            return  # putting the bell down after the set, not the next set's first rep
         bell = get_drill(self.drill).bell_from_floor
+        if screen in (Screen.REST, Screen.DONE) and rep.start_s < self._set_ended + SET_DOWN_GRACE_S:
+            self._setups.put_down()
+            return  # putting the bell down after the set, not the next set's first rep
         if screen in (Screen.REST, Screen.DONE) and bell and not self._setups.between_sets(rep):
             return  # the bell put down or picked up during the rest: the rest runs on
         if screen in (Screen.PLACEMENT, Screen.CHOOSE, Screen.REST, Screen.DONE):

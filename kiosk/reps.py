@@ -122,6 +122,9 @@ HELD_AT_BOTTOM = "held at the bottom: a set-up or set-down, not a rep"
 SET_GAP_S = 10.0  # reps closer than this (one's lockout to the next one's start) are one set
 SET_UP_HOLD_S = 1.2
 SET_UP_HOLD_RATIO = 1.5
+# Putting a bell down and picking it up again takes a pause standing in between; reps follow each
+# other within 1-2 s of lockout. Two held movements closer than this are two slow reps.
+SET_UP_PAUSE_S = 3.0
 HELD_LONGER_THAN_THE_SET = "held at the bottom much longer than the set's reps: a bell picked up or put down"
 
 # Columns of the per-rep buffer.
@@ -245,30 +248,31 @@ class SetUpFilter:
 
     The counter turns away a bottom held past the drill's limit; a quicker grip or release of the
     bell reads as a rep. Over a whole recording `split_set_ups` compares each set's ends with its
-    other reps; live, a movement `held_like_a_set_up` against the set's counted reps so far is held
-    back until what comes next tells, given where the bell probably is:
+    other reps; live, a movement `held_like_a_set_up` against the reps counted so far (this set's,
+    else the session's) is held back until what comes next tells, given where the bell probably is:
     - on the floor (a new visitor, or after a set-down): the held movement may be the pickup. The
       next rep decides: held 1.5 times as long as that rep, it was the pickup and is left out;
-      otherwise both count. If the session ends first, it counts: a lone pull (a heavy single) and
-      a pickup before walking off look the same, and the counter had it as a rep.
-    - in the hands: it may be the set-down. A rep after it makes it a slow rep, and it counts;
-      another held movement after it makes it the set-down (left out), and the new one a possible
-      pickup; the set or session ending first leaves it out.
+      otherwise both count. If the session ends first and it has no reps yet, it counts: a lone
+      pull (a heavy single) looks the same, and the counter had it as a rep.
+    - in the hands: it may be the set-down. A rep after it makes it a slow rep, and it counts; a
+      held movement after it, once the lifter has stood for `SET_UP_PAUSE_S`, makes it the set-down
+      (left out) and the new one a possible pickup; the session ending first leaves it out.
     Between sets (the rest, the summary), a held movement is the bell put down or picked up: it
-    moves the bell and starts nothing (`between_sets`). The rep that completes a set is never held
-    back. A movement the counter itself turned away as held at the bottom (`held_at_bottom`) was a
-    set-up too: the bell changes place.
+    moves the bell and starts nothing (`between_sets`); so does any movement just after a set
+    (`put_down`). The rep that completes a set is never held back. A movement the counter itself
+    turned away as held at the bottom (`held_at_bottom`) was a set-up too: the bell changes place.
 
     Pure: reps in, the reps to count out, oldest first.
     """
 
     def __init__(self, set_size: int = 10) -> None:
-        self.bell_down = True
+        self.new_session()
         self.reset(set_size)
 
     def new_session(self) -> None:
-        """A new visitor: their bell is presumably on the floor."""
+        """A new visitor: their bell is presumably on the floor, and their reps are not known yet."""
         self.bell_down = True
+        self._session_holds: list[float] = []  # bottom holds of the reps counted in this session
 
     def reset(self, set_size: int) -> None:
         """A new set: anything held back stays out; the bell stays where it was."""
@@ -288,8 +292,10 @@ class SetUpFilter:
                     self.bell_down = False  # the pickup: left out
                 else:
                     out.append(self._counted(held))
-            elif held_like_a_set_up(rep, self._typical()):
-                self.bell_down = True  # two in a row: the first put the bell down, this may pick it up
+            elif rep.start_s - held.end_s > SET_UP_PAUSE_S and held_like_a_set_up(
+                rep, self._typical() or held.hold_s
+            ):
+                self.bell_down = True  # put down, a pause, held again: this may pick it up
             else:
                 out.append(self._counted(held))
         completes = len(self._holds) + 1 >= self.set_size
@@ -301,20 +307,25 @@ class SetUpFilter:
 
     def between_sets(self, rep: RepResult) -> bool:
         """The counter finished `rep` while no set runs: whether it is a rep (that may start the next
-        set). Held like a set-up, it put the bell down or picked it up, and starts nothing."""
-        if held_like_a_set_up(rep):
+        set). Held like a set-up against the session's reps, it put the bell down or picked it up,
+        and starts nothing."""
+        if held_like_a_set_up(rep, _median_or_zero(self._session_holds)):
             self.bell_down = not self.bell_down
             return False
         self.bell_down = False
         return True
 
+    def put_down(self) -> None:
+        """A movement just after a set ended: the bell put down."""
+        self.bell_down = True
+
     def end(self) -> RepResult | None:
-        """The set or session ends: the movement held back if it still counts (a lone possible
-        pickup, see the class), else None; nothing stays held."""
+        """The session ends: the movement held back if it still counts (a lone possible pickup, see
+        the class), else None; nothing stays held."""
         held, self.held = self.held, None
-        if held is not None and self._maybe_pickup and not self._holds:
+        if held is not None and self._maybe_pickup and not self._session_holds:
             return self._counted(held)
-        if held is not None:
+        if held is not None and not self._maybe_pickup:
             self.bell_down = True  # it was the set-down
         return None
 
@@ -327,12 +338,18 @@ class SetUpFilter:
         self.bell_down = not self.bell_down
 
     def _typical(self) -> float:
-        return statistics.median(self._holds) if self._holds else 0.0
+        """The set's typical hold so far, else the session's (0 before any rep)."""
+        return _median_or_zero(self._holds) or _median_or_zero(self._session_holds)
 
     def _counted(self, rep: RepResult) -> RepResult:
         self._holds.append(rep.hold_s)
+        self._session_holds.append(rep.hold_s)
         self.bell_down = False  # a rep lifted it
         return rep
+
+
+def _median_or_zero(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
 
 
 def _round(x: float, nd: int) -> float | None:

@@ -499,3 +499,20 @@ def test_a_bell_put_down_late_after_a_full_set_opens_no_empty_set() -> None:
     assert d.engines["kettlebell-deadlift"].counter.count == 4 and len(d.flow.sets) == 1
     d.nobody(d.flow.settings.idle_timeout_s + 1.0)
     assert d.port.names().count("start_set") == 1 and d.port.names().count("add_rep") == 3
+
+
+@pytest.mark.parametrize("rest_s", [4.0, 60.0])  # the rest over before the pickup, or still running
+def test_after_a_quick_set_down_the_next_sets_pickup_is_not_a_rep(rest_s: float) -> None:
+    d = Driver(
+        FlowSettings(drill="kettlebell-deadlift", set_size=3, set_count=2, rest_s=rest_s, countdown_s=0.0)
+    )
+    d.port.drill = "kettlebell-deadlift"
+    specs = (RepSpec(bottom_s=0.2), RepSpec(bottom_s=0.3), RepSpec(bottom_s=0.2, rest_s=0.3))
+    d.perform(
+        Scenario(reps=specs, drill="kettlebell-deadlift", pickup_s=1.5, setdown_s=1.5, stand_s=3.0, seed=5)
+    )
+    assert len(d.flow.sets) == 1 and d.port.names().count("add_rep") == 3  # the set-down counted nowhere
+    d.perform(Scenario(reps=specs, drill="kettlebell-deadlift", pickup_s=1.5, stand_s=8.0, seed=5))
+    assert d.flow.screen is Screen.DONE
+    assert [len(s.reps) for s in d.flow.sets] == [3, 3]
+    assert all(r.hold_s < 1.2 for s in d.flow.sets for r in s.reps)  # no pickup among them

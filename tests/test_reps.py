@@ -295,15 +295,15 @@ def test_only_a_bottom_held_with_the_hands_down_reads_as_a_set_up():
     assert split_set_ups(first)[1] == [first[0]]  # hands not seen: a bell may be in them
 
 
-def _counted(f: SetUpFilter, holds: list[float]) -> list[float]:
-    """Feed reps held `holds` (a 0 means: the counter turned a movement away as held); the holds of
-    the reps counted, in the order they were counted."""
+def _counted(f: SetUpFilter, holds: list[float], every_s: float = 3.0) -> list[float]:
+    """Feed reps held `holds`, starting `every_s` apart (each lasts 2 s; a 0 means: the counter
+    turned a movement away as held); the holds of the reps counted, in the order counted."""
     out: list[float] = []
     for i, hold in enumerate(holds):
         if hold == 0:
             f.held_at_bottom()
         else:
-            out += [r.hold_s for r in f.offer(_held(hold, 3.0 * i))]
+            out += [r.hold_s for r in f.offer(_held(hold, every_s * i))]
     return out
 
 
@@ -315,7 +315,7 @@ def _counted(f: SetUpFilter, holds: list[float]) -> list[float]:
         ([1.5, 1.4, 1.6], [1.5, 1.4, 1.6], None),  # every rep paused: the first was one too
         ([0.5, 0.6, 1.8], [0.5, 0.6], 1.8),  # maybe the set-down: waits
         ([0.5, 0.6, 1.8, 0.5], [0.5, 0.6, 1.8, 0.5], None),  # a rep came after it: a slow rep
-        ([0.5, 0.6, 1.8, 1.9, 0.5], [0.5, 0.6, 0.5], None),  # set down, picked up, on again
+        ([0.5, 0.6, 1.8, 1.9, 0.5], [0.5, 0.6, 1.8, 1.9, 0.5], None),  # two slow reps, 1 s apart
         ([1.8, 1.9, 0.5], [1.8, 1.9, 0.5], None),  # paused like the next: reps, not a pickup
         ([0, 1.5, 0.5], [1.5, 0.5], None),  # the pickup was turned away: the bell is in the hands
         ([0.5, 0.6, 0, 1.7, 0.5], [0.5, 0.6, 0.5], None),  # a long set-down turned away, a quick pickup
@@ -363,3 +363,29 @@ def test_at_the_end_a_lone_possible_pickup_counts_and_a_possible_set_down_does_n
     after_reps = SetUpFilter(10)
     assert _counted(after_reps, [0.5, 0.6, 1.8]) == [0.5, 0.6]
     assert after_reps.end() is None and after_reps.bell_down
+
+
+def test_a_bell_put_down_and_picked_up_after_a_pause_mid_set_is_left_out():
+    # Standing 4 s between the two held movements (reps follow each other within 1-2 s).
+    f = SetUpFilter(10)
+    assert _counted(f, [0.5, 0.6, 1.8, 1.9, 0.5], every_s=6.0) == [0.5, 0.6, 0.5]
+
+
+def test_paused_reps_with_the_bell_in_the_hands_all_count():
+    f = SetUpFilter(10)
+    f.bell_down = False  # a slow pickup the counter turned away, say
+    assert _counted(f, [1.5] * 5, every_s=6.0) == [1.5] * 5
+
+
+def test_a_lone_possible_pickup_counts_only_for_a_visitor_with_no_reps_yet():
+    f = SetUpFilter(3)
+    assert _counted(f, [0.5, 0.6, 0.4]) == [0.5, 0.6, 0.4]
+    f.put_down()
+    f.reset(3)
+    assert f.offer(_held(1.8, 30.0)) == [] and f.end() is None  # set 2's pickup, then gone
+
+
+def test_between_sets_a_paused_lifter_s_rep_is_a_rep():
+    f = SetUpFilter(3)
+    assert _counted(f, [1.4, 1.5, 1.4], every_s=6.0) == [1.4, 1.5, 1.4]  # dead-stop reps
+    assert f.between_sets(_held(1.5, 30.0))  # like the session's reps: it may start the next set
