@@ -251,8 +251,9 @@ class SetUpFilter:
     other reps; live, a movement `held_like_a_set_up` against the reps counted so far (this set's,
     else the session's) is held back until what comes next tells, given where the bell probably is:
     - on the floor (a new visitor, or after a set-down): the held movement may be the pickup. The
-      next rep decides: held 1.5 times as long as that rep, it was the pickup and is left out;
-      otherwise both count. If the session ends first and it has no reps yet, it counts: a lone
+      next rep decides: held 1.5 times as long as that rep, or followed by another movement held
+      like a set-up against the session's reps, it was the pickup and is left out; otherwise both
+      count. If the session ends first and it has no reps yet, it counts: a lone
       pull (a heavy single) looks the same, and the counter had it as a rep.
     - in the hands: it may be the set-down. A rep after it makes it a slow rep, and it counts; a
       held movement after it, once the lifter has stood for `SET_UP_PAUSE_S`, makes it the set-down
@@ -288,8 +289,9 @@ class SetUpFilter:
         held, self.held = self.held, None
         if held is not None:
             if self._maybe_pickup:
-                if held_like_a_set_up(held, rep.hold_s):
-                    self.bell_down = False  # the pickup: left out
+                session = _median_or_zero(self._session_holds)
+                if held_like_a_set_up(held, rep.hold_s) or (session and held_like_a_set_up(rep, session)):
+                    self.bell_down = False  # the pickup (left out); what follows may put it down
                 else:
                     out.append(self._counted(held))
             elif rep.start_s - held.end_s > SET_UP_PAUSE_S and held_like_a_set_up(

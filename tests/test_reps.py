@@ -389,3 +389,12 @@ def test_between_sets_a_paused_lifter_s_rep_is_a_rep():
     f = SetUpFilter(3)
     assert _counted(f, [1.4, 1.5, 1.4], every_s=6.0) == [1.4, 1.5, 1.4]  # dead-stop reps
     assert f.between_sets(_held(1.5, 30.0))  # like the session's reps: it may start the next set
+
+
+def test_a_pickup_then_a_set_down_with_no_rep_between_adds_nothing_in_a_later_set():
+    f = SetUpFilter(3)
+    assert _counted(f, [0.7, 0.7, 0.7]) == [0.7, 0.7, 0.7]
+    f.put_down()
+    f.reset(3)
+    assert f.offer(_held(1.9, 30.0)) == [] and f.offer(_held(1.8, 36.0)) == []  # up, and down again
+    assert f.end() is None and f.bell_down
