@@ -253,8 +253,8 @@ class SetUpFilter:
     - on the floor (a new visitor, or after a set-down): the held movement may be the pickup. The
       next rep decides: held 1.5 times as long as that rep, or followed by another movement held
       like a set-up against the session's reps, it was the pickup and is left out; otherwise both
-      count. If the session ends first and it has no reps yet, it counts: a lone
-      pull (a heavy single) looks the same, and the counter had it as a rep.
+      count. If the session ends first with no rep counted yet, it counts: a lone pull (a heavy
+      single) looks the same, and the counter had it as a rep.
     - in the hands: it may be the set-down. A rep after it makes it a slow rep, and it counts; a
       held movement after it, once the lifter has stood for `SET_UP_PAUSE_S`, makes it the set-down
       (left out) and the new one a possible pickup; the session ending first leaves it out.
