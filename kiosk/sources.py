@@ -17,7 +17,9 @@ PyAV and picamera2 are imported inside the functions that use them: picamera2 ex
 
 from __future__ import annotations
 
+import functools
 import glob
+import logging
 import os
 import queue
 import threading
@@ -32,6 +34,8 @@ import numpy as np
 from kiosk.errors import InputError, KioskError, SourceError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+log = logging.getLogger(__name__)
+
 DEFAULT_MODEL_INPUT = 192
 # A lores copy is this many model inputs high: a crop spanning half the frame's height or more (the
 # crop around anyone standing whole in view at a sensible distance) still has at least one lores pixel
@@ -424,7 +428,61 @@ class _Converter:
         reformatter, lock = self._full[fmt]
         with lock:
             image = reformatter.reformat(av_frame, format=fmt, **self._sws_options).to_ndarray()
+            image = _whole(image, av_frame, fmt, self._sws_options)
         return _turned(image, turns)
+
+
+# Wrong columns at the right edge that `_whole` mends by repeating the column next to them; past this
+# many it converts through RGB24 instead (slower, always right).
+MAX_MENDED_COLUMNS = 8
+
+
+def _whole(image: np.ndarray, av_frame: Any, fmt: str, sws_options: dict[str, int]) -> np.ndarray:
+    """`image`, swscale's same-size `fmt` copy of `av_frame`, with every column right.
+
+    swscale's SIMD converter from YUV to 32-bit RGB writes pixels in blocks: in PyAV 18's FFmpeg, the
+    last 2 or 4 columns of a frame whose width is 2 or 4 past a multiple of 16 (a 404x720 phone clip)
+    come out as leftovers, not picture: a stripe of noise down one edge of the mirror, or of the
+    model's view. They are mended from the column next to them. RGB24 is converted right.
+    """
+    if fmt not in ("bgra", "rgba"):
+        return image
+    tail = _wrong_tail(av_frame.width, av_frame.height, av_frame.format.name, fmt, tuple(sws_options.items()))
+    if tail > MAX_MENDED_COLUMNS:
+        rgb = av_frame.reformat(format="rgb24", **sws_options).to_ndarray()
+        image = np.empty((*rgb.shape[:2], 4), np.uint8)
+        image[..., :3] = rgb[..., ::-1] if fmt == "bgra" else rgb
+        image[..., 3] = 255
+    elif tail:
+        image[:, -tail:] = image[:, -tail - 1 : -tail]
+    return image
+
+
+@functools.lru_cache(maxsize=16)
+def _wrong_tail(
+    width: int, height: int, pix_fmt: str, fmt: str, sws_options: tuple[tuple[str, int], ...]
+) -> int:
+    """How many columns at the right edge swscale gets wrong converting `pix_fmt` frames of this size
+    to `fmt` (a width past the mending limit if it is wrong elsewhere too, or cannot be checked).
+    Found once per shape, on a test frame, against RGB24, which passes the golden tests."""
+    import av
+
+    try:
+        frame = av.VideoFrame(width, height, pix_fmt)
+        rng = np.random.default_rng(0)
+        for plane in frame.planes:  # busy texture in every plane, in range for 8-bit video
+            np.frombuffer(plane, np.uint8)[:] = rng.integers(16, 236, plane.buffer_size, dtype=np.uint8)
+        rgb = frame.reformat(format="rgb24", **dict(sws_options)).to_ndarray().astype(np.int16)
+        rgb32 = frame.reformat(format=fmt, **dict(sws_options)).to_ndarray()
+        rgb32 = (rgb32[..., 2::-1] if fmt == "bgra" else rgb32[..., :3]).astype(np.int16)
+    except Exception as exc:  # an unusual format: convert through RGB24, which is right for any
+        log.info("cannot check swscale's %s output for %s (%s); converting through RGB", fmt, pix_fmt, exc)
+        return width
+    wrong = np.flatnonzero(np.abs(rgb32 - rgb).max(axis=(0, 2)) > 8)  # the two paths round differently
+    tail = int(width - wrong[0]) if wrong.size else 0
+    if tail:
+        log.info("swscale gets the last %d of %d columns wrong in %s; mending them", tail, width, fmt)
+    return tail
 
 
 def _turns(av_frame: Any) -> int:
@@ -848,7 +906,7 @@ class Picamera2Source(FrameSource):
         for target, plane in zip(self._i420_planes, planes, strict=True):
             np.copyto(target, plane[:, : target.shape[1]])
         rgbx = self._yuv.reformat(self._i420, format="rgba", **self._sws_options).to_ndarray()
-        return np.ascontiguousarray(rgbx)
+        return np.ascontiguousarray(_whole(rgbx, self._i420, "rgba", self._sws_options))
 
     def _close_camera(self) -> None:
         """Release the camera, whatever state a stalled capture left it in.

@@ -136,6 +136,43 @@ def test_video_frames_convert_to_full_size_only_when_asked(
     assert conversions.count("rgb24") == 2 and all(r is results[0] for r in results)
 
 
+@pytest.mark.parametrize("width", [404, 402, 408])
+def test_the_screen_picture_is_whole_for_widths_swscale_converts_in_blocks(
+    tmp_path: Path, width: int
+) -> None:
+    # 404 and 402 are 4 and 2 past a multiple of 16: swscale's BGRA converter leaves the last
+    # columns as leftovers there (a stripe of noise down the mirrored picture's edge).
+    path = tmp_path / "narrow.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = width, 240, "yuv420p"
+        stream.options = {"crf": "18"}
+        for i in range(2):
+            for packet in stream.encode(
+                av.VideoFrame.from_ndarray(frame_image(i, width, 240), format="rgb24")
+            ):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with VideoFileSource(path) as source:
+        frame = source.read(5.0)
+        picture, rgb = frame.picture, frame.rgb
+    assert picture.shape == (240, width, 4)
+    assert np.abs(picture[..., 2::-1].astype(int) - rgb).max() <= 3  # every column, the edge included
+    assert (picture[..., 3] == 255).all()
+
+
+def test_a_bgra_copy_swscale_gets_wrong_beyond_mending_is_made_from_rgb(
+    video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "_wrong_tail", lambda width, *rest: width)  # wrong everywhere
+    with VideoFileSource(video) as source:
+        frame = source.read(5.0)
+        picture, rgb = frame.picture, frame.rgb
+    assert picture.shape == (720, 1280, 4) and (picture[..., 2::-1] == rgb).all()
+    assert (picture[..., 3] == 255).all()
+
+
 def _os_threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
