@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from kiosk.coach import CUES
 from kiosk.demo import FigurePainter
 from kiosk.display import CameraStatus, Display, Progress, Scene, open_display
 from kiosk.display import theme as th
+from kiosk.display.gfx import ARC_CACHE
 from kiosk.display.widgets import replay_time
 from kiosk.engine import HingeEngine
 from kiosk.flow import Flow, FlowSettings, FrameSnapshot, Screen, SetReport
@@ -463,3 +465,25 @@ def test_the_faults_to_work_on_never_run_into_their_counts(display: Display) -> 
     assert len(name_rects) == 4 and len(count_rects) == 4
     assert not any(a.colliderect(b) for a in name_rects for b in count_rects)
     assert "1 set done" in texts(recorded)
+
+
+def test_arcs_cover_their_sweep_and_moving_ones_keep_few_textures(display: Display) -> None:
+    c = display.canvas
+    c.clear(th.PANEL)
+    center, radius, width = (300.0, 300.0), 120.0, 16.0
+    c.arc(center, radius, width, 0.0, 360.0, th.TRACK)
+    c.arc(center, radius, width, 0.0, 90.0, th.ACCENT)  # 12 o'clock to 3, clockwise
+    display.present()
+    surface = c.snapshot()
+
+    def on_ring(deg: float) -> tuple[int, int, int]:
+        a = math.radians(deg)
+        return color_at(surface, center[0] + radius * math.sin(a), center[1] - radius * math.cos(a))
+
+    assert all(on_ring(deg) == th.ACCENT for deg in (5, 45, 85))
+    assert all(on_ring(deg) == th.TRACK for deg in (100, 180, 270, 355))
+    assert color_at(surface, *center) == th.PANEL  # a ring, not a disc
+    assert color_at(surface, center[0], center[1] - radius - width) == th.PANEL
+    for step in range(400):  # a countdown ring sweeping down, frame by frame
+        c.arc(center, radius, width, 0.0, 360.0 * (1.0 - step / 400.0), th.ACCENT)
+    assert len(c._arcs) <= ARC_CACHE

@@ -8,10 +8,10 @@ flipped on upload instead (`pygame.transform.flip`, an SDL blit loop: 0.4 ms for
 for 1080p), and so is the dimming behind summary screens. Nothing is ever resampled in software.
 
 Everything else is small textures drawn many times: a white disc (joints, dots, caps, panel
-corners), a white band with soft edges (thick lines, rotated by the renderer), and
-text rendered once per (string, size) into a white texture that is tinted at draw time. Panels are
-filled rectangles with quarter-disc corners. A frame whose strings did not change creates no texture
-and no Surface.
+corners), a white band with soft edges (thick lines, rotated by the renderer), rings and arcs drawn
+once each (a moving arc once per step of its sweep), and text rendered once per (string, size) into
+a white texture that is tinted at draw time. Panels are filled rectangles with quarter-disc corners.
+A frame whose strings and arcs did not change creates no texture and no Surface.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ NO_BLEND = 0
 WHITE: Color = (255, 255, 255)
 SHAPE_COLORS = 64  # tinted shape textures kept (the theme has a dozen colours)
 TEXT_CACHE = 256  # rendered strings kept (a screen shows ~40; timers and counters add a few a second)
+ARC_CACHE = 48  # arc textures kept: a screen's rings, plus the steps of the one or two that move
+ARC_STEP_DEG = 2.0  # a moving arc's end advances in steps this big (5 px on a 150 px ring)
 _SUPER = 4  # supersampling of the shape textures drawn at start-up
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 
@@ -59,6 +61,24 @@ def _band_surface(height: int) -> pygame.Surface:
         surf.set_at((x, 0), (255, 255, 255, 96))
         surf.set_at((x, height - 1), (255, 255, 255, 96))
     return surf
+
+
+def _arc_surface(
+    radius: float, width: float, start_deg: float, sweep_deg: float, color: Color
+) -> pygame.Surface:
+    """A ring, or part of one, in `color`: centred in a square surface, its edges anti-aliased by
+    drawing the outline polygon at a larger scale and area-filtering it down."""
+    side = math.ceil(2.0 * radius + width) + 4
+    scale = max(2, min(_SUPER, 1600 // side))  # supersampling, kept under ~2.5 Mpx for a huge ring
+    big = pygame.Surface((side * scale, side * scale), pygame.SRCALPHA)
+    c = side * scale / 2.0
+    outer, inner = (radius + width / 2.0) * scale, max(0.0, radius - width / 2.0) * scale
+    steps = max(2, math.ceil(sweep_deg / 2.0))
+    angles = [math.radians(start_deg + sweep_deg * i / steps) for i in range(steps + 1)]
+    points = [(c + outer * math.sin(a), c - outer * math.cos(a)) for a in angles]
+    points += [(c + inner * math.sin(a), c - inner * math.cos(a)) for a in reversed(angles)]
+    pygame.draw.polygon(big, (*color, 255), points)
+    return pygame.transform.smoothscale(big, (side, side))
 
 
 def _font_file(bold: bool) -> str | None:
@@ -94,6 +114,7 @@ class Canvas:
         # rebuilds its blit mapping for a colour change (that costs more than the drawing itself).
         self._discs: dict[Color, Texture] = {}
         self._bands: dict[Color, Texture] = {}
+        self._arcs: OrderedDict[tuple[float, float, float, float, Color], Texture] = OrderedDict()
         self._camera: Texture | None = None
         self._camera_key: tuple[int, int] = (0, 0)
         self._camera_source: np.ndarray | None = None
@@ -107,6 +128,7 @@ class Canvas:
         self._texts.clear()
         self._discs.clear()
         self._bands.clear()
+        self._arcs.clear()
         self._camera = None
         self._camera_key = (0, 0)
         self._camera_source = None
@@ -256,25 +278,36 @@ class Canvas:
         color: Color,
         alpha: int = 255,
     ) -> None:
-        """An arc clockwise from `start_deg` (0 = 12 o'clock) over `sweep_deg`, round caps."""
-        if sweep_deg <= 0.0:
+        """An arc clockwise from `start_deg` (0 = 12 o'clock) over `sweep_deg`, round caps.
+
+        One texture per ring (and per `ARC_STEP_DEG` of a moving arc's sweep), made once: drawn as
+        short rotated lines, a ring cost SDL's software renderer 60 rotations a frame (1.5 ms at
+        1920x1080), and a countdown screen has two."""
+        sweep = min(360.0, round(sweep_deg / ARC_STEP_DEG) * ARC_STEP_DEG)
+        if sweep <= 0.0:
             return
-        steps = max(2, int(abs(sweep_deg) / 6.0))
-        cx, cy = center
-        overlap = 0.4 * width / max(1.0, radius)  # radians each segment reaches past its ends: no seams
-        for i in range(steps):
-            a0 = math.radians(start_deg + sweep_deg * i / steps) - overlap
-            a1 = math.radians(start_deg + sweep_deg * (i + 1) / steps) + overlap
-            self.line(
-                (cx + radius * math.sin(a0), cy - radius * math.cos(a0)),
-                (cx + radius * math.sin(a1), cy - radius * math.cos(a1)),
-                width,
-                color,
-                alpha,
+        radius, width = round(radius * 2.0) / 2.0, round(width * 2.0) / 2.0  # half pixels: few textures
+        key = (radius, width, start_deg % 360.0, sweep, color)
+        tex = self._arcs.get(key)
+        if tex is None:
+            tex = self._arcs[key] = _shape_texture(
+                self.renderer, _arc_surface(radius, width, start_deg, sweep, color)
             )
-        if sweep_deg < 360.0:
-            for a in (math.radians(start_deg), math.radians(start_deg + sweep_deg)):
-                self.disc((cx + radius * math.sin(a), cy - radius * math.cos(a)), width / 2.0, color, alpha)
+            if len(self._arcs) > ARC_CACHE:
+                self._arcs.popitem(last=False)
+        else:
+            self._arcs.move_to_end(key)
+        tex.alpha = alpha
+        side = tex.width
+        tex.draw(dstrect=(center[0] - side / 2.0, center[1] - side / 2.0, side, side))
+        if sweep < 360.0:
+            for a in (math.radians(start_deg), math.radians(start_deg + sweep)):
+                self.disc(
+                    (center[0] + radius * math.sin(a), center[1] - radius * math.cos(a)),
+                    width / 2.0,
+                    color,
+                    alpha,
+                )
 
     # ------------------------------------------------------------------------------- text
 
