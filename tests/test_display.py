@@ -23,7 +23,7 @@ from kiosk.coach import CUES
 from kiosk.demo import FigurePainter
 from kiosk.display import CameraStatus, Display, Progress, Scene, open_display
 from kiosk.display import theme as th
-from kiosk.display.gfx import ARC_CACHE
+from kiosk.display.gfx import RING_CACHE
 from kiosk.display.widgets import replay_time
 from kiosk.engine import HingeEngine
 from kiosk.flow import Flow, FlowSettings, FrameSnapshot, Screen, SetReport
@@ -467,7 +467,7 @@ def test_the_faults_to_work_on_never_run_into_their_counts(display: Display) -> 
     assert "1 set done" in texts(recorded)
 
 
-def test_arcs_cover_their_sweep_and_moving_ones_keep_few_textures(display: Display) -> None:
+def test_arcs_cover_their_sweep_and_moving_ones_make_no_new_textures(display: Display) -> None:
     c = display.canvas
     c.clear(th.PANEL)
     center, radius, width = (300.0, 300.0), 120.0, 16.0
@@ -482,8 +482,14 @@ def test_arcs_cover_their_sweep_and_moving_ones_keep_few_textures(display: Displ
 
     assert all(on_ring(deg) == th.ACCENT for deg in (5, 45, 85))
     assert all(on_ring(deg) == th.TRACK for deg in (100, 180, 270, 355))
+    c.clear(th.PANEL)
+    c.arc(center, radius, width, 0.0, 200.0, th.ACCENT)  # two whole quarters and 20 degrees of lines
+    display.present()
+    surface = c.snapshot()
+    assert all(on_ring(deg) == th.ACCENT for deg in (2, 88, 92, 178, 182, 198))
+    assert all(on_ring(deg) == th.PANEL for deg in (215, 270, 340))
     assert color_at(surface, *center) == th.PANEL  # a ring, not a disc
     assert color_at(surface, center[0], center[1] - radius - width) == th.PANEL
     for step in range(400):  # a countdown ring sweeping down, frame by frame
         c.arc(center, radius, width, 0.0, 360.0 * (1.0 - step / 400.0), th.ACCENT)
-    assert len(c._arcs) <= ARC_CACHE
+    assert len(c._rings) == 2 <= RING_CACHE  # the track's ring and the accent's, made once each

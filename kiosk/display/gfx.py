@@ -8,10 +8,10 @@ flipped on upload instead (`pygame.transform.flip`, an SDL blit loop: 0.4 ms for
 for 1080p), and so is the dimming behind summary screens. Nothing is ever resampled in software.
 
 Everything else is small textures drawn many times: a white disc (joints, dots, caps, panel
-corners), a white band with soft edges (thick lines, rotated by the renderer), rings and arcs drawn
-once each (a moving arc once per step of its sweep), and text rendered once per (string, size) into
-a white texture that is tinted at draw time. Panels are filled rectangles with quarter-disc corners.
-A frame whose strings and arcs did not change creates no texture and no Surface.
+corners), a white band with soft edges (thick lines, rotated by the renderer), a texture per ring
+(arcs take whole quarters of it), and text rendered once per (string, size) into a white texture
+that is tinted at draw time. Panels are filled rectangles with quarter-disc corners. A frame whose
+strings did not change creates no texture and no Surface.
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ NO_BLEND = 0
 WHITE: Color = (255, 255, 255)
 SHAPE_COLORS = 64  # tinted shape textures kept (the theme has a dozen colours)
 TEXT_CACHE = 256  # rendered strings kept (a screen shows ~40; timers and counters add a few a second)
-ARC_CACHE = 48  # arc textures kept: a screen's rings, plus the steps of the one or two that move
-ARC_STEP_DEG = 2.0  # a moving arc's end advances in steps this big (5 px on a 150 px ring)
+RING_CACHE = 8  # ring textures kept (up to 0.7 MB each at 1080p; a screen shows two or three)
 _SUPER = 4  # supersampling of the shape textures drawn at start-up
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 
@@ -63,22 +62,21 @@ def _band_surface(height: int) -> pygame.Surface:
     return surf
 
 
-def _arc_surface(
-    radius: float, width: float, start_deg: float, sweep_deg: float, color: Color
-) -> pygame.Surface:
-    """A ring, or part of one, in `color`: centred in a square surface, its edges anti-aliased by
-    drawing the outline polygon at a larger scale and area-filtering it down."""
-    side = math.ceil(2.0 * radius + width) + 4
-    scale = max(2, min(_SUPER, 1600 // side))  # supersampling, kept under ~2.5 Mpx for a huge ring
-    big = pygame.Surface((side * scale, side * scale), pygame.SRCALPHA)
-    c = side * scale / 2.0
-    outer, inner = (radius + width / 2.0) * scale, max(0.0, radius - width / 2.0) * scale
-    steps = max(2, math.ceil(sweep_deg / 2.0))
-    angles = [math.radians(start_deg + sweep_deg * i / steps) for i in range(steps + 1)]
-    points = [(c + outer * math.sin(a), c - outer * math.cos(a)) for a in angles]
-    points += [(c + inner * math.sin(a), c - inner * math.cos(a)) for a in reversed(angles)]
-    pygame.draw.polygon(big, (*color, 255), points)
-    return pygame.transform.smoothscale(big, (side, side))
+def _ring_surface(radius: float, width: float, color: Color) -> pygame.Surface:
+    """A ring in `color`, centred in a square surface of even side (so it splits into exact
+    quadrants), drawn at `_SUPER` times the size and area-filtered down: anti-aliased edges."""
+    side = 2 * math.ceil(radius + width / 2.0 + 2.0)
+    big = pygame.Surface((side * _SUPER, side * _SUPER), pygame.SRCALPHA)
+    c = side * _SUPER // 2
+    pygame.draw.circle(big, (*color, 255), (c, c), round((radius + width / 2.0) * _SUPER))
+    pygame.draw.circle(big, (0, 0, 0, 0), (c, c), round(max(0.0, radius - width / 2.0) * _SUPER))
+    surf = pygame.transform.smoothscale(big, (side, side))
+    alpha = pygame.surfarray.pixels_alpha(surf)
+    top = int(alpha.max())
+    if 0 < top < 255:  # smoothscale's fixed-point filter leaves a covered pixel a few levels short
+        np.multiply(alpha, 255.0 / top, out=alpha, casting="unsafe")
+    del alpha  # unlocks the surface
+    return surf
 
 
 def _font_file(bold: bool) -> str | None:
@@ -114,7 +112,7 @@ class Canvas:
         # rebuilds its blit mapping for a colour change (that costs more than the drawing itself).
         self._discs: dict[Color, Texture] = {}
         self._bands: dict[Color, Texture] = {}
-        self._arcs: OrderedDict[tuple[float, float, float, float, Color], Texture] = OrderedDict()
+        self._rings: OrderedDict[tuple[float, float, Color], Texture] = OrderedDict()
         self._camera: Texture | None = None
         self._camera_key: tuple[int, int] = (0, 0)
         self._camera_source: np.ndarray | None = None
@@ -128,7 +126,7 @@ class Canvas:
         self._texts.clear()
         self._discs.clear()
         self._bands.clear()
-        self._arcs.clear()
+        self._rings.clear()
         self._camera = None
         self._camera_key = (0, 0)
         self._camera_source = None
@@ -280,34 +278,74 @@ class Canvas:
     ) -> None:
         """An arc clockwise from `start_deg` (0 = 12 o'clock) over `sweep_deg`, round caps.
 
-        One texture per ring (and per `ARC_STEP_DEG` of a moving arc's sweep), made once: drawn as
-        short rotated lines, a ring cost SDL's software renderer 60 rotations a frame (1.5 ms at
-        1920x1080), and a countdown screen has two."""
-        sweep = min(360.0, round(sweep_deg / ARC_STEP_DEG) * ARC_STEP_DEG)
+        Whole quarters come from one ring texture, made once per ring (a quarter is a plain copy of
+        a quarter of it); only what is left of a quarter is drawn as short rotated lines. Drawn all
+        as lines, a ring cost SDL's software renderer 60 rotations a frame (1.5 ms at 1920x1080),
+        and the rest screen's timer has two."""
+        sweep = min(360.0, sweep_deg)
         if sweep <= 0.0:
             return
-        radius, width = round(radius * 2.0) / 2.0, round(width * 2.0) / 2.0  # half pixels: few textures
-        key = (radius, width, start_deg % 360.0, sweep, color)
-        tex = self._arcs.get(key)
-        if tex is None:
-            tex = self._arcs[key] = _shape_texture(
-                self.renderer, _arc_surface(radius, width, start_deg, sweep, color)
-            )
-            if len(self._arcs) > ARC_CACHE:
-                self._arcs.popitem(last=False)
-        else:
-            self._arcs.move_to_end(key)
-        tex.alpha = alpha
-        side = tex.width
-        tex.draw(dstrect=(center[0] - side / 2.0, center[1] - side / 2.0, side, side))
-        if sweep < 360.0:
-            for a in (math.radians(start_deg), math.radians(start_deg + sweep)):
-                self.disc(
-                    (center[0] + radius * math.sin(a), center[1] - radius * math.cos(a)),
-                    width / 2.0,
-                    color,
-                    alpha,
+        done = 0.0
+        if start_deg % 90.0 == 0.0 and sweep >= 90.0:
+            tex = self._ring(radius, width, color)
+            tex.alpha = alpha
+            half = tex.width // 2
+            x, y = round(center[0]) - half, round(center[1]) - half
+            while sweep - done >= 90.0:
+                quarter = round((start_deg + done) / 90.0) % 4  # 0: 12 to 3 o'clock, 1: 3 to 6, ...
+                sx, sy = (
+                    (half, 0)
+                    if quarter == 0
+                    else (half, half)
+                    if quarter == 1
+                    else (0, half)
+                    if quarter == 2
+                    else (0, 0)
                 )
+                tex.draw(srcrect=(sx, sy, half, half), dstrect=(x + sx, y + sy, half, half))
+                done += 90.0
+        if sweep > done:
+            self._arc_lines(center, radius, width, start_deg + done, sweep - done, color, alpha)
+        if sweep < 360.0:
+            cx, cy = center
+            for a in (math.radians(start_deg), math.radians(start_deg + sweep)):
+                self.disc((cx + radius * math.sin(a), cy - radius * math.cos(a)), width / 2.0, color, alpha)
+
+    def _ring(self, radius: float, width: float, color: Color) -> Texture:
+        key = (round(radius * 2.0) / 2.0, round(width * 2.0) / 2.0, color)
+        tex = self._rings.get(key)
+        if tex is None:
+            tex = self._rings[key] = _shape_texture(self.renderer, _ring_surface(*key))
+            if len(self._rings) > RING_CACHE:
+                self._rings.popitem(last=False)
+        else:
+            self._rings.move_to_end(key)
+        return tex
+
+    def _arc_lines(
+        self,
+        center: Sequence[float],
+        radius: float,
+        width: float,
+        start_deg: float,
+        sweep_deg: float,
+        color: Color,
+        alpha: int,
+    ) -> None:
+        """Part of an arc as short straight lines, one per 6 degrees or less."""
+        steps = max(2, math.ceil(sweep_deg / 6.0))
+        cx, cy = center
+        overlap = 0.4 * width / max(1.0, radius)  # radians each segment reaches past its ends: no seams
+        for i in range(steps):
+            a0 = math.radians(start_deg + sweep_deg * i / steps) - overlap
+            a1 = math.radians(start_deg + sweep_deg * (i + 1) / steps) + overlap
+            self.line(
+                (cx + radius * math.sin(a0), cy - radius * math.cos(a0)),
+                (cx + radius * math.sin(a1), cy - radius * math.cos(a1)),
+                width,
+                color,
+                alpha,
+            )
 
     # ------------------------------------------------------------------------------- text
 
