@@ -64,17 +64,20 @@ def _band_surface(height: int) -> pygame.Surface:
 
 def _ring_surface(radius: float, width: float, color: Color) -> pygame.Surface:
     """A ring in `color`, centred in a square surface of even side (so it splits into exact
-    quadrants), drawn at `_SUPER` times the size and area-filtered down: anti-aliased edges."""
+    quadrants). Its coverage is drawn at 2 to 4 times the size and area-filtered down (anti-aliased
+    edges); the colour is set exactly, as smoothscale's fixed-point filter darkens it a little."""
     side = 2 * math.ceil(radius + width / 2.0 + 2.0)
-    big = pygame.Surface((side * _SUPER, side * _SUPER), pygame.SRCALPHA)
-    c = side * _SUPER // 2
-    pygame.draw.circle(big, (*color, 255), (c, c), round((radius + width / 2.0) * _SUPER))
-    pygame.draw.circle(big, (0, 0, 0, 0), (c, c), round(max(0.0, radius - width / 2.0) * _SUPER))
-    surf = pygame.transform.smoothscale(big, (side, side))
+    scale = max(2, min(_SUPER, 800 // side))  # a big ring at 2x: its scratch stays under 3 MB
+    big = pygame.Surface((side * scale, side * scale), pygame.SRCALPHA)
+    c = side * scale // 2
+    pygame.draw.circle(big, (255, 255, 255, 255), (c, c), round((radius + width / 2.0) * scale))
+    pygame.draw.circle(big, (0, 0, 0, 0), (c, c), round(max(0.0, radius - width / 2.0) * scale))
+    coverage = pygame.surfarray.pixels_alpha(pygame.transform.smoothscale(big, (side, side)))
+    top = max(1, int(coverage.max()))
+    surf = pygame.Surface((side, side), pygame.SRCALPHA)
+    surf.fill((*color, 0))
     alpha = pygame.surfarray.pixels_alpha(surf)
-    top = int(alpha.max())
-    if 0 < top < 255:  # smoothscale's fixed-point filter leaves a covered pixel a few levels short
-        np.multiply(alpha, 255.0 / top, out=alpha, casting="unsafe")
+    np.multiply(coverage, 255.0 / top, out=alpha, casting="unsafe")  # a covered pixel: 255
     del alpha  # unlocks the surface
     return surf
 
