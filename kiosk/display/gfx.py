@@ -33,6 +33,8 @@ NO_BLEND = 0
 WHITE: Color = (255, 255, 255)
 SHAPE_COLORS = 64  # tinted shape textures kept (the theme has a dozen colours)
 TEXT_CACHE = 256  # rendered strings kept (a screen shows ~40; timers and counters add a few a second)
+# Where each quarter of a ring sits in its texture (in halves), clockwise from 12 o'clock.
+_QUARTERS = ((1, 0), (1, 1), (0, 1), (0, 0))
 RING_CACHE = 8  # ring textures kept (up to 0.7 MB each at 1080p; a screen shows two or three)
 _SUPER = 4  # supersampling of the shape textures drawn at start-up
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
@@ -295,22 +297,26 @@ class Canvas:
             half = tex.width // 2
             x, y = round(center[0]) - half, round(center[1]) - half
             while sweep - done >= 90.0:
-                quarter = round((start_deg + done) / 90.0) % 4  # 0: 12 to 3 o'clock, 1: 3 to 6, ...
-                sx, sy = (
-                    (half, 0)
-                    if quarter == 0
-                    else (half, half)
-                    if quarter == 1
-                    else (0, half)
-                    if quarter == 2
-                    else (0, 0)
-                )
+                qx, qy = _QUARTERS[round((start_deg + done) / 90.0) % 4]
+                sx, sy = qx * half, qy * half
                 tex.draw(srcrect=(sx, sy, half, half), dstrect=(x + sx, y + sy, half, half))
                 done += 90.0
-        if sweep > done:
-            self._arc_lines(center, radius, width, start_deg + done, sweep - done, color, alpha)
+        cx, cy = center
+        if sweep > done:  # the rest as short straight lines, one per 6 degrees or less
+            rest = sweep - done
+            steps = max(2, math.ceil(rest / 6.0))
+            overlap = 0.4 * width / max(1.0, radius)  # radians each line reaches past its ends: no seams
+            for i in range(steps):
+                a0 = math.radians(start_deg + done + rest * i / steps) - overlap
+                a1 = math.radians(start_deg + done + rest * (i + 1) / steps) + overlap
+                self.line(
+                    (cx + radius * math.sin(a0), cy - radius * math.cos(a0)),
+                    (cx + radius * math.sin(a1), cy - radius * math.cos(a1)),
+                    width,
+                    color,
+                    alpha,
+                )
         if sweep < 360.0:
-            cx, cy = center
             for a in (math.radians(start_deg), math.radians(start_deg + sweep)):
                 self.disc((cx + radius * math.sin(a), cy - radius * math.cos(a)), width / 2.0, color, alpha)
 
@@ -324,31 +330,6 @@ class Canvas:
         else:
             self._rings.move_to_end(key)
         return tex
-
-    def _arc_lines(
-        self,
-        center: Sequence[float],
-        radius: float,
-        width: float,
-        start_deg: float,
-        sweep_deg: float,
-        color: Color,
-        alpha: int,
-    ) -> None:
-        """Part of an arc as short straight lines, one per 6 degrees or less."""
-        steps = max(2, math.ceil(sweep_deg / 6.0))
-        cx, cy = center
-        overlap = 0.4 * width / max(1.0, radius)  # radians each segment reaches past its ends: no seams
-        for i in range(steps):
-            a0 = math.radians(start_deg + sweep_deg * i / steps) - overlap
-            a1 = math.radians(start_deg + sweep_deg * (i + 1) / steps) + overlap
-            self.line(
-                (cx + radius * math.sin(a0), cy - radius * math.cos(a0)),
-                (cx + radius * math.sin(a1), cy - radius * math.cos(a1)),
-                width,
-                color,
-                alpha,
-            )
 
     # ------------------------------------------------------------------------------- text
 
