@@ -493,3 +493,18 @@ def test_arcs_cover_their_sweep_and_moving_ones_make_no_new_textures(display: Di
     for step in range(400):  # a countdown ring sweeping down, frame by frame
         c.arc(center, radius, width, 0.0, 360.0 * (1.0 - step / 400.0), th.ACCENT)
     assert len(c._rings) == 2 <= RING_CACHE  # the track's ring and the accent's, made once each
+
+
+def test_the_attract_screens_words_sit_on_the_dimmed_room_not_on_boxes(display: Display) -> None:
+    """With a camera, the attract screen shows the empty room dimmed behind its words: text drawn as
+    opaque copies on black would cut dark boxes out of it."""
+    idle = Flow(FlowSettings(), RecordingPort())
+    idle.tick(0.0)
+    room = np.full((360, 640, 3), 200, np.uint8)  # the screen's shape: the room fills it
+    surface, recorded = draw(display, Scene(flow=idle, frame=room, snap=None))
+    behind = color_at(surface, display.size[0] // 2, display.size[1] // 2)
+    assert behind != th.BLACK  # the room shows, dimmed
+    words = [r for t, r in recorded if t in ("Learn the hip hinge", "Stand side-on", "Step back")]
+    assert len(words) == 3
+    for r in words:
+        assert color_at(surface, r.x + 1, r.y + 1) == behind  # a glyph-free corner of the line box

@@ -259,13 +259,9 @@ class Screens:
             prompt_pos = (stage.centerx, stage.bottom + px(40))
         self._how_to_stand(steps)
         self._attract_figure(stage, scene.now)
-        # The prompt pulses between 55 % and full brightness, in 16 steps: each step is an opaque
-        # text texture made once (blending text over the screen costs the software renderer 9 ns
-        # a pixel, ten times a copy; this screen's text once took 4 ms a frame at 1920x1080).
-        pulse = round(8.0 + 8.0 * math.sin(scene.now * 3.0)) / 16.0
+        pulse = 0.5 + 0.5 * math.sin(scene.now * 3.0)
         size = c.fit(prompt, prompt_size, W - 2 * L.margin if L.portrait else W // 2 - L.margin)
-        color = th.mix(th.ACCENT, th.BLACK, 0.45 * (1.0 - pulse))
-        c.text(prompt, size, color, prompt_pos, "midtop", bg=th.BLACK)
+        c.text(prompt, size, th.ACCENT, prompt_pos, "midtop", alpha=round(140 + 115 * pulse))
 
     def _attract_text(self, col: pygame.Rect, center: bool) -> int:
         """The title and the promise; returns the y below them."""
@@ -274,11 +270,11 @@ class Screens:
         title = "Learn the hip hinge"
         size = c.fit(title, px(th.TITLE), col.w)
         anchor, x = ("midtop", col.centerx) if center else ("topleft", col.x)
-        y = c.text(title, size, th.INK, (x, col.y), anchor, bg=th.BLACK).bottom + px(10)
+        y = c.text(title, size, th.INK, (x, col.y), anchor).bottom + px(10)
         body = "A coach that watches you from the side and corrects you rep by rep, out loud."
         size, lines = c.fit_lines(body, px(th.BODY), col.w, 3, bold=False)
         for line in lines:
-            y = c.text(line, size, th.MUTED, (x, y), anchor, bold=False, bg=th.BLACK).bottom
+            y = c.text(line, size, th.MUTED, (x, y), anchor, bold=False).bottom
         return y
 
     def _how_to_stand(self, rect: pygame.Rect) -> None:
@@ -298,9 +294,10 @@ class Screens:
             c.text(str(i + 1), px(th.BODY), th.BLACK, (rect.x + r, y + r), "center", bg=th.ACCENT)
             x = rect.x + 2 * r + px(28)
             hs = c.fit(head, head_size, rect.right - x)
-            bottom = c.text(head, hs, th.INK, (x, y + r), "midleft", bg=th.BLACK).bottom
-            detail_px = c.fit(detail, detail_size, rect.right - x, False)
-            c.text(detail, detail_px, th.MUTED, (x, bottom), bold=False, bg=th.BLACK)
+            bottom = c.text(head, hs, th.INK, (x, y + r), "midleft").bottom
+            c.text(
+                detail, c.fit(detail, detail_size, rect.right - x, False), th.MUTED, (x, bottom), bold=False
+            )
 
     def _attract_figure(self, stage: pygame.Rect, now: float) -> None:
         """A figure hinging with a flat back, its dowel line and the wall it reaches back to."""
