@@ -469,9 +469,14 @@ def _wrong_tail(
 
     try:
         frame = av.VideoFrame(width, height, pix_fmt)
-        rng = np.random.default_rng(0)
-        for plane in frame.planes:  # busy texture in every plane, in range for 8-bit video
-            np.frombuffer(plane, np.uint8)[:] = rng.integers(16, 236, plane.buffer_size, dtype=np.uint8)
+        shift = max(0, frame.format.components[0].bits - 8)
+        sample = np.dtype(np.uint8) if not shift else np.dtype(">u2" if pix_fmt.endswith("be") else "<u2")
+        for plane in frame.planes:  # smooth ramps, within video range at any depth (the two paths
+            # interpolate chroma differently, so noise would tell them apart everywhere)
+            samples = np.frombuffer(plane, sample).reshape(plane.height, -1)
+            rows, cols = samples.shape
+            ramp = np.add.outer(np.linspace(0.0, 0.3, rows), np.linspace(0.2, 0.7, cols))
+            samples[:] = (16 << shift) + ramp * (219 << shift)
         rgb = frame.reformat(format="rgb24", **dict(sws_options)).to_ndarray().astype(np.int16)
         rgb32 = frame.reformat(format=fmt, **dict(sws_options)).to_ndarray()
         rgb32 = (rgb32[..., 2::-1] if fmt == "bgra" else rgb32[..., :3]).astype(np.int16)
@@ -480,7 +485,9 @@ def _wrong_tail(
         return width
     wrong = np.flatnonzero(np.abs(rgb32 - rgb).max(axis=(0, 2)) > 8)  # the two paths round differently
     tail = int(width - wrong[0]) if wrong.size else 0
-    if tail:
+    if tail > MAX_MENDED_COLUMNS:
+        log.info("swscale's %s copy of %s frames is wrong; converting them through RGB", fmt, pix_fmt)
+    elif tail:
         log.info("swscale gets the last %d of %d columns wrong in %s; mending them", tail, width, fmt)
     return tail
 
