@@ -173,6 +173,15 @@ def test_a_bgra_copy_swscale_gets_wrong_beyond_mending_is_made_from_rgb(
     assert (picture[..., 3] == 255).all()
 
 
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuvj420p", "nv12", "yuv420p10le", "yuv422p"])
+def test_the_bgra_probe_passes_right_conversions_of_any_depth(pix_fmt: str) -> None:
+    # At most the few leftover columns: a sound conversion must not be sent the slow way round
+    # (a probe of random samples once told a 10-bit clip's conversion paths apart everywhere).
+    options = tuple(sources._one_thread().items())
+    assert sources._wrong_tail(640, 64, pix_fmt, "bgra", options) == 0
+    assert sources._wrong_tail(404, 64, pix_fmt, "bgra", options) <= sources.MAX_MENDED_COLUMNS
+
+
 def _os_threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
