@@ -331,8 +331,8 @@ class DemoEstimator:
     def next_crop(self, frame_size: tuple[int, int]) -> CropBox:
         return CropBox.full_frame(*frame_size)
 
-    def prepare(self, frame: Frame, box: CropBox, resizer: object, out: np.ndarray) -> Prepared:
-        return Prepared(box, out, 0.0)
+    def prepare(self, frame: Frame, box: CropBox, maker: object, out: np.ndarray) -> Prepared:
+        return Prepared(box, box, out, 0.0)
 
     def estimate(self, frame: Frame, prepared: Prepared | None = None) -> np.ndarray:
         pose = self.camera.pose_for(frame.t)

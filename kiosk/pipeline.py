@@ -17,8 +17,9 @@ when the crop did move, the inference thread makes the input again.
 
 Per-frame budget of each loop:
 - capture: one `source.read` (bounded by `read_timeout`; decoding runs on the source's own thread),
-  the crop-and-resize (0.8 ms alone, 1-2.5 ms beside inference on the 2-vCPU dev machine; not yet
-  measured on a Pi) and an O(1) slot swap: well inside a camera's 33 ms frame interval at 30 fps.
+  the crop-and-resize (on the 2-vCPU dev machine, alone: 0.25 ms by swscale from decoded video's
+  planes, 0.5 ms by the numpy resampler from a lores copy; about twice that beside inference; not
+  yet measured on a Pi) and an O(1) slot swap: well inside a camera's 33 ms frame interval at 30 fps.
 - inference: invoke (4-15 ms x86 LiteRT; 50-100 ms Pi 4) + score (< 1 ms), plus the crop-and-resize
   only when the crop moved. Whatever exceeds the frame interval is absorbed by dropping frames.
 - consumer (display): `latest()` is a non-blocking O(1) read of the result slot.
@@ -54,7 +55,7 @@ import numpy as np
 
 from kiosk.errors import KioskError
 from kiosk.pose import PoseEstimator, Prepared
-from kiosk.preprocess import CropBox, CropResizer
+from kiosk.preprocess import CropBox, InputMaker
 from kiosk.sources import EndOfStream, Frame, FrameSource, FrameTimeout, SourceHung
 
 ScoreFn = Callable[[np.ndarray, float], Any]
@@ -342,7 +343,7 @@ class Pipeline:
         except Exception as exc:
             self._event("error", f"closing {source.name} failed: {exc}", exc)
 
-    def _prepare(self, frame: Frame, resizer: CropResizer) -> Prepared | None:
+    def _prepare(self, frame: Frame, maker: InputMaker) -> Prepared | None:
         """Make the frame's model input now, on the capture thread, for the crop the tracker wants.
 
         Overlaps preprocessing with the inference of the previous frame (invoke releases the GIL); the
@@ -355,7 +356,7 @@ class Pipeline:
             return None
         try:
             box = self._estimator.next_crop(frame.size)
-            return self._estimator.prepare(frame, box, resizer, buffer)
+            return self._estimator.prepare(frame, box, maker, buffer)
         except Exception:
             self._free_inputs.put(buffer)
             raise
@@ -365,7 +366,7 @@ class Pipeline:
             self._free_inputs.put(item.prepared.input)
 
     def _capture_loop(self) -> None:
-        resizer = CropResizer(self._estimator.input_size)
+        maker = InputMaker(self._estimator.input_size)
         source: FrameSource | None = None
         last_frame = self._clock()
         try:
@@ -413,7 +414,7 @@ class Pipeline:
                         self._passed_over += 1
                     continue
                 try:
-                    prepared = self._prepare(frame, resizer)
+                    prepared = self._prepare(frame, maker)
                 except Exception as exc:  # the inference thread makes the input itself
                     self._event("error", f"preparing a frame failed: {type(exc).__name__}: {exc}", exc)
                     prepared = None

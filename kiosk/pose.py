@@ -24,7 +24,7 @@ from kiosk.backends import PoseBackend, open_backend
 from kiosk.body import NUM_KEYPOINTS, SCORE, BodyPart
 from kiosk.croptrack import CropParams, CropTracker, crop_for_pose
 from kiosk.errors import InputError
-from kiosk.preprocess import CropBox, CropResizer, pick_level
+from kiosk.preprocess import CropBox, InputMaker
 from kiosk.sources import Frame
 from kiosk.track import PoseTrack
 
@@ -50,8 +50,11 @@ AGREEMENT = 0.05
 
 @dataclass(slots=True)
 class Prepared:
-    """A model input made ahead of time (on another thread) for `box`; used if the crop still holds."""
+    """A model input made ahead of time (on another thread) for the crop `wanted`; used if the tracker
+    still wants that crop. `box` is what the input shows (the wanted crop, or it snapped to a pixel
+    grid), which keypoints are mapped back through."""
 
+    wanted: CropBox
     box: CropBox
     input: np.ndarray  # uint8 (S, S, 3)
     preprocess_s: float
@@ -91,7 +94,7 @@ class PoseEstimator:
         self.crop_tracking = crop_tracking
         self.timings = StageTimes()
         self.crop: CropBox | None = None  # the crop the last pose was estimated on
-        self._resizer = CropResizer(self.input_size)
+        self._maker = InputMaker(self.input_size)
         self._tracker: CropTracker | None = None
 
     def reset(self) -> None:
@@ -111,31 +114,31 @@ class PoseEstimator:
             return CropBox.full_frame(*frame_size)
         return tracker.crop
 
-    def prepare(self, frame: Frame, box: CropBox, resizer: CropResizer, out: np.ndarray) -> Prepared:
-        """Make the model input for `box` into `out` with the caller's own `resizer` (any thread)."""
+    def prepare(self, frame: Frame, box: CropBox, maker: InputMaker, out: np.ndarray) -> Prepared:
+        """Make the model input for `box` into `out` with the caller's own `maker` (any thread)."""
         start = time.perf_counter()
-        image, sx, sy = pick_level(frame, box, self.input_size)
-        resizer(image, box, sx, sy, out)
-        return Prepared(box, out, time.perf_counter() - start)
+        _, used = maker(frame, box, out)
+        return Prepared(box, used, out, time.perf_counter() - start)
 
     def estimate(self, frame: Frame, prepared: Prepared | None = None) -> np.ndarray:
         """Pose (17, 3) = (x, y, score) in the frame's pixels; `frame.t` (seconds) feeds the tracker.
 
-        Crops are sampled from the frame's `lores` copy when it has enough pixels, which is what makes
-        preprocessing cheap. `prepared` is this frame's model input made ahead of time; it is used
-        when it was made for the crop the tracker still wants.
+        Crops come from the decoder's own planes or the frame's `lores` copy when it has enough
+        pixels, which is what makes preprocessing cheap (`InputMaker`). `prepared` is this frame's
+        model input made ahead of time; it is used when it was made for the crop the tracker still
+        wants.
         """
         self.timings = StageTimes()
         size = frame.size
         if self._tracker is None or self._tracker.frame_size != size:
             self._tracker = CropTracker(size, self.crop_params)
         box = self.next_crop(size)
-        if prepared is not None and prepared.box == box:
+        if prepared is not None and prepared.wanted == box:
             self.timings.preprocess_s = prepared.preprocess_s
-            pose = self._infer(prepared.input, box)
+            pose = self._infer(prepared.input, prepared.box)
+            self.crop = prepared.box
         else:
             pose = self._run(frame, box)
-        self.crop = box
         self._tracker.update(pose, frame.t)
         return pose
 
@@ -154,11 +157,12 @@ class PoseEstimator:
         return merge_estimates(direct, mirrored, AGREEMENT * box.size)
 
     def _run(self, frame: Frame, box: CropBox) -> np.ndarray:
+        """Pose on the crop `box` of `frame`; `self.crop` becomes the box the input showed."""
         start = time.perf_counter()
-        image, sx, sy = pick_level(frame, box, self.input_size)
-        model_input = self._resizer(image, box, sx, sy)
+        model_input, used = self._maker(frame, box)
         self.timings.preprocess_s += time.perf_counter() - start
-        return self._infer(model_input, box)
+        self.crop = used
+        return self._infer(model_input, used)
 
     def _infer(self, model_input: np.ndarray, box: CropBox) -> np.ndarray:
         start = time.perf_counter()

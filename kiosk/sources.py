@@ -1,10 +1,12 @@
 """Frame sources: cameras, video files and still images behind one interface of timestamped frames.
 
 Every source hands out `Frame`s: the RGB image at full size (what the display shows; for decoded video
-made only when first used) and, picamera2-style, a `lores` copy of the same field of view sized for the
-pose model (about twice its input high, in RGBX, made by the Pi's ISP or by swscale on the decode
-thread, so the inference thread only resamples by a factor of 2 or less). Each frame carries its
-capture time in seconds and its index.
+made only when first used) and something cheap to cut the pose model's crops from. Decoded video in
+an 8-bit YUV layout (nearly all of it) keeps the decoder's own planes (`decoded`), which
+`preprocess.SwsCropper` crops and scales straight from; other frames carry, picamera2-style, a
+`lores` copy of the same field of view (about twice the model input high, in RGBX, made by the Pi's
+ISP or by swscale on the decode thread, so crops only resample by a factor of 2 or less). Each frame
+carries its capture time in seconds and its index.
 
 `read(timeout)` never blocks longer than `timeout`: blocking decoders run on their own thread and hand
 frames over through a small queue. Failures are typed: `InputError` for a file that cannot be read,
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.errors import InputError, KioskError, SourceError
+from kiosk.preprocess import sws_croppable
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 log = logging.getLogger(__name__)
@@ -109,11 +112,11 @@ class Frame:
 
     The full-size images may be made on first use. A decoded video frame is converted to `rgb` only
     when something needs a full-resolution crop, and to `picture` (what the screen shows) only when it
-    is drawn: the pose model reads `lores` and the display draws at most its own frame rate, so most
-    frames of a fast source are never converted at all.
+    is drawn: the pose model reads `decoded` (or `lores`) and the display draws at most its own frame
+    rate, so most frames of a fast source are never converted at all.
     """
 
-    __slots__ = ("_picture", "_rgb", "decode_s", "index", "lores", "size", "t")
+    __slots__ = ("_picture", "_rgb", "decode_s", "decoded", "index", "lores", "size", "t", "turns")
 
     def __init__(
         self,
@@ -128,6 +131,10 @@ class Frame:
         self.lores = lores  # same field of view, about LORES_FACTOR x model input high; RGB or RGBX
         self.decode_s = decode_s  # time spent producing it (decode, lores; conversion if eager)
         self.size = (int(rgb.shape[1]), int(rgb.shape[0]))  # (width, height) of `rgb`
+        # The decoder's own picture (a PyAV VideoFrame in a layout `preprocess.SwsCropper` reads), as
+        # stored: `np.rot90(stored, turns)` is upright. Model inputs are cropped straight from it.
+        self.decoded: Any = None
+        self.turns = 0
         self._rgb = _Lazy(None, rgb)
         self._picture: _Lazy | None = None
 
@@ -146,6 +153,7 @@ class Frame:
         whose `picture` by `make_picture()` (when given; else `picture` is `rgb`)."""
         frame = cls.__new__(cls)
         frame.t, frame.index, frame.lores, frame.decode_s = t, index, lores, decode_s
+        frame.decoded, frame.turns = None, 0
         frame.size = (int(size[0]), int(size[1]))
         frame._rgb = _Lazy(make)
         frame._picture = None if make_picture is None else _Lazy(make_picture)
@@ -171,9 +179,11 @@ class Frame:
         width, height = self.size
         size = (height, width) if turns % 2 else (width, height)
         picture = None if self._picture is None else (lambda: _turned(self.picture, -turns))
-        return Frame.deferred(
+        frame = Frame.deferred(
             lambda: _turned(self.rgb, -turns), size, self.t, self.index, lores, self.decode_s, picture
         )
+        frame.decoded, frame.turns = self.decoded, (self.turns - turns) % 4
+        return frame
 
 
 def _turned(image: np.ndarray, turns: int) -> np.ndarray:
@@ -364,7 +374,7 @@ def _decoding_on_one_thread(stream: Any) -> Any:
     return stream
 
 
-def _one_thread() -> dict[str, int]:
+def swscale_on_this_thread() -> dict[str, int]:
     """`reformat` options that keep swscale on the calling thread.
 
     From PyAV 17, swscale slices every conversion across all cores by default. For our small images
@@ -390,7 +400,7 @@ class _Converter:
         from av.video.reformatter import VideoReformatter
 
         self._model_input = model_input
-        self._sws_options = _one_thread()
+        self._sws_options = swscale_on_this_thread()
         self._small = VideoReformatter()  # decode thread only
         self._full = {fmt: (VideoReformatter(), threading.Lock()) for fmt in ("rgb24", "bgra")}
 
@@ -399,8 +409,11 @@ class _Converter:
         decoding it began."""
         turns = _turns(av_frame)
         size = (av_frame.width, av_frame.height) if turns % 2 == 0 else (av_frame.height, av_frame.width)
-        # Sized upright (a phone's portrait video is stored on its side), scaled as stored.
-        lores = lores_size(*size, self._model_input)
+        # Model inputs come straight from the decoded planes when `SwsCropper` reads their layout
+        # (nearly every 8-bit video); else from a lores copy, sized upright (a phone's portrait video
+        # is stored on its side) and scaled as stored.
+        croppable = sws_croppable(av_frame.format.name)
+        lores = None if croppable else lores_size(*size, self._model_input)
         small = None
         if lores is not None:
             width, height = lores if turns % 2 == 0 else (lores[1], lores[0])
@@ -413,7 +426,7 @@ class _Converter:
                 **self._sws_options,
             )
             small = _turned(scaled.to_ndarray(), turns)
-        return Frame.deferred(
+        frame = Frame.deferred(
             lambda: self.convert(av_frame, "rgb24", turns),
             size,
             t,
@@ -422,6 +435,9 @@ class _Converter:
             time.perf_counter() - start,
             lambda: self.convert(av_frame, "bgra", turns),
         )
+        if croppable:
+            frame.decoded, frame.turns = av_frame, turns
+        return frame
 
     def convert(self, av_frame: Any, fmt: str, turns: int = 0) -> np.ndarray:
         """`av_frame` at full size in `fmt` ("rgb24" or "bgra"), upright; any thread."""
@@ -849,7 +865,7 @@ class Picamera2Source(FrameSource):
         from av.video.reformatter import VideoReformatter
 
         self._yuv = VideoReformatter()  # kept: a fresh swscale context per frame costs more than the work
-        self._sws_options = _one_thread()
+        self._sws_options = swscale_on_this_thread()
         # Kept too, and filled in place: its planes' real pixels, as writable views.
         self._i420 = av.VideoFrame(*self._lores_size, "yuv420p")
         self._i420_planes = [

@@ -13,7 +13,7 @@ from kiosk.backends import open_backend
 from kiosk.body import BodyPart
 from kiosk.errors import InputError
 from kiosk.pose import MIRROR, PoseEstimator, Prepared, track_from_media
-from kiosk.preprocess import CropBox, CropResizer
+from kiosk.preprocess import CropBox, InputMaker
 from kiosk.sources import VideoFileSource
 from kiosk.track import load_track
 
@@ -143,13 +143,13 @@ def test_a_prepared_input_is_used_only_for_the_crop_it_was_made_for(
     with VideoFileSource(clip) as source:
         frames = [source.read(5.0) for _ in range(6)]
     plain, ahead = PoseEstimator(backend), PoseEstimator(backend)
-    resizer = CropResizer(backend.input_size)
+    maker = InputMaker(backend.input_size)
     for frame in frames:
         expected = plain.estimate(frame)
         box = ahead.next_crop(frame.size)
-        prepared = ahead.prepare(frame, box, resizer, np.empty((192, 192, 3), np.uint8))
+        prepared = ahead.prepare(frame, box, maker, np.empty((192, 192, 3), np.uint8))
         np.testing.assert_array_equal(ahead.estimate(frame, prepared), expected)
     # An input made for another crop is ignored, not trusted.
-    wrong = Prepared(CropBox(0, 0, 50), np.zeros((192, 192, 3), np.uint8), 0.0)
+    wrong = Prepared(CropBox(0, 0, 50), CropBox(0, 0, 50), np.zeros((192, 192, 3), np.uint8), 0.0)
     last = frames[-1]
     np.testing.assert_array_equal(ahead.estimate(last, wrong), plain.estimate(last))

@@ -251,3 +251,83 @@ def test_a_kept_crop_plan_gives_what_a_fresh_resizer_gives() -> None:
         np.testing.assert_array_equal(
             kept(image, box, scale, scale), CropResizer(S)(image, box, scale, scale)
         )
+
+
+# ------------------------------------------------------------------ crops straight from decoded video
+
+
+def smooth_image(width: int, height: int) -> np.ndarray:
+    """A picture with detail at every scale a crop resamples well (no finer than ~12 px), distinct
+    per channel and per direction, so a crop of the wrong place or orientation cannot match."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64) + 0.5
+    r = 128 + 100 * np.sin(x / 19.0) * np.cos(y / 31.0)
+    g = 40 + 180 * (x + 2 * y) / (width + 2 * height)
+    b = 128 + 90 * np.sin((x - y) / 23.0)
+    return np.clip(np.stack([r, g, b], axis=2), 0, 255).astype(np.uint8)
+
+
+def decoded_frame(upright: np.ndarray, pix_fmt: str, turns: int) -> Frame:
+    """A video frame as a decoder gives it: `pix_fmt` planes stored so that rot90(stored, turns) is
+    upright; its `rgb` is what swscale makes of those planes (the reference a crop is compared to)."""
+    import av
+
+    stored = np.ascontiguousarray(np.rot90(upright, -turns))
+    decoded = av.VideoFrame.from_ndarray(stored, format="rgb24").reformat(format=pix_fmt)
+    rgb = np.ascontiguousarray(np.rot90(decoded.to_ndarray(format="rgb24"), turns))
+    frame = Frame(rgb, 0.0, 0)
+    frame.decoded, frame.turns = decoded, turns
+    return frame
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuvj420p", "yuv422p", "yuv444p", "nv12", "yuyv422", "gray"])
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+def test_a_crop_from_the_decoded_planes_shows_the_box_it_reports(pix_fmt: str, turns: int) -> None:
+    from kiosk.preprocess import InputMaker
+
+    upright = smooth_image(330, 250)
+    if pix_fmt == "gray":
+        upright[...] = upright[..., 1:2]
+    frame = decoded_frame(upright, pix_fmt, turns)
+    maker = InputMaker(S)
+    boxes = [
+        CropBox(40.3, 30.7, 150.2),  # inside, off the even grid
+        CropBox(101.0, 11.0, 97.0),  # smaller than the input: scaled up
+        CropBox(-60.4, -25.1, 211.0),  # past the top-left corner
+        CropBox(180.0, 120.0, 240.0),  # past the bottom-right corner
+        CropBox.full_frame(330, 250),  # the letterboxed frame
+    ]
+    for box in boxes:
+        out, used = maker(frame, box, np.zeros((S, S, 3), np.uint8))
+        # Snapped to the even pixel grid of the picture as stored: the centre moves a pixel at most.
+        assert np.hypot(used.centre[0] - box.centre[0], used.centre[1] - box.centre[1]) <= np.sqrt(2)
+        assert abs(used.size - box.size) <= 1.0
+        # The reference: the bilinear resampler on the same picture, for the box the crop reports.
+        expected = CropResizer(S)(frame.rgb, used).astype(int)
+        diff = np.abs(out.astype(int) - expected)
+        assert diff.mean() < 2.0, (pix_fmt, turns, box, diff.mean())
+        # Beyond the picture both are black, and nowhere are they far apart (a wrong place, turn or
+        # plane order would be tens of levels off over whole regions).
+        assert np.percentile(diff, 99) <= 12, (pix_fmt, turns, box, np.percentile(diff, 99))
+        # And the reported box fits the crop better than any box a pixel away from it.
+        for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            moved = CropBox(used.x0 + dx, used.y0 + dy, used.size)
+            worse = np.abs(out.astype(int) - CropResizer(S)(frame.rgb, moved).astype(int)).mean()
+            assert worse > diff.mean(), (pix_fmt, turns, box, (dx, dy), worse, diff.mean())
+
+
+def test_a_crop_that_misses_the_decoded_picture_is_black() -> None:
+    from kiosk.preprocess import InputMaker
+
+    frame = decoded_frame(smooth_image(200, 120), "yuv420p", 0)
+    out, used = InputMaker(S)(frame, CropBox(500.0, 500.0, 60.0), np.full((S, S, 3), 99, np.uint8))
+    assert used == CropBox(500.0, 500.0, 60.0) and out.max() <= 1
+
+
+def test_a_video_layout_the_cropper_does_not_read_goes_through_the_resampler() -> None:
+    from kiosk.preprocess import InputMaker
+
+    frame = decoded_frame(smooth_image(200, 120), "yuv420p10le", 0)
+    box = CropBox(10.3, 5.1, 90.0)
+    out, used = InputMaker(S)(frame, box)
+    assert used == box  # not snapped: the resampler takes any box
+    np.testing.assert_array_equal(out, CropResizer(S)(frame.rgb, box))

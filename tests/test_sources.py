@@ -18,6 +18,7 @@ import pytest
 
 from kiosk import sources
 from kiosk.errors import InputError, SourceError
+from kiosk.preprocess import CropBox, InputMaker
 from kiosk.sources import (
     CameraSource,
     EndOfStream,
@@ -88,18 +89,22 @@ def test_lores_size_is_about_twice_the_model_input_high_with_even_sides() -> Non
     assert lores_size(640, 360, 192) is None  # small enough already
 
 
-def test_video_file_frames_times_and_lores(video: Path) -> None:
+def test_video_file_frames_times_and_model_inputs(video: Path) -> None:
     with VideoFileSource(video) as source:
         assert not source.live and source.fps == pytest.approx(FPS)
         frames = list(source)
     assert len(frames) == N_FRAMES
     assert [f.index for f in frames] == list(range(N_FRAMES))
     np.testing.assert_allclose([f.t for f in frames], np.arange(N_FRAMES) / FPS, atol=1e-6)
+    maker = InputMaker(192)
     for i, f in enumerate(frames):
         assert f.rgb.shape == (720, 1280, 3) and f.rgb.dtype == np.uint8 and f.rgb.flags["C_CONTIGUOUS"]
-        assert f.lores is not None and f.lores.shape == (384, 682, 4)  # RGBX
+        # 8-bit video: the model's crops come from the decoder's planes, so no lores copy is made.
+        assert f.decoded is not None and f.turns == 0 and f.lores is None
         assert bright_column(f.rgb) == pytest.approx(20 + 10 * i, abs=2)
-        assert bright_column(f.lores) == pytest.approx((20 + 10 * i) * 682 / 1280, abs=2)
+        box = CropBox.full_frame(*f.size)
+        model_input, used = maker(f, box)
+        assert bright_column(model_input) == pytest.approx((20 + 10 * i - used.x0) * 192 / used.size, abs=1.5)
         assert f.rgb[10, 10, 0] > 150 and f.rgb[10, 10, 2] < 100  # RGB order, not BGR
         assert f.decode_s > 0
 
@@ -117,8 +122,8 @@ def test_video_frames_convert_to_full_size_only_when_asked(
     monkeypatch.setattr(sources._Converter, "convert", counting)
     with VideoFileSource(video) as source:
         frames = list(source)
-    assert not conversions  # size and lores need no full-size conversion
-    assert frames[3].size == (1280, 720) and frames[3].lores is not None
+    assert not conversions  # size and the model's planes need no full-size conversion
+    assert frames[3].size == (1280, 720) and frames[3].decoded is not None
     assert bright_column(frames[3].rgb) == pytest.approx(50, abs=2)
     assert frames[3].rgb is frames[3].rgb and conversions == ["rgb24"]  # made once, then kept
     # The screen's picture: BGRA, the same image as the RGB one.
@@ -177,7 +182,7 @@ def test_a_bgra_copy_swscale_gets_wrong_beyond_mending_is_made_from_rgb(
 def test_the_bgra_probe_passes_right_conversions_of_any_depth(pix_fmt: str) -> None:
     # At most the few leftover columns: a sound conversion must not be sent the slow way round
     # (a probe of random samples once told a 10-bit clip's conversion paths apart everywhere).
-    options = tuple(sources._one_thread().items())
+    options = tuple(sources.swscale_on_this_thread().items())
     assert sources._wrong_tail(640, 64, pix_fmt, "bgra", options) == 0
     assert sources._wrong_tail(404, 64, pix_fmt, "bgra", options) <= sources.MAX_MENDED_COLUMNS
 
@@ -198,17 +203,23 @@ def test_conversions_run_on_the_calling_thread(video: Path) -> None:
         assert _os_threads() <= before + 1
 
 
-def test_video_stored_on_its_side_is_turned_upright_and_its_lores_sized_upright(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv420p10le"])
+def test_video_stored_on_its_side_is_turned_upright_and_so_are_its_model_inputs(
+    monkeypatch: pytest.MonkeyPatch, pix_fmt: str
 ) -> None:
     # A phone's portrait video: stored 1280x720 with a display matrix of a quarter turn.
-    stored = av.VideoFrame.from_ndarray(frame_image(0, 1280, 720), format="rgb24").reformat(format="yuv420p")
+    stored = av.VideoFrame.from_ndarray(frame_image(0, 1280, 720), format="rgb24").reformat(format=pix_fmt)
     monkeypatch.setattr(sources, "_turns", lambda av_frame: 1)
     frame = sources._Converter(192).frame(stored, 0.0, 0, time.perf_counter())
     assert frame.size == (720, 1280)
-    assert frame.lores is not None and frame.lores.shape == (384, 216, 4)  # 384 high, as upright
+    if pix_fmt == "yuv420p":  # cropped straight from the planes, turned as it goes
+        assert frame.decoded is stored and frame.turns == 1 and frame.lores is None
+    else:  # a layout the cropper does not read: a lores copy, 384 high as upright
+        assert frame.decoded is None and frame.lores is not None and frame.lores.shape == (384, 216, 4)
     assert frame.rgb.shape == (1280, 720, 3) and frame.picture.shape == (1280, 720, 4)
     assert frame.rgb[-1, 0, 0] > 150  # the red band along the stored top is now on the left
+    model_input, _ = InputMaker(192)(frame, CropBox.full_frame(*frame.size))
+    assert model_input[-1, 60, 0] > 150 and model_input[-1, 130, 0] < 100  # the band is on the left
 
 
 def test_a_rotated_frame_turns_both_images_clockwise() -> None:
@@ -221,6 +232,10 @@ def test_a_rotated_frame_turns_both_images_clockwise() -> None:
     assert turned.lores is not None and turned.lores.shape == (3, 2, 3) and turned.lores[0, 1, 0] == 255
     assert frame.rotated(4) is frame
     assert frame.rotated(2).rgb[3, 5, 0] == 255
+    # Decoded planes stay as stored; the quarter turns that make them upright add up.
+    frame.decoded, frame.turns = object(), 1
+    assert frame.rotated(1).decoded is frame.decoded and frame.rotated(1).turns == 0
+    assert frame.rotated(3).turns == 2
     assert turned.picture is turned.rgb  # no separate screen picture: the RGB image is drawn
     bgra = np.zeros((4, 6, 4), np.uint8)
     bgra[0, 0] = (0, 0, 255, 255)  # red, top-left
@@ -508,7 +523,7 @@ def test_camera_source_stamps_arrival_time_and_reports_a_vanished_camera(
     camera.close()
     assert got, "frames before the failure are delivered"
     assert all(abs(f.t - time.monotonic()) < 10 for f in got)  # media time is not a capture clock
-    assert got[-1].lores is not None and got[-1].lores.shape == (384, 682, 4)
+    assert got[-1].decoded is not None and got[-1].size == (1280, 720)
 
 
 def test_camera_permission_and_busy_errors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -861,4 +876,4 @@ def test_a_real_clip(shared_data: Path) -> None:
         frames = [source.read(5.0) for _ in range(10)]
     assert frames[0].t == 0.0
     assert np.diff([f.t for f in frames]) == pytest.approx(np.full(9, 1 / 30), abs=1e-3)
-    assert frames[0].rgb.shape == (720, 404, 3) and frames[0].lores.shape == (384, 216, 4)
+    assert frames[0].rgb.shape == (720, 404, 3) and frames[0].decoded.format.name == "yuv420p"
