@@ -26,12 +26,43 @@ def _run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
 def test_bench_pipeline_prints_its_schema(
     model_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    doc = _run_json(["bench", "pipeline", str(_clip(shared_data)), "--frames", "30", "--json"], capsys)
+    doc = _run_json(
+        ["bench", "pipeline", str(_clip(shared_data)), "--frames", "30", "--rounds", "2", "--json"], capsys
+    )
     assert set(doc) == {"frames", "invoke_fps", "pipeline_fps", "ratio", "stage_ms"}
     assert doc["frames"] == 30
     assert set(doc["stage_ms"]) == {"decode", "preprocess", "infer", "score"}
     assert doc["invoke_fps"] > 0 and doc["pipeline_fps"] > 0
     assert doc["ratio"] == pytest.approx(doc["pipeline_fps"] / doc["invoke_fps"], abs=0.002)
+
+
+def test_bench_pipeline_reports_the_round_with_the_median_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiosk.bench import pipeline as bench
+
+    ratios = iter([0.95, 0.7, 0.88])
+
+    class Probe:
+        frame_count = 10
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def read(self, timeout: float) -> object:
+            return type("F", (), {"size": (64, 64)})()
+
+        def close(self) -> None:
+            pass
+
+    def one_round(*args: object) -> dict:
+        return {"ratio": next(ratios), "context": {}}
+
+    monkeypatch.setattr("kiosk.backends.open_backend", lambda *a: type("B", (), {"input_size": 192})())
+    monkeypatch.setattr("kiosk.models.find_model", lambda: Path("m.tflite"))
+    monkeypatch.setattr(bench, "VideoFileSource", Probe)
+    monkeypatch.setattr(bench, "reference_inputs", lambda video, backend: [])
+    monkeypatch.setattr(bench, "_round", one_round)
+    doc = bench.measure(Path("v.mp4"), runtime="auto", threads=0, frames=0, drill=None, rounds=3)
+    assert doc["ratio"] == 0.88 and doc["context"]["rounds"] == [0.95, 0.7, 0.88]
 
 
 def _bench_kiosk(shared_data: Path, capsys, monkeypatch: pytest.MonkeyPatch, *extra: str) -> dict:

@@ -7,9 +7,11 @@ Two measurements in one run, on the same backend (same runtime and thread count)
   source, so frames wait for the inference thread instead of being dropped.
 - `invoke_fps`: a bare loop of `backend.infer` over model inputs made the same way: the limit, timed
   half before and half after the pipeline (see `kiosk.bench.common`).
-`ratio` = pipeline_fps / invoke_fps; the target is >= 0.9. `stage_ms` are per-frame medians. The ratio
-needs a core free for decoding and preprocessing while the interpreter runs: on a small machine shared
-with other work, or with as many interpreter threads as cores, it is bounded by CPU, not by the design.
+`ratio` = pipeline_fps / invoke_fps; the target is >= 0.9. `stage_ms` are per-frame medians. The whole
+measurement is made `--rounds` times (3), each pipeline round between its own two halves of the bare
+loop, and the round with the median ratio is the one printed. The ratio needs a core free for decoding
+and preprocessing while the interpreter runs: on a small machine shared with other work, or with as many
+interpreter threads as cores, it is bounded by CPU, not by the design.
 Scoring uses the real `HingeEngine` (a stand-in only if the engine cannot be imported).
 """
 
@@ -23,8 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.argtypes import whole
 from kiosk.bench.common import add_video_arguments, bracketed, reference_inputs, video_once, video_path
 from kiosk.sources import VideoFileSource
+
+# Rounds of the whole measurement. On a shared VM a neighbour's burst of work can move one round's
+# ratio by 0.1 either way (it lands in the bare loop or in the pipeline); the median of three keeps
+# one such burst out of the figure.
+ROUNDS = 3
 
 
 def _scorer(drill: str | None, frame_size: tuple[int, int]) -> tuple[Callable[[np.ndarray, float], Any], str]:
@@ -36,28 +44,43 @@ def _scorer(drill: str | None, frame_size: tuple[int, int]) -> tuple[Callable[[n
     return engine.step, f"HingeEngine({engine.drill.name})"
 
 
-def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str | None) -> dict[str, Any]:
-    """Run both measurements; return the JSON document (plus a `context` entry for the text output)."""
+def measure(
+    video: Path, *, runtime: str, threads: int, frames: int, drill: str | None, rounds: int = ROUNDS
+) -> dict[str, Any]:
+    """Run both measurements `rounds` times; return the JSON document of the round with the median
+    ratio (plus a `context` entry for the text output, with every round's ratio)."""
     from kiosk.backends import open_backend
     from kiosk.models import find_model
-    from kiosk.pipeline import STAGES, Pipeline, PipelineStats
-    from kiosk.pose import PoseEstimator
 
     backend = open_backend(find_model(), runtime, threads)
     probe = VideoFileSource(video, model_input=backend.input_size)
     frame_size = probe.read(5.0).size
     count = frames if frames > 0 else probe.frame_count
     probe.close()
+    inputs = reference_inputs(video, backend)
+    done = [_round(backend, video, frames, drill, frame_size, inputs, count) for _ in range(max(1, rounds))]
+    ranked = sorted(done, key=lambda doc: doc["ratio"])
+    doc = ranked[(len(ranked) - 1) // 2]
+    doc["context"]["rounds"] = [d["ratio"] for d in done]
+    return doc
+
+
+def _round(
+    backend: Any,
+    video: Path,
+    frames: int,
+    drill: str | None,
+    frame_size: tuple[int, int],
+    inputs: list[np.ndarray],
+    count: int,
+) -> dict[str, Any]:
+    """One round: a fresh pipeline (and engine) over the video between two halves of the bare loop."""
+    from kiosk.pipeline import STAGES, Pipeline, PipelineStats
+    from kiosk.pose import PoseEstimator
+
     score, scorer_name = _scorer(drill, frame_size)
     opener = video_once(video, frames, backend.input_size)
-    pipeline = Pipeline(
-        opener,
-        PoseEstimator(backend),
-        score,
-        stall_s=30.0,
-        window=1_000_000,
-    )
-
+    pipeline = Pipeline(opener, PoseEstimator(backend), score, stall_s=30.0, window=1_000_000)
     opener.on_failure = pipeline.stop
 
     def run_pipeline() -> PipelineStats:
@@ -69,7 +92,6 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
             raise errors[0].error if errors[0].error is not None else RuntimeError(errors[0].message)
         return stats
 
-    inputs = reference_inputs(video, backend)
     measured = bracketed(backend, inputs, count, run_pipeline)
     stats, invoke_fps = measured.result, measured.invoke_fps
     if stats.processed < 2:
@@ -88,7 +110,7 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
             "video": str(video),
             "frame_size": list(frame_size),
             "runtime": backend.runtime,
-            "threads": getattr(backend, "threads", threads),
+            "threads": getattr(backend, "threads", 0),
             "scorer": scorer_name,
             "dropped": stats.dropped,
             "cores_busy": round(measured.cores_busy, 2),
@@ -98,11 +120,24 @@ def measure(video: Path, *, runtime: str, threads: int, frames: int, drill: str 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_video_arguments(parser)
+    parser.add_argument(
+        "--rounds",
+        type=whole(1),
+        default=ROUNDS,
+        help=f"measure this many times and report the round with the median ratio (default {ROUNDS})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     video = video_path(args.video)
-    doc = measure(video, runtime=args.runtime, threads=args.threads, frames=args.frames, drill=args.drill)
+    doc = measure(
+        video,
+        runtime=args.runtime,
+        threads=args.threads,
+        frames=args.frames,
+        drill=args.drill,
+        rounds=args.rounds,
+    )
     context = doc.pop("context")
     if args.json:
         print(json.dumps(doc))
@@ -112,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"runtime {context['runtime']}, {context['threads']} thread(s), scoring by {context['scorer']}")
     print(f"bare invoke   {doc['invoke_fps']:8.1f} fps")
     print(f"pipeline      {doc['pipeline_fps']:8.1f} fps   ratio {doc['ratio']:.2f} (target >= 0.9)")
+    rounds = ", ".join(f"{r:.2f}" for r in context["rounds"])
+    print(f"rounds        ratios {rounds}; the median round is reported")
     print("stage medians " + ", ".join(f"{k} {v:.2f} ms" for k, v in doc["stage_ms"].items()))
     print(f"CPU           {context['cores_busy']} cores busy on average while the pipeline ran")
     return 0
