@@ -17,7 +17,7 @@ when the crop did move, the inference thread makes the input again.
 
 Per-frame budget of each loop:
 - capture: one `source.read` (bounded by `read_timeout`; decoding runs on the source's own thread),
-  the crop-and-resize (on the 2-vCPU dev machine, alone: 0.25 ms by swscale from decoded video's
+  the crop-and-resize (on the 2-vCPU dev machine, alone: 0.35 ms by swscale from decoded video's
   planes, 0.5 ms by the numpy resampler from a lores copy; about twice that beside inference; not
   yet measured on a Pi) and an O(1) slot swap: well inside a camera's 33 ms frame interval at 30 fps.
 - inference: invoke (4-15 ms x86 LiteRT; 50-100 ms Pi 4) + score (< 1 ms), plus the crop-and-resize
