@@ -294,6 +294,7 @@ for _name in ("yuv420p", "yuv422p", "yuv444p"):  # the full-range (JPEG) variant
     _LAYOUTS["yuvj" + _name[3:]] = _LAYOUTS[_name]
 _FULL_RANGE = frozenset({"yuvj420p", "yuvj422p", "yuvj444p", "gray"})
 _GRID = 2  # crops start and end on even pixels
+_JPEG_RANGE = 2  # AVColorRange: full-range samples (0-255), where MPEG range is 1 (16-235)
 
 
 def sws_croppable(pix_fmt: str) -> bool:
@@ -371,8 +372,11 @@ class SwsCropper:
         x0 = _GRID * math.floor((cx - side / 2) / _GRID + 0.5)
         y0 = _GRID * math.floor((cy - side / 2) / _GRID + 0.5)
         crop = self._crop_frame(fmt, side)
-        crop.colorspace = decoded.colorspace
-        black = 0 if fmt in _FULL_RANGE else 16
+        # The picture's colour matrix and range go with the crop: VP9 and AV1 decoders mark full-range
+        # video on the frame (yuv420p, range JPEG), not by a yuvj format, and a crop converted as
+        # limited range would have its contrast stretched (a mid-grey 200 came out as 214).
+        crop.colorspace, crop.color_range = decoded.colorspace, decoded.color_range
+        black = 0 if fmt in _FULL_RANGE or decoded.color_range == _JPEG_RANGE else 16
         # The part of the crop the picture covers, in whole sample groups (a last odd row or column
         # of a subsampled picture counts as outside).
         usable_w, usable_h = width - width % _GRID, height - height % _GRID

@@ -272,14 +272,19 @@ def decoded_frame(upright: np.ndarray, pix_fmt: str, turns: int) -> Frame:
     import av
 
     stored = np.ascontiguousarray(np.rot90(upright, -turns))
-    decoded = av.VideoFrame.from_ndarray(stored, format="rgb24").reformat(format=pix_fmt)
+    pix_fmt, _, full = pix_fmt.partition("/")  # "yuv420p/full": full range marked on the frame (VP9, AV1)
+    decoded = av.VideoFrame.from_ndarray(stored, format="rgb24").reformat(
+        format=pix_fmt, dst_color_range="JPEG" if full else None
+    )
     rgb = np.ascontiguousarray(np.rot90(decoded.to_ndarray(format="rgb24"), turns))
     frame = Frame(rgb, 0.0, 0)
     frame.decoded, frame.turns = decoded, turns
     return frame
 
 
-@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuvj420p", "yuv422p", "yuv444p", "nv12", "yuyv422", "gray"])
+@pytest.mark.parametrize(
+    "pix_fmt", ["yuv420p", "yuv420p/full", "yuvj420p", "yuv422p", "yuv444p", "nv12", "yuyv422", "gray"]
+)
 @pytest.mark.parametrize("turns", [0, 1, 2, 3])
 def test_a_crop_from_the_decoded_planes_shows_the_box_it_reports(pix_fmt: str, turns: int) -> None:
     from kiosk.preprocess import InputMaker
@@ -315,10 +320,11 @@ def test_a_crop_from_the_decoded_planes_shows_the_box_it_reports(pix_fmt: str, t
             assert worse > diff.mean(), (pix_fmt, turns, box, (dx, dy), worse, diff.mean())
 
 
-def test_a_crop_that_misses_the_decoded_picture_is_black() -> None:
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv420p/full", "yuvj420p"])
+def test_a_crop_that_misses_the_decoded_picture_is_black(pix_fmt: str) -> None:
     from kiosk.preprocess import InputMaker
 
-    frame = decoded_frame(smooth_image(200, 120), "yuv420p", 0)
+    frame = decoded_frame(smooth_image(200, 120), pix_fmt, 0)
     out, used = InputMaker(S)(frame, CropBox(500.0, 500.0, 60.0), np.full((S, S, 3), 99, np.uint8))
     assert used == CropBox(500.0, 500.0, 60.0) and out.max() <= 1
 
