@@ -18,8 +18,9 @@ when the crop did move, the inference thread makes the input again.
 Per-frame budget of each loop:
 - capture: one `source.read` (bounded by `read_timeout`; decoding runs on the source's own thread),
   the crop-and-resize (on the 2-vCPU dev machine, alone: 0.35 ms by swscale from decoded video's
-  planes, 0.5 ms by the numpy resampler from a lores copy; about twice that beside inference; not
-  yet measured on a Pi) and an O(1) slot swap: well inside a camera's 33 ms frame interval at 30 fps.
+  planes, 0.3 ms from the Pi camera's lores planes, 0.5 ms by the numpy resampler from a lores copy;
+  about twice that beside inference; not yet measured on a Pi) and an O(1) slot swap: well inside
+  a camera's 33 ms frame interval at 30 fps.
 - inference: invoke (4-15 ms x86 LiteRT; 50-100 ms Pi 4) + score (< 1 ms), plus the crop-and-resize
   only when the crop moved. Whatever exceeds the frame interval is absorbed by dropping frames.
 - consumer (display): `latest()` is a non-blocking O(1) read of the result slot.

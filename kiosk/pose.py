@@ -123,10 +123,10 @@ class PoseEstimator:
     def estimate(self, frame: Frame, prepared: Prepared | None = None) -> np.ndarray:
         """Pose (17, 3) = (x, y, score) in the frame's pixels; `frame.t` (seconds) feeds the tracker.
 
-        Crops come from the decoder's own planes or the frame's `lores` copy when it has enough
-        pixels, which is what makes preprocessing cheap (`InputMaker`). `prepared` is this frame's
-        model input made ahead of time; it is used when it was made for the crop the tracker still
-        wants.
+        Crops come from the decoder's (or the Pi camera's lores) planes or a `lores` copy when those
+        have enough pixels, which is what makes preprocessing cheap (`InputMaker`). `prepared` is
+        this frame's model input made ahead of time; it is used when it was made for the crop the
+        tracker still wants.
         """
         self.timings = StageTimes()
         size = frame.size

@@ -24,7 +24,9 @@ of the decoder's own YUV planes (no RGB image of the frame is made at all) and h
 and convert them in one pass: 0.35 ms for a 432 px crop of a 404x720 frame, against 0.3 ms for the
 lores copy plus 0.5 ms for resampling it. Its crop is the wanted one snapped to the even pixel grid
 4:2:0 chroma needs (at most a pixel off), and keypoints map back through the box actually used.
-`InputMaker` picks the route per frame.
+The Pi camera's lores stream (YUV 4:2:0, in exactly the main stream's proportions) is cropped the
+same way, so its frames need no RGB conversion for the model either. `InputMaker` picks the route
+per frame.
 """
 
 from __future__ import annotations
@@ -333,6 +335,32 @@ def _turned_box(box: CropBox, turns: int, width: int, height: int, to_stored: bo
     return CropBox(min(ax, bx), min(ay, by), box.size)
 
 
+@dataclass(frozen=True, slots=True)
+class CameraPlanes:
+    """A camera's YUV 4:2:0 picture held in numpy planes, which `SwsCropper` reads as it reads a
+    decoded video frame: the Pi camera's lores stream, whose crops then skip converting the whole
+    stream to RGB and the numpy resampler.
+
+    `planes` are the Y, U and V planes, uint8 2-D; their rows may run past the picture (an ISP's row
+    padding), so they can be views straight into the camera's buffer copy.
+    """
+
+    width: int
+    height: int
+    planes: tuple[np.ndarray, np.ndarray, np.ndarray]
+    colorspace: int  # AVColorSpace: 1 BT.709, 6 BT.601 (SMPTE 170M), 9 BT.2020
+    color_range: int  # AVColorRange: 1 limited (16-235), 2 full
+
+
+def _format_and_planes(decoded: Any) -> tuple[str, list[np.ndarray]]:
+    """The pixel format of a decoded PyAV frame or `CameraPlanes`, and its planes as 2-D uint8 arrays
+    (each row as long as the plane's stride)."""
+    if isinstance(decoded, CameraPlanes):
+        return "yuv420p", list(decoded.planes)
+    planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size) for p in decoded.planes]
+    return decoded.format.name, planes
+
+
 class SwsCropper:
     """Model input straight from a decoded frame's YUV planes: copy the crop out, let swscale scale it.
 
@@ -340,6 +368,9 @@ class SwsCropper:
     (what falls outside the picture is filled with black), then area-scaled and converted to RGBX by
     swscale on the calling thread, and turned upright. Returns the box actually used, in upright source
     pixels, which is what keypoints must be mapped back through. One cropper per thread.
+
+    The planes may be a smaller copy of the source (a camera's lores stream) as long as it is scaled
+    alike in both directions: `scale` is its pixels per source pixel, and the box used is exact at any.
 
     Per call it allocates one thing: the S x S RGBX frame swscale writes (147 KB at S = 192), as
     PyAV's `reformat` has no output argument. The crop's own frame is kept while its side holds.
@@ -357,15 +388,18 @@ class SwsCropper:
 
         self._threads = swscale_on_this_thread()
 
-    def __call__(self, decoded: Any, turns: int, box: CropBox, out: np.ndarray) -> CropBox | None:
+    def __call__(
+        self, decoded: Any, turns: int, box: CropBox, out: np.ndarray, scale: float = 1.0
+    ) -> CropBox | None:
         """Write `box` (upright source pixels) of `decoded` into `out` (uint8 (S, S, 3)); the box used,
         or None when the frame's pixel format is not one this cropper reads."""
-        fmt = decoded.format.name
+        fmt, planes = _format_and_planes(decoded)
         layout = _LAYOUTS.get(fmt)
         if layout is None:
             return None
         width, height = decoded.width, decoded.height
-        stored = _turned_box(box, turns, width, height, to_stored=True)
+        scaled = CropBox(box.x0 * scale, box.y0 * scale, box.size * scale)
+        stored = _turned_box(scaled, turns, width, height, to_stored=True)
         # Snapped about its centre: the centre moves at most a pixel, the side at most one.
         side = max(_GRID, _GRID * round(stored.size / _GRID))
         cx, cy = stored.centre
@@ -384,12 +418,11 @@ class SwsCropper:
         cx1, cy1 = min(x0 + side, usable_w), min(y0 + side, usable_h)
         inside = cx1 > cx0 and cy1 > cy0
         whole = inside and (cx0, cy0, cx1, cy1) == (x0, y0, x0 + side, y0 + side)
-        for (sub_x, sub_y, group), plane, dst in zip(layout, decoded.planes, self._crop_planes, strict=False):
+        for (sub_x, sub_y, group), src, dst in zip(layout, planes, self._crop_planes, strict=False):
             step = len(group)
             if not whole:
                 _fill(dst, group, black)
             if inside:
-                src = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
                 rows = slice(cy0 // sub_y, cy1 // sub_y)
                 cols = slice(cx0 // sub_x * step, cx1 // sub_x * step)
                 dst_rows = slice((cy0 - y0) // sub_y, (cy1 - y0) // sub_y)
@@ -401,8 +434,8 @@ class SwsCropper:
         upright = np.rot90(rgbx, turns) if turns else rgbx
         for channel in range(3):  # one plane at a time: 0.06 ms, where dropping X in one copy takes 0.4
             out[:, :, channel] = upright[:, :, channel]
-        used = CropBox(float(x0), float(y0), float(side))
-        return _turned_box(used, turns, width, height, to_stored=False)
+        used = _turned_box(CropBox(float(x0), float(y0), float(side)), turns, width, height, to_stored=False)
+        return used if scale == 1.0 else CropBox(used.x0 / scale, used.y0 / scale, used.size / scale)
 
     def _crop_frame(self, fmt: str, side: int) -> Any:
         """The kept AVFrame for crops of this format and side, and views of its planes."""
@@ -430,8 +463,9 @@ def _fill(plane: np.ndarray, group: str, black: int) -> None:
 class InputMaker:
     """The model input for a crop of any frame, by the cheapest route the frame offers; one per thread.
 
-    A decoded video frame in a layout `SwsCropper` reads goes through it; anything else (camera arrays,
-    still images, 10-bit video) through `CropResizer` from the frame's lores copy or full image.
+    A decoded video frame in a layout `SwsCropper` reads, or the Pi camera's lores planes, goes through
+    it; anything else (still images, 10-bit video, a crop too small for the lores planes) through
+    `CropResizer` from the frame's lores copy or full image.
     """
 
     def __init__(self, size: int) -> None:
@@ -446,10 +480,13 @@ class InputMaker:
         overwritten by the next call."""
         target = self._resizer.out if out is None else out
         decoded = frame.decoded
-        if decoded is not None:
+        scale = frame.decoded_scale
+        # A smaller copy of the source serves while the crop spans at least S of its pixels (the rule
+        # `pick_level` keeps for lores copies); a smaller crop is made from the full-size frame.
+        if decoded is not None and (scale >= 1.0 or box.size * scale >= self.size):
             if self._sws is None:
                 self._sws = SwsCropper(self.size)
-            used = self._sws(decoded, frame.turns, box, target)
+            used = self._sws(decoded, frame.turns, box, target, scale)
             if used is not None:
                 return target, used
         image, sx, sy = pick_level(frame, box, self.size)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import glob
 import logging
+import math
 import os
 import queue
 import threading
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.errors import InputError, KioskError, SourceError
-from kiosk.preprocess import sws_croppable
+from kiosk.preprocess import CameraPlanes, sws_croppable
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 log = logging.getLogger(__name__)
@@ -131,8 +132,9 @@ class Frame:
         self.lores = lores  # same field of view, about LORES_FACTOR x model input high; RGB or RGBX
         self.decode_s = decode_s  # time spent producing it (decode, lores; conversion if eager)
         self.size = (int(rgb.shape[1]), int(rgb.shape[0]))  # (width, height) of `rgb`
-        # The decoder's own picture (a PyAV VideoFrame in a layout `preprocess.SwsCropper` reads), as
-        # stored: `np.rot90(stored, turns)` is upright. Model inputs are cropped straight from it.
+        # The decoder's own picture (a PyAV VideoFrame in a layout `preprocess.SwsCropper` reads, or a
+        # camera's lores `CameraPlanes`), as stored: `np.rot90(stored, turns)` is upright. Model inputs
+        # are cropped straight from it. It may be smaller than `size`, but scaled alike both ways.
         self.decoded: Any = None
         self.turns = 0
         self._rgb = _Lazy(None, rgb)
@@ -163,6 +165,14 @@ class Frame:
     def rgb(self) -> np.ndarray:
         """uint8 (H, W, 3), C-contiguous, RGB order."""
         return self._rgb.get()
+
+    @property
+    def decoded_scale(self) -> float:
+        """Pixels of `decoded` per pixel of the frame (1 for decoded video, under 1 for a lores stream)."""
+        decoded = self.decoded
+        if decoded is None:
+            return 1.0
+        return (decoded.height if self.turns % 2 else decoded.width) / self.size[0]
 
     @property
     def picture(self) -> np.ndarray:
@@ -205,6 +215,23 @@ def lores_size(width: int, height: int, model_input: int) -> tuple[int, int] | N
         return None
     scale = target / height
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def camera_lores_size(width: int, height: int, model_input: int) -> tuple[int, int]:
+    """The Pi camera's lores size for a `width` x `height` main stream.
+
+    Exactly the main stream's proportions, so one scale maps lores pixels to main pixels and a crop
+    of the lores maps back exactly; even sides (4:2:0), at least `LORES_FACTOR` x the model input
+    high, as small as those allow: 704x396 for 1280x720 or 1920x1080. The main size itself when the
+    main stream is small already (as `lores_size`) or nothing smaller keeps its proportions.
+    """
+    if lores_size(width, height, model_input) is None:
+        return width, height
+    unit = math.gcd(width, height)
+    across, down = width // unit, height // unit  # the smallest size in these proportions
+    step = 1 if across % 2 == down % 2 == 0 else 2  # multiples of it make both sides even
+    n = step * math.ceil(LORES_FACTOR * model_input / (down * step))
+    return (n * across, n * down) if n * down < height else (width, height)
 
 
 class FrameSource(ABC):
@@ -802,8 +829,9 @@ class Picamera2Source(FrameSource):
     """The Raspberry Pi camera through picamera2, with two ISP streams from one capture.
 
     `main` (BGRA, display size) for the mirror and `lores` (YUV420, about twice the model input high,
-    same field of view) for the pose model; few buffers and no queued frames, so a read gets a fresh
-    frame; `t` is the sensor timestamp (CLOCK_MONOTONIC, like `time.monotonic`).
+    same field of view and proportions) for the pose model, which crops it as it crops decoded video;
+    few buffers and no queued frames, so a read gets a fresh frame; `t` is the sensor timestamp
+    (CLOCK_MONOTONIC, like `time.monotonic`).
     """
 
     live = True
@@ -830,10 +858,6 @@ class Picamera2Source(FrameSource):
                 f"{self.name}: no Raspberry Pi camera detected; check the ribbon cable (contacts facing "
                 "the right way) and `rpicam-hello --list-cameras`"
             )
-        lores = lores_size(main_size[0], main_size[1], model_input) or main_size
-        # Whole 64-byte rows: a Pi 4's ISP then hands out unpadded YUV planes. A Pi 5 pads them anyway
-        # (`_lores_rgbx` drops the padding).
-        lores = (max(64, round(lores[0] / 64) * 64), lores[1])
         frame_us = int(1_000_000 / fps)
         try:
             self._cam = picamera2.Picamera2(camera_num)
@@ -841,16 +865,18 @@ class Picamera2Source(FrameSource):
             # bytes, the layout of an SDL texture, so the display uploads it with a plain copy.
             config = self._cam.create_video_configuration(
                 main={"size": tuple(main_size), "format": "XRGB8888"},
-                lores={"size": lores, "format": "YUV420"},
+                lores={"size": camera_lores_size(*main_size, model_input), "format": "YUV420"},
                 buffer_count=buffer_count,
                 queue=False,
                 controls={"FrameDurationLimits": (frame_us, frame_us)},
             )
             self._cam.configure(config)
-            # The lores stream as configured: libcamera may adjust the size, and sets the row stride.
-            lores_config = self._cam.camera_config["lores"]
-            width, height = lores_config["size"]
-            self._lores_size, self._lores_stride = (int(width), int(height)), int(lores_config["stride"])
+            # The streams as configured: libcamera may adjust sizes, and sets the lores row stride.
+            configured = self._cam.camera_config
+            main_w, main_h = (int(v) for v in configured["main"]["size"])
+            lores_w, lores_h = (int(v) for v in configured["lores"]["size"])
+            self._lores_size, self._lores_stride = (lores_w, lores_h), int(configured["lores"]["stride"])
+            self._colour = _av_colour(configured.get("colour_space"))
             self._cam.start()
         except SourceError:
             raise
@@ -859,19 +885,20 @@ class Picamera2Source(FrameSource):
             raise SourceError(
                 f"{self.name}: cannot start the camera ({exc}); is another program using it?"
             ) from None
+        # Out of proportion, one scale would not map crops of the lores back to the main stream.
+        self._use_lores = lores_w * main_h == lores_h * main_w
+        if not self._use_lores:
+            log.warning(
+                "%s: libcamera gave a %dx%d lores stream for a %dx%d main one, not in the same "
+                "proportions; the pose model crops the main stream instead (more CPU per frame)",
+                self.name,
+                lores_w,
+                lores_h,
+                main_w,
+                main_h,
+            )
         self._job: Any = None
         self._index = 0
-        import av
-        from av.video.reformatter import VideoReformatter
-
-        self._yuv = VideoReformatter()  # kept: a fresh swscale context per frame costs more than the work
-        self._sws_options = swscale_on_this_thread()
-        # Kept too, and filled in place: its planes' real pixels, as writable views.
-        self._i420 = av.VideoFrame(*self._lores_size, "yuv420p")
-        self._i420_planes = [
-            np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
-            for plane in self._i420.planes
-        ]
 
     def read(self, timeout: float = 1.0) -> Frame:
         if self._cam is None:
@@ -892,33 +919,33 @@ class Picamera2Source(FrameSource):
         start = time.perf_counter()
         try:
             bgra = np.ascontiguousarray(request.make_array("main"))
-            yuv = request.make_array("lores")
+            yuv = request.make_array("lores") if self._use_lores else None  # copies: the buffer goes back
             stamp_ns = request.get_metadata().get("SensorTimestamp")
         finally:
             request.release()
-        lores = self._lores_rgbx(yuv)
         t = stamp_ns / 1e9 if stamp_ns else time.monotonic()
         frame = Frame.deferred(
             lambda: np.ascontiguousarray(bgra[..., 2::-1]),  # RGB only for a full-resolution crop
             (bgra.shape[1], bgra.shape[0]),
             t,
             self._index,
-            lores,
+            None,
             time.perf_counter() - start,
             lambda: bgra,
         )
+        if yuv is not None:
+            frame.decoded = self._lores_planes(yuv)
         self._index += 1
         return frame
 
-    def _lores_rgbx(self, yuv: np.ndarray) -> np.ndarray:
-        """picamera2's lores array to RGBX, with swscale.
+    def _lores_planes(self, yuv: np.ndarray) -> CameraPlanes:
+        """picamera2's lores array as planes, without copying.
 
         picamera2 hands YUV420 over as (H*3/2, stride) bytes: the Y plane in H rows of `stride`, then
         the U and V planes in H/2 rows of stride/2 each, every row padded to the ISP's alignment (a
-        Pi 5 gives a 704-wide lores 768-byte rows). Only the real pixels are copied into the kept
-        frame (0.4 MB for 704x384, no allocation), so the padding never shows up as extra columns.
+        Pi 5 gives a 704-wide lores 768-byte rows). The cropper reads only the real pixels.
         """
-        height, stride = self._lores_size[1], self._lores_stride
+        (width, height), stride = self._lores_size, self._lores_stride
         flat = yuv.reshape(-1)
         luma, chroma = stride * height, stride // 2 * (height // 2)
         planes = (
@@ -926,10 +953,7 @@ class Picamera2Source(FrameSource):
             flat[luma : luma + chroma].reshape(height // 2, stride // 2),
             flat[luma + chroma : luma + 2 * chroma].reshape(height // 2, stride // 2),
         )
-        for target, plane in zip(self._i420_planes, planes, strict=True):
-            np.copyto(target, plane[:, : target.shape[1]])
-        rgbx = self._yuv.reformat(self._i420, format="rgba", **self._sws_options).to_ndarray()
-        return np.ascontiguousarray(_whole(rgbx, self._i420, "rgba", self._sws_options))
+        return CameraPlanes(width, height, planes, *self._colour)
 
     def _close_camera(self) -> None:
         """Release the camera, whatever state a stalled capture left it in.
@@ -951,6 +975,18 @@ class Picamera2Source(FrameSource):
 
     def close(self) -> None:
         self._close_camera()
+
+
+def _av_colour(colour_space: Any) -> tuple[int, int]:
+    """libcamera's colour space of the YUV streams as FFmpeg's (AVColorSpace, AVColorRange).
+
+    picamera2's video configuration asks for Rec709 (limited range) at 1280x720 and up, SMPTE 170M
+    below; sYCC would be full range. Anything unreadable counts as BT.601, limited: swscale's default.
+    """
+    encoding = getattr(getattr(colour_space, "ycbcrEncoding", None), "name", "")
+    full = getattr(getattr(colour_space, "range", None), "name", "") == "Full"
+    matrix = {"Rec709": 1, "Rec2020": 9}.get(encoding, 6)
+    return matrix, 2 if full else 1
 
 
 def _finish_or_hang(work: Callable[[], None], device: str) -> None:

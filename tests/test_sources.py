@@ -18,7 +18,7 @@ import pytest
 
 from kiosk import sources
 from kiosk.errors import InputError, SourceError
-from kiosk.preprocess import CropBox, InputMaker
+from kiosk.preprocess import CameraPlanes, CropBox, CropResizer, InputMaker
 from kiosk.sources import (
     CameraSource,
     EndOfStream,
@@ -28,6 +28,7 @@ from kiosk.sources import (
     Picamera2Source,
     SourceHung,
     VideoFileSource,
+    camera_lores_size,
     lores_size,
     open_source,
 )
@@ -87,6 +88,28 @@ def test_lores_size_is_about_twice_the_model_input_high_with_even_sides() -> Non
     assert lores_size(404, 720, 192) == (216, 384)
     assert lores_size(600, 600, 192) == (384, 384)
     assert lores_size(640, 360, 192) is None  # small enough already
+
+
+@pytest.mark.parametrize(
+    ("main", "lores"),
+    [
+        ((1280, 720), (704, 396)),
+        ((1920, 1080), (704, 396)),
+        ((1536, 864), (704, 396)),
+        ((1332, 990), (592, 440)),  # 74:55, doubled to keep both sides even
+        ((1280, 960), (512, 384)),
+        ((2028, 1520), (1014, 760)),  # 507:380 leaves nothing smaller
+        ((640, 480), (640, 480)),  # small already: the main size
+        ((1000, 999), (1000, 999)),  # no smaller size in proportion
+    ],
+)
+def test_the_camera_lores_keeps_the_main_streams_proportions(
+    main: tuple[int, int], lores: tuple[int, int]
+) -> None:
+    w, h = camera_lores_size(*main, 192)
+    assert (w, h) == lores
+    assert w * main[1] == h * main[0]  # one scale for both directions
+    assert (w == main[0] or w % 2 == h % 2 == 0) and (h >= 384 or (w, h) == main)
 
 
 def test_video_file_frames_times_and_model_inputs(video: Path) -> None:
@@ -616,13 +639,32 @@ def test_usb_camera_asks_for_mjpeg_then_falls_back(video: Path, monkeypatch: pyt
 
 
 def lores_picture(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """I420 planes of a test picture: a luma ramp with a bright column at x = 100, chroma varying
-    across (U) and down (V), so misplaced rows or columns of any plane change the image."""
-    y = np.tile(np.linspace(16, 235, width).astype(np.uint8), (height, 1))
-    y[:, 100:108] = 250
-    u = np.tile(np.linspace(60, 200, width // 2).astype(np.uint8), (height // 2, 1))
-    v = np.tile(np.linspace(200, 60, height // 2).astype(np.uint8)[:, None], (1, width // 2))
-    return y, u, v
+    """I420 planes (BT.709, limited range, as picamera2's video configuration gives at 720p) of a
+    picture with detail at every scale a crop resamples, distinct per channel and direction."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64) + 0.5
+    rgb = np.stack(
+        [
+            128 + 100 * np.sin(x / 19.0) * np.cos(y / 31.0),
+            40 + 180 * (x + 2 * y) / (width + 2 * height),
+            128 + 90 * np.sin((x - y) / 23.0),
+        ],
+        axis=2,
+    )
+    picture = av.VideoFrame.from_ndarray(np.clip(rgb, 0, 255).astype(np.uint8), format="rgb24")
+    i420 = picture.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
+    return tuple(  # type: ignore[return-value]
+        np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].copy() for p in i420.planes
+    )
+
+
+def lores_rgb(
+    planes: tuple[np.ndarray, ...], colorspace: str = "ITU709", color_range: str = "MPEG"
+) -> np.ndarray:
+    """What swscale makes of unpadded I420 planes: the reference a crop of the camera is held to."""
+    width = planes[0].shape[1]
+    i420 = np.concatenate([p.reshape(-1) for p in planes]).reshape(-1, width)
+    frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
+    return frame.reformat(format="rgb24", src_colorspace=colorspace, src_color_range=color_range).to_ndarray()
 
 
 def picamera2_yuv420(planes: tuple[np.ndarray, ...], stride: int) -> np.ndarray:
@@ -651,7 +693,8 @@ class FakeRequest:
             img = np.full((h, w, 4), 255, np.uint8)
             img[..., :3] = (10, 20, 200)  # "XRGB8888" arrives as B, G, R, 255: red here
             return img
-        return picamera2_yuv420(lores_picture(w, h), config["stride"])
+        planes = self.camera.lores_planes or lores_picture(w, h)
+        return picamera2_yuv420(planes, config["stride"])
 
     def get_metadata(self) -> dict:
         return {"SensorTimestamp": 123_456_789_000}
@@ -673,6 +716,11 @@ class FakePicamera2:
     cameras: ClassVar[list] = [{"Model": "imx708"}]
     instances: ClassVar[list] = []
     chroma_align: ClassVar[int] = 32  # bytes a U or V row is padded to; a Pi 5 pads to 64
+    lores_granted: ClassVar[tuple[int, int] | None] = None  # the lores size libcamera adjusts to
+    # picamera2's choice for 720p video: BT.709 matrix, limited range (libcamera's Python enums)
+    colour_space: ClassVar[Any] = SimpleNamespace(
+        ycbcrEncoding=SimpleNamespace(name="Rec709"), range=SimpleNamespace(name="Limited")
+    )
 
     def __init__(self, camera_num: int = 0) -> None:
         self.requests: list[FakeRequest] = []
@@ -681,6 +729,7 @@ class FakePicamera2:
         self.close_blocks = False  # libcamera's stop stuck in the driver
         self.unblock = threading.Event()  # set when the test ends: frees whatever blocked (or 10 s)
         self.started = self.closed = self.stop_blocked = False
+        self.lores_planes: tuple[np.ndarray, ...] | None = None  # what the lores shows (else a test picture)
         FakePicamera2.instances.append(self)
 
     @classmethod
@@ -693,10 +742,11 @@ class FakePicamera2:
     def configure(self, config: dict) -> None:
         self.config = config
         main, lores = dict(config["main"]), dict(config["lores"])
+        lores["size"] = self.lores_granted or lores["size"]
         main["stride"] = main["size"][0] * 4
         chroma = -(-lores["size"][0] // 2 // self.chroma_align) * self.chroma_align
         lores["stride"] = 2 * chroma  # YUV420: the Y row is twice the chroma row
-        self.camera_config = {**config, "main": main, "lores": lores}
+        self.camera_config = {**config, "main": main, "lores": lores, "colour_space": self.colour_space}
 
     def start(self) -> None:
         self.started = True
@@ -744,6 +794,7 @@ def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakePicamer
     FakePicamera2.instances = []
     FakePicamera2.cameras = [{"Model": "imx708"}]
     FakePicamera2.chroma_align = 32
+    FakePicamera2.lores_granted = None
     monkeypatch.setitem(sys.modules, "picamera2", SimpleNamespace(Picamera2=FakePicamera2))
     monkeypatch.setattr(sources, "_HUNG_DEVICES", set())
     yield FakePicamera2
@@ -755,19 +806,18 @@ def test_picamera2_dual_streams(fake_picamera2: type[FakePicamera2]) -> None:
     source = Picamera2Source(main_size=(1280, 720), fps=30, buffer_count=3)
     cam = fake_picamera2.instances[0]
     assert cam.config["main"] == {"size": (1280, 720), "format": "XRGB8888"}
-    assert cam.config["lores"] == {"size": (704, 384), "format": "YUV420"}  # rows of whole 64 bytes
+    assert cam.config["lores"] == {"size": (704, 396), "format": "YUV420"}  # in the main's proportions
     assert cam.config["buffer_count"] == 3 and cam.config["queue"] is False
     assert cam.config["controls"]["FrameDurationLimits"] == (33333, 33333)
     frame = source.read(1.0)
     assert frame.t == pytest.approx(123.456789) and frame.index == 0
     assert frame.size == (1280, 720) and frame.picture.shape == (720, 1280, 4)  # drawn as it came
     assert frame.rgb.shape == (720, 1280, 3) and tuple(frame.rgb[0, 0]) == (200, 20, 10)
-    assert frame.lores is not None and frame.lores.shape == (384, 704, 4)
-    # The same picture as PyAV makes of the planes stored without padding.
-    y, u, v = lores_picture(704, 384)
-    i420 = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, 704)
-    expected = av.VideoFrame.from_ndarray(i420, format="yuv420p").reformat(format="rgba").to_ndarray()
-    assert np.abs(frame.lores.astype(int) - expected).max() <= 1
+    # The model crops the lores planes; no RGB copy of the lores is made.
+    assert frame.lores is None and isinstance(frame.decoded, CameraPlanes)
+    assert (frame.decoded.width, frame.decoded.height) == (704, 396)
+    assert frame.decoded_scale == pytest.approx(0.55)
+    assert frame.decoded.colorspace == 1 and frame.decoded.color_range == 1  # BT.709, limited
     assert cam.requests[0].released
     assert source.read(1.0).index == 1
     source.close()
@@ -775,21 +825,83 @@ def test_picamera2_dual_streams(fake_picamera2: type[FakePicamera2]) -> None:
     source.close()
 
 
-def test_picamera2_lores_rows_padded_by_a_pi_5_give_the_same_image(
+def test_a_crop_of_the_pi_cameras_lores_shows_the_box_it_reports(fake_picamera2: type[FakePicamera2]) -> None:
+    from tests.test_preprocess import S
+
+    source = Picamera2Source(main_size=(1280, 720))
+    frame = source.read(1.0)
+    reference = lores_rgb(lores_picture(704, 396))  # the lores, in lores pixels
+    maker = InputMaker(S)
+    for box in (CropBox(300.7, 10.2, 620.0), CropBox(-150.0, -40.0, 900.0), CropBox.full_frame(1280, 720)):
+        out, used = maker(frame, box, np.zeros((S, S, 3), np.uint8))
+        # Snapped to even lores pixels: under 2 lores pixels (3.6 main pixels) off.
+        assert (
+            np.hypot(used.centre[0] - box.centre[0], used.centre[1] - box.centre[1]) <= 2 * np.sqrt(2) / 0.55
+        )
+        assert abs(used.size - box.size) <= 2 / 0.55
+
+        def resampled(b: CropBox) -> np.ndarray:
+            return CropResizer(S)(reference, CropBox(b.x0 * 0.55, b.y0 * 0.55, b.size * 0.55)).astype(int)
+
+        diff = np.abs(out.astype(int) - resampled(used)).mean()
+        assert diff < 2.0, (box, diff)
+        for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):  # a main pixel (0.55 lores) away fits worse
+            moved = CropBox(used.x0 + dx, used.y0 + dy, used.size)
+            assert np.abs(out.astype(int) - resampled(moved)).mean() > diff, (box, (dx, dy))
+    # A crop spanning fewer lores pixels than the model input is made from the main stream.
+    small = CropBox(500.0, 200.0, 300.0)
+    out, used = maker(frame, small)
+    assert used == small
+    np.testing.assert_array_equal(out, CropResizer(S)(frame.rgb, small))
+    source.close()
+
+
+def test_picamera2_lores_rows_padded_by_a_pi_5_give_the_same_input(
     fake_picamera2: type[FakePicamera2],
 ) -> None:
-    # A Pi 4 hands the 704-wide lores out unpadded; a Pi 5 aligns each chroma row to 64 bytes and
-    # the Y row to twice that, so its rows are 768 bytes: 64 columns of padding on every row.
+    # A Pi 4 pads each chroma row to 32 bytes, a Pi 5 to 64 and the Y row to twice that: a 704-wide
+    # lores then has 768-byte rows, 64 columns of padding (filled with junk here) on every row.
     pi4 = Picamera2Source(main_size=(1280, 720))
     fake_picamera2.chroma_align = 64
     pi5 = Picamera2Source(main_size=(1280, 720))
     assert fake_picamera2.instances[1].camera_config["lores"]["stride"] == 768
-    unpadded, padded = pi4.read(1.0).lores, pi5.read(1.0).lores
-    assert unpadded is not None and padded is not None
-    assert padded.shape == unpadded.shape == (384, 704, 4)  # no junk columns, crops scale right
-    assert np.array_equal(padded, unpadded)
+    box = CropBox.full_frame(1280, 720)
+    unpadded, used4 = InputMaker(192)(pi4.read(1.0), box)
+    padded, used5 = InputMaker(192)(pi5.read(1.0), box)
+    assert used4 == used5 and np.array_equal(padded, unpadded)  # no junk columns
     pi4.close()
     pi5.close()
+
+
+def test_a_full_range_camera_stream_is_converted_as_full_range(fake_picamera2: type[FakePicamera2]) -> None:
+    fake_picamera2.colour_space = SimpleNamespace(
+        ycbcrEncoding=SimpleNamespace(name="Rec601"), range=SimpleNamespace(name="Full")
+    )  # sYCC, as picamera2's preview and still configurations ask for
+    source = Picamera2Source(main_size=(1280, 720))
+    grey = (
+        np.full((396, 704), 200, np.uint8),
+        np.full((198, 352), 128, np.uint8),
+        np.full((198, 352), 128, np.uint8),
+    )
+    fake_picamera2.instances[0].lores_planes = grey
+    out, _ = InputMaker(192)(source.read(1.0), CropBox(200.0, 100.0, 400.0))
+    assert np.abs(out.astype(int) - 200).max() <= 3  # swscale rounds; read as limited range: 214
+    source.close()
+
+
+def test_a_lores_out_of_proportion_is_not_used(
+    fake_picamera2: type[FakePicamera2], caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_picamera2.lores_granted = (704, 384)  # libcamera rounded the height
+    source = Picamera2Source(main_size=(1280, 720))
+    assert "not in the same proportions" in caplog.text
+    frame = source.read(1.0)
+    assert frame.decoded is None and frame.lores is None
+    box = CropBox(300.7, 10.2, 620.0)
+    out, used = InputMaker(192)(frame, box)
+    assert used == box  # from the main stream, exactly where asked
+    np.testing.assert_array_equal(out, CropResizer(192)(frame.rgb, box))
+    source.close()
 
 
 def test_picamera2_timeout_and_failure(fake_picamera2: type[FakePicamera2]) -> None:
