@@ -825,14 +825,20 @@ def test_picamera2_dual_streams(fake_picamera2: type[FakePicamera2]) -> None:
     source.close()
 
 
-def test_a_crop_of_the_pi_cameras_lores_shows_the_box_it_reports(fake_picamera2: type[FakePicamera2]) -> None:
+@pytest.mark.parametrize("turns", [0, 1])  # 1: a camera mounted on its side, for a portrait mirror
+def test_a_crop_of_the_pi_cameras_lores_shows_the_box_it_reports(
+    fake_picamera2: type[FakePicamera2], turns: int
+) -> None:
     from tests.test_preprocess import S
 
     source = Picamera2Source(main_size=(1280, 720))
-    frame = source.read(1.0)
-    reference = lores_rgb(lores_picture(704, 396))  # the lores, in lores pixels
+    frame = source.read(1.0).rotated(turns)
+    assert frame.decoded_scale == pytest.approx(0.55)
+    # The lores, in lores pixels, turned as the frame is (rotated's turns are clockwise).
+    reference = np.ascontiguousarray(np.rot90(lores_rgb(lores_picture(704, 396)), -turns))
     maker = InputMaker(S)
-    for box in (CropBox(300.7, 10.2, 620.0), CropBox(-150.0, -40.0, 900.0), CropBox.full_frame(1280, 720)):
+    boxes = (CropBox(300.7, 10.2, 620.0), CropBox(-150.0, -40.0, 900.0), CropBox.full_frame(*frame.size))
+    for box in boxes if turns == 0 else (CropBox(10.2, 300.7, 620.0), CropBox.full_frame(*frame.size)):
         out, used = maker(frame, box, np.zeros((S, S, 3), np.uint8))
         # Snapped to even lores pixels: under 2 lores pixels (3.6 main pixels) off.
         assert (
@@ -849,7 +855,7 @@ def test_a_crop_of_the_pi_cameras_lores_shows_the_box_it_reports(fake_picamera2:
             moved = CropBox(used.x0 + dx, used.y0 + dy, used.size)
             assert np.abs(out.astype(int) - resampled(moved)).mean() > diff, (box, (dx, dy))
     # A crop spanning fewer lores pixels than the model input is made from the main stream.
-    small = CropBox(500.0, 200.0, 300.0)
+    small = CropBox(200.0, 300.0, 300.0)
     out, used = maker(frame, small)
     assert used == small
     np.testing.assert_array_equal(out, CropResizer(S)(frame.rgb, small))
