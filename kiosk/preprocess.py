@@ -292,11 +292,18 @@ _LAYOUTS: dict[str, tuple[tuple[int, int, str], ...]] = {
     "uyvy422": ((1, 1, "CY"),),
     "gray": ((1, 1, "Y"),),
 }
-for _name in ("yuv420p", "yuv422p", "yuv444p"):  # the full-range (JPEG) variants, laid out the same
-    _LAYOUTS["yuvj" + _name[3:]] = _LAYOUTS[_name]
+for _name in ("yuv420p", "yuv422p", "yuv444p"):
+    _LAYOUTS["yuvj" + _name[3:]] = _LAYOUTS[_name]  # the full-range (JPEG) variants, laid out the same
+    for _bits in (10, 12):  # deeper samples (HDR phone video: HEVC 10-bit), little-endian 16-bit words
+        _LAYOUTS[f"{_name}{_bits}le"] = _LAYOUTS[_name]
 _FULL_RANGE = frozenset({"yuvj420p", "yuvj422p", "yuvj444p", "gray"})
 _GRID = 2  # crops start and end on even pixels
 _JPEG_RANGE = 2  # AVColorRange: full-range samples (0-255), where MPEG range is 1 (16-235)
+
+
+def _sample_bits(pix_fmt: str) -> int:
+    """Bits per sample of a layout in `_LAYOUTS` (8 unless its name says 10 or 12)."""
+    return int(pix_fmt[-4:-2]) if pix_fmt.endswith("le") else 8
 
 
 def sws_croppable(pix_fmt: str) -> bool:
@@ -357,8 +364,15 @@ def _format_and_planes(decoded: Any) -> tuple[str, list[np.ndarray]]:
     (each row as long as the plane's stride)."""
     if isinstance(decoded, CameraPlanes):
         return "yuv420p", list(decoded.planes)
-    planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size) for p in decoded.planes]
-    return decoded.format.name, planes
+    fmt = decoded.format.name
+    return fmt, _plane_arrays(decoded, fmt)
+
+
+def _plane_arrays(frame: Any, fmt: str) -> list[np.ndarray]:
+    """A PyAV frame's planes as 2-D arrays of samples (uint8, or little-endian uint16 past 8 bits),
+    each row as long as the plane's stride."""
+    dtype = np.dtype(np.uint8) if _sample_bits(fmt) == 8 else np.dtype("<u2")
+    return [np.frombuffer(p, dtype).reshape(p.height, p.line_size // dtype.itemsize) for p in frame.planes]
 
 
 class SwsCropper:
@@ -410,7 +424,8 @@ class SwsCropper:
         # video on the frame (yuv420p, range JPEG), not by a yuvj format, and a crop converted as
         # limited range would have its contrast stretched (a mid-grey 200 came out as 214).
         crop.colorspace, crop.color_range = decoded.colorspace, decoded.color_range
-        black = 0 if fmt in _FULL_RANGE or decoded.color_range == _JPEG_RANGE else 16
+        shift = _sample_bits(fmt) - 8  # black and neutral chroma scale with the sample depth
+        black = (0 if fmt in _FULL_RANGE or decoded.color_range == _JPEG_RANGE else 16) << shift
         # The part of the crop the picture covers, in whole sample groups (a last odd row or column
         # of a subsampled picture counts as outside).
         usable_w, usable_h = width - width % _GRID, height - height % _GRID
@@ -421,7 +436,7 @@ class SwsCropper:
         for (sub_x, sub_y, group), src, dst in zip(layout, planes, self._crop_planes, strict=False):
             step = len(group)
             if not whole:
-                _fill(dst, group, black)
+                _fill(dst, group, black, 128 << shift)
             if inside:
                 rows = slice(cy0 // sub_y, cy1 // sub_y)
                 cols = slice(cx0 // sub_x * step, cx1 // sub_x * step)
@@ -444,18 +459,16 @@ class SwsCropper:
 
             self._crop = av.VideoFrame(side, side, fmt)
             self._crop_key = (fmt, side)
-            self._crop_planes = [
-                np.frombuffer(p, np.uint8).reshape(p.height, p.line_size) for p in self._crop.planes
-            ]
+            self._crop_planes = _plane_arrays(self._crop, fmt)
         return self._crop
 
 
-def _fill(plane: np.ndarray, group: str, black: int) -> None:
-    """Fill a plane with black: luma at `black`, chroma at its neutral 128, in the plane's byte order."""
+def _fill(plane: np.ndarray, group: str, black: int, neutral: int) -> None:
+    """Fill a plane with black: luma at `black`, chroma at `neutral`, in the plane's sample order."""
     if len(group) == 1:
-        plane.fill(black if group == "Y" else 128)
+        plane.fill(black if group == "Y" else neutral)
         return
-    pattern = np.array([black if c == "Y" else 128 for c in group], np.uint8)
+    pattern = np.array([black if c == "Y" else neutral for c in group], plane.dtype)
     usable = plane.shape[1] - plane.shape[1] % len(group)
     plane[:, :usable].reshape(plane.shape[0], -1, len(group))[:] = pattern
 
@@ -464,7 +477,7 @@ class InputMaker:
     """The model input for a crop of any frame, by the cheapest route the frame offers; one per thread.
 
     A decoded video frame in a layout `SwsCropper` reads, or the Pi camera's lores planes, goes through
-    it; anything else (still images, 10-bit video, a crop too small for the lores planes) through
+    it; anything else (still images, RGB video, a crop too small for the lores planes) through
     `CropResizer` from the frame's lores copy or full image.
     """
 

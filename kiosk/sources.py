@@ -2,7 +2,7 @@
 
 Every source hands out `Frame`s: the RGB image at full size (what the display shows; for decoded video
 made only when first used) and something cheap to cut the pose model's crops from. Decoded video in
-an 8-bit YUV layout (nearly all of it) keeps the decoder's own planes (`decoded`), which
+a YUV layout of 8 to 12 bits (nearly all of it) keeps the decoder's own planes (`decoded`), which
 `preprocess.SwsCropper` crops and scales straight from; other frames carry, picamera2-style, a
 `lores` copy of the same field of view (about twice the model input high, in RGBX, made by the Pi's
 ISP or by swscale on the decode thread, so crops only resample by a factor of 2 or less). Each frame
@@ -437,7 +437,7 @@ class _Converter:
         turns = _turns(av_frame)
         size = (av_frame.width, av_frame.height) if turns % 2 == 0 else (av_frame.height, av_frame.width)
         # Model inputs come straight from the decoded planes when `SwsCropper` reads their layout
-        # (nearly every 8-bit video); else from a lores copy, sized upright (a phone's portrait video
+        # (nearly every video, 8 to 12 bits); else from a lores copy, sized upright (a phone's portrait video
         # is stored on its side) and scaled as stored.
         croppable = sws_croppable(av_frame.format.name)
         lores = None if croppable else lores_size(*size, self._model_input)

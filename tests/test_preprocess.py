@@ -283,7 +283,20 @@ def decoded_frame(upright: np.ndarray, pix_fmt: str, turns: int) -> Frame:
 
 
 @pytest.mark.parametrize(
-    "pix_fmt", ["yuv420p", "yuv420p/full", "yuvj420p", "yuv422p", "yuv444p", "nv12", "yuyv422", "gray"]
+    "pix_fmt",
+    [
+        "yuv420p",
+        "yuv420p/full",
+        "yuvj420p",
+        "yuv422p",
+        "yuv444p",
+        "nv12",
+        "yuyv422",
+        "gray",
+        "yuv420p10le",  # HDR phone video (HEVC 10-bit)
+        "yuv420p10le/full",
+        "yuv422p12le",
+    ],
 )
 @pytest.mark.parametrize("turns", [0, 1, 2, 3])
 def test_a_crop_from_the_decoded_planes_shows_the_box_it_reports(pix_fmt: str, turns: int) -> None:
@@ -320,7 +333,9 @@ def test_a_crop_from_the_decoded_planes_shows_the_box_it_reports(pix_fmt: str, t
             assert worse > diff.mean(), (pix_fmt, turns, box, (dx, dy), worse, diff.mean())
 
 
-@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv420p/full", "yuvj420p"])
+@pytest.mark.parametrize(
+    "pix_fmt", ["yuv420p", "yuv420p/full", "yuvj420p", "yuv420p10le", "yuv420p10le/full"]
+)
 def test_a_crop_that_misses_the_decoded_picture_is_black(pix_fmt: str) -> None:
     from kiosk.preprocess import InputMaker
 
@@ -332,7 +347,7 @@ def test_a_crop_that_misses_the_decoded_picture_is_black(pix_fmt: str) -> None:
 def test_a_video_layout_the_cropper_does_not_read_goes_through_the_resampler() -> None:
     from kiosk.preprocess import InputMaker
 
-    frame = decoded_frame(smooth_image(200, 120), "yuv420p10le", 0)
+    frame = decoded_frame(smooth_image(200, 120), "gbrp", 0)  # planar RGB (FFV1, H.264 RGB)
     box = CropBox(10.3, 5.1, 90.0)
     out, used = InputMaker(S)(frame, box)
     assert used == box  # not snapped: the resampler takes any box

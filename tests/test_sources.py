@@ -226,7 +226,7 @@ def test_conversions_run_on_the_calling_thread(video: Path) -> None:
         assert _os_threads() <= before + 1
 
 
-@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv420p10le"])
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv420p10le", "gbrp"])
 def test_video_stored_on_its_side_is_turned_upright_and_so_are_its_model_inputs(
     monkeypatch: pytest.MonkeyPatch, pix_fmt: str
 ) -> None:
@@ -235,9 +235,9 @@ def test_video_stored_on_its_side_is_turned_upright_and_so_are_its_model_inputs(
     monkeypatch.setattr(sources, "_turns", lambda av_frame: 1)
     frame = sources._Converter(192).frame(stored, 0.0, 0, time.perf_counter())
     assert frame.size == (720, 1280)
-    if pix_fmt == "yuv420p":  # cropped straight from the planes, turned as it goes
+    if pix_fmt != "gbrp":  # cropped straight from the planes, turned as it goes
         assert frame.decoded is stored and frame.turns == 1 and frame.lores is None
-    else:  # a layout the cropper does not read: a lores copy, 384 high as upright
+    else:  # a layout the cropper does not read (planar RGB): a lores copy, 384 high as upright
         assert frame.decoded is None and frame.lores is not None and frame.lores.shape == (384, 216, 4)
     assert frame.rgb.shape == (1280, 720, 3) and frame.picture.shape == (1280, 720, 4)
     assert frame.rgb[-1, 0, 0] > 150  # the red band along the stored top is now on the left
