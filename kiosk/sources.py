@@ -3,10 +3,10 @@
 Every source hands out `Frame`s: the RGB image at full size (what the display shows; for decoded video
 made only when first used) and something cheap to cut the pose model's crops from. Decoded video in
 a YUV layout of 8 to 12 bits (nearly all of it) keeps the decoder's own planes (`decoded`), which
-`preprocess.SwsCropper` crops and scales straight from; other frames carry, picamera2-style, a
-`lores` copy of the same field of view (about twice the model input high, in RGBX, made by the Pi's
-ISP or by swscale on the decode thread, so crops only resample by a factor of 2 or less). Each frame
-carries its capture time in seconds and its index.
+`preprocess.SwsCropper` crops and scales straight from; the Pi camera's frames carry the planes of its
+ISP's lores stream the same way. Other frames carry a `lores` copy of the same field of view (about
+twice the model input high, in RGBX, made by swscale on the decode thread, so crops only resample by
+a factor of 2 or less). Each frame carries its capture time in seconds and its index.
 
 `read(timeout)` never blocks longer than `timeout`: blocking decoders run on their own thread and hand
 frames over through a small queue. Failures are typed: `InputError` for a file that cannot be read,
