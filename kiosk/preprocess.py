@@ -360,8 +360,8 @@ class CameraPlanes:
 
 
 def _format_and_planes(decoded: Any) -> tuple[str, list[np.ndarray]]:
-    """The pixel format of a decoded PyAV frame or `CameraPlanes`, and its planes as 2-D uint8 arrays
-    (each row as long as the plane's stride)."""
+    """The pixel format of a decoded PyAV frame or `CameraPlanes`, and its planes as 2-D arrays of
+    samples (`_plane_arrays`)."""
     if isinstance(decoded, CameraPlanes):
         return "yuv420p", list(decoded.planes)
     fmt = decoded.format.name
