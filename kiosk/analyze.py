@@ -20,6 +20,7 @@ from kiosk.argtypes import number, whole
 from kiosk.drills import AUTO_DRILL, DEFAULT_DRILL, DRILLS, get_drill, recognise_drill
 from kiosk.engine import HingeEngine
 from kiosk.errors import InputError
+from kiosk.metrics import DEFAULT_SETUP, MAX_ROLL_DEG, Setup
 from kiosk.reps import FAULTS, HELD_AT_BOTTOM, HELD_LONGER_THAN_THE_SET, TOO_SHALLOW, RepResult, split_set_ups
 from kiosk.track import PoseTrack, load_track
 
@@ -86,15 +87,12 @@ def analyze_track(
     track: PoseTrack,
     drill: str = DEFAULT_DRILL,
     *,
-    wall_distance_in: float = 9.0,
-    user_height_cm: float | None = None,
+    setup: Setup = DEFAULT_SETUP,
 ) -> Analysis:
     """Run the engine over every frame of the track, as the kiosk would live; then, with the whole
     recording in hand, take out the quick bell pickups and set-downs (`split_set_ups`) in drills
     where a bell may come off the floor."""
-    engine = HingeEngine(
-        drill, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm, frame_size=track.frame_size
-    )
+    engine = HingeEngine(drill, setup=setup, frame_size=track.frame_size)
     sides: Counter[str] = Counter()
     out = Analysis([], None)
     for kp, t in zip(track.keypoints, track.t, strict=True):
@@ -127,11 +125,10 @@ def run_engine(
     track: PoseTrack,
     drill: str = DEFAULT_DRILL,
     *,
-    wall_distance_in: float = 9.0,
-    user_height_cm: float | None = None,
+    setup: Setup = DEFAULT_SETUP,
 ) -> tuple[list[RepResult], str | None]:
     """All reps in the track, and the side that faced the camera most ("left"/"right"/None)."""
-    found = analyze_track(track, drill, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm)
+    found = analyze_track(track, drill, setup=setup)
     return found.reps, found.side
 
 
@@ -228,19 +225,18 @@ def judge_track(
     track: PoseTrack,
     drill: str = AUTO_DRILL,
     *,
-    wall_distance_in: float = 9.0,
-    user_height_cm: float | None = None,
+    setup: Setup = DEFAULT_SETUP,
 ) -> tuple[str, Analysis]:
     """`analyze_track` under `drill`, or under the drill the reps look like when it is "auto"
     (judged as a hinge first; a second pass when the hands went to the floor)."""
     auto = drill == AUTO_DRILL
     first = DEFAULT_DRILL if auto else drill
-    found = analyze_track(track, first, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm)
+    found = analyze_track(track, first, setup=setup)
     if not auto:
         return drill, found
     chosen = recognise_drill([rep.evidence.get("hand_height", math.nan) for rep in found.reps])
     if chosen != DEFAULT_DRILL:
-        found = analyze_track(track, chosen, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm)
+        found = analyze_track(track, chosen, setup=setup)
     return chosen, found
 
 
@@ -251,21 +247,13 @@ def main(args: argparse.Namespace) -> int:
     if args.save_track:
         track.save(args.save_track)
         print(f"pose track written to {args.save_track}", file=sys.stderr)
-    drill, found = judge_track(
-        track, args.drill, wall_distance_in=args.wall_distance_in, user_height_cm=args.user_height_cm or None
-    )
+    setup = Setup(args.wall_distance_in, args.user_height_cm or None, args.camera_roll)
+    drill, found = judge_track(track, args.drill, setup=setup)
     doc = report(track, drill, found.reps, found.side)
     if args.annotate:
         from kiosk.annotate import annotate_video
 
-        annotate_video(
-            args.input,
-            track,
-            args.annotate,
-            drill,
-            wall_distance_in=args.wall_distance_in,
-            user_height_cm=args.user_height_cm or None,
-        )
+        annotate_video(args.input, track, args.annotate, drill, setup=setup)
         print(f"annotated video written to {args.annotate}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(doc) + "\n")
@@ -310,6 +298,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         metavar="CM",
         help="the lifter's height, 120 to 220 cm, for cm readings (default: 0, unknown)",
+    )
+    p.add_argument(
+        "--camera-roll",
+        type=number(-MAX_ROLL_DEG, MAX_ROLL_DEG),
+        default=0.0,
+        metavar="DEG",
+        help=(
+            "how far the picture is turned clockwise from level, as recorded: a door frame whose top "
+            f"leans right reads positive; up to {MAX_ROLL_DEG:g} either way (default: 0, level)"
+        ),
     )
     p.add_argument("--runtime", default="auto", help="pose runtime for videos and images: auto|litert|tflite")
     p.add_argument("--threads", type=whole(0), default=0, help="inference threads (default: 0, all cores)")

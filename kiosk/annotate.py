@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.errors import InputError
+from kiosk.metrics import DEFAULT_SETUP, Setup
 from kiosk.track import PoseTrack
 
 HOLD_S = 1.5  # the last frame, with the final tally, stays this long
@@ -37,8 +38,7 @@ def annotate_video(
     out: str | Path,
     drill: str,
     *,
-    wall_distance_in: float = 9.0,
-    user_height_cm: float | None = None,
+    setup: Setup = DEFAULT_SETUP,
 ) -> Path:
     """Write `out` (an .mp4): `video` with the overlay of `track` judged as `drill`."""
     import av
@@ -83,13 +83,11 @@ def annotate_video(
         d = get_drill(drill)
 
         def new_engine() -> HingeEngine:
-            return HingeEngine(
-                d, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm, frame_size=(fw, fh)
-            )
+            return HingeEngine(d, setup=setup, frame_size=(fw, fh))
 
         # A first pass, as `analyze` makes it: the total, so the counter reads "3 / 10" from the start,
         # and the reps as numbered there (a quick bell pickup or set-down taken out) by lockout time.
-        found = analyze_track(track, d.name, wall_distance_in=wall_distance_in, user_height_cm=user_height_cm)
+        found = analyze_track(track, d.name, setup=setup)
         total = len(found.reps)
         counted = {rep.end_s: rep for rep in found.reps}
         engine = new_engine()

@@ -50,6 +50,7 @@ from kiosk.drills import DRILLS
 from kiosk.engine import HingeEngine
 from kiosk.errors import InputError, KioskError
 from kiosk.flow import Flow, FlowSettings, FrameSnapshot, Screen
+from kiosk.metrics import Setup
 from kiosk.reps import Phase, RepResult
 from kiosk.sdnotify import FlowWatchdog, Notifier
 from kiosk.sources import Frame, FrameSource, SourceHung
@@ -253,8 +254,7 @@ class Scorer:
     def __init__(self, cfg: Config, drill: str, sizes: SizedEstimator) -> None:
         s = cfg.session
         self._kwargs: dict[str, Any] = {
-            "wall_distance_in": s.wall_distance_in,
-            "user_height_cm": float(s.user_height_cm) or None,
+            "setup": Setup(s.wall_distance_in, float(s.user_height_cm) or None, cfg.camera.roll_deg),
             "min_score": cfg.pose.min_score,
             "coach": CoachSettings(min_audio_gap_s=cfg.audio.min_cue_interval_s),
         }

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.drills import DRILLS as ALL_DRILLS
+from kiosk.metrics import MAX_ROLL_DEG
 
 DEFAULT_SITE_PATH = Path("/etc/hinge-kiosk/config.toml")
 ENV_CONFIG = "HINGE_KIOSK_CONFIG"
@@ -85,6 +86,14 @@ class CameraConfig:
         0,
         "Rotation applied to camera frames, for a camera mounted sideways or upside down.",
         choices=(0, 90, 180, 270),
+        unit="deg",
+    )
+    roll_deg: float = _setting(
+        0.0,
+        "How far the picture is turned clockwise from level, as the camera records it (a door frame "
+        "whose top leans right reads positive; on the mirrored screen it leans left). The balance, "
+        "wall and lean checks undo it. Better still, level the camera.",
+        bounds=(-MAX_ROLL_DEG, MAX_ROLL_DEG),
         unit="deg",
     )
     stall_timeout_s: float = _setting(

@@ -19,7 +19,7 @@ import numpy as np
 from kiosk.body import NUM_KEYPOINTS
 from kiosk.coach import Coach, CoachSettings, Cue
 from kiosk.drills import DEFAULT_DRILL, Drill, get_drill
-from kiosk.metrics import FrameMetrics, MetricsCore
+from kiosk.metrics import DEFAULT_SETUP, FrameMetrics, MetricsCore, Setup
 from kiosk.reps import Phase, RepCounter, RepResult
 from kiosk.smoothing import PoseSmoother
 
@@ -73,15 +73,14 @@ class HingeEngine:
         self,
         drill: str | Drill = DEFAULT_DRILL,
         *,
-        wall_distance_in: float = 9.0,
-        user_height_cm: float | None = None,
+        setup: Setup = DEFAULT_SETUP,
         min_score: float = 0.3,
         frame_size: tuple[int, int] | None = None,
         coach: CoachSettings | None = None,
     ) -> None:
         self.drill = get_drill(drill) if isinstance(drill, str) else drill
         self.smoother = PoseSmoother(min_score=min_score)
-        self.core = MetricsCore(self.drill, wall_distance_in, user_height_cm, frame_size)
+        self.core = MetricsCore(self.drill, setup, frame_size)
         self.counter = RepCounter(self.drill, self.core.wall_thighs)
         self.coach = Coach(coach, squat_ratio=self.drill.squat_ratio)
         self._input = np.zeros((NUM_KEYPOINTS, 3), np.float32)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -187,6 +188,31 @@ _PAIRS = tuple(
 _NOSE = int(BodyPart.NOSE)
 
 
+# A picture rolled further than this is a camera to remount: the side-on and facing tests, made
+# on the picture as recorded, would not hold.
+MAX_ROLL_DEG = 20.0
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the engine is told rather than sees: where the wall is, how tall the lifter is, and how
+    far the camera is rolled.
+
+    `camera_roll_deg` is how far the picture is turned clockwise from level as the camera records
+    it: a door frame whose top leans right reads positive. Every measure against the vertical (the
+    trunk's lean, the hips behind the ankles, the balance point, the wall) reads a rolled picture's
+    lean as the lifter's: 3 degrees moves the hips about 0.1 thigh lengths (4 cm) against the
+    ankles, enough to turn a clean rep into a faulted one. The measures undo the roll.
+    """
+
+    wall_distance_in: float = 9.0
+    user_height_cm: float | None = None
+    camera_roll_deg: float = 0.0
+
+
+DEFAULT_SETUP = Setup()  # a 9-inch wall, height unknown, a level camera
+
+
 class MetricsCore:
     """Turns smoothed poses into `FrameMetrics`, keeping the slow state that needs history:
     which side faces the camera, which way the person faces, and the body's segment lengths."""
@@ -194,18 +220,23 @@ class MetricsCore:
     def __init__(
         self,
         drill: Drill,
-        wall_distance_in: float = 9.0,
-        user_height_cm: float | None = None,
+        setup: Setup = DEFAULT_SETUP,
         frame_size: tuple[int, int] | None = None,
     ) -> None:
         self.drill = drill
         self.frame_size = frame_size
-        self.user_height_cm = user_height_cm if user_height_cm and user_height_cm > 0 else None
+        height_cm = setup.user_height_cm
+        self.user_height_cm = height_cm if height_cm and height_cm > 0 else None
         height = self.user_height_cm or DEFAULT_HEIGHT_CM
         tap_height = self.user_height_cm or TAP_HEIGHT_CM
+        # Levelling turns the picture back by the camera's roll, about the picture's origin (only
+        # differences of positions are measured; framing is checked before, on the picture itself).
+        roll = math.radians(setup.camera_roll_deg)
+        self._level = setup.camera_roll_deg != 0.0
+        self._cos, self._sin = math.cos(roll), math.sin(roll)
         # Where the hip keypoint is when the glutes touch the wall, in thigh lengths behind the
         # ankle: wall distance + heel offset - glute depth.
-        wall_cm = wall_distance_in * CM_PER_IN
+        wall_cm = setup.wall_distance_in * CM_PER_IN
         # At least a twentieth of a thigh: a wall closer than the glutes' depth is no wall.
         self.wall_thighs = max(0.05, (wall_cm + (HEEL_H - GLUTE_H) * tap_height) / (THIGH_H * tap_height))
         self._wall_line_thighs = (wall_cm + HEEL_H * height) / (THIGH_H * height)
@@ -396,6 +427,13 @@ class MetricsCore:
             elif lo_x < margin or hi_x > w - margin:
                 m.missing = "sides"
         m.in_frame = m.missing == ""
+        if self._level:  # from here on, positions against the vertical: a level picture's
+            self._level_midline()
+            ex, ey = mx[MID_EAR], my[MID_EAR]
+            sx, sy = mx[MID_SHOULDER], my[MID_SHOULDER]
+            hx, hy = mx[MID_HIP], my[MID_HIP]
+            kx, ky = mx[MID_KNEE], my[MID_KNEE]
+            ax, ay = mx[MID_ANKLE], my[MID_ANKLE]
         if s_ok and (k_ok if kneeling else a_ok):
             m.height = (ky if kneeling else ay) - sy
         m.ready = m.in_frame and f != 0 and s_ok and h_ok and k_ok and (a_ok or kneeling) and thigh > 0.0
@@ -442,7 +480,9 @@ class MetricsCore:
                 m.hip_travel_cm = m.hip_travel * THIGH_H * self.user_height_cm
             m.com_forward = self._com_forward(f, ex if e_ok else sx, sx, hx, kx, ax, shin)
         if self.drill.has_wall and feet:
-            m.wall_x = ax - f * self._wall_line_thighs * thigh
+            # Drawn over the picture: the wall's foot, level with the ankle, turned back into it.
+            wall_x = ax - f * self._wall_line_thighs * thigh
+            m.wall_x = self._cos * wall_x - self._sin * ay if self._level else wall_x
             m.wall_reached = m.hip_travel >= self.wall_thighs
             m.depth = m.hip_travel / self.wall_thighs
         else:
@@ -452,6 +492,14 @@ class MetricsCore:
         m.lockout = hip_flex <= LOCKOUT_HIP_DEG and knees_straight and trunk < 20.0
         m.hyperextended = trunk < -HYPEREXT_DEG and hip_flex < 0.0
         return m
+
+    def _level_midline(self) -> None:
+        """Turn the midline chain back by the camera's roll (see `Setup`), in place."""
+        mx, my, c, s = self._mx, self._my, self._cos, self._sin
+        for row in range(len(mx)):
+            x, y = mx[row], my[row]
+            mx[row] = c * x + s * y
+            my[row] = c * y - s * x
 
     def _com_forward(
         self, f: int, ex: float, sx: float, hx: float, kx: float, ax: float, shin: float

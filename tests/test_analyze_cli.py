@@ -1,5 +1,6 @@
 """`hinge-kiosk analyze` on pose tracks: the JSON contract and clean errors."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from kiosk.analyze import REP_KEYS
 from kiosk.body import BodyPart
 from kiosk.performer import perform
 from kiosk.reps import FAULTS
-from tests.helpers import performed
+from tests.helpers import performed, rolled
 
 
 def analyze(*args: str) -> subprocess.CompletedProcess:
@@ -95,6 +96,27 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, track_file, case, expect):
     assert len(lines) == 1 and expect in lines[0] and "Traceback" not in out.stderr
 
 
+def test_camera_roll_levels_a_rolled_recording(tmp_path):
+    """A clean set recorded by a camera rolled 6 degrees reads as faulted; `--camera-roll 6` gives
+    the level recording's report."""
+    perf = performed(None, n=3)
+    level = tmp_path / "level.npz"
+    tilted = tmp_path / "tilted.npz"
+    perf.track.save(level)
+    keypoints = rolled(perf.track.keypoints, 6.0, perf.track.frame_size)
+    dataclasses.replace(perf.track, keypoints=keypoints).save(tilted)
+
+    def reps(*args: str) -> list[dict]:
+        out = analyze(*args, "--json")
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)["reps"]
+
+    clean = reps(str(level))
+    assert len(clean) == 3 and not any(r["faults"] for r in clean)
+    assert any(r["faults"] for r in reps(str(tilted)))
+    assert reps(str(tilted), "--camera-roll", "6") == clean
+
+
 def test_posetrack_json_recordings_load_by_keypoint_name(shared_data):
     path = shared_data / "tracks" / "kettlebell-swing-side" / "swing-sample-4reps.posetrack.json"
     doc = json.loads(analyze(str(path), "--json").stdout)
@@ -161,6 +183,7 @@ def test_no_reps_says_what_the_frames_showed(tmp_path, hide, says):
         ["analyze", "x.npz", "--threads", "-2"],
         ["analyze", "x.npz", "--wall-distance-in", "30"],
         ["analyze", "x.npz", "--user-height-cm", "50"],
+        ["analyze", "x.npz", "--camera-roll", "25"],
         ["bench", "core", "--frames", "0"],
         ["bench", "core", "--drill", "lunge"],
         ["bench", "pipeline", "x.mp4", "--frames", "-5"],

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from kiosk.metrics import Setup
 from kiosk.performer import Posture, RepSpec, perform
 from kiosk.reps import FAULTS
 from tests.helpers import performed, reps_of
@@ -31,7 +32,7 @@ def test_fault_is_named(drill, fault):
 def test_shallow_hinge_misses_the_wall():
     from kiosk.analyze import run_engine
 
-    reps, _ = run_engine(performed("shallow", n=5).track, "hinge", user_height_cm=170.0)
+    reps, _ = run_engine(performed("shallow", n=5).track, "hinge", setup=Setup(user_height_cm=170.0))
     assert len(reps) == 5
     assert all("shallow" in r.faults and r.wall_tap is False for r in reps)
 
@@ -43,7 +44,7 @@ def test_without_the_users_height_the_tap_never_asks_for_more_than_the_wall():
     from kiosk.metrics import MetricsCore
 
     def tap(height_cm: float | None) -> float:
-        return MetricsCore(get_drill("wall-hinge"), 9.0, user_height_cm=height_cm).wall_thighs
+        return MetricsCore(get_drill("wall-hinge"), Setup(9.0, height_cm)).wall_thighs
 
     assert all(tap(None) <= tap(cm) for cm in (150.0, 170.0, 190.0, 195.0))
     assert 0.0 < tap(170.0) - tap(None) < 0.08
@@ -53,8 +54,8 @@ def test_a_deeper_wall_is_harder_to_reach():
     perf = performed(None, n=4)
     from kiosk.analyze import run_engine
 
-    near, _ = run_engine(perf.track, "wall-hinge", wall_distance_in=6.0, user_height_cm=170.0)
-    far, _ = run_engine(perf.track, "wall-hinge", wall_distance_in=12.0, user_height_cm=170.0)
+    near, _ = run_engine(perf.track, "wall-hinge", setup=Setup(6.0, 170.0))
+    far, _ = run_engine(perf.track, "wall-hinge", setup=Setup(12.0, 170.0))
     assert all(r.wall_tap for r in near)
     assert not any(r.wall_tap for r in far)
 

@@ -4,13 +4,15 @@ import numpy as np
 import pytest
 
 from kiosk.drills import get_drill
-from kiosk.metrics import MetricsCore
+from kiosk.metrics import MetricsCore, Setup
 from kiosk.performer import BOTTOMS, STAND, Posture, posture_keypoints
+from tests.helpers import rolled
 
 
-def measure(kp: np.ndarray, drill: str = "hinge", frames: int = 20, frame_size=(640, 480), **kw):
-    """Feed the same pose for `frames` frames (slow state settles) and return the metrics."""
-    core = MetricsCore(get_drill(drill), frame_size=frame_size, **kw)
+def measure(kp: np.ndarray, drill: str = "hinge", frames: int = 20, frame_size=(640, 480), **setup):
+    """Feed the same pose for `frames` frames (slow state settles) and return the metrics; `setup`
+    are `Setup` fields."""
+    core = MetricsCore(get_drill(drill), Setup(**setup), frame_size=frame_size)
     valid = kp[:, 2] > 0.3
     for i in range(frames):
         m = core.update_pose(kp, valid, i / 30)
@@ -49,6 +51,30 @@ def test_measures_do_not_depend_on_distance_to_the_camera():
     far = measure(posture_keypoints(post, body_px=210.0, ankle=(320.0, 400.0)), frame_size=(640, 480))
     for name in ("hip_flex", "alignment", "head_angle", "hip_travel", "com_forward"):
         assert getattr(near, name) == pytest.approx(getattr(far, name), abs=1e-3), name
+
+
+@pytest.mark.parametrize("roll", [-8.0, 3.0])
+@pytest.mark.parametrize("fault", [None, "weight_forward", "hyperextension"])
+def test_a_rolled_camera_told_its_roll_measures_as_a_level_one(roll, fault):
+    post = BOTTOMS[fault] if fault != "hyperextension" else Posture(trunk=-16.0, knee=2.0)
+    level = posture_keypoints(post, body_px=300.0, ankle=(320.0, 400.0))
+    tilted = rolled(level, roll, (640, 480))
+    ref = measure(level)
+    told = measure(tilted, camera_roll_deg=roll)
+    untold = measure(tilted)
+    assert told.in_frame and told.side_on
+    names = ("trunk_angle", "thigh_angle", "shin_angle", "hip_flex", "knee_flex", "alignment", "head_angle")
+    for name in (*names, "hip_travel", "com_forward", "knee_forward", "hand_height", "height"):
+        assert getattr(told, name) == pytest.approx(getattr(ref, name), abs=1e-3), name
+    assert told.hyperextended == ref.hyperextended == (fault == "hyperextension")
+    # Unlevelled, the roll reads as the lifter leaning: the trunk by the whole angle, the hips
+    # against the ankles by the leg's height times its sine.
+    assert untold.trunk_angle - ref.trunk_angle == pytest.approx(roll * untold.facing, abs=0.5)
+    assert abs(untold.hip_travel - ref.hip_travel) > 0.05
+    # The wall is drawn over the picture as recorded: where the level wall's foot turns to.
+    if math.isfinite(ref.wall_x):
+        (wall_foot,) = rolled(np.array([[ref.wall_x, ref.ankle_y, 1.0]]), roll, (640, 480))
+        assert told.wall_x == pytest.approx(float(wall_foot[0]), abs=0.05)
 
 
 def test_alignment_sign_rounded_versus_head_cranked_up():

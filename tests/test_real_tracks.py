@@ -1,12 +1,15 @@
 """The engine on real recorded pose tracks (tracks/kettlebell-swing-side in the shared data)."""
 
+import dataclasses
 import itertools
 import json
 
 import pytest
 
 from kiosk.analyze import run_engine
+from kiosk.metrics import Setup
 from kiosk.track import load_track
+from tests.helpers import rolled
 
 # igor-1h-swing: 9 one-handed swings; the recording's authors list when each rep completes.
 IGOR_COMPLETIONS = (4.1, 5.63, 7.17, 8.73, 10.27, 11.87, 13.43, 15.0, 16.57)
@@ -49,3 +52,21 @@ def test_pistol_squats_are_never_clean_hinges(swing_dir):
     reps, _ = run_engine(load_track(swing_dir / "pistol-squat-sample.posetrack.json"))
     assert reps, "the squats are deep enough to be counted as attempts"
     assert all("squatting" in r.faults for r in reps)
+
+
+def test_a_rolled_camera_told_its_roll_gives_the_level_verdicts(swing_dir):
+    """The MoveNet swing set as a camera rolled by 4 degrees would record it. Read as recorded, the
+    roll passes for the lifter leaning: the verdicts change. Told the roll, the engine gives the
+    level camera's reps and verdicts back."""
+    track = load_track(swing_dir / "swing-sample_movenet-lightning_2025-12-03.posetrack.json.gz")
+    tilted = dataclasses.replace(track, keypoints=rolled(track.keypoints, 4.0, track.frame_size))
+
+    def verdicts(reps):
+        return [(round(r.end_s, 3), r.faults, r.score) for r in reps]
+
+    level, _ = run_engine(track)
+    as_recorded, _ = run_engine(tilted)
+    told, _ = run_engine(tilted, setup=Setup(camera_roll_deg=4.0))
+    assert len(level) >= 13
+    assert verdicts(as_recorded) != verdicts(level)
+    assert verdicts(told) == verdicts(level)
