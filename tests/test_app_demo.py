@@ -521,3 +521,25 @@ def test_history_dates_a_rep_the_flow_reports_late_by_the_frames_clock() -> None
     now = time.time()
     assert [name for name, _ in writer.times] == ["session", "set", "rep"]
     assert [round(now - when) for _, when in writer.times] == [10, 10, 15]
+
+
+def test_the_cameras_configured_roll_reaches_the_engine() -> None:
+    """`camera.roll_deg` levels what the kiosk measures: a lifter standing straight, seen by a
+    camera rolled 8 degrees, leans 8 degrees as recorded and stands straight once told."""
+    from kiosk.performer import STAND, posture_keypoints
+    from tests.helpers import rolled
+
+    class Sized:
+        frame_size = (640, 480)
+
+    pose = rolled(posture_keypoints(STAND, body_px=300.0, ankle=(320.0, 400.0)), 8.0, Sized.frame_size)
+
+    def trunk_lean(roll: float) -> float:
+        cfg = load_config(overrides={"camera.roll_deg": roll}).config
+        scorer = kiosk_app.Scorer(cfg, "hinge", Sized())  # type: ignore[arg-type]
+        for i in range(10):
+            scorer(pose, i / 30)
+        return scorer._engine.core.metrics.trunk_angle  # type: ignore[union-attr]
+
+    assert abs(trunk_lean(0.0)) > 7.0
+    assert abs(trunk_lean(8.0)) < 1.0
