@@ -20,6 +20,9 @@ Conventions (`facing` = +1 when the nose points to +x in the image):
 - hip_travel: how far the hips sit behind the ankles (kneeling: behind the knees), in thigh lengths.
 - height: the shoulders' height above the feet (kneeling: above the knees) in pixels. Vertical
   distances survive any camera yaw, so this drives the rep counter from side and oblique views.
+- Vertical and horizontal are the level picture's: with a camera roll in `Setup`, every measure
+  and `ankle_x`/`ankle_y` are taken after turning the points back by it. `wall_x` is drawn over
+  the picture, so it is in the picture's own pixels; framing is checked on the picture too.
 
 Budget: about 300 float operations on Python floats a frame (numpy's per-call cost would exceed
 the arithmetic on a handful of points), no arrays allocated.
