@@ -90,9 +90,9 @@ class CameraConfig:
     )
     roll_deg: float = _setting(
         0.0,
-        "How far the picture is turned clockwise from level, as the camera records it (a door frame "
-        "whose top leans right reads positive; on the mirrored screen it leans left). The balance, "
-        "wall and lean checks undo it. Better still, level the camera.",
+        "How far the picture (upright, after camera.rotation) is turned clockwise from level: a door "
+        "frame whose top leans right in the camera's picture reads positive (on the mirrored screen it "
+        "leans left). The balance, wall and lean checks undo it. Better still, level the camera.",
         bounds=(-MAX_ROLL_DEG, MAX_ROLL_DEG),
         unit="deg",
     )
