@@ -500,6 +500,8 @@ class App:
             inputs.source_factory, inputs.estimator, self.scorer, stall_s=3.0, retry_s=RETRY_S, clock=clock
         )
         self.scene = Scene(flow=self.flow, mirror=cfg.display.mirror, demo=inputs.demo, problems=problems)
+        if cfg.display.show_level:
+            self.scene.plumb_roll_deg = cfg.camera.roll_deg
         if self.port is not None:
             self.scene.progress = self.port.progress
         self.watchdog = FlowWatchdog(self.notifier, cfg.camera.stall_timeout_s)

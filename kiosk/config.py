@@ -133,6 +133,11 @@ class DisplayConfig:
     )
     mirror: bool = _setting(True, "Flip the picture left to right so it moves like a mirror.")
     show_fps: bool = _setting(False, "Show frame rate and inference time in a corner, for diagnosis.")
+    show_level: bool = _setting(
+        False,
+        "Draw plumb lines over the camera picture, turned by camera.roll_deg, for installing: they run "
+        "parallel to the room's door frames and wall corners when the camera is level (or its roll is set).",
+    )
     max_fps: int = _setting(
         30,
         "Redraw at most this often; the camera gives 30 frames a second, more takes CPU from the model.",

@@ -543,3 +543,12 @@ def test_the_cameras_configured_roll_reaches_the_engine() -> None:
 
     assert abs(trunk_lean(0.0)) > 7.0
     assert abs(trunk_lean(8.0)) < 1.0
+
+
+def test_plumb_lines_are_drawn_only_when_asked_for_at_the_configured_roll() -> None:
+    def plumb(**overrides: object) -> float | None:
+        cfg = load_config(overrides={"camera.roll_deg": -2.5, **overrides}).config
+        return kiosk_app.App(cfg, kiosk_app.performer_inputs("test"), None).scene.plumb_roll_deg  # never run
+
+    assert plumb() is None
+    assert plumb(**{"display.show_level": True}) == -2.5

@@ -508,3 +508,33 @@ def test_the_attract_screens_words_sit_on_the_dimmed_room_not_on_boxes(display: 
     assert len(words) == 3
     for r in words:
         assert color_at(surface, r.x + 1, r.y + 1) == behind  # a glyph-free corner of the line box
+
+
+@pytest.mark.parametrize("mirror", [True, False])
+def test_plumb_lines_lean_with_the_configured_roll(display: Display, mirror: bool, tmp_path: Path) -> None:
+    """`display.show_level` draws plumb lines over the picture, turned by `camera.roll_deg`: a
+    positive roll leans their tops right in the camera's picture, so left on the mirrored screen."""
+    flow = _states()[Screen.ACTIVE][0]
+    picture = np.zeros((FRAME[1], FRAME[0], 3), np.uint8)
+
+    def yellow(surface: pygame.Surface, x: float, y: float) -> bool:
+        """The line's colour within 3 px across (the software renderer rounds a turned line)."""
+        for dx in range(-3, 4):
+            r, g, b = color_at(surface, x + dx, y)
+            if r > 150 and g > 120 and b < 60:
+                return True
+        return False
+
+    view = display.screens.camera_view
+    for roll in (0.0, 10.0):
+        surface, _ = draw(display, Scene(flow=flow, frame=picture, mirror=mirror, plumb_roll_deg=roll))
+        lean = 0.5 * FRAME[1] * math.tan(math.radians(roll))
+        width = max(3.0, display.screens.camera_rect.h * 0.005)
+        for x in (FRAME[0] * k / 5 for k in range(1, 5)):
+            for y in (0.1 * FRAME[1], 0.5 * FRAME[1], 0.9 * FRAME[1]):
+                on = x + lean * (1 - 2 * y / FRAME[1])  # the line's x at this height
+                assert yellow(surface, view.x(on), view.y(y)), (roll, x, y)
+                assert not yellow(surface, view.x(on) + 2 * width + 8, view.y(y)), (roll, x, y)
+    plain, _ = draw(display, Scene(flow=flow, frame=picture, mirror=mirror))
+    rect = display.screens.camera_rect
+    assert not yellow(plain, view.x(FRAME[0] / 5), rect.centery)

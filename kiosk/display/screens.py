@@ -65,6 +65,7 @@ class Scene:
     camera: CameraStatus | None = None
     progress: Progress = field(default_factory=Progress)
     diagnostics: str = ""  # the show_fps line
+    plumb_roll_deg: float | None = None  # plumb lines over the picture at this roll (display.show_level)
 
 
 class Screens:
@@ -127,6 +128,9 @@ class Screens:
             Screen.PROGRESS: ATTRACT_TINT,
         }.get(screen, (255, 255, 255))
         self.canvas.camera(frame, rect, scene.mirror, tint)
+        if scene.plumb_roll_deg is not None:
+            width = max(3.0, rect.h * 0.005)
+            w.plumb_lines(self.canvas, self.camera_view, (wd, h), scene.plumb_roll_deg, width)
 
     def _line_width(self) -> float:
         return max(3.0, self.camera_rect.h * 0.0095)

@@ -21,6 +21,8 @@ from kiosk.display.gfx import Canvas
 from kiosk.flow import FAULT_NAMES, FrameSnapshot, ReplayClip
 from kiosk.reps import RepResult
 
+PLUMB_LINES = 4  # across the picture, evenly spaced
+
 
 class View:
     """Source pixels -> screen pixels: scale into `dst`, mirrored left-right when `mirror`."""
@@ -57,6 +59,19 @@ class View:
 
     def point(self, pose: np.ndarray, i: int) -> tuple[float, float]:
         return self.x(float(pose[i, 0])), self.y(float(pose[i, 1]))
+
+
+def plumb_lines(canvas: Canvas, view: View, src: tuple[float, float], roll_deg: float, width: float) -> None:
+    """Plumb lines over the camera picture (`display.show_level`), turned by the camera roll the
+    measures assume: for whoever installs the kiosk, they run parallel to the room's door frames and
+    wall corners when `camera.roll_deg` is right, or, at 0, when the camera is level."""
+    src_w, src_h = src
+    lean = 0.5 * src_h * math.tan(math.radians(roll_deg))  # a positive roll leans tops to the right
+    for k in range(1, PLUMB_LINES + 1):
+        x = src_w * k / (PLUMB_LINES + 1)
+        top = (view.x(x + lean), view.y(0.0))
+        bottom = (view.x(x - lean), view.y(src_h))
+        canvas.line(top, bottom, width, th.WARN, 200)
 
 
 # ------------------------------------------------------------------------------------ the body
