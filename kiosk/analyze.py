@@ -187,8 +187,33 @@ def print_table(
         _print_reps(doc, out)
         if s["unjudged_reps"]:
             print("not judged: too few side-on frames to see the form; film from the side", file=out)
+        level_hint = roll_hint(doc)
+        if level_hint:
+            print(level_hint, file=out)
     for t, why in dropped:
         print(f"not counted at {t:.2f} s: {why}", file=out)
+
+
+# Faults read only against the vertical: a camera that is not level can put them on every rep.
+ROLL_SENSITIVE = ("weight_forward", "hyperextension")
+ROLL_HINT_MIN_REPS = 3
+
+
+def roll_hint(doc: dict[str, Any]) -> str:
+    """A note when every judged rep (at least `ROLL_HINT_MIN_REPS`) has the same fault measured against
+    the vertical: the lifter may well have it, but a camera rolled a few degrees gives the same
+    reading, and only the person who filmed can tell. Empty otherwise."""
+    judged = [r for r in doc["reps"] if r["judged"]]
+    if len(judged) < ROLL_HINT_MIN_REPS:
+        return ""
+    for fault in ROLL_SENSITIVE:
+        if all(fault in r["faults"] for r in judged):
+            name = fault.replace("_", " ")
+            return (
+                f"every rep reads {name}: if the camera was not level, a few degrees of roll read the "
+                "same; --camera-roll DEG undoes it"
+            )
+    return ""
 
 
 def _print_reps(doc: dict[str, Any], out: TextIO) -> None:

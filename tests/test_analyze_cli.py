@@ -115,6 +115,11 @@ def test_camera_roll_levels_a_rolled_recording(tmp_path):
     assert len(clean) == 3 and not any(r["faults"] for r in clean)
     assert any(r["faults"] for r in reps(str(tilted)))
     assert reps(str(tilted), "--camera-roll", "6") == clean
+    # The table says when every rep has a fault a roll can fake, and only then.
+    hint = "--camera-roll DEG undoes it"
+    assert hint in analyze(str(tilted)).stdout
+    assert hint not in analyze(str(level)).stdout
+    assert hint not in analyze(str(tilted), "--camera-roll", "6").stdout
 
 
 def test_posetrack_json_recordings_load_by_keypoint_name(shared_data):
