@@ -9,6 +9,7 @@ from hypothesis.extra.numpy import arrays
 
 from kiosk.drills import DRILLS
 from kiosk.engine import HingeEngine
+from kiosk.metrics import MAX_ROLL_DEG, Setup
 from kiosk.performer import RepSpec, perform
 
 floats = st.floats(allow_nan=True, allow_infinity=True, width=32)
@@ -26,18 +27,26 @@ def drive(engine, frames, times):
 
 
 @SETTINGS
-@given(st.lists(poses, min_size=1, max_size=40), st.sampled_from(list(DRILLS)))
-def test_random_nan_inf_poses_never_raise(frames, drill):
-    engine = HingeEngine(drill, frame_size=(640, 480))
+@given(
+    st.lists(poses, min_size=1, max_size=40),
+    st.sampled_from(list(DRILLS)),
+    st.sampled_from([0.0, -MAX_ROLL_DEG, 7.5]),
+)
+def test_random_nan_inf_poses_never_raise(frames, drill, roll):
+    engine = HingeEngine(drill, setup=Setup(camera_roll_deg=roll), frame_size=(640, 480))
     times = [i / 30 for i in range(len(frames))]
     for _ in drive(engine, frames, times):
         pass
 
 
 @SETTINGS
-@given(st.lists(wild, min_size=1, max_size=40), st.lists(floats, min_size=40, max_size=40))
-def test_teleporting_points_and_garbage_timestamps_never_raise(frames, times):
-    engine = HingeEngine("hinge", frame_size=(640, 480))
+@given(
+    st.lists(wild, min_size=1, max_size=40),
+    st.lists(floats, min_size=40, max_size=40),
+    st.sampled_from([0.0, MAX_ROLL_DEG]),
+)
+def test_teleporting_points_and_garbage_timestamps_never_raise(frames, times, roll):
+    engine = HingeEngine("hinge", setup=Setup(camera_roll_deg=roll), frame_size=(640, 480))
     for _ in drive(engine, frames, times[: len(frames)]):
         pass
 
