@@ -4,9 +4,11 @@ During a rep the head stays in line with the spine, so the person cannot look at
 sound carries the cue then, and the screen shows the detail between reps. So the coach
 - names a fault while it happens (after it has lasted `onset_s`), not on one noisy frame;
 - keeps a cue on screen at least `min_hold_s` unless something more important comes up;
-- speaks a cue only when it becomes current, never the same cue again within `repeat_s` and
-  nothing within `min_audio_gap_s` of the last sound;
-- names the rep's main fault when a rep finishes (unless it already said it during the rep),
+- speaks a cue when it becomes current, never the same cue again within `repeat_s` and
+  nothing within `min_audio_gap_s` of the last sound; a fault that came up while the last sound
+  was too recent is said once the gap has passed, if it still holds, since a lifter with the head
+  down never sees it on the screen;
+- names the rep's main fault when a rep finishes (unless it was spoken during the rep),
   or praises a clean rep.
 
 Pure: metrics, the rep phase, finished reps and time in; the cue to show and the cue to say out.
@@ -88,7 +90,7 @@ class Coach:
         # Condition -> time it started holding (NaN while it does not hold). Every key exists
         # from the start, so the per-frame updates never grow the dict.
         self._onset: dict[str, float] = {key: math.nan for key in CUES}
-        self._said_this_rep: set[str] = set()
+        self._spoken_this_rep: set[str] = set()  # form cues heard during the current rep
 
     def _holding(self, key: str, active: bool, t: float) -> bool:
         """True once `active` has held for `onset_s`."""
@@ -125,7 +127,7 @@ class Coach:
         # Live form cues while bending, only from a usable side view.
         in_rep = phase in (Phase.DESCENDING, Phase.ASCENDING)
         if phase is Phase.STANDING and rep is None:
-            self._said_this_rep.clear()
+            self._spoken_this_rep.clear()
         judging = in_rep and m.side_on and m.ready
         # Every condition is tracked each frame; the most important that holds wins.
         rounded = self._holding("rounded_back", judging and m.alignment > ROUNDED_ALIGNMENT, t)
@@ -149,28 +151,29 @@ class Coach:
             wanted = CUES["shallow"]
         # A finished rep: its main fault if not already said, else praise.
         if rep is not None and wanted is None:
-            fault = next((f for f in rep.faults if f not in self._said_this_rep), None)
+            fault = next((f for f in rep.faults if f not in self._spoken_this_rep), None)
             if fault is not None:
                 wanted = CUES[fault]
             elif rep.clean:
                 wanted = CUES["good_rep"]
-            self._said_this_rep.clear()
 
         self._show(wanted, t)
+        if rep is not None:
+            self._spoken_this_rep.clear()
 
     def _show(self, wanted: Cue | None, t: float) -> None:
         s = self.settings
         current = self.cue
         if wanted is not None and wanted == current:
             self._cue_asserted_t = t
+            if wanted.kind == "form" and wanted.id not in self._spoken_this_rep:
+                self._maybe_speak(wanted, t)  # shown while the last sound was too recent
             return
         if wanted is not None:
             held = t - self._cue_since
             if current is None or wanted.priority > current.priority or held >= s.min_hold_s:
                 self.cue = wanted
                 self._cue_since = self._cue_asserted_t = t
-                if wanted.kind == "form":
-                    self._said_this_rep.add(wanted.id)
                 self._maybe_speak(wanted, t)
             return
         # Nothing asserted: let the current cue fade after it has been shown long enough.
@@ -190,3 +193,5 @@ class Coach:
         self.speak = cue
         self._last_audio_t = t
         self._last_said[cue.id] = t
+        if cue.kind == "form":
+            self._spoken_this_rep.add(cue.id)

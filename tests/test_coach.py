@@ -100,6 +100,30 @@ def test_a_fault_said_during_the_rep_is_not_said_again_at_the_end():
     assert coach.speak is None or coach.speak.id != "rounded_back"
 
 
+def test_a_fault_that_came_up_too_soon_after_a_sound_is_said_once_the_gap_has_passed():
+    settings = CoachSettings(min_audio_gap_s=2.5)
+    coach = Coach(settings)
+    coach.update(frame(), Phase.STANDING, rep(), 0.0)
+    assert coach.speak.id == "good_rep"
+    run(coach, frame(), Phase.STANDING, 0.5, t0=0.1)
+    said = run(coach, frame(alignment=0.2), Phase.DESCENDING, 3.0, t0=0.6)
+    assert coach.cue.id == "rounded_back"
+    # Shown from about 1 s, spoken only when the gap after "good rep" has passed, and only once.
+    assert [s for _, s in said] == ["rounded_back"]
+    assert 2.5 <= said[0][0] <= 2.6
+
+
+def test_a_fault_shown_but_never_heard_during_the_rep_is_named_when_it_ends():
+    coach = Coach(CoachSettings(min_audio_gap_s=2.5))
+    coach.update(frame(), Phase.STANDING, rep(), 0.0)
+    run(coach, frame(), Phase.STANDING, 0.5, t0=0.1)
+    said = run(coach, frame(alignment=0.2), Phase.DESCENDING, 1.0, t0=0.6)  # the fault passes in the gap
+    said += run(coach, frame(), Phase.ASCENDING, 1.2, t0=1.6)
+    assert said == [] and coach.cue.id == "rounded_back"
+    coach.update(frame(), Phase.STANDING, rep(("rounded_back",)), 2.9)
+    assert coach.speak is not None and coach.speak.id == "rounded_back"
+
+
 def test_no_cue_from_unmeasurable_frames():
     coach = Coach()
     m = frame(
