@@ -315,6 +315,7 @@ class Flow:
         self._setups = SetUpFilter(settings.set_size)
         self._held_snap: FrameSnapshot | None = None
         self._held_clip = ReplayClip()
+        self._passed_over = False  # this step's rep was not taken: nothing is said of it
         self.sets: list[SetReport] = []
         self.countdown_until = -math.inf
         self.rest_until = -math.inf
@@ -391,9 +392,13 @@ class Flow:
         return self._setups.held
 
     def cue_to_give(self, cue: Cue | None) -> Cue | None:
-        """`cue`, unless it is praise while the count waits on a movement held back: what may be a
-        bell picked up earns no "good rep" (for the screen and the speaker alike)."""
-        if cue is not None and cue.kind == "praise" and self.held_back is not None:
+        """`cue`, unless it speaks of a movement the count did not take: praise while the count
+        waits on a movement held back (what may be a bell picked up earns no "good rep"), and any
+        rep's verdict on the step the flow passed over it (the bell put down after the set: no
+        "good rep" straight after "set done"). For the screen and the speaker alike."""
+        if cue is None or cue.kind == "placement":
+            return cue
+        if self._passed_over or (cue.kind == "praise" and self.held_back is not None):
             return None
         return cue
 
@@ -424,8 +429,7 @@ class Flow:
         self._record(snap)
         if snap.dropped == HELD_AT_BOTTOM and self.in_session:
             self._setups.held_at_bottom()  # a bell picked up or put down, slowly
-        if snap.rep is not None:
-            self._on_rep(snap.rep, snap, t)
+        self._passed_over = snap.rep is not None and not self._on_rep(snap.rep, snap, t)
         self._advance(snap, t)
 
     def tick(self, t: float) -> None:
@@ -441,10 +445,9 @@ class Flow:
 
     def choose(self, drill: str) -> None:
         """Switch drill (development keyboard): takes effect for the next set."""
-        if drill in DRILLS and drill != self.drill:
-            self.drill = drill
+        if drill in DRILLS:
             self.choice = list(DRILLS).index(drill)
-            self.port.use_drill(drill)
+            self._use_drill(drill)
 
     def skip(self) -> None:
         """Skip the countdown or the rest (development keyboard)."""
@@ -510,14 +513,19 @@ class Flow:
                 self.countdown_until = -math.inf
                 self.say = self.say or "go"
             if self._session_open and t - self._active_t >= s.inactive_s:
-                # Someone stayed in view but stopped: save the session and offer a fresh set, so
-                # whoever steps up next does not carry on the last person's count.
+                # Someone stayed in view but stopped: save the session and offer a fresh set (or,
+                # choosing by pose, the drill choice), so whoever steps up next does not carry on
+                # the last person's count or drill.
                 self._end_session(t)
-                self._start_set(t, countdown=False)
+                if s.drill_select == "pose":
+                    self._enter_choose(t)
+                else:
+                    self._start_set(t, countdown=False)
             return
 
         if screen is Screen.DONE:
             if t - self.screen_since >= s.inactive_s:
+                self._end_session(t)  # the next visitor starts on the configured drill
                 self._placed_since = math.nan
                 self._go(Screen.PLACEMENT, t)
             return
@@ -544,6 +552,8 @@ class Flow:
                 names = list(DRILLS)
                 self.choice = (self.choice + 1) % len(names)
                 self.say = f"drill_{names[self.choice]}"
+                # Judged by the highlighted drill from now: a visitor may simply start lifting.
+                self._use_drill(names[self.choice])
                 self._hand_armed = False
                 self.hold = 0.0
             self._still_since = math.nan
@@ -558,12 +568,10 @@ class Flow:
         elif self._still_since != self._still_since:
             self._still_since = t
         elif t - self._still_since >= s.choose_start_s:
-            self._confirm_choice()
+            self._chosen = True
             self._start_set(t)
 
-    def _confirm_choice(self) -> None:
-        self._chosen = True
-        drill = list(DRILLS)[self.choice]
+    def _use_drill(self, drill: str) -> None:
         if drill != self.drill:
             self.drill = drill
             self.port.use_drill(drill)
@@ -591,18 +599,20 @@ class Flow:
             self.say = "get_ready"
         self._go(Screen.ACTIVE, t)
 
-    def _on_rep(self, rep: RepResult, snap: FrameSnapshot, t: float) -> None:
+    def _on_rep(self, rep: RepResult, snap: FrameSnapshot, t: float) -> bool:
+        """Take the engine's rep into the set (counted, or held back for what comes next); False
+        when it is passed over."""
         screen = self.screen
         if screen in (Screen.ATTRACT, Screen.PROGRESS):
-            return  # a "rep" by someone not yet greeted: the placement comes first
+            return False  # a "rep" by someone not yet greeted: the placement comes first
         if screen is Screen.CHOOSE:
-            self._confirm_choice()
+            self._chosen = True
         bell = get_drill(self.drill).bell_from_floor
         if screen in (Screen.REST, Screen.DONE) and rep.start_s < self._set_ended + SET_DOWN_GRACE_S:
             self._setups.put_down()
-            return  # putting the bell down after the set, not the next set's first rep
+            return False  # putting the bell down after the set, not the next set's first rep
         if screen in (Screen.REST, Screen.DONE) and bell and not self._setups.between_sets(rep):
-            return  # the bell put down or picked up during the rest: the rest runs on
+            return False  # the bell put down or picked up during the rest: the rest runs on
         if screen in (Screen.PLACEMENT, Screen.CHOOSE, Screen.REST, Screen.DONE):
             # They started moving: that is the start signal. DONE: a new session.
             if screen is Screen.DONE:
@@ -611,7 +621,7 @@ class Flow:
         self.countdown_until = -math.inf
         if not bell:
             self._count(rep, snap)
-            return
+            return True
         setups, held_snap = self._setups, self._held_snap
         for counted in setups.offer(rep):
             if counted is rep:
@@ -621,6 +631,7 @@ class Flow:
         self._held_snap = snap if setups.held is rep else None
         if setups.held is rep:  # the replay ring may have moved on by the time it is decided
             self._copy_clip(rep, snap, self._held_clip)
+        return True
 
     def _count(self, rep: RepResult, snap: FrameSnapshot, clip: ReplayClip | None = None) -> None:
         """Count `rep` (finished at `snap`) in the set; `clip`: its frames, if copied already."""
@@ -673,10 +684,9 @@ class Flow:
         self._chosen = False
         self.set_reps = []
         self.countdown_until = self.rest_until = -math.inf
-        if self.drill != self.settings.drill:
-            self.drill = self.settings.drill
-            self.choice = list(DRILLS).index(self.drill)
-            self.port.use_drill(self.drill)
+        if self.settings.drill in DRILLS:
+            self.choice = list(DRILLS).index(self.settings.drill)
+        self._use_drill(self.settings.drill)
 
     # ------------------------------------------------------------------------------ replay
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from kiosk.analyze import run_engine
 from kiosk.body import BodyPart
 from kiosk.engine import HingeEngine
 from kiosk.flow import (
@@ -20,7 +21,7 @@ from kiosk.flow import (
     _featured_key,
     hand_raised,
 )
-from kiosk.performer import Performer, RepSpec, Scenario
+from kiosk.performer import Performer, Posture, RepSpec, Scenario, perform
 from kiosk.reps import RepResult
 
 FPS = 30.0
@@ -69,6 +70,7 @@ class Driver:
         self.engines: dict[str, HingeEngine] = {}
         self.t = 0.0
         self.said: list[str] = []
+        self.spoken: list[tuple[float, str]] = []  # the coach's cues the flow lets through
         self.screens: list[Screen] = [self.flow.screen]
 
     def frame(self, kp: np.ndarray | None) -> FrameSnapshot:
@@ -78,6 +80,9 @@ class Driver:
         self.flow.step(snap)
         if self.flow.say:
             self.said.append(self.flow.say)
+        cue = self.flow.cue_to_give(snap.speak)
+        if cue is not None:
+            self.spoken.append((self.t, cue.id))
         if self.flow.screen is not self.screens[-1]:
             self.screens.append(self.flow.screen)
         self.t += 1.0 / FPS
@@ -252,6 +257,25 @@ def test_holding_a_hand_up_picks_the_next_drill_and_standing_still_starts_it() -
     assert d.said.count("drill_wall-hinge") == 1 and "drill_kneeling-hinge" not in d.said
 
 
+def test_a_visitor_who_starts_lifting_on_a_highlighted_drill_is_judged_by_it() -> None:
+    # A kettlebell deadlift with a knee bend the standing hinge calls squatting.
+    bottom = Posture(knee=78.0, trunk=60.0, head=8.0, com=0.05)
+    specs = tuple(RepSpec(bottom=bottom, bottom_s=0.3, rest_s=1.0) for _ in range(2))
+    hinge_reps, _ = run_engine(perform(reps=specs, stand_s=3.0, seed=9).track, "hinge")
+    assert all("squatting" in r.faults for r in hinge_reps)  # else this test shows nothing
+    d = Driver(FlowSettings(drill_select="pose", set_size=10, countdown_s=0.0))
+    # Placed at ~1.3 s; three holds step the highlight to kettlebell-deadlift; lifting starts at 13 s,
+    # before standing still would have confirmed it.
+    hands = [raise_hand(a, b) for a, b in ((2.0, 4.8), (5.3, 8.1), (8.6, 11.4))]
+    d.perform(
+        Scenario(reps=specs, drill="kettlebell-deadlift", stand_s=13.0, seed=9),
+        edit=lambda t, kp, perf: [edit(t, kp, perf) for edit in hands],
+    )
+    assert d.said.count("drill_kettlebell-deadlift") == 1
+    assert ("start_session", "kettlebell-deadlift") in d.port.calls
+    assert [r.faults for r in d.flow.set_reps] == [(), ()]
+
+
 def test_hand_raised_needs_a_wrist_above_the_head() -> None:
     perf = Performer(Scenario(reps=(), stand_s=1.0))
     engine = HingeEngine("hinge", frame_size=(640, 480))
@@ -336,6 +360,20 @@ def test_putting_the_bell_down_after_a_set_is_not_the_next_sets_first_rep() -> N
         assert d.port.names().count("add_rep") == 2 and d.port.names().count("start_session") == 1
 
 
+@pytest.mark.parametrize(("drill", "set_count"), [("hinge", 2), ("kettlebell-deadlift", 1)])
+def test_putting_the_bell_down_after_a_set_earns_no_good_rep(drill: str, set_count: int) -> None:
+    d = Driver(FlowSettings(drill=drill, set_size=3, set_count=set_count, rest_s=60.0, countdown_s=0.0))
+    d.port.drill = drill
+    specs = (RepSpec(bottom_s=0.2), RepSpec(bottom_s=0.3), RepSpec(bottom_s=0.2, rest_s=0.5))
+    d.perform(Scenario(reps=specs, drill=drill, setdown_s=1.0, stand_s=3.0, seed=9))
+    assert d.engines[drill].counter.count == 4 and d.port.names().count("add_rep") == 3
+    set_done = d.said.index("set_done" if set_count > 1 else "session_done")
+    assert d.said[set_done:] == [d.said[set_done]]
+    # The praise for the first rep only: the coach's repeat time (8 s) holds back the next two,
+    # not the set-down's, which comes later.
+    assert [cue for _, cue in d.spoken] == ["good_rep"], d.spoken
+
+
 def test_a_rep_after_a_pause_in_the_rest_starts_the_next_set() -> None:
     d = Driver(FlowSettings(set_size=2, set_count=2, rest_s=60.0, countdown_s=0.0))
     d.perform(Scenario(reps=reps(None, None, None, rest_s=1.0, last_rest_s=1.0), stand_s=3.0, seed=10))
@@ -373,6 +411,27 @@ def test_someone_who_stays_in_view_but_stops_does_not_leave_the_set_to_the_next_
     assert d.flow.screen is Screen.ACTIVE and d.flow.set_number == 1 and d.flow.set_reps == []
     _standing_still(d, 2 * settings.inactive_s)  # nothing left open: no more resets
     assert d.port.names().count("end_session") == 1
+
+
+def test_choosing_by_pose_the_next_person_after_an_idle_minute_gets_the_choice_back() -> None:
+    settings = FlowSettings(drill_select="pose", set_size=5, countdown_s=0.0, inactive_s=30.0)
+    d = Driver(settings)
+    d.perform(Scenario(reps=reps(None), stand_s=4.0, seed=2), edit=raise_hand(2.0, 5.0))
+    assert d.flow.drill == "wall-hinge" and len(d.flow.set_reps) == 1
+    _standing_still(d, settings.inactive_s + 2.0)
+    assert d.port.names()[-3:] == ["end_set", "end_session", "use_drill"]
+    assert d.flow.screen is Screen.CHOOSE and d.flow.drill == "hinge" and d.port.drill == "hinge"
+
+
+def test_after_the_summary_times_out_the_next_visitor_starts_on_the_configured_drill() -> None:
+    settings = FlowSettings(set_size=1, set_count=1, countdown_s=0.0, inactive_s=20.0)
+    d = Driver(settings)
+    d.flow.choose("wall-hinge")  # the development keyboard, as a stand-in for the last visitor's pick
+    d.perform(Scenario(reps=reps(None), stand_s=3.0, seed=6))
+    assert d.flow.screen is Screen.DONE and d.flow.drill == "wall-hinge"
+    _standing_still(d, settings.inactive_s + 1.0)
+    assert Screen.PLACEMENT in d.screens[d.screens.index(Screen.DONE) :]
+    assert d.flow.drill == "hinge" and d.port.drill == "hinge"
 
 
 def test_the_session_summary_does_not_wait_for_the_next_person() -> None:
