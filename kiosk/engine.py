@@ -80,6 +80,10 @@ class HingeEngine:
     ) -> None:
         self.drill = get_drill(drill) if isinstance(drill, str) else drill
         self.smoother = PoseSmoother(min_score=min_score)
+        if frame_size is not None:
+            w, h = frame_size
+            margin = 0.5 * max(w, h)
+            self.smoother.bounds = (-margin, -margin, w + margin, h + margin)
         self.core = MetricsCore(self.drill, setup, frame_size)
         self.counter = RepCounter(self.drill, self.core.wall_thighs)
         self.coach = Coach(coach, squat_ratio=self.drill.squat_ratio)

@@ -9,7 +9,9 @@ Gating: an observation below `min_score` never updates the filter. The point kee
 value for `hold_s` (a one-frame dropout must not blank the skeleton), then counts as missing, and a
 missing point never drives a metric, a fault or a cue. A jump longer than `jump_px` in one frame
 (another person, a detector glitch) restarts that point's filter at the new place instead of
-sliding across the screen.
+sliding across the screen. A point outside `bounds` (set by the engine: the picture grown by half
+its long side, more than any crop or letterbox reaches) is no body part the camera saw: it counts
+as unobserved, however confident.
 
 Budget: one pass over 17 points in plain Python floats kept in preallocated lists, then one write
 into the output arrays: about 15 microseconds a frame on a desktop core. (Vectorising this with
@@ -50,6 +52,7 @@ class PoseSmoother:
         # filter behaves the same for a lifter near the camera or far from it.
         self.jump_px = math.inf
         self.scale_px = 200.0
+        self.bounds = (-math.inf, -math.inf, math.inf, math.inf)  # x_lo, y_lo, x_hi, y_hi
         n = NUM_KEYPOINTS
         self.pose = np.zeros((n, 3), np.float32)  # smoothed x, y and the last good score
         self.valid = np.zeros(n, bool)  # a recent good observation backs this point
@@ -90,13 +93,14 @@ class PoseSmoother:
         # alpha = 1 / (1 + 1 / (2 pi cutoff dt)) = c / (1 + c) with c = 2 pi dt (min_cutoff + beta speed)
         c_min, c_speed = TWO_PI * dt * self.min_cutoff_hz, TWO_PI * dt * self.beta / self.scale_px
         min_score, hold, jump = self.min_score, self.hold_s, self.jump_px
+        x_lo, y_lo, x_hi, y_hi = self.bounds
         xs, ys, dxs, dys = self._x, self._y, self._dx, self._dy
         valid, scores, last_good = self._valid, self._score, self._last_good_t
         isfinite, hypot = math.isfinite, math.hypot
 
         for i, (x, y, s) in enumerate(keypoints.tolist()):
             # A NaN score compares False; x + y is not finite if either is not.
-            if s >= min_score and isfinite(x + y):
+            if s >= min_score and isfinite(x + y) and x_lo <= x <= x_hi and y_lo <= y <= y_hi:
                 if not valid[i] or hypot(x - xs[i], y - ys[i]) > jump:
                     xs[i], ys[i], dxs[i], dys[i] = x, y, 0.0, 0.0
                 else:

@@ -538,3 +538,24 @@ def test_plumb_lines_lean_with_the_configured_roll(display: Display, mirror: boo
     plain, _ = draw(display, Scene(flow=flow, frame=picture, mirror=mirror))
     rect = display.screens.camera_rect
     assert not yellow(plain, view.x(FRAME[0] / 5), rect.centery)
+
+
+def test_lines_are_clipped_to_the_screen_so_a_wild_point_costs_nothing(display: Display) -> None:
+    c = display.canvas
+    w, h = c.width, c.height
+    assert c.visible_part((-w, h / 2), (2 * w, h / 2), 0.0) == pytest.approx((1 / 3, 2 / 3))
+    assert c.visible_part((-10.0, -10.0), (-5.0, h + 10.0), 2.0) is None  # beside the screen
+    assert c.visible_part((0.0, math.nan), (10.0, 10.0), 0.0) is None
+    # A diagonal from a million pixels away (drawn whole, the software renderer would turn a
+    # 10^6-pixel line in memory): the part on screen is drawn, dashed or solid.
+    far = (-1.0e6, -1.0e6 * h / w)
+    for draw_line in (
+        lambda: c.line(far, (w / 2, h / 2), 12, (255, 0, 0)),
+        lambda: c.dashed(far, (w / 2, h / 2), 12, 40, (255, 0, 0)),
+    ):
+        c.clear()
+        draw_line()
+        display.present()
+        shot = c.snapshot()
+        on_line = [color_at(shot, w * f, h * f)[0] for f in np.linspace(0.02, 0.48, 24)]
+        assert max(on_line) > 200 and color_at(shot, w * 0.75, h * 0.75) == (0, 0, 0)

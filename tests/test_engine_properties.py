@@ -1,12 +1,11 @@
 """Garbage in never raises, and never produces a fault or a cue from low-confidence points."""
 
-import math
-
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from kiosk.body import BodyPart
 from kiosk.drills import DRILLS
 from kiosk.engine import HingeEngine
 from kiosk.metrics import MAX_ROLL_DEG, Setup
@@ -61,23 +60,48 @@ def test_low_confidence_points_never_make_a_rep_fault_or_cue(frames, score):
         assert r.rep is None and r.cue is None and r.speak is None and r.reps == 0
 
 
-def test_a_real_set_with_its_form_points_unconfident_gives_no_faults():
-    """The body is seen, but ears/shoulders/hips are below the threshold: no form verdicts."""
+def test_a_rounded_set_with_its_ears_unconfident_counts_but_gives_no_faults():
+    """Ears below the threshold: the reps still count (shoulders and feet are seen), but the
+    alignment they would need is never guessed, so none is faulted."""
+    perf = perform(reps=tuple(RepSpec(fault="rounded_back") for _ in range(4)), seed=4)
+    engine = HingeEngine("hinge", min_score=0.3, frame_size=perf.track.frame_size)
+    reps = []
+    for kp, t in zip(perf.track.keypoints, perf.track.t, strict=True):
+        kp = kp.copy()
+        kp[[BodyPart.LEFT_EAR, BodyPart.RIGHT_EAR], 2] = 0.1
+        r = engine.step(kp, t)
+        assert r.cue is None or r.cue.kind != "form"
+        if r.rep is not None:
+            reps.append(r.rep)
+    assert len(reps) == 4 and not any(rep.faults for rep in reps)
+
+
+def test_a_set_with_its_hips_unconfident_is_not_counted_and_asks_for_the_body():
     perf = perform(reps=tuple(RepSpec(fault="rounded_back") for _ in range(4)), seed=4)
     engine = HingeEngine("hinge", min_score=0.3, frame_size=perf.track.frame_size)
     for kp, t in zip(perf.track.keypoints, perf.track.t, strict=True):
         kp = kp.copy()
-        kp[[3, 4, 5, 6, 11, 12], 2] = 0.1
+        kp[[BodyPart.LEFT_HIP, BodyPart.RIGHT_HIP], 2] = 0.1
         r = engine.step(kp, t)
-        assert r.cue is None or r.cue.kind == "placement"
-        assert r.rep is None or not r.rep.faults
+        assert r.rep is None and (r.cue is None or r.cue.kind == "placement")
+    assert r.cue is not None and r.cue.id == "step_back"
 
 
-def test_out_of_frame_points_are_harmless():
+def test_confident_points_far_outside_the_picture_count_as_unseen():
+    """Feet reported thousands of pixels outside the frame (a broken model, a bad track): they are
+    never used, so nothing is counted or judged and the lifter is asked to come into view."""
     perf = perform(reps=(RepSpec(),) * 3, seed=1)
     engine = HingeEngine("hinge", frame_size=perf.track.frame_size)
+    feet = [BodyPart.LEFT_ANKLE, BodyPart.RIGHT_ANKLE]
     for kp, t in zip(perf.track.keypoints, perf.track.t, strict=True):
         kp = kp.copy()
-        kp[15:, :2] = (-5000.0, 9000.0)
+        kp[feet, :2] = (-5000.0, 9000.0)
         r = engine.step(kp, t)
-        assert math.isfinite(r.depth)
+        assert not r.valid[feet].any() and -0.1 <= r.depth <= 2.0  # a deep hinge reads ~1.5
+        assert r.rep is None and (r.cue is None or r.cue.kind == "placement")
+    assert r.cue is not None and r.cue.id == "step_back"
+    # Just outside the picture (a foot past the bottom edge, inside the crop) still counts as seen.
+    w, h = perf.track.frame_size
+    kp = perf.track.keypoints[-1].copy()
+    kp[BodyPart.LEFT_ANKLE, :2] = (w * 0.5, h * 1.2)
+    assert engine.step(kp, perf.track.t[-1] + 0.04).valid[BodyPart.LEFT_ANKLE]

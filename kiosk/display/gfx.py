@@ -206,10 +206,45 @@ class Canvas:
         d = 2.0 * radius
         tex.draw(dstrect=(center[0] - radius, center[1] - radius, d, d))
 
+    def visible_part(
+        self, p0: Sequence[float], p1: Sequence[float], pad: float
+    ) -> tuple[float, float] | None:
+        """The part of segment p0-p1 inside the canvas grown by `pad`, as parameters (t0, t1) along
+        it (Liang-Barsky); None when none of it is, or a coordinate is not finite. Lines are clipped
+        before drawing because the software renderer turns a whole rotated line in memory: a point
+        far off screen (a wild keypoint) would cost length squared pixels, gigabytes."""
+        x0, y0 = p0[0], p0[1]
+        dx, dy = p1[0] - x0, p1[1] - y0
+        if not math.isfinite(x0 + y0 + dx + dy):
+            return None
+        t0, t1 = 0.0, 1.0
+        for p, q in (
+            (-dx, x0 + pad),
+            (dx, self.width + pad - x0),
+            (-dy, y0 + pad),
+            (dy, self.height + pad - y0),
+        ):
+            if p == 0.0:
+                if q < 0.0:
+                    return None
+            elif p < 0.0:
+                t0 = max(t0, q / p)
+            else:
+                t1 = min(t1, q / p)
+        return (t0, t1) if t0 < t1 else None
+
     def line(
         self, p0: Sequence[float], p1: Sequence[float], width: float, color: Color, alpha: int = 255
     ) -> None:
-        """A thick anti-aliased line with square ends (add `disc`s for round ones)."""
+        """A thick anti-aliased line with square ends (add `disc`s for round ones), clipped to the
+        canvas."""
+        part = self.visible_part(p0, p1, width)
+        if part is None:
+            return
+        t0, t1 = part
+        if t0 > 0.0 or t1 < 1.0:
+            x0, y0, ex, ey = p0[0], p0[1], p1[0] - p0[0], p1[1] - p0[1]
+            p0, p1 = (x0 + ex * t0, y0 + ey * t0), (x0 + ex * t1, y0 + ey * t1)
         dx, dy = p1[0] - p0[0], p1[1] - p0[1]
         length = math.hypot(dx, dy)
         if length < 0.5:
@@ -247,12 +282,18 @@ class Canvas:
         color: Color,
         alpha: int = 255,
     ) -> None:
+        part = self.visible_part(p0, p1, width)
+        if part is None:
+            return
         dx, dy = p1[0] - p0[0], p1[1] - p0[1]
         length = math.hypot(dx, dy)
         if length < 1.0:
             return
         ux, uy = dx / length, dy / length
-        pos = 0.0
+        # Only the dashes on screen; they keep their places along the whole line as it moves.
+        period = 2.0 * dash
+        pos = math.floor(part[0] * length / period) * period
+        length *= part[1]
         while pos < length:
             end = min(length, pos + dash)
             self.line(
