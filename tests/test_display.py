@@ -110,11 +110,16 @@ def test_dowel_line_is_orange_at_a_rounded_back_and_sits_on_the_body(display: Di
     rect = display.screens.camera_rect
     scale = rect.w / FRAME[0]
     chain = CHAINS[snap.side]
+
+    def on_screen(x: float, y: float) -> tuple[float, float]:
+        return rect.x + ((FRAME[0] - x) if mirror else x) * scale, rect.y + y * scale
+
     for part in (chain.ear, chain.shoulder, chain.hip):
-        x, y = float(snap.pose[part, 0]), float(snap.pose[part, 1])
-        sx = rect.x + ((FRAME[0] - x) if mirror else x) * scale
-        sy = rect.y + y * scale
+        sx, sy = on_screen(float(snap.pose[part, 0]), float(snap.pose[part, 1]))
         assert color_at(surface, sx, sy) == th.BAD, f"{part} at {(sx, sy)}"
+    for a, b in ((chain.ear, chain.shoulder), (chain.shoulder, chain.hip)):  # the line between
+        sx, sy = on_screen(*((snap.pose[a, :2] + snap.pose[b, :2]) / 2.0))
+        assert color_at(surface, sx, sy) == th.BAD, f"between {a} and {b} at {(sx, sy)}"
     # The cue names the fault in words, in the banner.
     cue = CUES["rounded_back"].text
     banner = display.layout.cue
@@ -131,6 +136,9 @@ def test_dowel_line_is_blue_on_a_flat_back(display: Display) -> None:
     chain = CHAINS[snap.side]
     for part in (chain.ear, chain.shoulder, chain.hip):
         assert color_at(surface, *view.point(snap.pose, part)) == th.GOOD
+    for a, b in ((chain.ear, chain.shoulder), (chain.shoulder, chain.hip)):  # the line between
+        (ax, ay), (bx, by) = view.point(snap.pose, a), view.point(snap.pose, b)
+        assert color_at(surface, (ax + bx) / 2, (ay + by) / 2) == th.GOOD
 
 
 @pytest.mark.parametrize("display", SIZES, indirect=True)
@@ -327,25 +335,48 @@ def test_configuration_and_history_problems_are_shown(display: Display) -> None:
     assert "Check settings" in texts(recorded)  # while someone trains: a badge, not the list
 
 
-def test_a_portrait_layout_on_a_landscape_screen_is_turned() -> None:
+def _marked(d: Display) -> None:
+    """Make `d` draw a red band along the top of its screens and a blue one along the bottom."""
+    c = d.canvas
+    w, h = d.size
+
+    def marks(scene: Scene) -> None:
+        c.clear()
+        c.rect((0, 0, w, h // 10), (255, 0, 0))
+        c.rect((0, h - h // 10, w, h // 10), (0, 0, 255))
+
+    d.screens.draw = marks  # type: ignore[method-assign]
+
+
+def test_a_portrait_layout_on_a_landscape_screen_is_turned_a_quarter_clockwise() -> None:
     d = open_display((1280, 720), fullscreen=False, orientation="portrait")
     try:
         assert d.turned and d.size == (720, 1280) and d.layout.portrait
-        idle, _, _ = _states()[Screen.ATTRACT]
-        d.draw(Scene(flow=idle))
+        _marked(d)
+        d.draw(Scene(flow=Flow(FlowSettings(), RecordingPort())))
         d.present()
         shot = d.canvas.snapshot()
         assert shot.get_size() == (1280, 720)  # the window, holding the turned picture
+        # Turned clockwise, the portrait screen's top is on the window's right.
+        assert color_at(shot, 1280 - 20, 360) == (255, 0, 0)
+        assert color_at(shot, 20, 360) == (0, 0, 255)
     finally:
         d.close()
 
 
-def test_screenshots_are_upright_pngs(tmp_path, display: Display) -> None:
-    idle, _, _ = _states()[Screen.ATTRACT]
-    display.draw(Scene(flow=idle))
-    path = display.screenshot(tmp_path / "attract.png")
-    image = pygame.image.load(str(path))
-    assert image.get_size() == display.size
+@pytest.mark.parametrize("orientation", ["landscape", "portrait"])
+def test_screenshots_are_upright_pngs(tmp_path, orientation: str) -> None:
+    d = open_display((1280, 720), fullscreen=False, orientation=orientation)
+    try:
+        _marked(d)
+        d.draw(Scene(flow=Flow(FlowSettings(), RecordingPort())))
+        d.present()  # as the app does before it saves a screenshot
+        image = pygame.image.load(str(d.screenshot(tmp_path / "marked.png")))
+        w, h = d.size
+        assert image.get_size() == (w, h) == ((720, 1280) if orientation == "portrait" else (1280, 720))
+        assert color_at(image, w / 2, 10) == (255, 0, 0) and color_at(image, w / 2, h - 10) == (0, 0, 255)
+    finally:
+        d.close()
 
 
 def test_good_and_bad_are_told_apart_without_red_green() -> None:
@@ -358,12 +389,38 @@ def test_good_and_bad_are_told_apart_without_red_green() -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="finds SDL through /proc (Linux)")
-def test_present_goes_through_sdl_without_the_gil(display: Display) -> None:
+def test_present_goes_through_sdl_without_the_gil(display: Display, monkeypatch: pytest.MonkeyPatch) -> None:
     # pygame's own present holds the GIL while SDL draws (software) or waits for vsync (GPU).
-    assert display._present is not display.renderer.present
+    import ctypes
+
+    import kiosk.display as display_module
+
+    sdl = display_module._sdl_library()
+    assert isinstance(sdl, ctypes.CDLL) and not isinstance(sdl, ctypes.PyDLL)  # CDLL calls drop the GIL
+    assert display_module._present_without_gil(display.window) is not None
     display.draw(Scene(flow=Flow(FlowSettings(), RecordingPort())))
     display.present()
     display.present()  # twice: the ctypes call leaves the renderer usable
+
+    class Call:
+        def __init__(self, result: object = None) -> None:
+            self.result, self.args = result, []
+
+        def __call__(self, *args: object) -> object:
+            self.args.append(args)
+            return self.result
+
+    class FakeSDL:  # records what the display asks of SDL
+        SDL_GetWindowFromID, SDL_GetRenderer, SDL_RenderPresent = Call(11), Call(22), Call()
+
+    monkeypatch.setattr(display_module, "_sdl_library", FakeSDL)
+    d = open_display((320, 240), fullscreen=False)
+    try:
+        d.present()
+        assert FakeSDL.SDL_GetWindowFromID.args == [(d.window.id,)]
+        assert FakeSDL.SDL_GetRenderer.args == [(11,)] and FakeSDL.SDL_RenderPresent.args == [(22,)]
+    finally:
+        d.close()
 
 
 @pytest.mark.parametrize("mirror", [False, True])
