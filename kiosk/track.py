@@ -114,6 +114,8 @@ def _load_npz(p: Path) -> PoseTrack:
         raise InputError(f"{p}: 'keypoints' and 't' must be numeric arrays")
     if fs.shape != (2,) or not np.issubdtype(fs.dtype, np.number):
         raise InputError(f"{p}: 'frame_size' has shape {fs.shape}, expected (2,) = (width, height)")
+    if not (np.isfinite(fs).all() and (fs >= 1).all() and (fs < 1e6).all()):
+        raise InputError(f"{p}: 'frame_size' is {fs.tolist()}, expected the picture's width and height in pixels")
     return PoseTrack(kp.astype(np.float32), t.astype(np.float64), (int(fs[0]), int(fs[1])), str(p))
 
 
@@ -123,9 +125,11 @@ def _load_json(p: Path) -> PoseTrack:
         with opener(p, "rt", encoding="utf-8") as f:
             doc = json.load(f)
         frames = doc["frames"]
-        meta = doc.get("metadata", {})
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        meta = doc.get("metadata") or {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
         raise InputError(f"{p}: not a readable posetrack JSON ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(frames, list) or not isinstance(meta, dict):
+        raise InputError(f"{p}: not a posetrack JSON ('frames' must be a list and 'metadata' an object)")
     n = len(frames)
     kp = np.zeros((n, NUM_KEYPOINTS, 3), np.float32)
     t = np.zeros(n, np.float64)
@@ -140,9 +144,10 @@ def _load_json(p: Path) -> PoseTrack:
                     kp[i, j] = (k["x"], k["y"], score if score is not None else 0.0)
         width = int(meta.get("videoWidth") or 0)
         height = int(meta.get("videoHeight") or 0)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise InputError(f"{p}: malformed posetrack frame ({exc.__class__.__name__}: {exc})") from None
     if width <= 0 or height <= 0:
-        width = max(1, math.ceil(float(kp[..., 0].max(initial=1.0))))
-        height = max(1, math.ceil(float(kp[..., 1].max(initial=1.0))))
+        seen = kp[..., :2][np.isfinite(kp[..., :2]).all(axis=-1)]
+        width = max(1, math.ceil(float(seen[:, 0].max(initial=1.0))))
+        height = max(1, math.ceil(float(seen[:, 1].max(initial=1.0))))
     return PoseTrack(kp, t, (width, height), str(p))

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 
@@ -10,8 +11,10 @@ import pytest
 
 from kiosk.analyze import REP_KEYS
 from kiosk.body import BodyPart
+from kiosk.errors import InputError
 from kiosk.performer import perform
 from kiosk.reps import FAULTS
+from kiosk.track import load_track
 from tests.helpers import performed, rolled
 
 
@@ -94,6 +97,32 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, track_file, case, expect):
     assert out.stdout == ""
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and expect in lines[0] and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    "content, expect",
+    [
+        ('{"frames": 5}', "'frames' must be a list"),
+        ('{"frames": [], "metadata": 5}', "'metadata' an object"),
+        ("[1, 2]", "not a readable posetrack JSON"),
+        ('{"frames": [{"videoTime": 0, "keypoints": [[1, 2]]}]}', "malformed posetrack frame"),
+        ('{"frames": [{"videoTime": 0, "keypoints": []}], "metadata": {"videoWidth": 1e400}}', "malformed"),
+        ('{"frames": [{"videoTime": 0, "keypoints": [{"name": "nose", "x": 1e400, "y": 1}]}]}', "infinite"),
+    ],
+)
+def test_a_malformed_posetrack_json_is_named_not_a_traceback(tmp_path, content, expect):
+    path = tmp_path / "bad.posetrack.json"
+    path.write_text(content)
+    with pytest.raises(InputError, match=re.escape(expect)):
+        load_track(path)
+
+
+@pytest.mark.parametrize("size", [[np.nan, 5], [np.inf, 480], [0, 480], [640.0, -1.0]])
+def test_an_npz_track_with_an_impossible_frame_size_is_refused(tmp_path, size):
+    kp = np.zeros((4, 17, 3), np.float32)
+    path = _write(tmp_path / "size.npz", keypoints=kp, t=np.arange(4) / 30, frame_size=np.array(size))
+    with pytest.raises(InputError, match="frame_size"):
+        load_track(path)
 
 
 def test_camera_roll_levels_a_rolled_recording(tmp_path):
