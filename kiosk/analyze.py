@@ -265,21 +265,43 @@ def judge_track(
     return chosen, found
 
 
+def output_path(value: str, suffixes: tuple[str, ...], option: str) -> Path:
+    """`value` as a file `option` can write: a known suffix, in a folder that exists. Checked before
+    any slow work, so a typo costs nothing."""
+    p = Path(value)
+    if p.suffix.lower() not in suffixes:
+        raise InputError(f"{option} {value}: the file name must end in {' or '.join(suffixes)}")
+    if p.is_dir():
+        raise InputError(f"{option} {value}: that is a folder; give a file name")
+    if not p.parent.is_dir():
+        raise InputError(f"{option} {value}: the folder {p.parent} does not exist; create it first")
+    return p
+
+
 def main(args: argparse.Namespace) -> int:
     if args.drill != AUTO_DRILL:
         get_drill(args.drill)  # validate before any slow work
+    save_to = output_path(args.save_track, (".npz",), "--save-track") if args.save_track else None
+    videos = (".mp4", ".mkv", ".mov")
+    annotate_to = output_path(args.annotate, videos, "--annotate") if args.annotate else None
     track = load_input(args.input, args)
-    if args.save_track:
-        track.save(args.save_track)
-        print(f"pose track written to {args.save_track}", file=sys.stderr)
+    if save_to is not None:
+        try:
+            track.save(save_to)
+        except OSError as exc:
+            raise InputError(f"--save-track {save_to}: cannot write it ({exc.strerror or exc})") from None
+        print(f"pose track written to {save_to}", file=sys.stderr)
     setup = Setup(args.wall_distance_in, args.user_height_cm or None, args.camera_roll)
     drill, found = judge_track(track, args.drill, setup=setup)
     doc = report(track, drill, found.reps, found.side)
-    if args.annotate:
+    if annotate_to is not None:
         from kiosk.annotate import annotate_video
 
-        annotate_video(args.input, track, args.annotate, drill, setup=setup)
-        print(f"annotated video written to {args.annotate}", file=sys.stderr)
+        try:
+            annotate_video(args.input, track, annotate_to, drill, setup=setup)
+        except OSError as exc:
+            raise InputError(f"--annotate {annotate_to}: cannot write it ({exc.strerror or exc})") from None
+        print(f"annotated video written to {annotate_to}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(doc) + "\n")
     else:

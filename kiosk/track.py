@@ -115,7 +115,7 @@ def _load_npz(p: Path) -> PoseTrack:
     if fs.shape != (2,) or not np.issubdtype(fs.dtype, np.number):
         raise InputError(f"{p}: 'frame_size' has shape {fs.shape}, expected (2,) = (width, height)")
     if not (np.isfinite(fs).all() and (fs >= 1).all() and (fs < 1e6).all()):
-        raise InputError(f"{p}: 'frame_size' is {fs.tolist()}, expected the picture's width and height in pixels")
+        raise InputError(f"{p}: 'frame_size' is {fs.tolist()}, expected (width, height) in pixels")
     return PoseTrack(kp.astype(np.float32), t.astype(np.float64), (int(fs[0]), int(fs[1])), str(p))
 
 

@@ -75,6 +75,9 @@ def _write(path, **arrays):
         ("not-npz", "not an .npz"),
         ("no-t", "missing array"),
         ("drill", "unknown drill"),
+        ("save-folder", "does not exist"),
+        ("save-suffix", "must end in .npz"),
+        ("annotate-suffix", "must end in .mp4"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, track_file, case, expect):
@@ -87,6 +90,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, track_file, case, expect):
         "nan": [_write(tmp_path / "n.npz", keypoints=np.where(kp == 0, np.nan, kp), t=t, frame_size=size)],
         "no-t": [_write(tmp_path / "t.npz", keypoints=kp, frame_size=size)],
         "drill": [str(track_file), "--drill", "deadlift-ish"],
+        "save-folder": [str(track_file), "--save-track", str(tmp_path / "no" / "such" / "x.npz")],
+        "save-suffix": [str(track_file), "--save-track", str(tmp_path)],
+        "annotate-suffix": [str(track_file), "--annotate", str(tmp_path / "out.txt")],
     }.get(case)
     if case == "not-npz":
         bad = tmp_path / "x.npz"
