@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import queue
+import shutil
 import sqlite3
 import sys
 import threading
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 SYSTEM_STATE_DIR = Path("/var/lib/hinge-kiosk")
 DB_NAME = "sessions.db"
 BUSY_TIMEOUT_MS = 5000
+FULL_BELOW_BYTES = 1 << 20  # free space under which an I/O error is read as a full disk
 RETRY_S = 30.0  # writes kept after a failure that may pass are tried again this often
 MAX_BACKLOG = 10_000  # ... up to this many (days of reps); beyond it the oldest are given up
 DAY_S = 86400.0
@@ -218,9 +220,11 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
     name = getattr(exc, "sqlite_errorname", "")
     text = str(exc)
     retry = True  # unless the file itself is damaged or the failure is not understood
+    io_error = name.startswith("SQLITE_IOERR") or "disk I/O error" in text
     if path.is_dir():  # SQLite calls this an I/O error, which would send people to their SD card
         fix, retry = "that is a folder, not a history file: give store.path (or --db) a file name", False
-    elif name.startswith("SQLITE_FULL") or "disk is full" in text:
+    elif name.startswith("SQLITE_FULL") or "disk is full" in text or (io_error and _full(path.parent)):
+        # A full disk can also surface as an I/O error (SQLite failing to size its -shm file).
         fix = "the disk is full: free space on the SD card (see `df -h`)"
     elif name.startswith("SQLITE_READONLY") or "readonly" in text or "Read-only" in text:
         fix = (
@@ -240,11 +244,30 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
         )
     elif name.startswith("SQLITE_BUSY") or "locked" in text:
         fix = "another process holds it locked: stop the other hinge-kiosk (`systemctl status hinge-kiosk`)"
-    elif name.startswith("SQLITE_IOERR") or "disk I/O error" in text:
+    elif io_error:
         fix = "the card could not be read or written: check it (`dmesg`), and replace it if errors repeat"
     else:
         fix, retry = "see the error above", False
     return StoreError(f"session history {path}: {text}; {fix}", retry=retry)
+
+
+def _full(folder: Path) -> bool:
+    """Whether the file system holding `folder` is (all but) out of space."""
+    try:
+        return shutil.disk_usage(folder).free < FULL_BELOW_BYTES
+    except OSError:
+        return False
+
+
+def _fault_names(text: object) -> set[str]:
+    """The fault names of one stored rep: a JSON list of strings. A row damaged in place (a disk
+    error inside a page SQLite still reads, a hand edit) gives none rather than failing the history
+    screen and `hinge-kiosk history` over one rep."""
+    try:
+        names = json.loads(text) if isinstance(text, str | bytes) else None
+    except ValueError:
+        return set()
+    return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
 
 
 def resolve_db_path(configured: str = "") -> Path:
@@ -594,7 +617,7 @@ class SessionStore:
                 for set_id, text in conn.execute(
                     f"SELECT set_id, faults FROM reps WHERE set_id IN ({marks})", [row[0] for row in rows]
                 ):
-                    faults[set_id].update(set(json.loads(text)))
+                    faults[set_id].update(_fault_names(text))
             return [
                 SetSummary(
                     *row[:13], faults=tuple(sorted(faults[row[0]].items(), key=lambda kv: (-kv[1], kv[0])))

@@ -10,6 +10,7 @@ import stat
 import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -256,16 +257,34 @@ def test_error_messages_say_what_to_do(error: BaseException, fix: str) -> None:
     assert fix in message
 
 
-@pytest.mark.skipif(
-    not hasattr(storemod.os, "geteuid") or storemod.os.geteuid() == 0, reason="root ignores modes"
-)
-def test_read_only_folder(tmp_path: Path) -> None:
+def test_an_io_error_on_a_full_disk_says_the_disk_is_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With no room for its -shm file at start-up, SQLite reports an I/O error, not SQLITE_FULL.
+    error = sqlite3.OperationalError("disk I/O error")
+    error.sqlite_errorname = "SQLITE_IOERR_SHMSIZE"
+    where = Path("/var/lib/hinge-kiosk/sessions.db")
+    monkeypatch.setattr(storemod.shutil, "disk_usage", lambda _: SimpleNamespace(free=4096))
+    assert "the disk is full" in str(storemod._explain(error, where))
+    monkeypatch.setattr(storemod.shutil, "disk_usage", lambda _: SimpleNamespace(free=7 << 30))
+    assert "the card could not be read or written" in str(storemod._explain(error, where))
+
+
+def test_read_only_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o500)
+    if storemod.os.geteuid() == 0:  # root ignores modes (CI may run as root): the kernel's answer, faked
+        real_open = storemod.os.open
+
+        def refused(path, *args, **kwargs):
+            if str(path).startswith(str(folder)):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(storemod.os, "open", refused)
     try:
-        with pytest.raises(StoreError, match=re.escape(str(folder))):
+        with pytest.raises(StoreError, match=re.escape(str(folder))) as caught:
             SessionStore(folder / "sessions.db")
+        assert "writable" in str(caught.value)
     finally:
         folder.chmod(0o700)
 
@@ -315,6 +334,22 @@ def test_a_rep_not_judged_is_kept_without_a_score(db: Path) -> None:
         (summary,) = s.today(NOON + 20, TZ)
     assert summary.reps == 2
     assert (summary.mean_score, summary.best_score) == (70.0, 70.0)
+
+
+def test_a_rep_damaged_in_place_loses_its_fault_names_not_the_history(db: Path) -> None:
+    with SessionStore(db) as s:
+        session = s.open_session("hinge", NOON)
+        set_id = s.open_set(session, "hinge", 3, NOON)
+        for i, faults in enumerate((("rounded_back",), ("squatting",), ("rounded_back",))):
+            s.add_rep(set_id, rep(i + 1, 70, faults), NOON + 5 * (i + 1))
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE reps SET faults = 'not json' WHERE idx = 2")
+    conn.execute("UPDATE reps SET faults = '{\"a\": 1}' WHERE idx = 3")
+    conn.commit()
+    conn.close()
+    with SessionStore(db, readonly=True) as s:
+        (summary,) = s.today(NOON + 20, TZ)
+    assert summary.reps == 3 and summary.faults == (("rounded_back", 1),)
 
 
 def test_recent_sets_and_limit(db: Path) -> None:
