@@ -14,6 +14,7 @@ looked for in the same way, and SDL's news of a device added makes the player lo
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections import deque
@@ -32,6 +33,18 @@ RETRY_MAX_S = 600.0  # ... up to this
 # device this soon after our own try is that echo, not a device plugged in (acting on it would try
 # again every frame while a listed device cannot open, as a switched-off screen's HDMI audio can).
 ECHO_S = 5.0
+
+
+REPAIR = "Reinstall hinge-kiosk, or render the cues again with tools/render-cues.py."
+
+
+def _listed_cues(cue_dir: Path) -> list[str]:
+    """The cue ids the renderer wrote (`index.json` beside the WAVs); none when it is unreadable."""
+    try:
+        listed = json.loads((cue_dir / "index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [str(cue) for cue in listed] if isinstance(listed, dict) else []
 
 
 class CuePlayer:
@@ -102,13 +115,19 @@ class CuePlayer:
             try:
                 sound = mixer.Sound(str(path))
             except Exception as exc:
-                log.warning("audio: cannot load %s (%s); that cue stays silent", path.name, exc)
+                log.warning("audio: cannot load %s (%s); that cue stays silent. %s", path.name, exc, REPAIR)
                 continue
             sound.set_volume(max(0.0, min(1.0, volume)))
             self._sounds[path.stem] = sound
         if not self._sounds:
             self.silent_reason = f"no cue sounds in {cue_dir}"
-            log.warning("audio: no cue WAVs in %s (run tools/render-cues.py); running silent", cue_dir)
+            log.warning("audio: no cue WAVs in %s; running silent. %s", cue_dir, REPAIR)
+            return True
+        missing = sorted(f"{cue}.wav" for cue in _listed_cues(cue_dir) if cue not in self._sounds)
+        if missing:
+            log.warning(
+                "audio: %s missing from %s; those cues stay silent. %s", ", ".join(missing), cue_dir, REPAIR
+            )
         return True
 
     @property

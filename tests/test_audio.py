@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import wave
 
 import pytest
@@ -126,6 +127,19 @@ def test_no_audio_device_is_silence_with_a_log_line(caplog: pytest.LogCaptureFix
     assert any("running silent" in r.message for r in caplog.records)
     player.say("go", 0.0)  # no crash
     player.update(1.0)
+    player.close()
+
+
+def test_a_missing_cue_file_is_named_with_the_fix(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    cues = tmp_path / "cues"
+    shutil.copytree(CUE_DIR, cues)
+    (cues / "rounded_back.wav").unlink()
+    with caplog.at_level(logging.WARNING, logger="kiosk.audio"):
+        player = CuePlayer(mixer=FakeMixer(), cue_dir=cues)
+    (warning,) = [r.message for r in caplog.records]
+    assert "rounded_back.wav missing" in warning and "tools/render-cues.py" in warning
+    assert not player.silent  # every other cue still plays
+    player.say("good_rep", 0.0)
     player.close()
 
 
