@@ -898,8 +898,8 @@ def build(
     cfg = loaded.config
     for problem in loaded.problems:
         log.warning("config: %s", problem)
-    if args.seconds is not None and args.seconds <= 0:
-        raise InputError("--seconds must be positive")
+    if args.seconds is not None and not 0 < args.seconds < math.inf:  # NaN fails too
+        raise InputError(f"--seconds {args.seconds}: must be a positive number of seconds")
 
     display, headless = _open_display(cfg)
     try:  # the window is closed on the way out of anything that fails before the app owns it

@@ -20,6 +20,7 @@ import pytest
 from kiosk import app as kiosk_app
 from kiosk.cli import build_parser, main
 from kiosk.config import load_config
+from kiosk.errors import InputError
 from kiosk.flow import Screen
 from kiosk.sources import Frame, FrameSource, SourceError, SourceHung
 from kiosk.store import SessionStore
@@ -269,9 +270,10 @@ def test_bad_configuration_keeps_the_kiosk_running(tmp_path: Path) -> None:
             tmp.cleanup()
 
 
-def test_seconds_must_be_positive() -> None:
-    with pytest.raises(Exception, match="--seconds"):
-        kiosk_app.build(args("--demo", "--windowed", "640x360", "--seconds", "0"))
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf"])
+def test_seconds_must_be_positive(seconds: str) -> None:
+    with pytest.raises(InputError, match="--seconds"):
+        kiosk_app.build(args("--demo", "--windowed", "640x360", "--seconds", seconds))
 
 
 def test_the_demo_gives_way_when_a_camera_appears() -> None:
