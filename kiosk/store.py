@@ -242,12 +242,18 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
             f"cannot create or open it: check that {path.parent} exists and is writable by the kiosk's "
             "user, or set store.path in the site config"
         )
+    elif "no such table" in text or "no such column" in text:
+        fix = (
+            f"it is not a Hinge Mirror history (another program's database?): point store.path elsewhere, "
+            f"or move it aside (`sudo mv {path} {path}.other`) and restart the kiosk"
+        )
+        retry = False
     elif name.startswith("SQLITE_BUSY") or "locked" in text:
         fix = "another process holds it locked: stop the other hinge-kiosk (`systemctl status hinge-kiosk`)"
     elif io_error:
         fix = "the card could not be read or written: check it (`dmesg`), and replace it if errors repeat"
     else:
-        fix, retry = "see the error above", False
+        fix, retry = "an SQLite error this kiosk does not know; the message above is SQLite's own", False
     return StoreError(f"session history {path}: {text}; {fix}", retry=retry)
 
 

@@ -249,6 +249,7 @@ def test_unopenable_path_names_path_and_fix(tmp_path: Path) -> None:
         (OSError(30, "Read-only file system"), "remounted read-only"),
         (sqlite3.DatabaseError("database disk image is malformed"), "move it aside"),
         (sqlite3.OperationalError("database is locked"), "another process holds it locked"),
+        (sqlite3.OperationalError("no such table: sets"), "not a Hinge Mirror history"),
     ],
 )
 def test_error_messages_say_what_to_do(error: BaseException, fix: str) -> None:
