@@ -398,3 +398,17 @@ def test_a_pickup_then_a_set_down_with_no_rep_between_adds_nothing_in_a_later_se
     f.reset(3)
     assert f.offer(_held(1.9, 30.0)) == [] and f.offer(_held(1.8, 36.0)) == []  # up, and down again
     assert f.end() is None and f.bell_down
+
+
+@pytest.mark.parametrize(("step_legs", "counted"), [(0.1, 4), (0.8, 2)])
+def test_a_step_taken_during_a_dip_is_not_a_rep(step_legs: float, counted: int) -> None:
+    """The second and fourth dips carry the feet sideways (`step_legs` leg lengths, over the way
+    down): a step, or someone walking while bending, cancels them; a sway of the feet does not."""
+    perf = performed(None, n=4, stand_s=3.0, frame_size=(1280, 480), height_frac=0.8)
+    leg = 0.5 * 0.8 * 480  # about the thigh and shank of a lifter 80% of the frame high
+    kp, t = perf.track.keypoints, perf.track.t
+    for rep in (perf.truth[1], perf.truth[3]):
+        middle = (rep.start_s + rep.end_s) / 2.0
+        progress = np.clip((t - rep.start_s) / (middle - rep.start_s), 0.0, 1.0)
+        kp[:, :, 0] += (progress * step_legs * leg)[:, None]
+    assert len(reps_of(perf)) == counted
