@@ -71,6 +71,12 @@ SIDE_ON_ENTER, SIDE_ON_LEAVE = 0.26, 0.34
 # One ankle this many leg lengths above the other: that foot is off the floor.
 LIFTED_FOOT_LEGS = 0.2
 
+# Another body. Between two frames a lifter's hips move at most 0.25 leg lengths in every set we
+# have (a swing's hip snap, a lying hip extension); a jump of 0.6 is the single-person model
+# switching to someone else (a passer-by) or back. Once the hips stay within 0.3 of the new place
+# for 3 frames (not a one-frame glitch), the old body's ruler, side and standing height go.
+BODY_JUMP_LEGS, BODY_SETTLE_LEGS, BODY_JUMP_FRAMES = 0.6, 0.3, 3
+
 # Hips within this much of straight count as extended (locked out).
 LOCKOUT_HIP_DEG = 20.0
 
@@ -113,6 +119,7 @@ class FrameMetrics:
         "leg_px",
         "lockout",
         "missing",
+        "new_body",
         "person",
         "ready",
         "shin_angle",
@@ -163,6 +170,7 @@ class FrameMetrics:
         self.depth = NAN
         self.lockout = False
         self.hyperextended = False
+        self.new_body = False  # on the frame the model is found on someone else (see BODY_JUMP_LEGS)
 
     @property
     def hip_angle(self) -> float:
@@ -263,7 +271,37 @@ class MetricsCore:
         self.shin_px = NAN
         self.torso_px = NAN
         self._last_person_t = -math.inf
+        self._hip_x = self._hip_y = NAN
+        self._jump_x = self._jump_y = NAN
+        self._jump_frames = 0
         self.metrics.clear(NAN)
+
+    def _forget_body(self) -> None:
+        """Someone else is in view: their ruler and side are learnt afresh."""
+        self._side = None
+        self._side_ema = self._facing_ema = self._ratio_ema = NAN
+        self._facing = 0
+        self.thigh_px = self.shin_px = self.torso_px = NAN
+
+    def _watch_body(self, x: float, y: float, dt: float) -> bool:
+        """Follow the hips (`x`, `y`); True on the frame they have settled after a jump no body
+        makes (see `BODY_JUMP_LEGS`)."""
+        leg = self.thigh_px + self.shin_px
+        new = False
+        if not leg > 0.0 or dt <= 0.0:  # no ruler yet, or a gap in the frames
+            self._jump_frames = 0
+        elif self._jump_frames:
+            if math.hypot(x - self._jump_x, y - self._jump_y) > BODY_SETTLE_LEGS * leg:
+                self._jump_frames = 0  # a glitch, or not staying: no body standing there
+            else:
+                self._jump_frames += 1
+                new = self._jump_frames >= BODY_JUMP_FRAMES
+                if new:
+                    self._jump_frames = 0
+        elif math.hypot(x - self._hip_x, y - self._hip_y) > BODY_JUMP_LEGS * leg:
+            self._jump_x, self._jump_y, self._jump_frames = x, y, 1
+        self._hip_x, self._hip_y = x, y
+        return new
 
     def _midline(self, xs: Sequence[float], ys: Sequence[float], ws: Sequence[float]) -> None:
         """Confidence-weighted average of each left/right pair, ear to ankle.
@@ -350,6 +388,9 @@ class MetricsCore:
         hx, hy, h_ok = mx[MID_HIP], my[MID_HIP], mok[MID_HIP]
         kx, ky, k_ok = mx[MID_KNEE], my[MID_KNEE], mok[MID_KNEE]
         ax, ay, a_ok = mx[MID_ANKLE], my[MID_ANKLE], mok[MID_ANKLE]
+        if h_ok and self._watch_body(hx, hy, dt):
+            self._forget_body()
+            m.new_body = True
         n_ok = ws[_NOSE] > 0.0
         nx, ny = xs[_NOSE], ys[_NOSE]
         hypot = math.hypot

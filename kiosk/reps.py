@@ -422,6 +422,7 @@ class RepCounter:
         self._lost_since = math.nan
         self._still_lo = self._still_hi = math.nan  # range of the drop since `_still_since`
         self._still_since = math.nan
+        self._tall_since = self._tall_h = math.nan  # standing tall below the standing height (see update)
         self._ankle0 = math.nan
         self._feet_fast_x = self._feet_fast_y = math.nan
         self._feet_slow_x = self._feet_slow_y = math.nan
@@ -454,6 +455,8 @@ class RepCounter:
                 return finished
             dt = 0.0
         self._t = t
+        if m.new_body:  # the model found someone else: their standing height is not this one's
+            self._forget_position("another person came into view")
         self._track_feet(m, dt)
         d = self.drill
 
@@ -483,6 +486,12 @@ class RepCounter:
 
         if self.phase in (Phase.IDLE, Phase.STANDING):
             upright = h >= (UPRIGHT_KNEELING_LEGS if d.kneeling else UPRIGHT_LEGS) * m.leg_px
+            if self._stood_tall(m, h, t) and upright and drop > d.lockout_drop:
+                # Standing tall and still, yet below the standing height learnt: that height was
+                # someone else's (a taller passer-by the model followed) or from before a step back.
+                # Waiting for it to decay would lose the next rep; the posture says where the top is.
+                self._stand_h = h
+                drop = self.drop = 0.0
             if not upright:
                 self.phase = Phase.IDLE
             elif drop <= d.lockout_drop:
@@ -627,6 +636,13 @@ class RepCounter:
         side_view = [row for row in self._rows[: self._n] if row[C_SIDE_RATIO] < JUDGE_SIDE_RATIO]
         top = _robust_max(side_view, C_HIP) if len(side_view) >= MIN_EVIDENCE_FRAMES else math.nan
         return None if math.isnan(top) else top >= degrees
+
+    def _stood_tall(self, m: FrameMetrics, h: float, t: float) -> bool:
+        """Whether the lifter has stood tall (by posture, from the side) and still for `TALL_HOLD_S`."""
+        if not (_standing_tall(m) and abs(h - self._tall_h) <= STILL_DROP * h):  # NaN: not yet
+            self._tall_since, self._tall_h = (t, h) if _standing_tall(m) else (math.nan, math.nan)
+            return False
+        return t - self._tall_since >= TALL_HOLD_S
 
     def _forget_position(self, why: str) -> None:
         """Cancel any rep under way (saying `why`) and learn standing height and feet afresh."""

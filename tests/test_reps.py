@@ -7,7 +7,7 @@ import pytest
 
 from kiosk.analyze import analyze_track
 from kiosk.body import BodyPart
-from kiosk.performer import RepSpec, perform
+from kiosk.performer import Performer, RepSpec, Scenario, perform
 from kiosk.reps import HELD_LONGER_THAN_THE_SET, RepResult, SetUpFilter, split_set_ups
 from tests.helpers import performed, reps_of
 
@@ -412,3 +412,39 @@ def test_a_step_taken_during_a_dip_is_not_a_rep(step_legs: float, counted: int) 
         progress = np.clip((t - rep.start_s) / (middle - rep.start_s), 0.0, 1.0)
         kp[:, :, 0] += (progress * step_legs * leg)[:, None]
     assert len(reps_of(perf)) == counted
+
+
+def _passer_by(perf, start: float, end: float) -> None:
+    """From `start` to `end` the single-person model follows someone else: a taller person walking
+    in front of the lifter (to where the lifter stands, the hardest case: no jump in place)."""
+    walker = Performer(Scenario(reps=(), stand_s=0.0, walk_in_s=3.0, height_frac=0.85, facing=-1, seed=7))
+    for i, t in enumerate(perf.track.t):
+        if start <= t < end:
+            perf.track.keypoints[i] = walker.pose_at(1.0 + (t - start))
+
+
+def test_a_passer_by_followed_between_reps_costs_the_lifter_no_rep() -> None:
+    perf = perform(reps=tuple(RepSpec(rest_s=3.0) for _ in range(4)), stand_s=3.0, seed=4)
+    rest_start = perf.truth[1].end_s
+    assert perf.truth[2].start_s - rest_start >= 2.9
+    _passer_by(perf, rest_start + 0.4, rest_start + 2.4)
+    assert len(reps_of(perf)) == 4
+
+
+def test_a_passer_by_followed_during_a_rep_costs_only_that_rep() -> None:
+    perf = perform(reps=tuple(RepSpec() for _ in range(5)), stand_s=3.0, seed=4)
+    second = perf.truth[1]
+    _passer_by(perf, second.start_s + 0.5, second.start_s + 1.3)
+    counted = reps_of(perf)
+    others = [r for r in perf.truth if r is not second]
+    assert len(counted) == len(others)
+    assert all(abs(c.start_s - r.start_s) < 0.6 for c, r in zip(counted, others, strict=True))
+
+
+def test_when_the_model_comes_back_from_a_passer_by_the_lifter_is_measured_afresh() -> None:
+    # The model follows the passer-by across the start of the third rep and jumps back to the
+    # lifter partway down: the lifter's standing height is learnt anew there, and the rep counts.
+    perf = perform(reps=tuple(RepSpec() for _ in range(5)), stand_s=3.0, seed=4)
+    third = perf.truth[2]
+    _passer_by(perf, third.start_s - 0.2, third.start_s + 0.6)
+    assert len(reps_of(perf)) == 5
