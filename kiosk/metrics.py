@@ -261,15 +261,9 @@ class MetricsCore:
     def reset(self) -> None:
         """Forget the person (someone new may walk in)."""
         self._t = NAN
-        self._side_ema = NAN
         self._side: Side | None = None
-        self._facing_ema = NAN
-        self._facing = 0
-        self._ratio_ema = NAN
+        self._forget_body()
         self._side_on = False
-        self.thigh_px = NAN
-        self.shin_px = NAN
-        self.torso_px = NAN
         self._last_person_t = -math.inf
         self._hip_x = self._hip_y = NAN
         self._jump_x = self._jump_y = NAN
@@ -277,7 +271,7 @@ class MetricsCore:
         self.metrics.clear(NAN)
 
     def _forget_body(self) -> None:
-        """Someone else is in view: their ruler and side are learnt afresh."""
+        """Someone else is (or may be) in view: their ruler and side are learnt afresh."""
         self._side = None
         self._side_ema = self._facing_ema = self._ratio_ema = NAN
         self._facing = 0
@@ -356,10 +350,7 @@ class MetricsCore:
         if not m.person:
             if t - self._last_person_t > 2.0:
                 # Nobody for a while: the next person may be someone else, facing the other way.
-                self._side = None
-                self._side_ema = self._facing_ema = self._ratio_ema = NAN
-                self._facing = 0
-                self.thigh_px = self.shin_px = self.torso_px = NAN
+                self._forget_body()
             m.side, m.facing, m.side_on, m.in_frame, m.ready = self._side, self._facing, False, False, False
             m.missing = "body"
             m.leg_px = self.thigh_px + self.shin_px

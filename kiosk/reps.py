@@ -639,8 +639,9 @@ class RepCounter:
 
     def _stood_tall(self, m: FrameMetrics, h: float, t: float) -> bool:
         """Whether the lifter has stood tall (by posture, from the side) and still for `TALL_HOLD_S`."""
-        if not (_standing_tall(m) and abs(h - self._tall_h) <= STILL_DROP * h):  # NaN: not yet
-            self._tall_since, self._tall_h = (t, h) if _standing_tall(m) else (math.nan, math.nan)
+        tall = _standing_tall(m)
+        if not (tall and abs(h - self._tall_h) <= STILL_DROP * h):  # NaN: not yet
+            self._tall_since, self._tall_h = (t, h) if tall else (math.nan, math.nan)
             return False
         return t - self._tall_since >= TALL_HOLD_S
 
