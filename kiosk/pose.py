@@ -2,10 +2,11 @@
 
 `PoseEstimator` strings the stages together for one stream of frames: pick the crop (`croptrack`),
 resample it into the model input (`preprocess`), run the model (`backends`) and map the keypoints back
-to source pixels. Still images get a second pass: the first, on the whole image, finds the body; the
-second runs on the crop around it, once as is and once mirrored (left and right swapped back), and the
-two are merged. On the peer golden images that merge is what keeps every keypoint inside the tolerance
-across image shifts and both runtimes; a single pass passes or fails by a few pixels of luck.
+to source pixels. A body found on the whole frame (a still image, or the first frame a person is
+seen in a video) gets a second pass on the crop around it. Still images run that crop twice, once as
+is and once mirrored (left and right swapped back), and merge the two. On the peer golden images that
+merge is what keeps every keypoint inside the tolerance across image shifts and both runtimes; a
+single pass passes or fails by a few pixels of luck.
 
 `track_from_media` turns a video file or a still image into a `PoseTrack`.
 """
@@ -139,6 +140,14 @@ class PoseEstimator:
             self.crop = prepared.box
         else:
             pose = self._run(frame, box)
+        if self.crop_tracking and not self._tracker.tracking:
+            # Found on the whole frame, a body far from the camera fills a fraction of the input
+            # and its keypoints are rough (a 1080p picture with the lifter a third of its height
+            # gave shoulders 86 px apart from the side). The first pose seeds the standing height
+            # and the facing, so it gets the crop's second pass, as a still image does.
+            around = crop_for_pose(pose, size, self.crop_params)
+            if around != box:
+                pose = self._run(frame, around)
         self._tracker.update(pose, frame.t)
         return pose
 

@@ -71,6 +71,8 @@ HIPS_NOT_BACK_TRUNK_DEG = 30.0  # ... while the trunk leans this far forward
 MIN_EVIDENCE_FRAMES = 4
 JUDGE_SIDE_RATIO = SIDE_ON_LEAVE  # the side-on test's own exit threshold
 TURN_DROP = 0.03  # the drop must fall this far below its peak to call the bottom
+# Back up through this share of the rep's depth and down again: a top the standing height missed.
+RISEN_SHARE = 0.75
 SETTLE_S = 0.5  # after lockout, watch this long for leaning back before finishing the rep
 MAX_REP_S = 20.0  # a "rep" longer than this was something else
 # Leaving the top to lockout takes at least this long in any real rep; a quicker dip is keypoint
@@ -418,6 +420,7 @@ class RepCounter:
         self._peak_t = math.nan
         self._start_t = math.nan
         self._lockout_t = math.nan
+        self._valley, self._valley_t, self._valley_h = math.inf, math.nan, math.nan  # top of the ascent
         self._last_low_t = math.nan
         self._lost_since = math.nan
         self._still_lo = self._still_hi = math.nan  # range of the drop since `_still_since`
@@ -542,6 +545,7 @@ class RepCounter:
         if self.phase is Phase.DESCENDING:
             if self._peak >= d.rep_min_drop and drop < self._peak - TURN_DROP:
                 self.phase = Phase.ASCENDING
+                self._valley = math.inf
             elif self._peak < d.rep_min_drop and drop < d.start_drop - 0.02:
                 self._cancel(SHALLOW_HINGE if self._hips_bent(SHALLOW_ATTEMPT_HIP_DEG) else TOO_SHALLOW)
                 self.phase = Phase.STANDING
@@ -556,6 +560,22 @@ class RepCounter:
             # away from the camera during the rep. The top is here, at the new standing height.
             self._stand_h = h
             drop = self.drop = 0.0
+        if self.phase is Phase.ASCENDING:
+            if drop < self._valley:
+                self._valley, self._valley_t, self._valley_h = drop, t, h
+            risen = self._valley <= (1.0 - RISEN_SHARE) * self._peak
+            if risen and (drop > self._valley + TURN_DROP or t - self._still_since >= TALL_HOLD_S):
+                # Up through most of the rep's depth, then down again or still, short of the
+                # standing height: that height was read too tall (a rough first pose, a passer-by)
+                # or the lifter stops just short of it. Either way this was the top; from an oblique
+                # view no posture could say so and the rest of the set would be lost.
+                self._lockout_t = self._valley_t
+                self._stand_h = self._valley_h
+                rep = self._finish()
+                drop = self.drop = 1.0 - h / self._stand_h
+                if drop > d.start_drop:
+                    self._begin(m, drop)
+                return rep
         if self.phase is Phase.ASCENDING and drop <= d.lockout_drop:
             if t - self._start_t < MIN_REP_S:
                 self._cancel("too quick to be a rep")

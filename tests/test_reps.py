@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from kiosk.analyze import analyze_track
+from kiosk.analyze import analyze_track, run_engine
 from kiosk.body import BodyPart
 from kiosk.performer import Performer, RepSpec, Scenario, perform
 from kiosk.reps import HELD_LONGER_THAN_THE_SET, RepResult, SetUpFilter, split_set_ups
@@ -448,3 +448,41 @@ def test_when_the_model_comes_back_from_a_passer_by_the_lifter_is_measured_afres
     third = perf.truth[2]
     _passer_by(perf, third.start_s - 0.2, third.start_s + 0.6)
     assert len(reps_of(perf)) == 5
+
+
+@pytest.mark.parametrize("taller", [0.05, 0.1])
+def test_a_first_frame_read_too_tall_costs_no_rep_from_an_oblique_view(taller: float) -> None:
+    # The first frame seeds the standing height. Read taller than the lifter stands (a rough first
+    # pose), each rise stops short of it; from 45 degrees no posture says "standing tall", and 6 or
+    # 7 of the 10 reps were lost until a rep ran past its 20 s limit.
+    perf = performed(None, n=10, yaw_deg=45.0, stand_s=0.3)
+    keypoints = perf.track.keypoints
+    feet_y = keypoints[0, [BodyPart.LEFT_ANKLE, BodyPart.RIGHT_ANKLE], 1].mean()
+    keypoints[0, :, 1] = feet_y - (feet_y - keypoints[0, :, 1]) * (1.0 + taller)
+    reps = reps_of(perf)
+    assert len(reps) == 10
+    for rep, truth in zip(reps, perf.truth, strict=True):
+        assert truth.bottom_s < rep.end_s <= truth.end_s + 0.1
+
+
+@pytest.mark.parametrize("share", [0.3, 0.5])
+def test_a_hitch_on_the_way_up_does_not_split_the_rep(share: float) -> None:
+    # Each rise stalls once `share` of the shoulders' drop is regained, sinks back for 9 frames (a
+    # third of a second), then carries on. Only a rise through three quarters of the rep's depth is
+    # a top; splitting at the hitch would count reps twice.
+    perf = performed(None, n=5)
+    track = perf.track
+    shoulders = track.keypoints[:, [BodyPart.LEFT_SHOULDER, BodyPart.RIGHT_SHOULDER], 1].mean(axis=1)
+    hitch_at = set()
+    for rep in perf.truth:
+        rising = np.flatnonzero((track.t >= rep.bottom_s) & (track.t <= rep.end_s))
+        low, high = shoulders[rising].max(), shoulders[rising].min()  # image y grows downward
+        hitch_at.add(int(rising[np.argmax(shoulders[rising] <= low - share * (low - high))]))
+    order: list[int] = []
+    for i in range(len(track)):
+        order.append(i)
+        if i in hitch_at:
+            order.extend([*range(i - 1, i - 10, -1), *range(i - 8, i + 1)])  # down again, then up
+    hitched = replace(track, keypoints=track.keypoints[order], t=np.arange(len(order)) / track.fps)
+    found, _ = run_engine(hitched)
+    assert len(found) == 5
