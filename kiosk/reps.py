@@ -651,9 +651,16 @@ class RepCounter:
         return d.max_dwell_hands_up_s if hand_height >= HANDS_UP_KNEES else d.max_dwell_s
 
     def _hips_bent(self, degrees: float) -> bool | None:
-        """Whether the buffered movement bent the hips `degrees` or more, seen from the side; None
-        when too few side-on frames were seen to tell (once per movement, not per frame)."""
-        side_view = [row for row in self._rows[: self._n] if row[C_SIDE_RATIO] < JUDGE_SIDE_RATIO]
+        """Whether the buffered movement bent the hips `degrees` or more, seen from the side in its
+        deeper half; None when too few such frames were seen to tell (once per movement, not per
+        frame). From an oblique camera a few frames pass the side-on test by chance; if only frames
+        near the top did, they would reject a full rep."""
+        deep = 0.5 * self._peak
+        side_view = [
+            row
+            for row in self._rows[: self._n]
+            if row[C_SIDE_RATIO] < JUDGE_SIDE_RATIO and row[C_DROP] >= deep
+        ]
         top = _robust_max(side_view, C_HIP) if len(side_view) >= MIN_EVIDENCE_FRAMES else math.nan
         return None if math.isnan(top) else top >= degrees
 
