@@ -18,8 +18,9 @@ Conventions (`facing` = +1 when the nose points to +x in the image):
   0.1 is about 6 cm on an adult, roughly 30 degrees of bend at the shoulder.
 - head_angle: the shoulder->ear direction against the hip->shoulder direction; + = head dropped.
 - hip_travel: how far the hips sit behind the ankles (kneeling: behind the knees), in thigh lengths.
-- height: the shoulders' height above the feet (kneeling: above the knees) in pixels. Vertical
-  distances survive any camera yaw, so this drives the rep counter from side and oblique views.
+- height: the shoulders' height above the feet (kneeling: above the knees) in pixels; feet hidden
+  for a moment count where they were last seen. Vertical distances survive any camera yaw, so
+  this drives the rep counter from side and oblique views.
 - Vertical and horizontal are the level picture's: with a camera roll in `Setup`, every measure
   and `ankle_x`/`ankle_y` are taken after turning the points back by it. `wall_x` is drawn over
   the picture, so it is in the picture's own pixels; framing is checked on the picture too.
@@ -77,6 +78,10 @@ LIFTED_FOOT_LEGS = 0.2
 # for 3 frames (not a one-frame glitch), the old body's ruler, side and standing height go.
 BODY_JUMP_LEGS, BODY_SETTLE_LEGS, BODY_JUMP_FRAMES = 0.6, 0.3, 3
 
+# The feet stay planted through a rep. Ankles the model loses for a moment (hidden by the bell at the
+# bottom, from an oblique camera) are taken where they were last seen this long ago at most, for the
+# standing height only: a rep's bottom held longer is a set-up anyway (`Drill.max_dwell_s`).
+FEET_MEMORY_S = 2.5
 # Hips within this much of straight count as extended (locked out).
 LOCKOUT_HIP_DEG = 20.0
 
@@ -276,6 +281,7 @@ class MetricsCore:
         self._side_ema = self._facing_ema = self._ratio_ema = NAN
         self._facing = 0
         self.thigh_px = self.shin_px = self.torso_px = NAN
+        self._feet_y, self._feet_t = NAN, -math.inf
 
     def _watch_body(self, x: float, y: float, dt: float) -> bool:
         """Follow the hips (`x`, `y`); True on the frame they have settled after a jump no body
@@ -469,8 +475,12 @@ class MetricsCore:
             hx, hy = mx[MID_HIP], my[MID_HIP]
             kx, ky = mx[MID_KNEE], my[MID_KNEE]
             ax, ay = mx[MID_ANKLE], my[MID_ANKLE]
-        if s_ok and (k_ok if kneeling else a_ok):
-            m.height = (ky if kneeling else ay) - sy
+        if a_ok:
+            self._feet_y, self._feet_t = ay, t
+        if s_ok and kneeling and k_ok:
+            m.height = ky - sy
+        elif s_ok and not kneeling and 0.0 <= t - self._feet_t <= FEET_MEMORY_S:
+            m.height = self._feet_y - sy
         m.ready = m.in_frame and f != 0 and s_ok and h_ok and k_ok and (a_ok or kneeling) and thigh > 0.0
         if a_ok:
             m.ankle_x, m.ankle_y = ax, ay
