@@ -825,7 +825,12 @@ class App:
         return buf.getvalue()
 
     def _shutdown(self) -> None:
-        self.notifier.stopping("stopping")
+        if self.camera_found:
+            # The process goes on live (`main`): STOPPING=1 would have systemd wait out its stop
+            # timeout, ignoring the live kiosk's pings, then kill it.
+            self.notifier.status("a camera appeared: switching from the demo to it")
+        else:
+            self.notifier.stopping("stopping")
         self.pipeline.stop()
         self._feed_flow(self.clock())
         t = self._last_snap_t if math.isfinite(self._last_snap_t) else 0.0

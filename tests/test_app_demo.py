@@ -22,6 +22,7 @@ from kiosk.cli import build_parser, main
 from kiosk.config import load_config
 from kiosk.errors import InputError
 from kiosk.flow import Screen
+from kiosk.sdnotify import Notifier
 from kiosk.sources import Frame, FrameSource, SourceError, SourceHung
 from kiosk.store import SessionStore
 
@@ -280,15 +281,24 @@ def test_the_demo_gives_way_when_a_camera_appears() -> None:
     """Running the demo for want of a camera: once the camera opens, the loop ends to restart live."""
     from kiosk.display import open_display
 
+    class Recording(Notifier):
+        def send(self, *assignments: str) -> bool:
+            sent.extend(assignments)
+            return True
+
+    sent: list[str] = []
     inputs = kiosk_app.performer_inputs("No camera found")
     tries = []
     inputs.camera_ready = lambda: tries.append(1) or len(tries) >= 1
     cfg = load_config(overrides={"display.fullscreen": False}).config
-    app = kiosk_app.App(cfg, inputs, open_display((640, 360), fullscreen=False), seconds=20.0)
+    display = open_display((640, 360), fullscreen=False)
+    app = kiosk_app.App(cfg, inputs, display, seconds=20.0, notifier=Recording(None))
     started = time.monotonic()
     assert app.run() == 0
     assert app.camera_found and tries
     assert time.monotonic() - started < 15.0
+    # The same process carries on live: told "stopping", systemd would kill it at its stop timeout.
+    assert "READY=1" in sent and "STOPPING=1" not in sent
 
 
 def test_a_camera_the_probe_finds_held_by_a_stuck_call_ends_the_demo_for_a_restart() -> None:
