@@ -53,6 +53,12 @@ run() {
   fi
 }
 
+# Copy the checkout's sources into the folder $1: not its hidden entries (git history, venvs, caches)
+# or build leftovers.
+copy_sources() {
+  tar -C "$REPO" --exclude='./.*' --exclude=./build --exclude='./*.egg-info' -cf - . | tar -C "$1" -xf -
+}
+
 # Write stdin to a file (mode $2), or show what would be written under --dry-run.
 write_file() {
   local path=$1 mode=$2 tmp
@@ -181,9 +187,21 @@ install_venv() {
   say "numpy: pinned to the system's $numpy_version so pip never installs a second one"
   printf '# Written by tools/install-pi.sh: keep the venv on the system numpy that picamera2 is built for.\nnumpy==%s\n' \
     "$numpy_version" | write_file "$CONSTRAINTS" 0644
-  say "hinge-kiosk: installing from $REPO"
+  # pip builds a local folder in place: run as root, that leaves root-owned build/ and *.egg-info
+  # in the checkout, and setuptools never empties build/lib, so a module a `git pull` removed
+  # would be installed again. pip gets a fresh copy of the sources instead.
+  say "hinge-kiosk: installing from $REPO (a clean copy of it)"
+  local src
+  if ((DRY_RUN)); then
+    src="<a temporary copy of $REPO>"
+    printf '+ copy %s (without .git, venvs and build leftovers) to %s\n' "$REPO" "$src"
+  else
+    src=$(mktemp -d /tmp/hinge-kiosk-src.XXXXXX)
+    copy_sources "$src"
+  fi
   run env PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install --no-input --upgrade \
-    --constraint "$CONSTRAINTS" "$REPO"
+    --constraint "$CONSTRAINTS" "$src"
+  ((DRY_RUN)) || rm -rf "$src"
   if ((DRY_RUN)); then
     printf '+ check: numpy in the venv is %s from /usr/lib/python3, and picamera2 imports\n' "$numpy_version"
     return
@@ -229,20 +247,16 @@ install_udev_rule() {
   run udevadm trigger --subsystem-match=dma_heap
 }
 
-systemd_version() {
-  systemctl --version 2>/dev/null | sed -n '1s/^systemd \([0-9]*\).*/\1/p'
-}
-
 install_unit() {
   say "systemd unit $UNIT_DIR/$UNIT"
   run install -m 0644 "$REPO/systemd/$UNIT" "$UNIT_DIR/$UNIT"
-  local version
-  version=$(systemd_version)
-  if [[ -n $version ]] && ((version >= 254)); then
-    say "systemd $version: exponential restart back-off drop-in"
-    run install -D -m 0644 "$REPO/systemd/restart-backoff.conf" "$UNIT_DIR/$UNIT.d/restart-backoff.conf"
-  else
-    say "systemd ${version:-unknown}: fixed 10 s restart delay (RestartSteps= needs 254)"
+  # Earlier versions added an exponential restart back-off. systemd never resets the restart count
+  # of a unit that always restarts, so after six restarts since boot every one waited 5 minutes.
+  local backoff=$UNIT_DIR/$UNIT.d/restart-backoff.conf
+  if [[ -e $backoff ]]; then
+    say "removing $backoff: restarts come 10 s after a failure again"
+    run rm -f "$backoff"
+    run rmdir --ignore-fail-on-non-empty "$UNIT_DIR/$UNIT.d"
   fi
   run systemctl daemon-reload
 }
