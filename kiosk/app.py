@@ -924,7 +924,7 @@ def build(
             cfg = replace(cfg, session=replace(cfg.session, **DEMO_SESSION))
         from kiosk.audio import CuePlayer
 
-        audio = CuePlayer(enabled=cfg.audio.enabled, volume=cfg.audio.volume)
+        audio = CuePlayer(enabled=cfg.audio.enabled, volume=cfg.audio.volume, device=cfg.audio.device)
         writer, tmp = open_history(cfg, demo=bool(inputs.demo))
         screenshot_dir = Path(args.screenshot_dir) if args.screenshot_dir else None
         app = App(

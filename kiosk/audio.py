@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -51,15 +52,22 @@ class CuePlayer:
     """Plays cue WAVs by id through `pygame.mixer` on one channel: never two at once."""
 
     def __init__(
-        self, *, enabled: bool = True, volume: float = 0.8, cue_dir: Path = CUE_DIR, mixer: Any = None
+        self,
+        *,
+        enabled: bool = True,
+        volume: float = 0.8,
+        device: str = "",
+        cue_dir: Path = CUE_DIR,
+        mixer: Any = None,
     ) -> None:
+        """`device`: an ALSA device name (`audio.device`); "" is the system's default."""
         self.silent_reason = ""
         self.played: list[str] = []  # ids in the order they started (the last few), for status and tests
         self._waiting: deque[tuple[str, float]] = deque(maxlen=MAX_WAITING)
         self._sounds: dict[str, Any] = {}
         self._channel: Any = None
         self._mixer: Any = None
-        self._volume, self._cue_dir = volume, cue_dir
+        self._volume, self._cue_dir, self._device = volume, cue_dir, device
         self._next_try = math.inf  # when to look for an audio device again (only while there is none)
         self._retry_s = RETRY_S
         self._tried_at = -math.inf  # when the device was last opened or tried
@@ -67,6 +75,9 @@ class CuePlayer:
             self.silent_reason = "audio is off in the configuration"
             log.info("audio: off (audio.enabled = false); cues are shown, not spoken")
             return
+        if device:
+            # SDL's ALSA backend opens the device named here instead of "default".
+            os.environ["AUDIODEV"] = device
         if mixer is None:
             import pygame
 
@@ -103,13 +114,16 @@ class CuePlayer:
             mixer.set_num_channels(1)
             self._channel = mixer.Channel(0)
         except Exception as exc:  # pygame.error: no device, no driver, device busy
-            reason = f"no audio device ({exc})"
+            device = self._device
+            reason = f"cannot open audio device {device} ({exc})" if device else f"no audio device ({exc})"
             if reason != self.silent_reason:
-                log.warning("audio: no audio device (%s); running silent, cues are shown on screen", exc)
+                fix = " Check audio.device against `aplay -L`." if device else ""
+                log.warning("audio: %s; running silent, cues are shown on screen.%s", reason, fix)
             self.silent_reason = reason
             return False
         self._mixer = mixer
         self.silent_reason = ""
+        log.info("audio: cues play through %s", self._device or "the default ALSA device")
         cue_dir, volume = self._cue_dir, self._volume
         for path in sorted(cue_dir.glob("*.wav")):
             try:

@@ -209,6 +209,13 @@ class AudioConfig:
 
     enabled: bool = _setting(True, "Play coaching cues through the speaker.")
     volume: float = _setting(0.8, "Cue volume, from silent (0) to full (1).", bounds=(0, 1))
+    device: str = _setting(
+        "",
+        'ALSA output device, as `aplay -L` lists it; "" means the default, the first sound card '
+        "(on a Pi 4 that is the headphone jack, not HDMI). Examples: default:CARD=vc4hdmi0 (the "
+        "first HDMI port), default:CARD=Headphones, default:CARD=<a USB speaker's card name>.",
+        allowed="an ALSA device name, or an empty string",
+    )
     min_cue_interval_s: float = _setting(
         2.0, "Shortest gap between two cues, so corrections do not pile up.", bounds=(0.5, 30), unit="s"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import wave
 
@@ -104,6 +105,27 @@ def test_a_stale_waiting_cue_is_dropped() -> None:
     mixer.channel.playing = None
     player.update(0.1 + MAX_WAIT_S + 0.5)
     assert mixer.channel.started == ["squatting"]
+
+
+def test_the_configured_device_is_the_one_opened_and_named_when_it_fails(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SDL's ALSA backend opens $AUDIODEV instead of "default" (the Pi 4's headphone jack).
+    monkeypatch.delenv("AUDIODEV", raising=False)
+    seen: list[str | None] = []
+
+    class Named(FakeMixer):
+        def init(self, **kwargs: object) -> None:
+            seen.append(os.environ.get("AUDIODEV"))
+            super().init(**kwargs)
+
+    player = CuePlayer(device="default:CARD=vc4hdmi0", mixer=Named())
+    assert seen == ["default:CARD=vc4hdmi0"] and not player.silent
+    missing = Named(fail="Couldn't open audio device: No such file or directory")
+    with caplog.at_level(logging.WARNING, logger="kiosk.audio"):
+        player = CuePlayer(device="default:CARD=Nope", mixer=missing)
+    assert player.silent and "default:CARD=Nope" in player.silent_reason
+    assert any("aplay -L" in r.message and "default:CARD=Nope" in r.message for r in caplog.records)
 
 
 def test_volume_comes_from_the_configuration() -> None:
