@@ -195,10 +195,15 @@ def open_inputs(
     if source and is_file and not Path(source).is_file():
         raise InputError(f"--source {source}: {'not a file' if Path(source).exists() else 'no such file'}")
     try:
-        backend = open_backend(find_model(cfg.pose.model_dir or None), cfg.pose.runtime, cfg.pose.threads)
+        model = find_model(cfg.pose.model_dir or None)
     except KioskError as exc:
         log.warning("no pose model (%s): running the built-in demo", exc)
         return performer_inputs("No pose model: hinge-kiosk models fetch", demo_start_s, portrait)
+    try:
+        backend = open_backend(model, cfg.pose.runtime, cfg.pose.threads)
+    except KioskError as exc:  # no runtime, a corrupt file, the wrong model: the log says which
+        log.warning("the pose model cannot run (%s): running the built-in demo", exc)
+        return performer_inputs("Pose model cannot run: see the log", demo_start_s, portrait)
 
     def opener() -> FrameSource:
         return open_source(
@@ -1007,7 +1012,9 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--drill", choices=list(DRILLS), help="drill to coach (default: session.drill)")
     p.add_argument(
-        "--config", metavar="FILE", help="site configuration file (default: /etc/hinge-kiosk/config.toml)"
+        "--config",
+        metavar="FILE",
+        help="site configuration file (default: $HINGE_KIOSK_CONFIG, else /etc/hinge-kiosk/config.toml)",
     )
     p.add_argument(
         "--windowed",

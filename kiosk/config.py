@@ -184,13 +184,15 @@ class SessionConfig:
     )
     wall_distance_in: float = _setting(
         9.0,
-        "Distance from heels to wall for the wall-hinge drill, in inches (coaching sources say 6 to 12).",
+        "Distance from heels to wall, in inches (coaching sources say 6 to 12): the real wall of the "
+        "wall-hinge drill, the drawn one of the hinge.",
         bounds=(6, 12),
         unit="in",
     )
     user_height_cm: int = _setting(
         0,
-        "Height of the person, which turns pixel distances into centimetres.",
+        "Height of the person: turns pixel distances into centimetres and places the wall tap for "
+        "that height (unknown: placed for a 195 cm lifter, so touching a real wall always counts).",
         bounds=(120, 220),
         special=((0, "unknown: distances stay relative"),),
         unit="cm",

@@ -163,10 +163,13 @@ class FlowWatchdog:
             if not self._stalled:
                 self._stalled = True
                 what = "no frame yet" if self._last_frame is None else f"no frames for {now - since:.0f} s"
-                self._notifier.status(f"stalled: {what}; systemd restarts the kiosk if this continues")
+                text = f"stalled: {what}; systemd restarts the kiosk if this continues"
+                log.warning("watchdog: %s", text)  # the status line goes with the restart
+                self._notifier.status(text)
             return False
         if self._stalled:
             self._stalled = False
+            log.info("watchdog: frames flowing again")
             self._notifier.status("frames flowing again")
         if self._last_ping is None or now - self._last_ping >= interval / 2:
             self._last_ping = now

@@ -7,6 +7,7 @@ demo's loop instead of waiting for the walk-in. No timing is asserted.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import signal
 import socket
@@ -87,6 +88,17 @@ def test_without_camera_or_model_the_kiosk_runs_the_labelled_demo(monkeypatch, t
     monkeypatch.setenv("HINGE_KIOSK_MODEL_DIR", str(tmp_path))  # an empty model folder
     inputs = kiosk_app.open_inputs(load_config().config, demo=False, source=None)
     assert inputs.demo == "No pose model: hinge-kiosk models fetch" and inputs.demo_session
+
+
+def test_a_corrupt_model_is_not_told_to_fetch_a_model(monkeypatch, tmp_path: Path, caplog) -> None:
+    from kiosk.models import default_spec
+
+    (tmp_path / default_spec().file).write_bytes(b"not a model")
+    monkeypatch.setenv("HINGE_KIOSK_MODEL_DIR", str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="kiosk.app"):
+        inputs = kiosk_app.open_inputs(load_config().config, demo=False, source=None)
+    assert inputs.demo == "Pose model cannot run: see the log"
+    assert any("cannot run" in r.message and "not a TFLite model" in r.message for r in caplog.records)
 
 
 def test_no_display_at_all_runs_headless_with_a_clear_message(monkeypatch, capsys) -> None:

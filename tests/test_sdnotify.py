@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -127,13 +128,18 @@ def test_pings_at_half_the_interval_while_frames_flow(listener: tuple[Listener, 
     assert watchdog_pings(lst.messages()) == 7
 
 
-def test_hung_camera_stops_pings_and_says_why(listener: tuple[Listener, str]) -> None:
+def test_hung_camera_stops_pings_and_says_why(listener: tuple[Listener, str], caplog) -> None:
     lst, path = listener
     wd = FlowWatchdog(Notifier(path), stall_s=5.0, interval_s=10.0)
     wd.frame(0.0)
     assert wd.tick(0.0)
     # The main loop keeps running but no frame comes: pings stop once the stall exceeds 5 s.
-    pinged_after_stall = [wd.tick(t / 2) for t in range(11, 200)]
+    with caplog.at_level(logging.WARNING, logger="kiosk.sdnotify"):
+        pinged_after_stall = [wd.tick(t / 2) for t in range(11, 200)]
+    # Logged too: the status line is gone once systemd has restarted the kiosk.
+    assert [r.message for r in caplog.records] == [
+        "watchdog: stalled: no frames for 6 s; systemd restarts the kiosk if this continues"
+    ]
     assert not any(pinged_after_stall)
     assert wd.stalled
     messages = lst.messages()
