@@ -563,7 +563,8 @@ class RepCounter:
         if self.phase is Phase.ASCENDING:
             if drop < self._valley:
                 self._valley, self._valley_t, self._valley_h = drop, t, h
-            risen = self._valley <= (1.0 - RISEN_SHARE) * self._peak
+            # A top at the standing height is a lockout, watched for leaning back (below).
+            risen = d.lockout_drop < self._valley <= (1.0 - RISEN_SHARE) * self._peak
             if risen and (drop > self._valley + TURN_DROP or t - self._still_since >= TALL_HOLD_S):
                 # Up through most of the rep's depth, then down again or still, short of the
                 # standing height: that height was read too tall (a rough first pose, a passer-by)
