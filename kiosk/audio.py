@@ -123,7 +123,7 @@ class CuePlayer:
             return False
         self._mixer = mixer
         self.silent_reason = ""
-        log.info("audio: cues play through %s", self._device or "the default ALSA device")
+        log.info("audio: cues play through %s", self._device or "the default output device")
         cue_dir, volume = self._cue_dir, self._volume
         for path in sorted(cue_dir.glob("*.wav")):
             try:
