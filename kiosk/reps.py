@@ -16,6 +16,8 @@ What does not count, where the signal can tell:
   tall again (trunk upright, hips straight) and holds still ends there, at the new standing height;
   from any view, a "rep" whose drop stays put longer than `max_dwell_s` is cancelled and the
   standing height learnt again from where the person now is;
+- a standing height read too tall (a rough first pose): the lifter's real standing reads as a
+  "rep" held still partway down; the rise back to that level is the top of the real rep after it;
 - a first rise from a bent start (the track or the person began bent over): no standing before it;
 - seen from the side, shoulders that drop while the hips stay straight (a stance change).
 
@@ -73,6 +75,8 @@ JUDGE_SIDE_RATIO = SIDE_ON_LEAVE  # the side-on test's own exit threshold
 TURN_DROP = 0.03  # the drop must fall this far below its peak to call the bottom
 # Back up through this share of the rep's depth and down again: a top the standing height missed.
 RISEN_SHARE = 0.75
+# Or back up to a level the descent held still at this long before going on down.
+PLATEAU_S = 0.3
 SETTLE_S = 0.5  # after lockout, watch this long for leaning back before finishing the rep
 MAX_REP_S = 20.0  # a "rep" longer than this was something else
 # Leaving the top to lockout takes at least this long in any real rep; a quicker dip is keypoint
@@ -421,6 +425,7 @@ class RepCounter:
         self._start_t = math.nan
         self._lockout_t = math.nan
         self._valley, self._valley_t, self._valley_h = math.inf, math.nan, math.nan  # top of the ascent
+        self._plateau = -math.inf  # deepest drop held still on the way down before going deeper
         self._last_low_t = math.nan
         self._lost_since = math.nan
         self._still_lo = self._still_hi = math.nan  # range of the drop since `_still_since`
@@ -511,6 +516,9 @@ class RepCounter:
             return None
         lo, hi = min(self._still_lo, drop), max(self._still_hi, drop)
         if not hi - lo <= STILL_DROP:  # moving (or the first frame: NaN)
+            held = t - self._still_since >= PLATEAU_S
+            if self.phase is Phase.DESCENDING and drop > self._still_hi and held:
+                self._plateau = self._still_hi  # held still, then on down: see ASCENDING
             self._still_lo = self._still_hi = drop
             self._still_since = t
         else:
@@ -564,13 +572,16 @@ class RepCounter:
             if drop < self._valley:
                 self._valley, self._valley_t, self._valley_h = drop, t, h
             # A top at the standing height is a lockout, watched for leaning back (below).
-            risen = d.lockout_drop < self._valley <= (1.0 - RISEN_SHARE) * self._peak
+            # Back up to where the descent stood still before going deeper is a top as well: the
+            # standing height was read too tall, and the lifter stood there (below it) to begin.
+            top = max((1.0 - RISEN_SHARE) * self._peak, self._plateau + TURN_DROP)
+            risen = d.lockout_drop < self._valley <= top
             if risen and (drop > self._valley + TURN_DROP or t - self._still_since >= TALL_HOLD_S):
                 # Up through most of the rep's depth, then down again or still, short of the
                 # standing height: that height was read too tall (a rough first pose, a passer-by)
                 # or the lifter stops just short of it. Either way this was the top; from an oblique
                 # view no posture could say so and the rest of the set would be lost.
-                self._lockout_t = self._valley_t
+                self._lockout_t = self._reached(self._valley + STILL_DROP)
                 self._stand_h = self._valley_h
                 rep = self._finish()
                 drop = self.drop = 1.0 - h / self._stand_h
@@ -619,6 +630,7 @@ class RepCounter:
         self._still_since = m.t
         self._start_t = self._last_low_t if math.isfinite(self._last_low_t) else m.t
         self._ankle0 = m.ankle_x
+        self._plateau = -math.inf
         self._lockout_t = math.nan
         self._record(m, drop)
 
@@ -645,6 +657,14 @@ class RepCounter:
         self._n += 1
         if self._n > self._written:
             self._written = self._n
+
+    def _reached(self, drop: float) -> float:
+        """When the rise since the bottom first came back up to `drop`: standing still at the top,
+        keypoint noise keeps setting new lows that are not the moment the lifter got there."""
+        for row in self._rows[: self._n]:
+            if row[C_T] > self._peak_t and row[C_DROP] <= drop:
+                return row[C_T]
+        return self._valley_t
 
     def _dwell_limit(self, hand_height: float) -> float:
         """How long a bottom may be held and still be a rep: longer with the hands up (no bell)."""
