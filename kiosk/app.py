@@ -540,7 +540,8 @@ class App:
     # -------------------------------------------------------------------------------- control
 
     def stop(self, *_: object) -> None:
-        """Ask the loop to end (signal handlers, the window's close button, `--seconds`)."""
+        """Ask the loop to end (signal handlers, the window's close button, a hung camera, a camera
+        found while the demo runs); `--seconds` ends it on its own."""
         self._stop.set()
 
     def run(self) -> int:

@@ -73,14 +73,32 @@ def test_cues_are_not_repeated_within_the_repeat_time():
 
 
 def test_placement_outranks_form_and_text_does_not_flicker():
-    coach = Coach()
-    run(coach, frame(alignment=0.2), Phase.DESCENDING, 1.0)
+    s = CoachSettings()
+    coach = Coach(s)
+    run(coach, frame(alignment=0.2), Phase.DESCENDING, 0.5)
     assert coach.cue.id == "rounded_back"
-    run(coach, frame(side_on=False, ready=False), Phase.IDLE, 1.0, t0=1.0)
+    # The lifter turns away half a second after the form cue came up: placement replaces it as
+    # soon as it has lasted its onset time, without waiting out the form cue's minimum hold.
+    run(coach, frame(side_on=False, ready=False), Phase.DESCENDING, s.onset_s + 2 / 30, t0=0.5)
+    assert 0.5 + s.onset_s + 2 / 30 < 0.35 + s.min_hold_s
     assert coach.cue.id == "turn_sideways"
-    # Placement clears quickly once fixed, form cues stay up for their show time.
+    # Placement clears quickly once fixed.
     run(coach, frame(), Phase.STANDING, 1.0, t0=2.0)
     assert coach.cue is None
+
+
+def test_a_lesser_form_cue_waits_for_the_shown_one_to_be_read():
+    s = CoachSettings()
+    coach = Coach(s)
+    run(coach, frame(alignment=0.2), Phase.DESCENDING, 0.5)
+    assert coach.cue.id == "rounded_back"
+    # The back straightens and the head comes up instead: the new cue must not replace the one
+    # shown until that has stayed up `min_hold_s` (text switching faster cannot be read).
+    head_up = frame(head_angle=-40.0)
+    run(coach, head_up, Phase.DESCENDING, 1.0, t0=0.5)
+    assert coach.cue.id == "rounded_back"  # shown since 0.35 s, held 1.15 s
+    run(coach, head_up, Phase.DESCENDING, 0.5, t0=1.5)
+    assert coach.cue.id == "head_out_of_line"  # past 0.35 + 1.5 s
 
 
 def test_a_finished_rep_is_praised_or_corrected():
@@ -93,11 +111,14 @@ def test_a_finished_rep_is_praised_or_corrected():
 
 
 def test_a_fault_said_during_the_rep_is_not_said_again_at_the_end():
+    # A slow rep: the back rounds early, is named, then straightens; the rep ends after the
+    # repeat time, so only the rule under test keeps "rounded back" from being said twice.
     coach = Coach()
-    run(coach, frame(alignment=0.2), Phase.DESCENDING, 1.0)
-    coach.update(frame(), Phase.STANDING, rep(("rounded_back", "shallow")), 1.2)
-    assert coach.cue.id in ("rounded_back", "shallow")
-    assert coach.speak is None or coach.speak.id != "rounded_back"
+    said = run(coach, frame(alignment=0.2), Phase.DESCENDING, 1.0)
+    assert [s for _, s in said] == ["rounded_back"]
+    run(coach, frame(), Phase.DESCENDING, 9.0, t0=1.0)
+    coach.update(frame(), Phase.STANDING, rep(("rounded_back", "shallow")), 10.0)
+    assert coach.cue.id == "shallow" and coach.speak.id == "shallow"
 
 
 def test_a_fault_that_came_up_too_soon_after_a_sound_is_said_once_the_gap_has_passed():

@@ -951,10 +951,9 @@ def test_a_picamera2_that_cannot_close_is_reported_hung_and_not_reopened(
     cam.stalled = cam.close_blocks = True
     with pytest.raises(FrameTimeout):
         source.read(0.05)
-    start = time.monotonic()
     with pytest.raises(SourceHung, match=r"picamera2:0: .*restarts to free it"):
         source.close()
-    assert time.monotonic() - start < 2.0
+    assert not cam.closed  # given up on: the camera's close is still stuck, and was not waited for
     source.close()  # twice: nothing left to do
     with pytest.raises(SourceHung, match="restarts to free it"):
         Picamera2Source()
