@@ -56,24 +56,31 @@ class Analysis:
     # Frames per framing problem ("body": nobody seen; "feet", "head", ...; "": whole body in view).
     framing: Counter[str] = field(default_factory=Counter)
 
+    def framing_problem(self) -> str:
+        """The part of the body most often out of the picture, when it was out in at least half of
+        the frames with a person ("" otherwise). Reps are counted on the shoulders' height above the
+        feet: with the feet cut off, the model guesses them and the count can go wrong either way."""
+        with_person = sum(self.framing.values()) - self.framing["body"]
+        problems = [(n, part) for part, n in self.framing.items() if part not in ("", "body")]
+        if with_person <= 0 or not problems:
+            return ""
+        n, part = max(problems)
+        if n < 0.5 * with_person:
+            return ""
+        where = FRAMING_TEXT.get(part, f"the {part} were not in view")
+        return f"{where} in {100 * n / with_person:.0f}% of the frames with a person"
+
     def no_reps_hint(self) -> str:
         """Why a track may have given no reps, from what the frames showed."""
-        frames = sum(self.framing.values())
-        with_person = frames - self.framing["body"]
-        if with_person <= 0:
+        if sum(self.framing.values()) <= self.framing["body"]:
             return "no reps found: nobody was seen in any frame"
-        problems = [(n, part) for part, n in self.framing.items() if part not in ("", "body")]
-        if problems:
-            n, part = max(problems)
-            if n >= 0.5 * with_person:
-                where = FRAMING_TEXT.get(part, f"the {part} were not in view")
-                return (
-                    f"no reps found: {where} in {100 * n / with_person:.0f}% of the frames with a person; "
-                    "film the whole body, head to feet, from the side"
-                )
+        problem = self.framing_problem()
+        if problem:
+            return f"no reps found: {problem}; {FILM_WHOLE_BODY}"
         return "no reps found: was the person side-on and standing tall between reps?"
 
 
+FILM_WHOLE_BODY = "film the whole body, head to feet, from the side"
 # How `FrameMetrics.missing` reads in a sentence.
 FRAMING_TEXT = {
     "head": "the head was cut off or unseen",
@@ -168,9 +175,11 @@ def print_table(
     out: TextIO = sys.stdout,
     recognised: bool = False,
     no_reps: str = "no reps found",
+    framing: str = "",
 ) -> None:
     """The readable form of `doc`; `recognised`: the drill was recognised, not chosen; `no_reps`: what
-    to say when there are none."""
+    to say when there are none; `framing`: a part of the body out of the picture most of the time
+    (`Analysis.framing_problem`), said when reps were found all the same."""
     s = doc["summary"]
     unjudged = f", {s['unjudged_reps']} not judged" if s["unjudged_reps"] else ""
     how = " (recognised; --drill NAME to choose)" if recognised else ""
@@ -190,6 +199,8 @@ def print_table(
         level_hint = roll_hint(doc)
         if level_hint:
             print(level_hint, file=out)
+        if framing:
+            print(f"check the counts: {framing}; {FILM_WHOLE_BODY}", file=out)
     for t, why in dropped:
         print(f"not counted at {t:.2f} s: {why}", file=out)
 
@@ -305,7 +316,13 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(doc) + "\n")
     else:
-        print_table(doc, found.dropped, recognised=args.drill == AUTO_DRILL, no_reps=found.no_reps_hint())
+        print_table(
+            doc,
+            found.dropped,
+            recognised=args.drill == AUTO_DRILL,
+            no_reps=found.no_reps_hint(),
+            framing=found.framing_problem(),
+        )
     return 0
 
 

@@ -217,6 +217,23 @@ def test_no_reps_says_what_the_frames_showed(tmp_path, hide, says):
     assert says in out.stdout
 
 
+def test_reps_counted_with_the_feet_out_of_the_picture_come_with_a_warning(tmp_path):
+    # Cut off at the shins, the model still guesses ankles below the picture, often with scores
+    # above the keypoint limit: reps are counted from guesses and real clips lost or gained some.
+    perf = performed(None, n=3)
+    _, height = perf.track.frame_size
+    perf.track.keypoints[:, [BodyPart.LEFT_ANKLE, BodyPart.RIGHT_ANKLE], 1] = height + 12.0
+    path = tmp_path / "track.npz"
+    perf.track.save(path)
+    out = analyze(str(path))
+    assert out.returncode == 0, out.stderr
+    assert " 3 reps " in out.stdout
+    assert "check the counts: the feet were cut off or unseen in 100% of the frames" in out.stdout
+    whole = tmp_path / "whole.npz"
+    performed(None, n=3).track.save(whole)
+    assert "check the counts" not in analyze(str(whole)).stdout
+
+
 @pytest.mark.parametrize(
     "argv",
     [
