@@ -71,6 +71,7 @@ KNEES_PAST_TOES = 0.46  # knee ahead of the ankle by the ankle-to-toe distance (
 HIPS_NOT_BACK = 0.05  # hips no more than a twentieth of a thigh behind the ankles ...
 HIPS_NOT_BACK_TRUNK_DEG = 30.0  # ... while the trunk leans this far forward
 MIN_EVIDENCE_FRAMES = 4
+JUDGE_SIDE_SHARE = 0.5  # of the rep's working frames, seen side-on, to judge its form
 JUDGE_SIDE_RATIO = SIDE_ON_LEAVE  # the side-on test's own exit threshold
 TURN_DROP = 0.03  # the drop must fall this far below its peak to call the bottom
 # Back up through this share of the rep's depth and down again: a top the standing height missed.
@@ -763,9 +764,12 @@ def judge_rep(
     side_on = [row for row in rows if row[C_SIDE_RATIO] < JUDGE_SIDE_RATIO]
     bottom = [row for row in side_on if row[C_DROP] >= 0.75 * peak_drop]
     low = max(drill.start_drop, 0.4 * peak_drop)
-    working = [row for row in side_on if row[C_DROP] >= low and row[C_T] < end_s - 0.1]
+    moving = [row for row in rows if row[C_DROP] >= low and row[C_T] < end_s - 0.1]
+    working = [row for row in moving if row[C_SIDE_RATIO] < JUDGE_SIDE_RATIO]
     after_lockout = [row for row in rows if row[C_T] >= end_s - 0.1]
-    judged = len(working) >= MIN_EVIDENCE_FRAMES
+    # Mostly seen from the side, and enough of it: from an oblique camera a few frames pass the
+    # side-on test by chance (12-28% of a rep's, on a real 30-45 degree clip turned by 5 degrees).
+    judged = len(working) >= max(MIN_EVIDENCE_FRAMES, JUDGE_SIDE_SHARE * len(moving))
 
     ev: dict[str, float] = {}
     # Rounding shows most at the bottom, under the most load: judge it there when the bottom was

@@ -525,3 +525,39 @@ def test_ankles_hidden_at_the_bottom_of_each_rep_cost_no_rep(yaw: float) -> None
     low = hips_y > top + 0.5 * (bottom - top)
     keypoints[low, BodyPart.LEFT_ANKLE, 2] = keypoints[low, BodyPart.RIGHT_ANKLE, 2] = 0.0
     assert len(reps_of(perf, "kettlebell-deadlift")) == 10
+
+
+@pytest.mark.parametrize(("side_on_share", "judged"), [(0.3, False), (0.45, False), (0.7, True)])
+def test_form_is_judged_only_on_a_rep_seen_mostly_from_the_side(side_on_share: float, judged: bool) -> None:
+    # A rounded back on every frame; the camera sees it side-on only in the deepest `side_on_share`
+    # of the rep's working frames. From an oblique camera, a few frames pass the side-on test by
+    # chance: they are not the rep, and a verdict from them could call it clean.
+    from kiosk import reps as r
+    from kiosk.drills import get_drill
+
+    n = 60
+    t = np.arange(n) / 30.0
+    drop = 0.35 * np.sin(np.pi * np.arange(n) / (n - 1))
+    moving = np.flatnonzero(drop >= 0.4 * 0.35)
+    deepest = moving[np.argsort(-drop[moving])][: round(side_on_share * len(moving))]
+    rows = []
+    for i in range(n):
+        row = [0.0] * r.N_COLS
+        row[r.C_T], row[r.C_DROP] = t[i], drop[i]
+        row[r.C_HIP], row[r.C_KNEE], row[r.C_TRUNK], row[r.C_THIGH] = 80.0, 20.0, 60.0, 20.0
+        row[r.C_ALIGN] = 0.2  # rounded: more than double the limit
+        row[r.C_SIDE_RATIO] = 0.1 if i in deepest else 0.6
+        row[r.C_TRAVEL], row[r.C_HANDS] = 0.5, 0.5
+        rows.append(row)
+    rep = r.judge_rep(
+        get_drill("kettlebell-deadlift"),
+        rows,
+        index=1,
+        start_s=0.0,
+        bottom_s=float(t[n // 2]),
+        end_s=float(t[-1]),
+        peak_drop=0.35,
+        wall_thighs=float("nan"),
+    )
+    assert rep.judged is judged
+    assert rep.faults == (("rounded_back",) if judged else ())
