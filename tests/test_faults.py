@@ -76,14 +76,17 @@ def test_rep_json_has_the_documented_fields():
 
 # Kettlebell deadlift sets like the ones the mirror is accepted on: ten reps each, one fault class
 # per set, with varied tempo, a bell picked up first and set down last. Bottom postures cover a
-# range of each pattern, from clearly faulty to borderline.
+# range of each pattern, from clearly faulty to borderline. The last correct one bends the knees
+# like a real clean pull from the floor (knees 80, eyes a little ahead: see `kiosk.drills`).
 KB_SETS = {
     "correct": [
-        Posture(knee=k, trunk=t, head=h, com=0.05) for k, t, h in ((50, 62, 5), (62, 57, 12), (70, 62, -10))
+        Posture(knee=k, trunk=t, head=h, com=0.05)
+        for k, t, h in ((50, 62, 5), (62, 57, 12), (70, 62, -10), (80, 60, -20))
     ],
-    "squatting": [Posture(knee=k, trunk=t, com=0.15) for k, t in ((90, 48), (90, 60), (110, 40))],
+    "squatting": [Posture(knee=k, trunk=t, com=0.15) for k, t in ((90, 48), (90, 60), (110, 40), (115, 35))],
     "rounded_back": [
-        Posture(knee=50, trunk=62, head=h, rounding=r, com=0.05) for h, r in ((25, 20), (35, 30), (45, 20))
+        Posture(knee=k, trunk=t, head=h, rounding=r, com=0.05)
+        for k, t, h, r in ((50, 62, 25, 20), (50, 62, 35, 30), (50, 62, 45, 20), (75, 58, 30, 25))
     ],
 }
 
@@ -97,7 +100,7 @@ KB_SETS = {
         *((d, k) for d in DRILLS for k in ("squatting", "rounded_back")),
     ],
 )
-@pytest.mark.parametrize("variant", [0, 1, 2])
+@pytest.mark.parametrize("variant", [0, 1, 2, 3])
 def test_kettlebell_deadlift_sets_meet_the_acceptance_criteria(drill, kind, variant):
     rng = np.random.default_rng(variant)
     fault = None if kind == "correct" else kind
@@ -132,4 +135,4 @@ def test_kettlebell_deadlift_sets_meet_the_acceptance_criteria(drill, kind, vari
     elif kind == "rounded_back":
         assert rounded >= 7
     else:
-        assert sum(1 for r in found if {"squatting", "rounded_back"} & set(r.faults)) <= 2
+        assert sum(1 for r in found if r.faults) <= 2

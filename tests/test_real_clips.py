@@ -60,6 +60,49 @@ def test_flat_back_pulls_read_flat(clip_track, clip):
     assert value < ROUNDED_ALIGNMENT - 0.03
 
 
+@pytest.mark.parametrize("clip", ["second-lifter.mp4", "second-lifter-occluded.mp4"])
+def test_a_clean_pull_from_the_floor_is_judged_clean(clip_track, clip):
+    """A full rep from the side (down to the bar and up) with the knees bent to reach the floor and
+    the eyes a little ahead: knees 79-82, shins 8-13 degrees, ratio 0.62-0.64, head -20 to -25. The
+    kettlebell deadlift's limits must leave such a lift clean; earlier limits 1-3 degrees away
+    flagged it as squatting or head out of line depending on the encode."""
+    drill, found = judge_track(clip_track(f"barbell-deadlift-side/{clip}"))
+    assert drill == "kettlebell-deadlift"
+    assert [(r.judged, r.faults) for r in found.reps] == [(True, ())]
+
+
+def ten_rep_set(pull: PoseTrack) -> PoseTrack:
+    """A side-view set of ten reps made of one real concentric pull (bottom to top): each rep is the
+    pull played backwards (the way down), a short stay at the bottom, the pull, and a stand at the
+    top, at tempos from 0.8 to 1.25 times the pull's. The keypoints and their noise are the model's."""
+    n, fps = len(pull.t), 30.0
+
+    def bounce(first: int, last: int, frames: int) -> list[int]:
+        cycle = [*range(first, last), *range(last, first, -1)]
+        return [cycle[i % len(cycle)] for i in range(frames)]
+
+    order = bounce(n - 8, n - 1, 60)
+    for speed in (1.0, 0.8, 1.25, 0.9, 1.1, 1.2, 0.85, 1.0, 1.15, 0.95):
+        m = round(n / speed)
+        pull_frames = [round(i * (n - 1) / (m - 1)) for i in range(m)]
+        order += [*pull_frames[::-1], *bounce(0, 4, 9), *pull_frames, *bounce(n - 8, n - 1, 30)]
+    order += bounce(n - 8, n - 1, 60)
+    return PoseTrack(pull.keypoints[order], np.arange(len(order)) / fps, pull.frame_size, pull.source)
+
+
+@pytest.mark.parametrize(
+    "clip, fault, at_least", [("rounded-back.mp4", "rounded_back", 7), ("rdl-hips-high.mp4", None, 0)]
+)
+def test_ten_rep_sets_made_of_real_pulls(clip_track, clip, fault, at_least):
+    _, found = judge_track(ten_rep_set(clip_track(f"barbell-deadlift-side/{clip}")), "kettlebell-deadlift")
+    assert len(found.reps) == 10
+    assert all(r.judged for r in found.reps)
+    if fault:
+        assert sum(fault in r.faults for r in found.reps) >= at_least
+    else:
+        assert sum(1 for r in found.reps if r.faults) <= 2  # stiff legs, flat back: a clean hinge
+
+
 @pytest.mark.parametrize(
     "clip, reps",
     [
