@@ -90,17 +90,17 @@ def ten_rep_set(pull: PoseTrack) -> PoseTrack:
     return PoseTrack(pull.keypoints[order], np.arange(len(order)) / fps, pull.frame_size, pull.source)
 
 
-@pytest.mark.parametrize(
-    "clip, fault, at_least", [("rounded-back.mp4", "rounded_back", 7), ("rdl-hips-high.mp4", None, 0)]
-)
-def test_ten_rep_sets_made_of_real_pulls(clip_track, clip, fault, at_least):
+@pytest.mark.parametrize("clip", ["rounded-back.mp4", "rdl-hips-high.mp4"])
+def test_ten_rep_sets_made_of_real_pulls(clip_track, clip):
+    """Counted exactly and judged as the issue's acceptance asks: the rounded set rounded in at least
+    7 of 10, the stiff-legged flat-back set (a clean hinge) flagged in at most 2."""
     _, found = judge_track(ten_rep_set(clip_track(f"barbell-deadlift-side/{clip}")), "kettlebell-deadlift")
     assert len(found.reps) == 10
     assert all(r.judged for r in found.reps)
-    if fault:
-        assert sum(fault in r.faults for r in found.reps) >= at_least
+    if clip == "rounded-back.mp4":
+        assert sum("rounded_back" in r.faults for r in found.reps) >= 7
     else:
-        assert sum(1 for r in found.reps if r.faults) <= 2  # stiff legs, flat back: a clean hinge
+        assert sum(1 for r in found.reps if r.faults) <= 2
 
 
 @pytest.mark.parametrize(
