@@ -11,11 +11,14 @@ What does not count, where the signal can tell:
 - walking in or out: the feet move (a hinge keeps them planted);
 - picking a bell up or setting it down: the bottom is held longer than `max_dwell_s` (or, with
   the hands at hip height, a dowel along the back and nothing picked up, `max_dwell_hands_up_s`);
+  a quicker grip or release is told from a paused rep by comparison with the set's other reps
+  (`SetUpFilter` live, `split_set_ups` over a recording);
 - a change of standing height: a step away from the camera lowers the shoulders' height in
   pixels like a shallow dip that never comes back. Seen from the side, a rep whose lifter stands
   tall again (trunk upright, hips straight) and holds still ends there, at the new standing height;
-  from any view, a "rep" whose drop stays put longer than `max_dwell_s` is cancelled and the
-  standing height learnt again from where the person now is;
+  from any view, a "rep" whose drop stays put longer than `STILL_PARTWAY_S` (bent over, the
+  drill's `max_dwell_s`) is cancelled and the standing height learnt again from where the person
+  now is;
 - a standing height read too tall (a rough first pose): the lifter's real standing reads as a
   "rep" held still partway down; the rise back to that level is the top of the real rep after it;
 - a first rise from a bent start (the track or the person began bent over): no standing before it;
@@ -92,8 +95,12 @@ MIN_REP_S = 0.35
 MIN_REP_HIP_FLEX_DEG = 25.0
 LOST_S = 0.7  # hips unmeasurable this long in the middle of a rep cancels it
 # A drop whose range stays within this is holding still (a rep keeps moving except at the bottom,
-# and even a slow one moves through more than this in `max_dwell_s`).
+# and even a slow one moves through more than this in `STILL_PARTWAY_S`).
 STILL_DROP = 0.02
+# Not bent over (or not seen from the side), a drop that stays put this long is a new standing
+# height: the person stands lower in the picture after a step away from the camera. Bent over, the
+# drill's `max_dwell_s` applies instead: a paused rep holds its bottom longer than this.
+STILL_PARTWAY_S = 2.5
 # Standing tall by posture, seen from the side: trunk within this of vertical and hips this straight,
 # held still this long. Ends a rep whose shoulders stay below the old standing height (a step away).
 TALL_TRUNK_DEG, TALL_HIP_DEG, TALL_HOLD_S = 15.0, 20.0, 0.4
@@ -528,7 +535,7 @@ class RepCounter:
             self._still_lo, self._still_hi = lo, hi
         # Bent over (seen from the side), the hands show whether a bell is in them; standing,
         # hanging arms read as high as a dowel, so there they say nothing.
-        limit = self._dwell_limit(m.hand_height) if m.hip_flex >= BENT_HIP_DEG else d.max_dwell_s
+        limit = self._dwell_limit(m.hand_height) if m.hip_flex >= BENT_HIP_DEG else STILL_PARTWAY_S
         if self.phase is not Phase.LOCKOUT and t - self._still_since > limit:
             # Holding still: at the bottom, a set-up (a bell picked up or put down); partway, the
             # person now stands lower in the picture (a step away from the camera). Either way,

@@ -55,7 +55,7 @@ def test_bell_pickup_and_setdown_do_not_count():
 
 @pytest.mark.parametrize("hold_s", [1.0, 1.8])
 def test_a_quick_pickup_and_set_down_are_taken_out_over_the_whole_set(hold_s):
-    # Live, a bottom held under max_dwell_s (2.5 s) is counted: a quick grab is the same movement
+    # Live, a bottom held under max_dwell_s (4 s) is counted: a quick grab is the same movement
     # as a rep. With the whole set in hand, the first and last are held far longer than the rest.
     perf = performed(None, n=10, drill="kettlebell-deadlift", pickup_s=hold_s, setdown_s=hold_s, seed=2)
     found = analyze_track(perf.track, "kettlebell-deadlift")
@@ -220,7 +220,7 @@ def test_standing_still_lower_in_the_picture_is_not_a_rep_under_way_for_long():
         (t, engine.step(kp, t).phase) for kp, t in zip(track.keypoints, track.t, strict=True) if t < 9.0
     ]
     stuck = [t for t, phase in phases if phase is Phase.DESCENDING]
-    assert stuck and max(stuck) < 2.0 + 2.5 + 1.0  # let go after max_dwell_s, not MAX_REP_S
+    assert stuck and max(stuck) < 2.0 + 2.5 + 1.0  # let go after STILL_PARTWAY_S, not MAX_REP_S
     assert phases[-1][1] is Phase.STANDING
 
 
@@ -275,9 +275,20 @@ def test_a_dowel_hinge_may_pause_at_the_bottom(tempo):
     assert len(reps_of(perform(reps=reps, arms="dowel", noise_px=4.0, seed=4))) == 3
 
 
-def test_the_same_pause_with_the_hands_down_reads_as_picking_something_up():
-    reps = tuple(RepSpec(down_s=2.0, bottom_s=3.0, up_s=2.0) for _ in range(3))
+def test_a_pause_with_the_hands_down_past_the_drill_limit_reads_as_picking_something_up():
+    reps = tuple(RepSpec(down_s=2.0, bottom_s=4.5, up_s=2.0) for _ in range(3))
     assert reps_of(perform(reps=reps, arms="hang", noise_px=4.0, seed=4)) == []
+
+
+@pytest.mark.parametrize("drill", ["hinge", "kettlebell-deadlift"])
+@pytest.mark.parametrize("bottom_s", [2.0, 2.5, 3.0])
+def test_paused_reps_with_the_hands_down_all_count(drill, bottom_s):
+    # Two or three seconds at the bottom is a taught tempo, with a bell or without: every rep of
+    # such a set counts, live and over the recording (the old 2.5 s limit kept 0-2 of 10).
+    reps = tuple(RepSpec(down_s=2.0, bottom_s=bottom_s, up_s=1.0) for _ in range(10))
+    perf = perform(reps=reps, drill=drill, noise_px=3.0, seed=5)
+    assert len(reps_of(perf, drill)) == 10
+    assert len(analyze_track(perf.track, drill).reps) == 10
 
 
 def test_a_dowel_hold_at_the_bottom_longer_than_the_drill_allows_is_not_a_rep():
