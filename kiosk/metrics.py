@@ -81,7 +81,7 @@ BODY_JUMP_LEGS, BODY_SETTLE_LEGS, BODY_JUMP_FRAMES = 0.6, 0.3, 3
 # The feet stay planted through a rep. Ankles the model loses for a moment (hidden by the bell at the
 # bottom, from an oblique camera) are taken where they were last seen this long ago at most, for the
 # standing height only: as long as a rep's bottom may be held with the hands down (`Drill.max_dwell_s`).
-FEET_MEMORY_S = 4.0
+FEET_MEMORY_S = 5.0
 # Hips within this much of straight count as extended (locked out).
 LOCKOUT_HIP_DEG = 20.0
 

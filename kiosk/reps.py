@@ -435,7 +435,7 @@ class RepCounter:
         self._start_t = math.nan
         self._lockout_t = math.nan
         self._valley, self._valley_t, self._valley_h = math.inf, math.nan, math.nan  # top of the ascent
-        self._plateau = -math.inf  # deepest drop held still on the way down before going deeper
+        self._plateau = -math.inf  # shallowest drop held still on the way down before going deeper
         self._last_low_t = math.nan
         self._lost_since = math.nan
         self._still_lo = self._still_hi = math.nan  # range of the drop since `_still_since`
@@ -528,7 +528,10 @@ class RepCounter:
         if not hi - lo <= STILL_DROP:  # moving (or the first frame: NaN)
             held = t - self._still_since >= PLATEAU_S
             if self.phase is Phase.DESCENDING and drop > self._still_hi and held:
-                self._plateau = self._still_hi  # held still, then on down: see ASCENDING
+                # Held still, then on down (see ASCENDING). The shallowest such level is kept: keypoint
+                # noise through a long pause at the bottom reads as more of them, just above the peak.
+                shallowest = self._plateau == -math.inf or self._still_hi < self._plateau
+                self._plateau = self._still_hi if shallowest else self._plateau
             self._still_lo = self._still_hi = drop
             self._still_since = t
         else:
@@ -584,7 +587,10 @@ class RepCounter:
             # A top at the standing height is a lockout, watched for leaning back (below).
             # Back up to where the descent stood still before going deeper is a top as well: the
             # standing height was read too tall, and the lifter stood there (below it) to begin.
-            top = max((1.0 - RISEN_SHARE) * self._peak, self._plateau + TURN_DROP)
+            # A level held still counts only if the descent then went a rep's depth deeper: a
+            # pause at the bottom, read through noise as stillness and going on down, is no top.
+            plateau = self._plateau if self._peak - self._plateau >= d.rep_min_drop else -math.inf
+            top = max((1.0 - RISEN_SHARE) * self._peak, plateau + TURN_DROP)
             risen = d.lockout_drop < self._valley <= top
             if risen and (drop > self._valley + TURN_DROP or t - self._still_since >= TALL_HOLD_S):
                 # Up through most of the rep's depth, then down again or still, short of the

@@ -469,7 +469,7 @@ def _bell_set(drill: str, pickup_s: float, bottoms: list[float], seed: int, arms
 @pytest.mark.parametrize("drill", ["kettlebell-deadlift", "hinge"])
 @pytest.mark.parametrize("pickup_s", [1.5, 2.0, 3.0])
 def test_a_bell_picked_up_before_the_first_rep_is_not_counted(drill: str, pickup_s: float) -> None:
-    # Gripping the bell holds the bottom 1.5-3 s, under the counter's 4 s: the engine counts it.
+    # Gripping the bell holds the bottom 1.5-3 s, under the counter's 5 s: the engine counts it.
     d = _bell_set(drill, pickup_s, [0.2, 0.4, 0.3, 0.5, 0.1, 0.3], seed=3)
     assert d.engines[drill].counter.count == 7
     assert [r.index for r in d.flow.set_reps] == [1, 2, 3, 4, 5, 6]
@@ -526,9 +526,9 @@ def test_drills_without_a_bell_never_hold_a_paused_rep_back() -> None:
 
 
 def test_after_a_slow_pickup_the_counter_turned_away_a_paused_first_rep_counts() -> None:
-    # The counter already turned the 5 s pickup away: the bell is in the hands, so the first rep's
+    # The counter already turned the 6 s pickup away: the bell is in the hands, so the first rep's
     # pause cannot be another pickup.
-    d = _bell_set("kettlebell-deadlift", 5.0, [1.0, 0.3, 0.3, 0.3, 0.3], seed=9)
+    d = _bell_set("kettlebell-deadlift", 6.0, [1.0, 0.3, 0.3, 0.3, 0.3], seed=9)
     assert d.engines["kettlebell-deadlift"].counter.count == 5 and len(d.flow.set_reps) == 5
 
 
