@@ -435,7 +435,7 @@ class RepCounter:
         self._start_t = math.nan
         self._lockout_t = math.nan
         self._valley, self._valley_t, self._valley_h = math.inf, math.nan, math.nan  # top of the ascent
-        self._plateau = -math.inf  # shallowest drop held still on the way down before going deeper
+        self._plateau = math.inf  # shallowest drop held still on the way down before going deeper
         self._last_low_t = math.nan
         self._lost_since = math.nan
         self._still_lo = self._still_hi = math.nan  # range of the drop since `_still_since`
@@ -530,8 +530,7 @@ class RepCounter:
             if self.phase is Phase.DESCENDING and drop > self._still_hi and held:
                 # Held still, then on down (see ASCENDING). The shallowest such level is kept: keypoint
                 # noise through a long pause at the bottom reads as more of them, just above the peak.
-                shallowest = self._plateau == -math.inf or self._still_hi < self._plateau
-                self._plateau = self._still_hi if shallowest else self._plateau
+                self._plateau = min(self._plateau, self._still_hi)
             self._still_lo = self._still_hi = drop
             self._still_since = t
         else:
@@ -646,7 +645,7 @@ class RepCounter:
         self._still_since = m.t
         self._start_t = self._last_low_t if math.isfinite(self._last_low_t) else m.t
         self._ankle0 = m.ankle_x
-        self._plateau = -math.inf
+        self._plateau = math.inf
         self._lockout_t = math.nan
         self._record(m, drop)
 
