@@ -95,6 +95,32 @@ def test_bench_kiosk_realtime_measures_latency_from_when_frames_arrive(
     assert 0 < doc["latency_ms_p50"] <= doc["latency_ms_p95"] < 10_000
 
 
+def test_bench_soak_prints_its_schema(
+    model_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    args = ["bench", "soak", str(_clip(shared_data)), "--size", "640x360", "--minutes", "0.1", "--every", "1"]
+    doc = _run_json([*args, "--json"], capsys)
+    assert set(doc) == {
+        "minutes", "frames", "samples", "rss_mb_first", "rss_mb_last", "rss_mb_max", "growth_mb_per_hour",
+        "threads_max", "fds_max",
+    }  # fmt: skip
+    assert doc["frames"] > 0 and doc["samples"] >= 3
+    assert 0 < doc["rss_mb_first"] <= doc["rss_mb_max"] and doc["rss_mb_last"] <= doc["rss_mb_max"]
+    assert doc["threads_max"] >= 3 and doc["fds_max"] >= 3  # the pipeline's threads; stdio at least
+
+
+def test_soak_growth_is_the_slope_of_the_later_readings() -> None:
+    from kiosk.bench.soak import growth_per_hour
+
+    # A warm-up jump in the first half, then 0.5 MB a minute: 30 MB an hour.
+    rows = [(60.0 * i, (150.0 if i < 3 else 100.0) + 0.5 * i, 8, 20) for i in range(10)]
+    assert growth_per_hour(rows) == pytest.approx(30.0)
+    assert growth_per_hour(rows[:5]) is not None
+    assert growth_per_hour(rows[:4]) is None  # under three readings in the second half
+
+
 @pytest.mark.parametrize("bench", ["pipeline", "kiosk"])
 def test_a_video_that_fails_partway_ends_the_benchmark_with_its_cause(
     bench: str, model_path: Path, shared_data: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch

@@ -1,4 +1,4 @@
-"""`hinge-kiosk bench core | pipeline | kiosk`: performance measurements, not tests.
+"""`hinge-kiosk bench core | pipeline | kiosk | soak`: performance measurements, not tests.
 
 Each sub-benchmark lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`.
 Modules are imported when the parser is built, so they keep their heavy imports (runtimes, PyAV,
@@ -15,12 +15,13 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "core": ("kiosk.bench.core", "per-frame cost of the scoring core (smoothing, metrics, reps, coach)"),
     "pipeline": ("kiosk.bench.pipeline", "decode -> preprocess -> infer -> score throughput vs bare invoke"),
     "kiosk": ("kiosk.bench.kiosk", "the whole kiosk loop including the display"),
+    "soak": ("kiosk.bench.soak", "memory, threads and open files of the kiosk over a long run"),
 }
 
 
 def register(subparsers: Any) -> None:
     """Add `bench` and its sub-benchmarks."""
-    parser = subparsers.add_parser("bench", help="measure performance (core, pipeline, kiosk)")
+    parser = subparsers.add_parser("bench", help="measure performance (core, pipeline, kiosk, soak)")
     sub = parser.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
     for name, (module_name, help_text) in BENCHMARKS.items():
         module = importlib.import_module(module_name)

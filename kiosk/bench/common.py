@@ -167,16 +167,18 @@ class FirstFrames(FrameSource):
         return getattr(self.source, name)
 
 
-def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+def add_video_arguments(parser: argparse.ArgumentParser, frames: bool = True) -> None:
+    """VIDEO and the options every video benchmark takes (`--frames` where it runs the video once)."""
     parser.add_argument("video", metavar="VIDEO", help="a video file (e.g. a clip from ../shared/data/clips)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--threads", type=whole(0), default=0, help="interpreter threads (default: 0, all cores)"
     )
     parser.add_argument("--runtime", default="auto", help="pose runtime: auto|litert|tflite")
-    parser.add_argument(
-        "--frames", type=whole(0), default=0, help="stop after this many frames (default: 0, all)"
-    )
+    if frames:
+        parser.add_argument(
+            "--frames", type=whole(0), default=0, help="stop after this many frames (default: 0, all)"
+        )
     parser.add_argument(
         "--drill", choices=list(DRILLS), default=None, help="drill the engine scores (default: session.drill)"
     )
