@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing
+import os
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -189,3 +192,35 @@ def video_path(text: str) -> Path:
     if not video.is_file():
         raise InputError(f"{video}: no such video file")
     return video
+
+
+@contextmanager
+def kiosk_app(
+    video: Path,
+    backend: Any,
+    tap: Any,
+    source_factory: Callable[[], Any],
+    *,
+    size: tuple[int, int],
+    drill: str | None,
+    **app_options: Any,
+) -> Iterator[Any]:
+    """The kiosk as `hinge-kiosk run` builds it (pipeline threads, engine, flow, screens), on the frames
+    `source_factory` opens, drawn on a `size` window of SDL's dummy display (unless SDL_VIDEODRIVER names
+    another), without sound, its history written into a temporary folder for the run."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    from kiosk.app import App, Inputs, SizedEstimator
+    from kiosk.config import load_config
+    from kiosk.display import open_display
+    from kiosk.pose import PoseEstimator
+    from kiosk.store import StoreWriter
+
+    inputs = Inputs(source_factory, SizedEstimator(PoseEstimator(backend)), tap, description=str(video))
+    overrides: dict[str, Any] = {"display.fullscreen": False, "audio.enabled": False}
+    if drill:
+        overrides["session.drill"] = drill
+    cfg = load_config(overrides=overrides).config
+    display = open_display(size, fullscreen=False, vsync=False)
+    with tempfile.TemporaryDirectory(prefix="hinge-bench-") as tmp:
+        yield App(cfg, inputs, display, writer=StoreWriter(Path(tmp) / "sessions.db"), **app_options)

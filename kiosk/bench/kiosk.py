@@ -27,17 +27,22 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import resource
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kiosk.argtypes import window_size
-from kiosk.bench.common import add_video_arguments, bracketed, reference_inputs, video_once, video_path
+from kiosk.bench.common import (
+    add_video_arguments,
+    bracketed,
+    kiosk_app,
+    reference_inputs,
+    video_once,
+    video_path,
+)
 
 
 def rss_mb() -> float:
@@ -57,37 +62,18 @@ def measure(
     realtime: bool = False,
 ) -> dict[str, Any]:
     """Run the kiosk over `video`, then the bare loop; the JSON document plus a `context` entry."""
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    from kiosk.app import App, CaptureTap, Inputs, SizedEstimator
+    from kiosk.app import CaptureTap
     from kiosk.backends import open_backend
-    from kiosk.config import load_config
-    from kiosk.display import open_display
     from kiosk.errors import InputError
     from kiosk.models import find_model
-    from kiosk.pose import PoseEstimator
     from kiosk.sources import VideoFileSource
-    from kiosk.store import StoreWriter
 
     backend = open_backend(find_model(), runtime, threads)
     tap = CaptureTap()
     opener = video_once(video, frames, backend.input_size, realtime=realtime, wrap=tap.wrap)
-    inputs = Inputs(
-        opener,
-        SizedEstimator(PoseEstimator(backend)),
-        tap,
-        description=str(video),
-    )
-    overrides: dict[str, Any] = {"display.fullscreen": False, "audio.enabled": False}
-    if drill:
-        overrides["session.drill"] = drill
-    cfg = load_config(overrides=overrides).config
-    display = open_display(size, fullscreen=False, vsync=False)
-    renderer = "accelerated" if display.accelerated else "software"
-    shown_on = f"{display.driver} {size[0]}x{size[1]} ({renderer} renderer)"
-    with tempfile.TemporaryDirectory(prefix="hinge-bench-") as tmp:
-        writer = StoreWriter(Path(tmp) / "sessions.db")
-        app = App(cfg, inputs, display, writer=writer, until_end=True)
+    with kiosk_app(video, backend, tap, opener, size=size, drill=drill, until_end=True) as app:
+        renderer = "accelerated" if app.display.accelerated else "software"
+        shown_on = f"{app.display.driver} {size[0]}x{size[1]} ({renderer} renderer)"
         opener.on_failure = app.stop
         with VideoFileSource(video) as probe:
             count = min(frames if frames > 0 else probe.frame_count, 2000)
@@ -125,7 +111,7 @@ def measure(
         "paced": f"at the video's {video_fps:g} fps" if realtime else "as fast as inference takes frames",
         "cores_busy": round(measured.cores_busy, 2),
         "stage_ms": {k: round(v, 2) for k, v in stats.stage_ms.items()},
-        "target_latency_ms": round(2000.0 / invoke_fps + 1000.0 / cfg.display.max_fps, 1),
+        "target_latency_ms": round(2000.0 / invoke_fps + 1000.0 / app.cfg.display.max_fps, 1),
     }
     return doc
 

@@ -26,15 +26,14 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk.argtypes import window_size
-from kiosk.bench.common import add_video_arguments, video_path
+from kiosk.argtypes import number, window_size
+from kiosk.bench.common import add_video_arguments, kiosk_app, video_path
 from kiosk.errors import InputError
 
 PROC = Path("/proc/self")
@@ -83,16 +82,10 @@ def measure(
     """Run the kiosk on `video`, looped in real time, for `minutes`; the JSON document."""
     if not (PROC / "status").is_file():
         raise InputError("bench soak reads its memory from /proc: it runs on Linux only")
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    from kiosk.app import App, CaptureTap, Inputs, SizedEstimator
+    from kiosk.app import CaptureTap
     from kiosk.backends import open_backend
-    from kiosk.config import load_config
-    from kiosk.display import open_display
     from kiosk.models import find_model
-    from kiosk.pose import PoseEstimator
     from kiosk.sources import VideoFileSource
-    from kiosk.store import StoreWriter
 
     backend = open_backend(find_model(), runtime, threads)
     tap = CaptureTap()
@@ -100,12 +93,6 @@ def measure(
     def camera() -> Any:
         return tap.wrap(VideoFileSource(video, realtime=True, loop=True, model_input=backend.input_size))
 
-    inputs = Inputs(camera, SizedEstimator(PoseEstimator(backend)), tap, description=str(video))
-    overrides: dict[str, Any] = {"display.fullscreen": False, "audio.enabled": False}
-    if drill:
-        overrides["session.drill"] = drill
-    cfg = load_config(overrides=overrides).config
-    display = open_display(size, fullscreen=False, vsync=False)
     readings = Readings()
     done = threading.Event()
     start = time.monotonic()
@@ -119,9 +106,7 @@ def measure(
                 print(line, file=sys.stderr)
 
     sampler = threading.Thread(target=sample, name="soak-sampler", daemon=True)
-    with tempfile.TemporaryDirectory(prefix="hinge-soak-") as tmp:
-        writer = StoreWriter(Path(tmp) / "sessions.db")
-        app = App(cfg, inputs, display, writer=writer, seconds=60.0 * minutes)
+    with kiosk_app(video, backend, tap, camera, size=size, drill=drill, seconds=60.0 * minutes) as app:
         sampler.start()
         try:
             app.run()
@@ -146,21 +131,12 @@ def measure(
     }
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_video_arguments(parser, frames=False)
-    parser.add_argument("--minutes", type=_positive, default=60.0, help="how long to run (default: 60)")
+    minutes, every = number(0.01, 10080.0), number(0.1, 3600.0)  # up to a week; up to an hour
+    parser.add_argument("--minutes", type=minutes, default=60.0, help="how long to run (default: 60)")
     parser.add_argument(
-        "--every", type=_positive, default=60.0, metavar="S", help="seconds between readings (default: 60)"
+        "--every", type=every, default=60.0, metavar="S", help="seconds between readings (default: 60)"
     )
     parser.add_argument(
         "--size", type=window_size, default=(1920, 1080), metavar="WxH", help="display size (1920x1080)"
