@@ -3,13 +3,14 @@
 #   tools/dev.sh run [ARGS]   run the kiosk (falls back to the built-in demo with no camera or model)
 #   tools/dev.sh test [ARGS]  run the test suite (the same command CI runs)
 # Both create ./.venv on first use and reinstall only when pyproject.toml changes.
+# HINGE_VENV names another venv folder; HINGE_PYTHON the interpreter that creates it (python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${HINGE_VENV:-.venv}
 
 setup() {
   if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
+    "${HINGE_PYTHON:-python3}" -m venv "$venv"
   fi
   local stamp
   stamp="$venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
