@@ -2,7 +2,10 @@
 
 During a rep the head stays in line with the spine, so the person cannot look at the screen:
 sound carries the cue then, and the screen shows the detail between reps. So the coach
-- names a fault while it happens (after it has lasted `onset_s`), not on one noisy frame;
+- names a fault while it happens (after it has lasted `onset_s`), not on one noisy frame; the
+  head, which the rep's verdict judges by its median angle, only once it has also been out of line
+  for most of the movement so far (a head in line that passes the limit for a moment at the
+  bottom is not worth a cue the verdict then contradicts);
 - keeps a cue on screen at least `min_hold_s` unless something more important comes up;
 - speaks a cue when it becomes current, never the same cue again within `repeat_s` and
   nothing within `min_audio_gap_s` of the last sound; a fault that came up while the last sound
@@ -63,6 +66,9 @@ CUES: dict[str, Cue] = {
 }
 
 
+MAX_FRAME_GAP_S = 0.1  # a longer gap between frames counts as this much time (a stalled camera)
+
+
 @dataclass(frozen=True)
 class CoachSettings:
     onset_s: float = 0.35
@@ -91,6 +97,9 @@ class Coach:
         # from the start, so the per-frame updates never grow the dict.
         self._onset: dict[str, float] = {key: math.nan for key in CUES}
         self._spoken_this_rep: set[str] = set()  # form cues heard during the current rep
+        # Seconds of the movement under way with the head measured side-on, and of those with it up.
+        self._head_seen_s = self._head_up_s = 0.0
+        self._last_t = math.nan
 
     def _holding(self, key: str, active: bool, t: float) -> bool:
         """True once `active` has held for `onset_s`."""
@@ -129,13 +138,15 @@ class Coach:
         if phase is Phase.STANDING and rep is None:
             self._spoken_this_rep.clear()
         judging = in_rep and m.side_on and m.ready
+        head_up = judging and m.head_angle < HEAD_UP_DEG
+        self._tally_head(judging and m.head_angle == m.head_angle, head_up, in_rep, t)
         # Every condition is tracked each frame; the most important that holds wins.
         rounded = self._holding("rounded_back", judging and m.alignment > ROUNDED_ALIGNMENT, t)
         squat = self._holding(
             "squatting", judging and m.hip_flex > 35.0 and m.knee_flex > self.squat_ratio * m.hip_flex, t
         )
         forward = self._holding("weight_forward", judging and m.com_forward > COM_OVER_TOES, t)
-        head = self._holding("head_out_of_line", judging and m.head_angle < HEAD_UP_DEG, t)
+        head = self._holding("head_out_of_line", head_up, t) and 2.0 * self._head_up_s > self._head_seen_s
         if wanted is None:
             if rounded:
                 wanted = CUES["rounded_back"]
@@ -160,6 +171,18 @@ class Coach:
         self._show(wanted, t)
         if rep is not None:
             self._spoken_this_rep.clear()
+
+    def _tally_head(self, seen: bool, up: bool, in_rep: bool, t: float) -> None:
+        """Add this frame's time (the gap since the last, at most `MAX_FRAME_GAP_S`) to the
+        movement's head tallies; a new movement starts them afresh."""
+        dt = t - self._last_t if self._last_t == self._last_t else 0.0
+        self._last_t = t
+        if not in_rep:
+            self._head_seen_s = self._head_up_s = 0.0
+        elif seen:
+            dt = min(max(dt, 0.0), MAX_FRAME_GAP_S)
+            self._head_seen_s += dt
+            self._head_up_s += dt if up else 0.0
 
     def _show(self, wanted: Cue | None, t: float) -> None:
         s = self.settings

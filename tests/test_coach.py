@@ -51,6 +51,33 @@ def test_one_noisy_frame_says_nothing():
         assert coach.cue is None
 
 
+def test_a_head_up_for_a_moment_of_a_rep_in_line_is_not_named():
+    # The rep's verdict takes the median head angle: in line for most of the rep, past the limit
+    # for 0.6 s at the bottom (longer than the onset), it is a clean rep and the coach stays quiet.
+    coach = Coach()
+    said = run(coach, frame(head_angle=-20.0), Phase.DESCENDING, 1.0)
+    said += run(coach, frame(head_angle=-36.0), Phase.DESCENDING, 0.6, t0=1.0)
+    said += run(coach, frame(head_angle=-20.0), Phase.ASCENDING, 0.8, t0=1.6)
+    assert coach.cue is None and said == []
+
+
+def test_a_head_up_through_most_of_the_rep_is_named_once_it_is_most():
+    coach = Coach()
+    run(coach, frame(head_angle=-20.0), Phase.DESCENDING, 1.0)
+    said = run(coach, frame(head_angle=-36.0), Phase.DESCENDING, 1.5, t0=1.0)
+    assert [s for _, s in said] == ["head_out_of_line"]
+    assert 1.95 <= said[0][0] <= 2.1  # once the head has been up about as long as in line
+
+
+def test_each_rep_is_tallied_afresh():
+    coach = Coach()
+    run(coach, frame(head_angle=-36.0), Phase.DESCENDING, 1.0)
+    run(coach, frame(), Phase.STANDING, 4.0, t0=1.0)
+    run(coach, frame(head_angle=-20.0), Phase.DESCENDING, 1.0, t0=5.0)
+    said = run(coach, frame(head_angle=-36.0), Phase.DESCENDING, 0.6, t0=6.0)
+    assert said == [] and coach.cue is None
+
+
 def test_most_important_cue_wins_and_is_said_once():
     coach = Coach()
     said = run(coach, frame(alignment=0.2, head_angle=-40.0), Phase.DESCENDING, 3.0)
