@@ -2,10 +2,11 @@
 
 During a rep the head stays in line with the spine, so the person cannot look at the screen:
 sound carries the cue then, and the screen shows the detail between reps. So the coach
-- names a fault while it happens (after it has lasted `onset_s`), not on one noisy frame; the
-  head, which the rep's verdict judges by its median angle, only once it has also been out of line
-  for most of the movement so far (a head in line that passes the limit for a moment at the
-  bottom is not worth a cue the verdict then contradicts);
+- names a fault while it happens (after it has lasted `onset_s`), not on one noisy frame, and
+  only once it has held for most of the part of the rep its verdict looks at so far: the rep's
+  verdict takes medians (the head's over the whole movement, the back's, the knees' and the
+  weight's over the bottom), and a cue the verdict then contradicts (a head in line passing the
+  limit for a moment, knees bending first on the way down) teaches the wrong thing;
 - keeps a cue on screen at least `min_hold_s` unless something more important comes up;
 - speaks a cue when it becomes current, never the same cue again within `repeat_s` and
   nothing within `min_audio_gap_s` of the last sound; a fault that came up while the last sound
@@ -22,14 +23,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from kiosk.drills import DRILLS, Drill
 from kiosk.metrics import FrameMetrics
 from kiosk.reps import (
-    COM_OVER_TOES,
+    BOTTOM_SHARE,
     HEAD_UP_DEG,
+    MIN_REP_HIP_FLEX_DEG,
     ROUNDED_ALIGNMENT,
     SHALLOW_HINGE,
     Phase,
     RepResult,
+    is_knee_dominant,
+    is_weight_forward,
 )
 
 
@@ -67,6 +72,33 @@ CUES: dict[str, Cue] = {
 
 
 MAX_FRAME_GAP_S = 0.1  # a longer gap between frames counts as this much time (a stalled camera)
+# Until a rep has reached its bottom, its depth is expected to be at least this share of the last
+# rep's (the reps of a set vary by about a tenth), so the way down is not taken for the bottom.
+EXPECTED_DEPTH_SHARE = 0.8
+
+
+# The faults named while they happen, in priority order (the others are named when the rep ends).
+LIVE_FAULTS = ("rounded_back", "squatting", "weight_forward", "head_out_of_line")
+
+
+class _Share:
+    """Seconds of a rep's frames where a fault was measurable, and of those where it held."""
+
+    __slots__ = ("bad_s", "seen_s")
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.seen_s = self.bad_s = 0.0
+
+    def add(self, dt: float, bad: bool) -> None:
+        self.seen_s += dt
+        self.bad_s += dt if bad else 0.0
+
+    def most(self) -> bool:
+        """Held for more of the time than not: what a median over those frames would say."""
+        return 2.0 * self.bad_s > self.seen_s
 
 
 @dataclass(frozen=True)
@@ -81,9 +113,10 @@ class CoachSettings:
 class Coach:
     """Decides the current cue (`cue`) and, on the frame a cue should be said, `speak`."""
 
-    def __init__(self, settings: CoachSettings | None = None, squat_ratio: float = 0.75) -> None:
+    def __init__(self, settings: CoachSettings | None = None, drill: Drill | None = None) -> None:
         self.settings = settings or CoachSettings()
-        self.squat_ratio = squat_ratio
+        self.drill = drill or DRILLS["hinge"]
+        self._shares = {key: _Share() for key in LIVE_FAULTS}
         self.reset()
 
     def reset(self) -> None:
@@ -97,9 +130,11 @@ class Coach:
         # from the start, so the per-frame updates never grow the dict.
         self._onset: dict[str, float] = {key: math.nan for key in CUES}
         self._spoken_this_rep: set[str] = set()  # form cues heard during the current rep
-        # Seconds of the movement under way with the head measured side-on, and of those with it up.
-        self._head_seen_s = self._head_up_s = 0.0
+        for share in self._shares.values():
+            share.clear()
         self._last_t = math.nan
+        self._peak_drop = 0.0  # deepest shoulder drop of the movement under way
+        self._last_peak_drop = 0.0  # ... and of the movement before
 
     def _holding(self, key: str, active: bool, t: float) -> bool:
         """True once `active` has held for `onset_s`."""
@@ -113,10 +148,17 @@ class Coach:
         return t - start >= self.settings.onset_s
 
     def update(
-        self, m: FrameMetrics, phase: Phase, rep: RepResult | None, t: float, dropped: str = ""
+        self,
+        m: FrameMetrics,
+        phase: Phase,
+        rep: RepResult | None,
+        t: float,
+        dropped: str = "",
+        drop: float = math.nan,
     ) -> None:
-        """One frame: its metrics, the rep phase, the rep that finished on it (if any) and why a
-        movement under way was not counted (`RepCounter.dropped`, on that frame only)."""
+        """One frame: its metrics, the rep phase, the rep that finished on it (if any), why a
+        movement under way was not counted (`RepCounter.dropped`, on that frame only) and how far
+        the shoulders are below standing height (`RepCounter.drop`), which places the bottom."""
         self.speak = None
         wanted: Cue | None = None
 
@@ -133,29 +175,28 @@ class Coach:
             self._holding("turn_sideways", False, t)
             self._holding("stand_tall", False, t)
 
-        # Live form cues while bending, only from a usable side view.
+        # Live form cues while bending, only from a usable side view. Every condition is tracked
+        # each frame (its onset and its share of the rep); the most important that holds wins.
         in_rep = phase in (Phase.DESCENDING, Phase.ASCENDING)
         if phase is Phase.STANDING and rep is None:
             self._spoken_this_rep.clear()
+        dt = self._frame_time(in_rep, t)
         judging = in_rep and m.side_on and m.ready
-        head_up = judging and m.head_angle < HEAD_UP_DEG
-        self._tally_head(judging and m.head_angle == m.head_angle, head_up, in_rep, t)
-        # Every condition is tracked each frame; the most important that holds wins.
-        rounded = self._holding("rounded_back", judging and m.alignment > ROUNDED_ALIGNMENT, t)
-        squat = self._holding(
-            "squatting", judging and m.hip_flex > 35.0 and m.knee_flex > self.squat_ratio * m.hip_flex, t
-        )
-        forward = self._holding("weight_forward", judging and m.com_forward > COM_OVER_TOES, t)
-        head = self._holding("head_out_of_line", head_up, t) and 2.0 * self._head_up_s > self._head_seen_s
-        if wanted is None:
-            if rounded:
-                wanted = CUES["rounded_back"]
-            elif squat:
-                wanted = CUES["squatting"]
-            elif forward:
-                wanted = CUES["weight_forward"]
-            elif head:
-                wanted = CUES["head_out_of_line"]
+        bottom = self._at_bottom(in_rep, drop) and judging and m.hip_flex > MIN_REP_HIP_FLEX_DEG
+        legs = bottom and not self.drill.kneeling  # kneeling, the shins lie on the floor
+        squatting = is_knee_dominant(self.drill, m.hip_flex, m.knee_flex)
+        forward = is_weight_forward(m.com_forward, m.knee_forward, m.hip_travel, m.trunk_angle, squatting)
+        for key, seen, bad in (
+            ("rounded_back", bottom and m.alignment == m.alignment, m.alignment > ROUNDED_ALIGNMENT),
+            ("squatting", legs and m.knee_flex == m.knee_flex, squatting),
+            ("weight_forward", legs and m.com_forward == m.com_forward, forward),
+            ("head_out_of_line", judging and m.head_angle == m.head_angle, m.head_angle < HEAD_UP_DEG),
+        ):
+            share = self._shares[key]
+            if seen:
+                share.add(dt, bad)
+            if self._holding(key, seen and bad, t) and share.most() and wanted is None:
+                wanted = CUES[key]
 
         # A hinge that stopped short of a rep: say why it did not count.
         if dropped == SHALLOW_HINGE and wanted is None:
@@ -172,17 +213,28 @@ class Coach:
         if rep is not None:
             self._spoken_this_rep.clear()
 
-    def _tally_head(self, seen: bool, up: bool, in_rep: bool, t: float) -> None:
-        """Add this frame's time (the gap since the last, at most `MAX_FRAME_GAP_S`) to the
-        movement's head tallies; a new movement starts them afresh."""
+    def _frame_time(self, in_rep: bool, t: float) -> float:
+        """This frame's share of the rep (the gap since the last, at most `MAX_FRAME_GAP_S`); a new
+        movement starts the tallies afresh."""
         dt = t - self._last_t if self._last_t == self._last_t else 0.0
         self._last_t = t
         if not in_rep:
-            self._head_seen_s = self._head_up_s = 0.0
-        elif seen:
-            dt = min(max(dt, 0.0), MAX_FRAME_GAP_S)
-            self._head_seen_s += dt
-            self._head_up_s += dt if up else 0.0
+            for share in self._shares.values():
+                share.clear()
+        return min(max(dt, 0.0), MAX_FRAME_GAP_S)
+
+    def _at_bottom(self, in_rep: bool, drop: float) -> bool:
+        """Whether the shoulders are within the bottom of the rep (`BOTTOM_SHARE` of its depth),
+        where its verdict judges the back, the knees and the weight. Live, the depth so far is
+        not yet the rep's: on the way down it is held to most of the last rep's."""
+        if not in_rep:
+            if self._peak_drop > 0.0:
+                self._last_peak_drop, self._peak_drop = self._peak_drop, 0.0
+            return False
+        if drop > self._peak_drop:
+            self._peak_drop = drop
+        expected = max(self._peak_drop, EXPECTED_DEPTH_SHARE * self._last_peak_drop)
+        return drop >= BOTTOM_SHARE * expected
 
     def _show(self, wanted: Cue | None, t: float) -> None:
         s = self.settings

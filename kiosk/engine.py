@@ -86,7 +86,7 @@ class HingeEngine:
             self.smoother.bounds = (-margin, -margin, w + margin, h + margin)
         self.core = MetricsCore(self.drill, setup, frame_size)
         self.counter = RepCounter(self.drill, self.core.wall_thighs)
-        self.coach = Coach(coach, squat_ratio=self.drill.squat_ratio)
+        self.coach = Coach(coach, self.drill)
         self._input = np.zeros((NUM_KEYPOINTS, 3), np.float32)
         self.result = FrameResult(self.smoother.pose, self.smoother.valid, self.core.metrics)
 
@@ -129,7 +129,7 @@ class HingeEngine:
         return self.result
 
     def _publish(self, m: FrameMetrics, rep: RepResult | None, t: float) -> None:
-        self.coach.update(m, self.counter.phase, rep, t, self.counter.dropped)
+        self.coach.update(m, self.counter.phase, rep, t, self.counter.dropped, self.counter.drop)
         r = self.result
         r.t = t
         r.phase = self.counter.phase

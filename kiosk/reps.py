@@ -79,6 +79,9 @@ MIN_EVIDENCE_FRAMES = 4
 JUDGE_SIDE_SHARE = 0.5  # of the rep's working frames, seen side-on, to judge its form
 JUDGE_SIDE_RATIO = SIDE_ON_LEAVE  # the side-on test's own exit threshold
 TURN_DROP = 0.03  # the drop must fall this far below its peak to call the bottom
+# The bottom of a rep, where squatting, the weight's place and rounding are judged: the shoulders
+# within a quarter of the rep's depth of its deepest point.
+BOTTOM_SHARE = 0.75
 # Back up through this share of the rep's depth and down again: a top the standing height missed.
 RISEN_SHARE = 0.75
 # Or back up to a level the descent held still at this long before going on down.
@@ -375,6 +378,35 @@ def _round(x: float, nd: int) -> float | None:
 
 
 Rows = Sequence[Sequence[float]]
+
+
+def is_knee_dominant(drill: Drill, hip_flex: float, knee_flex: float) -> bool:
+    """The knees bending more than the drill allows for the hips' bend: a squat's main sign, and the
+    one the coach names live (a squat's other signs peak at the deepest moment and ease on the way
+    up, which the rep's verdict sees too; named live, they contradicted it on real pulls)."""
+    return hip_flex > 1.0 and knee_flex / hip_flex > drill.squat_ratio
+
+
+def is_squatting(
+    drill: Drill, hip_flex: float, knee_flex: float, shin_angle: float, thigh_angle: float
+) -> bool:
+    """The drill's squat test (see `Drill`) on a rep's bottom medians. An unmeasured angle (NaN)
+    tests false."""
+    knees_forward = shin_angle > drill.squat_shin_deg and knee_flex > drill.squat_knee_deg
+    hips_down = thigh_angle > 90.0 - drill.squat_thigh_deg
+    too_much_knee = knee_flex > drill.max_knee_deg
+    return is_knee_dominant(drill, hip_flex, knee_flex) or knees_forward or hips_down or too_much_knee
+
+
+def is_weight_forward(
+    com_forward: float, knee_forward: float, hip_travel: float, trunk_angle: float, squatting: bool
+) -> bool:
+    """Weight on the toes: the centre of mass over the ball of the foot, the knees past the toes
+    (part of a squat when it is one, so not counted twice), or the hips not behind the ankles while
+    the trunk leans forward. An unmeasured value (NaN) tests false."""
+    hips_not_back = hip_travel < HIPS_NOT_BACK and trunk_angle > HIPS_NOT_BACK_TRUNK_DEG
+    knees_past_toes = knee_forward > KNEES_PAST_TOES and not squatting
+    return com_forward > COM_OVER_TOES or knees_past_toes or hips_not_back
 
 
 def _median(rows: Rows, col: int) -> tuple[float, int]:
@@ -776,7 +808,7 @@ def judge_rep(
     # Form is judged from frames seen from the side: within about 22 degrees of side-on, angles in
     # the body's plane are foreshortened by under 7%.
     side_on = [row for row in rows if row[C_SIDE_RATIO] < JUDGE_SIDE_RATIO]
-    bottom = [row for row in side_on if row[C_DROP] >= 0.75 * peak_drop]
+    bottom = [row for row in side_on if row[C_DROP] >= BOTTOM_SHARE * peak_drop]
     low = max(drill.start_drop, 0.4 * peak_drop)
     moving = [row for row in rows if row[C_DROP] >= low and row[C_T] < end_s - 0.1]
     working = [row for row in moving if row[C_SIDE_RATIO] < JUDGE_SIDE_RATIO]
@@ -801,7 +833,7 @@ def judge_rep(
     ev["hip_travel"], n_travel = _median(bottom, C_TRAVEL)
     ev["trunk_angle"], _ = _median(bottom, C_TRUNK)
     # Where the hands were at the bottom, from any view (a height): tells a bell from the floor.
-    ev["hand_height"], _ = _median([row for row in rows if row[C_DROP] >= 0.75 * peak_drop], C_HANDS)
+    ev["hand_height"], _ = _median([row for row in rows if row[C_DROP] >= BOTTOM_SHARE * peak_drop], C_HANDS)
     ev["side_on"] = len(side_on) / len(rows) if rows else 0.0
     ev["side_ratio"], _ = _median(rows, C_SIDE_RATIO)
     ratio = ev["knee_flex"] / ev["hip_flex"] if ev["hip_flex"] > 1.0 else math.nan
@@ -821,22 +853,13 @@ def judge_rep(
                 faults.add("head_out_of_line")
             soft += 5 * _ramp(ev["head_angle"], 0.6 * HEAD_UP_DEG, HEAD_UP_DEG)
         if not drill.kneeling and n_knee >= MIN_EVIDENCE_FRAMES and n_shin >= MIN_EVIDENCE_FRAMES:
-            knee_dominant = math.isfinite(ratio) and ratio > drill.squat_ratio
-            knees_forward = ev["shin_angle"] > drill.squat_shin_deg and ev["knee_flex"] > drill.squat_knee_deg
-            hips_down = ev["thigh_angle"] > 90.0 - drill.squat_thigh_deg
-            too_much_knee = ev["knee_flex"] > drill.max_knee_deg
-            if knee_dominant or knees_forward or hips_down or too_much_knee:
+            if is_squatting(drill, ev["hip_flex"], ev["knee_flex"], ev["shin_angle"], ev["thigh_angle"]):
                 faults.add("squatting")
             soft += 10 * _ramp(ratio, 0.7 * drill.squat_ratio, drill.squat_ratio)
         if not drill.kneeling and n_com >= MIN_EVIDENCE_FRAMES:
-            hips_not_back = (
-                n_travel >= MIN_EVIDENCE_FRAMES
-                and ev["hip_travel"] < HIPS_NOT_BACK
-                and ev["trunk_angle"] > HIPS_NOT_BACK_TRUNK_DEG
-            )
-            # Knees past the toes are part of a squat; on their own they put the weight forward.
-            knees_past_toes = ev["knee_forward"] > KNEES_PAST_TOES and "squatting" not in faults
-            if ev["com_forward"] > COM_OVER_TOES or knees_past_toes or hips_not_back:
+            travel = ev["hip_travel"] if n_travel >= MIN_EVIDENCE_FRAMES else math.nan
+            squatting = "squatting" in faults
+            if is_weight_forward(ev["com_forward"], ev["knee_forward"], travel, ev["trunk_angle"], squatting):
                 faults.add("weight_forward")
             soft += 5 * _ramp(ev["com_forward"], 0.3, COM_OVER_TOES)
 

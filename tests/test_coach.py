@@ -24,12 +24,15 @@ def rep(faults=(), judged=True) -> RepResult:
     return RepResult(1, 0.0, 1.0, 2.0, 90, tuple(faults), 90.0, 160.0, 0.5, True, 1.0, 1.0, judged)
 
 
-def run(coach, m, phase, seconds, t0=0.0, fps=30):
+BOTTOM = 0.35  # a shoulder drop at the bottom of a hinge (as a share of standing height)
+
+
+def run(coach, m, phase, seconds, t0=0.0, fps=30, drop=BOTTOM):
     said = []
     n = int(seconds * fps)
     for i in range(n):
         t = t0 + i / fps
-        coach.update(m, phase, None, t)
+        coach.update(m, phase, None, t, drop=drop)
         if coach.speak:
             said.append((round(t, 2), coach.speak.id))
     return said
@@ -37,7 +40,7 @@ def run(coach, m, phase, seconds, t0=0.0, fps=30):
 
 def test_a_fault_must_last_before_it_is_named():
     coach = Coach()
-    coach.update(frame(alignment=0.2), Phase.DESCENDING, None, 0.0)
+    coach.update(frame(alignment=0.2), Phase.DESCENDING, None, 0.0, drop=BOTTOM)
     assert coach.cue is None
     run(coach, frame(alignment=0.2), Phase.DESCENDING, 0.5, t0=0.0)
     assert coach.cue is CUES["rounded_back"]
@@ -47,7 +50,7 @@ def test_one_noisy_frame_says_nothing():
     coach = Coach()
     for i in range(60):
         bad = i % 10 == 0
-        coach.update(frame(alignment=0.2 if bad else 0.0), Phase.DESCENDING, None, i / 30)
+        coach.update(frame(alignment=0.2 if bad else 0.0), Phase.DESCENDING, None, i / 30, drop=BOTTOM)
         assert coach.cue is None
 
 
@@ -216,3 +219,42 @@ def test_a_hinge_that_stops_short_of_a_rep_is_told_why_and_a_shuffle_is_not(dril
 
     assert "shallow" in said(tuple(RepSpec(fault="shallow", depth=0.8) for _ in range(4)))
     assert said(tuple(RepSpec(depth=0.12, down_s=0.6, up_s=0.6) for _ in range(6))) == []
+
+
+def rep_before(coach, depth=0.4):
+    """A clean movement to `depth`, standing before and after: the coach learns the set's depth."""
+    run(coach, frame(), Phase.STANDING, 0.5)
+    run(coach, frame(), Phase.DESCENDING, 1.0, t0=0.5, drop=depth)
+    run(coach, frame(), Phase.STANDING, 1.5, t0=1.5, drop=0.0)
+    return 3.0
+
+
+def test_knees_bending_first_on_the_way_down_are_not_named_a_squat():
+    # The rep's verdict judges squatting at the bottom. Knees that lead the first part of the way
+    # down (knee bend as large as the hips') and hips that take over by the bottom make a hinge.
+    coach = Coach()
+    t = rep_before(coach)
+    said = run(coach, frame(hip_flex=50.0, knee_flex=50.0), Phase.DESCENDING, 0.8, t0=t, drop=0.15)
+    said += run(coach, frame(hip_flex=90.0, knee_flex=30.0), Phase.DESCENDING, 1.0, t0=t + 0.8, drop=0.4)
+    assert said == [] and coach.cue is None
+
+
+def test_knees_leading_at_the_bottom_are_named_a_squat():
+    coach = Coach()
+    t = rep_before(coach)
+    said = run(coach, frame(hip_flex=70.0, knee_flex=65.0), Phase.DESCENDING, 1.0, t0=t, drop=0.38)
+    assert [s for _, s in said] == ["squatting"]
+
+
+def test_weight_forward_for_a_moment_of_a_long_bottom_is_not_named():
+    coach = Coach()
+    t = rep_before(coach)
+    said = run(coach, frame(), Phase.DESCENDING, 1.5, t0=t, drop=0.4)
+    said += run(coach, frame(com_forward=0.6), Phase.DESCENDING, 0.6, t0=t + 1.5, drop=0.4)
+    said += run(coach, frame(), Phase.ASCENDING, 0.5, t0=t + 2.1, drop=0.35)
+    assert said == [] and coach.cue is None
+    # Forward from the start of the bottom, it is named.
+    t += 4.0
+    run(coach, frame(), Phase.STANDING, 1.0, t0=t - 1.0, drop=0.0)
+    said = run(coach, frame(com_forward=0.6), Phase.DESCENDING, 1.0, t0=t, drop=0.4)
+    assert [s for _, s in said] == ["weight_forward"]
