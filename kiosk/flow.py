@@ -512,10 +512,10 @@ class Flow:
             if self.countdown_until > -math.inf and t >= self.countdown_until:
                 self.countdown_until = -math.inf
                 self.say = self.say or "go"
-            if self._session_open and t - self._active_t >= s.inactive_s:
-                # Someone stayed in view but stopped: save the session and offer a fresh set (or,
-                # choosing by pose, the drill choice), so whoever steps up next does not carry on
-                # the last person's count or drill.
+            if self.in_session and t - self._active_t >= s.inactive_s:
+                # Someone stayed in view but stopped (or never began): save the session and offer
+                # a fresh set (or, choosing by pose, the drill choice), so whoever steps up next
+                # does not carry on the last person's count or drill.
                 self._end_session(t)
                 if s.drill_select == "pose":
                     self._enter_choose(t)

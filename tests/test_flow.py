@@ -567,3 +567,16 @@ def test_after_a_quick_set_down_the_next_sets_pickup_is_not_a_rep(rest_s: float)
     assert d.flow.screen is Screen.DONE
     assert [len(s.reps) for s in d.flow.sets] == [3, 3]
     assert all(r.hold_s < 1.2 for s in d.flow.sets for r in s.reps)  # no pickup among them
+
+
+def test_a_drill_chosen_but_never_started_goes_back_to_the_choice_after_an_idle_minute() -> None:
+    # The visitor picks a drill by pose, the set starts, and no rep ever comes: the next person
+    # still gets the choice, starting from the configured drill.
+    settings = FlowSettings(drill_select="pose", set_size=5, countdown_s=0.0, inactive_s=30.0)
+    d = Driver(settings)
+    stand_s = 2.0 + 3.0 + settings.choose_start_s + 1.5
+    d.perform(Scenario(reps=(), stand_s=stand_s, seed=9), edit=raise_hand(2.0, 5.0))
+    assert d.flow.screen is Screen.ACTIVE and d.flow.drill == "wall-hinge"
+    _standing_still(d, settings.inactive_s + 2.0)
+    assert d.flow.screen is Screen.CHOOSE and d.flow.drill == "hinge" and d.port.drill == "hinge"
+    assert "start_session" not in d.port.names()  # nobody lifted: nothing in the history
