@@ -74,6 +74,11 @@ HEADLESS_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that show nothing
 # Exit status when the camera is held by a driver call that never returns: the service restarts
 # the kiosk, and only a fresh process frees the device (EX_TEMPFAIL).
 EXIT_CAMERA_HUNG = 75
+# Exit status when the pipeline cannot go on in this process: pose or scoring has failed on every
+# frame for `camera.stall_timeout_s`, or a live source ended. The service restarts the kiosk
+# (EX_SOFTWARE); without this, the screen would freeze on its last frame.
+EXIT_PIPELINE_FAILED = 70
+FAILURE_LOG_S = 10.0  # a failure repeated on every frame is logged this often, with a count
 
 
 # --------------------------------------------------------------------------------------- inputs
@@ -169,7 +174,12 @@ def performer_inputs(reason: str, start_s: float = 0.0, portrait: bool = False) 
     camera = DemoCamera(demo_script(frame_size=size), start_s=start_s)
     tap = CaptureTap()
     return Inputs(
-        lambda: tap.wrap(camera), SizedEstimator(camera.estimator), tap, reason, True, "demo performer"
+        lambda: tap.wrap(camera.reopen()),
+        SizedEstimator(camera.estimator),
+        tap,
+        reason,
+        True,
+        "demo performer",
     )
 
 
@@ -524,6 +534,9 @@ class App:
         self._last_snap_t = math.nan
         self._last_snap_mono = -math.inf
         self._problem: tuple[str, float] | None = None
+        self._failing_since = math.nan  # first pose or scoring failure since the last result
+        self._failures = 0  # ... and how many since
+        self._failure_logged = -math.inf
         self._status = ""
         self._diag_at = -math.inf
         self._bottom: Frame | None = None
@@ -547,7 +560,8 @@ class App:
     def run(self) -> int:
         """Run until a signal, the window's close button, `seconds`, or (with `until_end`) the end
         of a finite source; then shut down cleanly. Returns the exit status: 0, or
-        `EXIT_CAMERA_HUNG` when only a new process can get the camera back."""
+        `EXIT_CAMERA_HUNG` when only a new process can get the camera back, or
+        `EXIT_PIPELINE_FAILED` when only a new process can get frames through again."""
         main_thread = threading.current_thread() is threading.main_thread()
         previous = {}
         if main_thread:
@@ -564,7 +578,9 @@ class App:
                 self._iteration()
                 if self.clock() >= deadline:
                     break
-                if self.until_end and self.pipeline.finished and not self.scorer.snapshots:
+                if self.pipeline.finished and not self.scorer.snapshots:
+                    if not self.until_end:  # a live source never ends; only a new process helps
+                        self._exit_for_pipeline("the frame source ended")
                     break
         finally:
             self._shutdown()
@@ -598,6 +614,7 @@ class App:
             self._seq = result.seq
             self._last_result = now
             self._problem = None
+            self._failing_since, self._failures = math.nan, 0
             scene.frame = result.frame.picture
             scene.snap = result.score
             self.watchdog.frame(now)
@@ -706,11 +723,32 @@ class App:
                 log.warning("camera: %s", event.message)
                 if event.kind != "restart" or self._problem is None:
                     self._problem = (event.message, event.t)
+            elif event.kind == "failed":
+                self._pose_failed(event, now)
             elif event.kind == "end":
                 log.info("%s", event.message)
         hung = self.pipeline.hung()
         if hung is not None and not self._stop.is_set():
             self._exit_for_camera(hung)
+
+    def _pose_failed(self, event: Any, now: float) -> None:
+        """A frame lost to a failure of pose or scoring: logged (a failure on every frame, with a
+        count, every `FAILURE_LOG_S`); failing for `camera.stall_timeout_s` with no frame getting
+        through ends the run for the service to restart."""
+        if self._failures == 0:
+            self._failing_since = now
+        self._failures += 1
+        if now - self._failure_logged >= FAILURE_LOG_S:
+            self._failure_logged = now
+            log.error("%s (%d frame(s) lost since the last good one)", event.message, self._failures)
+        failing_s = now - self._failing_since
+        if failing_s >= self.cfg.camera.stall_timeout_s and not self._stop.is_set():
+            self._exit_for_pipeline(f"pose or scoring has failed on every frame for {failing_s:.0f} s")
+
+    def _exit_for_pipeline(self, why: str) -> None:
+        log.error("%s; exiting so the service restarts the kiosk", why)
+        self.exit_status = EXIT_PIPELINE_FAILED
+        self.stop()
 
     def _exit_for_camera(self, why: str) -> None:
         """End the run with `EXIT_CAMERA_HUNG`: a camera held by a stuck call of ours comes back only

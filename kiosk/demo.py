@@ -315,6 +315,12 @@ class DemoCamera(FrameSource):
     def close(self) -> None:
         self._closed = True
 
+    def reopen(self) -> DemoCamera:
+        """Open again after `close`, as the pipeline does after a failed read: painting goes on from
+        the current time (its estimator is this camera's, so the same object comes back)."""
+        self._closed = False
+        return self
+
 
 class DemoEstimator:
     """Stands in for `kiosk.pose.PoseEstimator` in the pipeline: the performer's noisy keypoints for

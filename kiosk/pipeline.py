@@ -86,7 +86,9 @@ class Result:
 class PipelineEvent:
     """Something the app may show: an error, a stall and restart, or the end of a file."""
 
-    kind: str  # "error" | "stall" | "restart" | "hung" | "end"
+    # "error" (the source failed), "stall", "restart", "hung", "end" (a file played out), or
+    # "failed" (pose or scoring raised on a frame: the camera is fine, the frame is lost).
+    kind: str
     message: str
     error: BaseException | None = None
     t: float = 0.0  # pipeline clock
@@ -321,7 +323,7 @@ class Pipeline:
             self._hung = message
         with self._lock:
             self._events.append(PipelineEvent(kind, message, error, self._clock()))
-            if kind == "error":
+            if kind in ("error", "failed"):
                 self._errors += 1
 
     def _open_source(self) -> FrameSource | None:
@@ -460,7 +462,7 @@ class Pipeline:
                 try:
                     result = self._process(item, seq)
                 except Exception as exc:
-                    self._event("error", f"pose or scoring failed: {type(exc).__name__}: {exc}", exc)
+                    self._event("failed", f"pose or scoring failed: {type(exc).__name__}: {exc}", exc)
                     continue
                 finally:
                     self._release(item)

@@ -24,7 +24,7 @@ from kiosk.config import load_config
 from kiosk.errors import InputError
 from kiosk.flow import Screen
 from kiosk.sdnotify import Notifier
-from kiosk.sources import Frame, FrameSource, SourceError, SourceHung
+from kiosk.sources import EndOfStream, Frame, FrameSource, SourceError, SourceHung
 from kiosk.store import SessionStore
 
 
@@ -582,3 +582,73 @@ def test_plumb_lines_are_drawn_only_when_asked_for_at_the_configured_roll() -> N
 
     assert plumb() is None
     assert plumb(**{"display.show_level": True}) == -2.5
+
+
+def test_pose_failing_on_every_frame_ends_the_run_for_the_service_to_restart(caplog) -> None:
+    """The camera is fine but the model raises on every frame: not "camera lost" for ever (the
+    screen frozen, the watchdog fed), but an exit the service restarts from, logged with a count."""
+    from kiosk.display import open_display
+
+    demo = kiosk_app.performer_inputs("test", start_s=12.0)
+    inner = demo.estimator.inner
+    good = inner.estimate
+    calls = itertools.count()
+
+    def estimate(frame, prepared=None):
+        if next(calls) >= 30:
+            raise RuntimeError("invoke failed (delegate error)")
+        return good(frame, prepared)
+
+    inner.estimate = estimate
+    cfg = load_config(overrides={"display.fullscreen": False, "camera.stall_timeout_s": 3.0}).config
+    app = kiosk_app.App(cfg, demo, open_display((320, 180), fullscreen=False), seconds=30.0)
+    with caplog.at_level(logging.ERROR, logger="kiosk"):
+        assert app.run() == kiosk_app.EXIT_PIPELINE_FAILED  # not at --seconds
+    assert app.scene.camera is None  # never called a camera problem
+    failures = [r.getMessage() for r in caplog.records if "pose or scoring failed" in r.getMessage()]
+    assert 1 <= len(failures) <= 2 and "delegate error" in failures[0]  # not once per frame
+    assert any("exiting so the service restarts" in r.getMessage() for r in caplog.records)
+
+
+def test_the_demo_camera_failing_once_is_reopened_and_the_demo_goes_on() -> None:
+    from kiosk.display import open_display
+
+    demo = kiosk_app.performer_inputs("test", start_s=12.0)
+    camera = demo.source_factory().inner
+    paint, painted = camera.painter.paint, itertools.count()
+
+    def flaky(pose):
+        if next(painted) == 40:
+            raise RuntimeError("a one-off glitch")
+        return paint(pose)
+
+    camera.painter.paint = flaky
+    cfg = load_config(overrides={"display.fullscreen": False}).config
+    app = kiosk_app.App(cfg, demo, open_display((320, 180), fullscreen=False), seconds=6.0)
+    assert app.run() == 0
+    stats = app.pipeline.stats()
+    assert stats.restarts == 1 and stats.processed > 40 + 60  # frames came again after the reopen
+
+
+class EndingCamera(FlakyCamera):
+    """A live source that says its stream is over, which no camera should."""
+
+    def read(self, timeout: float = 1.0) -> Frame:
+        if self.frames <= 0:
+            raise EndOfStream(self.name)
+        return super().read(timeout)
+
+
+def test_a_live_source_that_ends_ends_the_run_for_the_service_to_restart() -> None:
+    from kiosk.display import open_display
+
+    demo = kiosk_app.performer_inputs("test", start_s=12.0)
+    camera = demo.source_factory()
+    inputs = kiosk_app.Inputs(
+        lambda: demo.tap.wrap(EndingCamera(camera, 30)), demo.estimator, demo.tap, "", False, "camera"
+    )
+    cfg = load_config(overrides={"display.fullscreen": False}).config
+    app = kiosk_app.App(cfg, inputs, open_display((320, 180), fullscreen=False), seconds=30.0)
+    start = time.monotonic()
+    assert app.run() == kiosk_app.EXIT_PIPELINE_FAILED
+    assert time.monotonic() - start < 20.0  # ended by the source, not by --seconds
