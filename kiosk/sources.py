@@ -968,8 +968,12 @@ class Picamera2Source(FrameSource):
             return
 
         def release() -> None:
-            cam.cancel_all_and_flush()
-            cam.close()
+            try:
+                flush = getattr(cam, "cancel_all_and_flush", None)  # older picamera2 lacks it
+                if flush is not None:
+                    flush()
+            finally:
+                cam.close()  # the device is released even if the flush failed
 
         _finish_or_hang(release, self.name)
 

@@ -994,3 +994,21 @@ def test_a_real_clip(shared_data: Path) -> None:
     assert frames[0].t == 0.0
     assert np.diff([f.t for f in frames]) == pytest.approx(np.full(9, 1 / 30), abs=1e-3)
     assert frames[0].rgb.shape == (720, 404, 3) and frames[0].decoded.format.name == "yuv420p"
+
+
+def test_a_picamera2_whose_flush_fails_or_is_missing_is_still_closed(
+    fake_picamera2: type[FakePicamera2], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_flush(self: FakePicamera2) -> None:
+        raise RuntimeError("camera in an odd state")
+
+    monkeypatch.setattr(FakePicamera2, "cancel_all_and_flush", broken_flush)
+    source = Picamera2Source()
+    cam = fake_picamera2.instances[0]
+    with pytest.raises(RuntimeError, match="odd state"):  # reported to the caller, as before
+        source.close()
+    assert cam.closed
+    monkeypatch.delattr(FakePicamera2, "cancel_all_and_flush")  # a picamera2 from before it existed
+    source = Picamera2Source()
+    source.close()
+    assert fake_picamera2.instances[-1].closed
