@@ -88,13 +88,15 @@ class CaptureTap:
     """Wraps every source the pipeline opens: turns frames by `camera.rotation`, remembers each
     frame's capture time on the monotonic clock (cameras stamp frames with it; files and anything
     else are stamped when the frame is handed over), and keeps a reopened file's media time running
-    on from where the last opening stopped, so the engine and the flow never see time go back."""
+    on from where the last opening stopped (plus the time it was away: the flow's clock ran on
+    meanwhile), so the engine and the flow never see time go back."""
 
     def __init__(self, rotation: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
         self.rotation = rotation
         self.clock = clock
         self._stamps: list[tuple[int, int, float]] = [(0, -1, math.nan)] * STAMPS
         self.last_t = -math.inf  # the newest media time handed out by a source without a clock
+        self.last_arrival = -math.inf  # ... and when (monotonic)
 
     def wrap(self, source: FrameSource) -> FrameSource:
         return _TappedSource(source, self)
@@ -124,9 +126,10 @@ class _TappedSource(FrameSource):
         tap = self.tap
         if not self.clocked:
             if self._offset is None:  # a reopened file starts its media time at 0 again
-                self._offset = max(0.0, tap.last_t + FRAME_S - frame.t) if tap.last_t > -math.inf else 0.0
+                away = max(FRAME_S, arrived - tap.last_arrival)
+                self._offset = max(0.0, tap.last_t + away - frame.t) if tap.last_t > -math.inf else 0.0
             frame.t += self._offset
-            tap.last_t = frame.t
+            tap.last_t, tap.last_arrival = frame.t, arrived
         tap.record(frame, frame.t if self.clocked else arrived)
         return frame
 

@@ -264,12 +264,17 @@ def test_a_reopened_file_keeps_time_running_on() -> None:
         def close(self) -> None:
             pass
 
-    tap = kiosk_app.CaptureTap()
-    first, second = tap.wrap(Clip()), tap.wrap(Clip())
+    now = [100.0]
+    tap = kiosk_app.CaptureTap(clock=lambda: now[0])
+    first, second, third = tap.wrap(Clip()), tap.wrap(Clip()), tap.wrap(Clip())
     times = [first.read().t for _ in range(90)] + [second.read().t for _ in range(30)]
     assert times[0] == 0.0  # the first opening keeps its own media time
     assert all(b > a for a, b in itertools.pairwise(times))
     assert times[90] == pytest.approx(times[89] + 1 / 30)
+    # Reopened after 5 s away (the retry pause, a damaged file): the flow's clock ran on meanwhile,
+    # so the media time does too, or the flow would see time go back by the outage.
+    now[0] += 5.0
+    assert third.read().t == pytest.approx(times[-1] + 5.0)
 
 
 def test_bad_configuration_keeps_the_kiosk_running(tmp_path: Path) -> None:
