@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -276,10 +277,13 @@ def judge_track(
     return chosen, found
 
 
-def output_path(value: str, suffixes: tuple[str, ...], option: str) -> Path:
-    """`value` as a file `option` can write: a known suffix, in a folder that exists. Checked before
+def output_path(value: str, suffixes: tuple[str, ...], option: str, source: str) -> Path:
+    """`value` as a file `option` can write: a known suffix, in a folder that exists, and not the
+    `source` being read (writing over a recording while reading it would destroy it). Checked before
     any slow work, so a typo costs nothing."""
     p = Path(value)
+    if _same_file(p, Path(source)):
+        raise InputError(f"{option} {value}: that is the input itself; write to another file")
     if p.suffix.lower() not in suffixes:
         raise InputError(f"{option} {value}: the file name must end in {' or '.join(suffixes)}")
     if p.is_dir():
@@ -289,12 +293,19 @@ def output_path(value: str, suffixes: tuple[str, ...], option: str) -> Path:
     return p
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def main(args: argparse.Namespace) -> int:
     if args.drill != AUTO_DRILL:
         get_drill(args.drill)  # validate before any slow work
-    save_to = output_path(args.save_track, (".npz",), "--save-track") if args.save_track else None
+    save_to = output_path(args.save_track, (".npz",), "--save-track", args.input) if args.save_track else None
     videos = (".mp4", ".mkv", ".mov")
-    annotate_to = output_path(args.annotate, videos, "--annotate") if args.annotate else None
+    annotate_to = output_path(args.annotate, videos, "--annotate", args.input) if args.annotate else None
     track = load_input(args.input, args)
     if save_to is not None:
         try:

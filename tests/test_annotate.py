@@ -104,3 +104,15 @@ def test_annotate_refuses_a_pose_track(tmp_path: Path) -> None:
     track = PoseTrack(np.zeros((2, 17, 3), np.float32), np.array([0.0, 0.1]), (64, 48), "t.npz")
     with pytest.raises(InputError, match="needs a video"):
         annotate_video(tmp_path / "t.npz", track, tmp_path / "o.mp4", "hinge")
+
+
+def test_annotating_a_video_over_itself_is_refused_and_the_recording_kept(tmp_path: Path, capsys) -> None:
+    video = tmp_path / "set.mp4"
+    encode(video, [np.full((64, 64, 3), 90, np.uint8)] * 10, 10)
+    before = video.read_bytes()
+    link = tmp_path / "same.mp4"
+    link.symlink_to(video)
+    for out in (video, link):
+        assert main(["analyze", str(video), "--annotate", str(out)]) == 2
+        assert "the input itself" in capsys.readouterr().err
+    assert video.read_bytes() == before
