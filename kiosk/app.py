@@ -201,12 +201,18 @@ def open_inputs(
     from kiosk.backends import open_backend
     from kiosk.models import find_model
     from kiosk.pose import PoseEstimator
-    from kiosk.sources import open_source
+    from kiosk.sources import IMAGE_SUFFIXES, open_source
 
     spec = source or cfg.camera.source
     is_file = not (spec in ("auto", "picamera2") or spec.isdigit() or spec.startswith("/dev/"))
     if source and is_file and not Path(source).is_file():
         raise InputError(f"--source {source}: {'not a file' if Path(source).exists() else 'no such file'}")
+    if is_file and Path(spec).suffix.lower() in IMAGE_SUFFIXES:  # one frame: nothing to coach
+        why = f"{spec} is a still image; the kiosk needs a camera or a video (analyze judges a picture)"
+        if source:
+            raise InputError(f"--source {why}")
+        log.warning("camera.source: %s: running the built-in demo", why)
+        return performer_inputs("camera.source is a picture", demo_start_s, portrait)
     try:
         model = find_model(cfg.pose.model_dir or None)
     except KioskError as exc:
@@ -460,9 +466,17 @@ class Screenshots:
         return name if age > (0.8 if screen is Screen.PLACEMENT else 1.6) else None
 
     def take(self, display: Any, scene: Any, now: float) -> None:
+        """Save the screen if `name` picks this frame; a folder that stops taking them (a full
+        disk) ends the screenshots with a log line, never the run."""
         name = self.name(scene, now)
         if name is not None and self.folder is not None:
-            self.saved[name] = display.screenshot(self.folder / f"{name}{self.suffix}.png")
+            path = self.folder / f"{name}{self.suffix}.png"
+            try:
+                self.saved[name] = display.screenshot(path)
+            except OSError as exc:
+                log.error("screenshot: cannot save %s (%s); taking no more", path, exc)
+                self.folder = None
+                return
             log.info("screenshot: %s", self.saved[name])
 
 
@@ -924,6 +938,21 @@ def main(args: argparse.Namespace) -> int:
             return status
 
 
+def _screenshot_folder(value: str) -> Path:
+    """`--screenshot-dir`, created and tried before the run: a folder that cannot take the PNGs is
+    a typo to report now, not a failure a few seconds into the run."""
+    folder = Path(value)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"--screenshot-dir {value}: cannot save pictures there ({exc.strerror or exc})"
+        ) from None
+    return folder
+
+
 def build(
     args: argparse.Namespace, *, demo_start_s: float = 0.0
 ) -> tuple[App, tempfile.TemporaryDirectory[str] | None]:
@@ -952,6 +981,7 @@ def build(
         log.warning("config: %s", problem)
     if args.seconds is not None and not 0 < args.seconds < math.inf:  # NaN fails too
         raise InputError(f"--seconds {args.seconds}: must be a positive number of seconds")
+    screenshot_dir = _screenshot_folder(args.screenshot_dir) if args.screenshot_dir else None
 
     display, headless = _open_display(cfg)
     try:  # the window is closed on the way out of anything that fails before the app owns it
@@ -973,7 +1003,6 @@ def build(
 
         audio = CuePlayer(enabled=cfg.audio.enabled, volume=cfg.audio.volume, device=cfg.audio.device)
         writer, tmp = open_history(cfg, demo=bool(inputs.demo))
-        screenshot_dir = Path(args.screenshot_dir) if args.screenshot_dir else None
         app = App(
             cfg,
             inputs,

@@ -530,6 +530,53 @@ def test_a_video_named_on_the_command_line_that_cannot_be_decoded_is_an_error(
     assert status == 2 and "not a readable video" in err, err
 
 
+def test_a_still_image_as_the_source_is_an_error_naming_what_to_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pygame
+
+    picture = tmp_path / "lifter.png"
+    pygame.image.save(pygame.Surface((8, 8)), str(picture))
+    status, err = _run_source(picture, capsys)
+    assert status == 2 and "still image" in err and "analyze" in err, err
+
+
+@pytest.mark.parametrize("make", ["file", "unwritable"])
+def test_a_screenshot_folder_that_cannot_take_pictures_is_an_error_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: str
+) -> None:
+    target = tmp_path / "shots"
+    if make == "file":
+        target.write_text("a file, not a folder")
+    else:
+        target = Path("/proc/shots")
+    status = main(
+        ["run", "--demo", "--windowed", "320x240", "--seconds", "1", "--screenshot-dir", str(target)]
+    )
+    err = capsys.readouterr().err
+    assert status == 2 and f"--screenshot-dir {target}: cannot save pictures there" in err, err
+
+
+def test_a_screenshot_that_cannot_be_saved_mid_run_stops_the_screenshots_not_the_kiosk(
+    tmp_path: Path,
+) -> None:
+    shots = tmp_path / "shots"
+    app, tmp = kiosk_app.build(
+        args("--demo", "--windowed", "320x240", "--seconds", "3", "--screenshot-dir", str(shots))
+    )
+
+    def full_disk(path):
+        raise OSError(28, "No space left on device")
+
+    try:
+        app.display.screenshot = full_disk
+        assert app.run() == 0
+        assert app.screenshots.folder is None and not app.screenshots.saved
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
 def test_history_dates_a_rep_the_flow_reports_late_by_the_frames_clock() -> None:
     import time
 

@@ -147,7 +147,8 @@ class Display:
         self._present()
 
     def screenshot(self, path: str | Path) -> Path:
-        """Save what the last `draw` produced as a PNG (upright, even when the screen is turned)."""
+        """Save what the last `draw` produced as a PNG (upright, even when the screen is turned).
+        A file that cannot be written is an `OSError`, whichever layer found it."""
         if self._target is not None:
             self.renderer.target = self._target
         surface = self.canvas.snapshot()
@@ -155,7 +156,10 @@ class Display:
             self.renderer.target = None
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        pygame.image.save(surface, str(p))
+        try:
+            pygame.image.save(surface, str(p))
+        except pygame.error as exc:
+            raise OSError(f"{p}: {exc}") from None
         return p
 
     def events(self, dev_keys: bool) -> list[Action]:
