@@ -386,9 +386,9 @@ def open_history(cfg: Config, demo: bool) -> tuple[Any, tempfile.TemporaryDirect
         return writer, tmp
     try:
         path = resolve_db_path(cfg.store.path)
-    except KioskError as exc:
-        log.error("history: %s", exc)
-        path = Path(cfg.store.path or "sessions.db")
+    except KioskError as exc:  # sessions go where they would with no store.path, not nowhere
+        path = resolve_db_path("")
+        log.error("history: %s; keeping it in %s meanwhile", exc, path)
     writer = StoreWriter(path, save_images=cfg.store.save_images)
     writer.prune(time.time(), cfg.store.keep_days)
     return writer, None

@@ -377,6 +377,21 @@ def site_config_path() -> Path:
     return Path(os.environ.get(ENV_CONFIG) or DEFAULT_SITE_PATH)
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a settings file is a few kilobytes
+
+
+def _read_config(path: Path) -> str:
+    """The file's text. Only a regular file of sensible size is read: a FIFO would block the
+    kiosk's start for ever, and a device or a huge file is no settings file."""
+    if path.exists() and not (path.is_file() or path.is_dir()):  # a folder fails to open, as it should
+        raise OSError("not a regular file: a pipe or a device")
+    with path.open("rb") as f:
+        data = f.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise OSError(f"larger than {MAX_CONFIG_BYTES // 1024} KiB: not a settings file")
+    return data.decode("utf-8")
+
+
 def load_config(
     site_path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> LoadedConfig:
@@ -398,7 +413,7 @@ def load_config(
     path = Path(site_path) if site_path is not None else site_config_path()
     read_path: Path | None = None
     try:
-        text = path.read_text("utf-8")
+        text = _read_config(path)
     except FileNotFoundError:
         if explicit:
             problems.append(f"{path}: no such file; using the defaults")
@@ -408,7 +423,7 @@ def load_config(
     else:
         try:
             table = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:  # nested past Python's stack
             problems.append(f"{path}: not valid TOML ({exc}); using the defaults")
         else:
             read_path = path
@@ -620,7 +635,10 @@ def _path_notes(cfg: Config) -> list[str]:
     if cfg.pose.model_dir and not Path(cfg.pose.model_dir).is_dir():
         notes.append(f"pose.model_dir {cfg.pose.model_dir} does not exist here (the kiosk runs its demo)")
     if cfg.store.path:
-        folder = Path(cfg.store.path).expanduser().parent
+        try:
+            folder = Path(cfg.store.path).expanduser().parent
+        except RuntimeError as exc:  # "~name/..." for a user that does not exist
+            return [*notes, f"store.path {cfg.store.path}: {str(exc).rstrip('.')}; give an absolute path"]
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent
         if not os.access(folder, os.W_OK | os.X_OK):

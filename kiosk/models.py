@@ -107,7 +107,11 @@ def default_model_dir() -> Path:
     `$XDG_DATA_HOME/hinge-kiosk/models`."""
     env = os.environ.get(ENV_MODEL_DIR)
     if env:
-        return Path(env).expanduser()
+        try:
+            return Path(env).expanduser()
+        except RuntimeError as exc:  # "~name/..." for a user that does not exist
+            why = str(exc).rstrip(".")
+            raise ModelError(f"{ENV_MODEL_DIR}={env}: {why}; give an absolute path") from None
     if _is_source_checkout():
         return _CHECKOUT / "models"
     if INSTALLED_MODEL_DIR.is_dir():

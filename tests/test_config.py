@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -364,3 +365,27 @@ def test_cli_reference_and_template(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == render_reference()
     assert main(["config", "template"]) == 0
     assert capsys.readouterr().out == render_template()
+
+
+def test_a_config_nested_past_pythons_stack_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    deep = site(tmp_path, "a = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    loaded = load_config(deep)
+    assert loaded.config == load_config(tmp_path / "none.toml").config  # the defaults
+    assert any("not valid TOML" in p for p in loaded.problems)
+
+
+def test_a_config_that_is_a_fifo_or_huge_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+    assert any("not a regular file" in p for p in load_config(fifo).problems)  # returns: no reader
+    huge = tmp_path / "huge.toml"
+    huge.write_text("# padding\n" * 200_000)
+    assert any("not a settings file" in p for p in load_config(huge).problems)
+
+
+def test_a_home_folder_of_a_user_that_does_not_exist_is_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = site(tmp_path, '[store]\npath = "~nosuchuser-hinge/sessions.db"\n')
+    assert main(["config", "check", str(bad)]) == 0
+    assert "store.path ~nosuchuser-hinge/sessions.db" in capsys.readouterr().out

@@ -253,3 +253,11 @@ def test_cli_refuses_a_wrong_file_with_one_line_and_status_2(
     assert err.startswith("hinge-kiosk: error:") and "refusing to install" in err and "\n" not in err
     assert main(["models", "verify", "--dir", str(tmp_path / "dest")]) == 2
     assert "hinge-kiosk models fetch" in capsys.readouterr().err
+
+
+def test_a_model_dir_in_the_home_of_a_user_that_does_not_exist_is_a_model_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HINGE_KIOSK_MODEL_DIR", "~nosuchuser-hinge/models")
+    with pytest.raises(ModelError, match=r"HINGE_KIOSK_MODEL_DIR=~nosuchuser-hinge/models: .*absolute path"):
+        default_model_dir()
