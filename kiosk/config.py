@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.backends import MAX_THREADS
 from kiosk.drills import DRILLS as ALL_DRILLS
 from kiosk.metrics import MAX_ROLL_DEG
 
@@ -37,7 +38,7 @@ DRILLS = tuple(ALL_DRILLS)
 
 
 def _camera_source(value: str) -> bool:
-    if value in ("auto", "picamera2"):
+    if value in ("auto", "picamera2") or value.isdigit():  # N: /dev/videoN, as `open_source` reads it
         return True
     if value.startswith("/dev/"):
         return re.fullmatch(r"/dev/video\d+", value) is not None
@@ -75,9 +76,9 @@ class CameraConfig:
     source: str = _setting(
         "auto",
         "Frame source: the Pi camera (picamera2), else the first USB camera when auto; "
-        "or a /dev/videoN device, or a video file to replay.",
+        "or a /dev/videoN device (or just N), or a video file to replay.",
         check=_camera_source,
-        allowed='"auto", "picamera2", a /dev/videoN device or a video file path',
+        allowed='"auto", "picamera2", a /dev/videoN device (or N) or a video file path',
     )
     width: int = _setting(1280, "Width of the camera's main stream.", bounds=(320, 4608), unit="px")
     height: int = _setting(720, "Height of the camera's main stream.", bounds=(240, 3496), unit="px")
@@ -156,7 +157,7 @@ class PoseConfig:
         choices=("auto", "litert", "tflite"),
     )
     threads: int = _setting(
-        0, "CPU threads for inference.", bounds=(1, 16), special=((0, "all cores"),), unit="threads"
+        0, "CPU threads for inference.", bounds=(1, MAX_THREADS), special=((0, "all cores"),), unit="threads"
     )
     model_dir: str = _setting(
         "",

@@ -120,7 +120,12 @@ def test_site_values_apply(tmp_path: Path) -> None:
         ("display", "width", "true", "a whole number from 320 to 7680 px"),
         ("display", "orientation", '"sideways"', 'one of "auto", "landscape", "portrait"'),
         ("camera", "rotation", "45", "one of 0, 90, 180, 270 deg"),
-        ("camera", "source", '"picamera"', '"auto", "picamera2", a /dev/videoN device or a video file path'),
+        (
+            "camera",
+            "source",
+            '"picamera"',
+            '"auto", "picamera2", a /dev/videoN device (or N) or a video file path',
+        ),
         ("camera", "source", '"/dev/sda"', "a /dev/videoN device"),
         ("camera", "fps", "nan", "a whole number from 5 to 120 fps"),
         ("pose", "threads", "-1", "a whole number from 1 to 16 threads, or 0 (all cores)"),
@@ -162,7 +167,9 @@ def test_close_choices_are_suggested(tmp_path: Path) -> None:
     assert '(did you mean "wall-hinge"?)' in loaded.problems[1]
 
 
-@pytest.mark.parametrize("source", ["auto", "picamera2", "/dev/video0", "/dev/video12", "clip.mp4", "/srv/a"])
+@pytest.mark.parametrize(
+    "source", ["auto", "picamera2", "/dev/video0", "/dev/video12", "2", "clip.mp4", "/srv/a"]
+)
 def test_camera_sources_allowed(tmp_path: Path, source: str) -> None:
     assert load_config(site(tmp_path, f'[camera]\nsource = "{source}"\n')).problems == []
 
