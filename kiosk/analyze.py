@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kiosk.argtypes import number, whole
+from kiosk.backends import MAX_THREADS
 from kiosk.drills import AUTO_DRILL, DEFAULT_DRILL, DRILLS, get_drill, recognise_drill
 from kiosk.engine import HingeEngine
 from kiosk.errors import InputError
@@ -385,5 +386,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--runtime", default="auto", help="pose runtime for videos and images: auto|litert|tflite")
-    p.add_argument("--threads", type=whole(0), default=0, help="inference threads (default: 0, all cores)")
+    p.add_argument(
+        "--threads",
+        type=whole(0, MAX_THREADS),
+        default=0,
+        help=f"inference threads, up to {MAX_THREADS} (default: 0, all cores)",
+    )
     p.set_defaults(func=main)

@@ -9,8 +9,8 @@ from collections.abc import Callable
 MIN_WINDOW = (320, 240)  # the smallest screen the layouts are drawn for (and display.width's bound)
 
 
-def whole(minimum: int) -> Callable[[str], int]:
-    """A whole number of at least `minimum`."""
+def whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """A whole number of at least `minimum` (and at most `maximum`)."""
 
     def parse(text: str) -> int:
         try:
@@ -19,6 +19,8 @@ def whole(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{text!r}: at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{text!r}: at most {maximum}")
         return value
 
     return parse

@@ -37,6 +37,11 @@ _BANNER = "INFO: Created TensorFlow Lite"
 _FETCH_HINT = "install the verified model with `hinge-kiosk models fetch`"
 
 
+# More inference threads than this gain nothing on any board the kiosk runs on (a Pi has 4 cores);
+# tens of thousands make the runtime fail to map memory, blamed on the model.
+MAX_THREADS = 16
+
+
 def default_threads() -> int:
     """The cores this process may run on: the interpreter's best thread count on a dedicated Pi."""
     try:

@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from kiosk.argtypes import whole
+from kiosk.backends import MAX_THREADS
 from kiosk.drills import DRILLS
 from kiosk.errors import InputError
 from kiosk.sources import EndOfStream, Frame, FrameSource, VideoFileSource
@@ -175,7 +176,10 @@ def add_video_arguments(parser: argparse.ArgumentParser, frames: bool = True) ->
     parser.add_argument("video", metavar="VIDEO", help="a video file (e.g. a clip from ../shared/data/clips)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--threads", type=whole(0), default=0, help="interpreter threads (default: 0, all cores)"
+        "--threads",
+        type=whole(0, MAX_THREADS),
+        default=0,
+        help=f"interpreter threads, up to {MAX_THREADS} (default: 0, all cores)",
     )
     parser.add_argument("--runtime", default="auto", help="pose runtime: auto|litert|tflite")
     if frames:
