@@ -223,6 +223,8 @@ def _find_in_folder(spec: ModelSpec, folder: Path) -> Path:
     if named.is_file():
         return named
     for candidate in sorted(folder.glob("*.tflite")):
+        if not candidate.is_file():  # a dangling link or a folder: nothing to read
+            continue
         if candidate.stat().st_size == spec.size and sha256_file(candidate) == spec.sha256:
             return candidate
     raise ModelError(

@@ -104,6 +104,7 @@ def test_fetch_from_a_folder_finds_a_renamed_download_by_its_hash(tmp_path: Path
     payload = os.urandom(3000)
     (tmp_path / "4.tflite").write_bytes(payload)
     (tmp_path / "other.tflite").write_bytes(b"x" * 3000)
+    (tmp_path / "0-gone.tflite").symlink_to(tmp_path / "deleted.tflite")  # looked at first, skipped
     path, _ = fetch(_spec(payload), tmp_path / "dest", tmp_path)
     assert path.read_bytes() == payload
 
