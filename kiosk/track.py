@@ -14,6 +14,7 @@ import gzip
 import json
 import math
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,14 @@ import numpy as np
 
 from kiosk.body import NUM_KEYPOINTS, BodyPart
 from kiosk.errors import InputError
+
+# Bounds on a track's clock, in seconds. Frames closer than 1 ms (over 1000 fps) or a recording longer
+# than ~115 days mean the times are not seconds. Times on the Unix clock (1.7e9) fit under 1e10 s, where
+# float64 still resolves microseconds; far beyond it frame intervals round away.
+MIN_FRAME_INTERVAL_S = 1e-3
+MAX_SPAN_S = 1e7
+MAX_ABS_TIME_S = 1e10
+REAL_KINDS = "iuf"  # numpy dtype kinds of real numbers (no bool, complex, text or objects)
 
 
 @dataclass
@@ -57,17 +66,43 @@ class PoseTrack:
             raise InputError(f"{name}: 't' has shape {t.shape}, expected ({kp.shape[0]},) to match keypoints")
         if kp.shape[0] == 0:
             raise InputError(f"{name}: the track has no frames")
+        if kp.dtype.kind not in REAL_KINDS or t.dtype.kind not in REAL_KINDS:
+            raise InputError(
+                f"{name}: 'keypoints' and 't' must hold real numbers (they are {kp.dtype} and {t.dtype})"
+            )
         if not np.isfinite(kp).all():
             bad = int((~np.isfinite(kp)).any(axis=(1, 2)).sum())
             raise InputError(f"{name}: 'keypoints' contains NaN or infinite values in {bad} frame(s)")
         if not np.isfinite(t).all():
             raise InputError(f"{name}: 't' contains NaN or infinite values")
-        if kp.shape[0] > 1 and not (np.diff(t) > 0).all():
-            raise InputError(f"{name}: 't' must be strictly increasing (seconds)")
+        self._validate_times(name)
         w, h = self.frame_size
         if w <= 0 or h <= 0:
             raise InputError(f"{name}: 'frame_size' is {self.frame_size}, expected positive (width, height)")
         return self
+
+    def _validate_times(self, name: str) -> None:
+        """Refuse clocks that are not seconds (nanoseconds, sample counts, garbage): they would give an
+        infinite frame rate or a duration hundreds of digits long instead of an error."""
+        t = np.asarray(self.t, np.float64)
+        if np.abs(t).max() > MAX_ABS_TIME_S:
+            raise InputError(
+                f"{name}: 't' reaches {np.abs(t).max():.3g} s; expected seconds (within {MAX_ABS_TIME_S:.0e})"
+            )
+        if len(t) < 2:
+            return
+        dt = np.diff(t)
+        if not (dt > 0).all():
+            raise InputError(f"{name}: 't' must be strictly increasing (seconds)")
+        if t[-1] - t[0] > MAX_SPAN_S:
+            raise InputError(
+                f"{name}: 't' spans {t[-1] - t[0]:.3g} s, longer than any recording; expected seconds"
+            )
+        if np.median(dt) < MIN_FRAME_INTERVAL_S:
+            raise InputError(
+                f"{name}: frames are {np.median(dt):.3g} s apart (median), over 1000 fps; "
+                "expected 't' in seconds"
+            )
 
     def save(self, path: str | Path) -> None:
         """Write the `.npz` contract (uncompressed: tracks are small and load fast)."""
@@ -108,10 +143,12 @@ def _load_npz(p: Path) -> PoseTrack:
             fs = np.asarray(z["frame_size"]).reshape(-1)
     except InputError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise InputError(f"{p}: not a readable .npz pose track ({exc})") from None
-    if not np.issubdtype(kp.dtype, np.number) or not np.issubdtype(t.dtype, np.number):
-        raise InputError(f"{p}: 'keypoints' and 't' must be numeric arrays")
+    if kp.dtype.kind not in REAL_KINDS or t.dtype.kind not in REAL_KINDS:
+        raise InputError(
+            f"{p}: 'keypoints' and 't' must be arrays of real numbers (they are {kp.dtype} and {t.dtype})"
+        )
     if fs.shape != (2,) or not np.issubdtype(fs.dtype, np.number):
         raise InputError(f"{p}: 'frame_size' has shape {fs.shape}, expected (2,) = (width, height)")
     if not (np.isfinite(fs).all() and (fs >= 1).all() and (fs < 1e6).all()):
@@ -126,7 +163,16 @@ def _load_json(p: Path) -> PoseTrack:
             doc = json.load(f)
         frames = doc["frames"]
         meta = doc.get("metadata") or {}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        EOFError,
+        RecursionError,
+        zlib.error,
+    ) as exc:
         raise InputError(f"{p}: not a readable posetrack JSON ({exc.__class__.__name__}: {exc})") from None
     if not isinstance(frames, list) or not isinstance(meta, dict):
         raise InputError(f"{p}: not a posetrack JSON ('frames' must be a list and 'metadata' an object)")
