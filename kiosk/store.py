@@ -48,6 +48,7 @@ FULL_BELOW_BYTES = 1 << 20  # free space under which an I/O error is read as a f
 RETRY_S = 30.0  # writes kept after a failure that may pass are tried again this often
 MAX_BACKLOG = 10_000  # ... up to this many (days of reps); beyond it the oldest are given up
 DAY_S = 86400.0
+MAX_TIME_S = 1e11  # Unix seconds beyond this (the year 5138) are damage, and past what a calendar shows
 
 T = TypeVar("T")
 
@@ -276,6 +277,34 @@ def _fault_names(text: object) -> set[str]:
     return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
 
 
+def _real(value: object) -> float | None:
+    """A stored REAL as a finite float; None for NULL or a value of another type. SQLite keeps text or
+    bytes in a REAL column as given (a hand edit, a damaged page), and the screen must not fail on it."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _whole(value: object) -> int | None:
+    """A stored INTEGER as an int; None for NULL, a fraction or a value of another type."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, float) and value.is_integer() else None
+
+
+def _unix_time(value: object) -> float | None:
+    """A stored time the calendar can show; None otherwise (`datetime` overflows on 1e20)."""
+    t = _real(value)
+    return t if t is not None and 0.0 <= t <= MAX_TIME_S else None
+
+
+def _num(column: str) -> str:
+    """SQL for `column` where it holds a number, else NULL: SQLite's AVG and SUM would read text as 0
+    and its MAX rank text above every number."""
+    return f"CASE WHEN typeof({column}) IN ('integer', 'real') THEN {column} END"
+
+
 def resolve_db_path(configured: str = "") -> Path:
     """`store.path` if set; else /var/lib/hinge-kiosk/sessions.db when writable; else the user's state dir."""
     if configured:
@@ -312,6 +341,7 @@ class SessionStore:
         self.path = Path(path)
         self.save_images = save_images and not readonly
         self.readonly = readonly
+        self.skipped_sets: set[int] = set()  # ids of sets left out of reads for values of the wrong type
         self._lock_fd: int | None = None
         self._conn: sqlite3.Connection | None = None
         try:
@@ -588,19 +618,23 @@ class SessionStore:
         # per day: sets, reps, sum of scores, scored reps
         rows = self._read(
             lambda conn: conn.execute(
-                """SELECT s.started_at, COUNT(r.id), SUM(r.score), COUNT(r.score)
+                f"""SELECT s.id, s.started_at, COUNT(r.id), SUM({_num("r.score")}), COUNT({_num("r.score")})
                    FROM sets s LEFT JOIN reps r ON r.set_id = s.id
                    WHERE s.started_at >= ? GROUP BY s.id""",
                 (day_start(min(totals), tz),),
             ).fetchall()
         )
-        for started_at, reps, score_sum, scored in rows:
-            day = local_day(started_at, tz)
+        for set_id, started_at, reps, score_sum, scored in rows:
+            started = _unix_time(started_at)
+            if started is None:
+                self.skipped_sets.add(set_id)
+                continue
+            day = local_day(started, tz)
             if day in totals:
                 t = totals[day]
                 t[0] += 1
                 t[1] += reps
-                t[2] += score_sum or 0.0
+                t[2] += _real(score_sum) or 0.0
                 t[3] += scored
         return [
             DayTotal(day, int(t[0]), int(t[1]), (t[2] / t[3]) if t[3] else None) for day, t in totals.items()
@@ -608,15 +642,17 @@ class SessionStore:
 
     def _sets_since(self, since: float, limit: int | None) -> list[SetSummary]:
         def query(conn: sqlite3.Connection) -> list[SetSummary]:
-            rows = conn.execute(
-                """SELECT s.id, s.session_id, s.idx, s.drill, s.started_at, s.ended_at, s.target_reps,
-                          COUNT(r.id), AVG(r.score), MAX(r.score), AVG(r.tempo_down_s), AVG(r.tempo_up_s),
-                          COALESCE(SUM(r.wall_tap), 0)
+            score = _num("r.score")
+            found = conn.execute(
+                f"""SELECT s.id, s.session_id, s.idx, s.drill, s.started_at, s.ended_at, s.target_reps,
+                          COUNT(r.id), AVG({score}), MAX({score}), AVG({_num("r.tempo_down_s")}),
+                          AVG({_num("r.tempo_up_s")}), COUNT(CASE WHEN r.wall_tap = 1 THEN 1 END)
                    FROM sets s LEFT JOIN reps r ON r.set_id = s.id
                    WHERE s.started_at >= ?
-                   GROUP BY s.id ORDER BY s.started_at DESC, s.id DESC LIMIT ?""",
-                (since, -1 if limit is None else limit),
+                   GROUP BY s.id ORDER BY s.started_at DESC, s.id DESC""",
+                (since,),
             ).fetchall()
+            rows = [row for row in map(self._set_row, found) if row is not None][:limit]
             faults: dict[int, Counter[str]] = {row[0]: Counter() for row in rows}
             if rows:
                 marks = ",".join("?" * len(rows))
@@ -632,6 +668,30 @@ class SessionStore:
             ]
 
         return self._read(query)
+
+    def _set_row(self, row: Sequence[Any]) -> tuple[Any, ...] | None:
+        """`row` with each value of the type `SetSummary` declares; None (and its id noted in
+        `skipped_sets`) when a value a set cannot go without is of the wrong type."""
+        set_id, session_id, index, drill, started_at, ended_at, target, reps, mean, best, down, up, taps = row
+        needed = (_whole(session_id), _whole(index), drill if isinstance(drill, str) else None)
+        started, target = _unix_time(started_at), _whole(target)
+        if None in needed or started is None or target is None:
+            self.skipped_sets.add(set_id)
+            return None
+        ended = _unix_time(ended_at)  # unreadable: shown as under way rather than lost
+        return (
+            set_id,
+            *needed,
+            started,
+            ended,
+            target,
+            reps,
+            _real(mean),
+            _real(best),
+            _real(down),
+            _real(up),
+            taps,
+        )
 
     def close(self) -> None:
         if self._conn is not None:
@@ -743,17 +803,13 @@ class StoreWriter:
         return self._submit(lambda: self._need_store().prune(now, keep_days), "pruning old history")
 
     def today(self, now: float, tz: tzinfo | None = None) -> Future[list[SetSummary]]:
-        return self._submit(lambda: self._need_store().today(now, tz), "reading today's sets", write=False)
+        return self._read(lambda store: store.today(now, tz), "reading today's sets")
 
     def recent_sets(self, now: float, days: int = 7, limit: int | None = None) -> Future[list[SetSummary]]:
-        return self._submit(
-            lambda: self._need_store().recent_sets(now, days, limit), "reading recent sets", write=False
-        )
+        return self._read(lambda store: store.recent_sets(now, days, limit), "reading recent sets")
 
     def daily_totals(self, now: float, days: int = 7, tz: tzinfo | None = None) -> Future[list[DayTotal]]:
-        return self._submit(
-            lambda: self._need_store().daily_totals(now, days, tz), "reading daily totals", write=False
-        )
+        return self._read(lambda store: store.daily_totals(now, days, tz), "reading daily totals")
 
     def close(self, timeout: float | None = 10.0) -> bool:
         """Finish queued writes and close the store; False if the queue did not drain in time."""
@@ -775,6 +831,24 @@ class StoreWriter:
         else:
             self._queue.put(call)
         return future
+
+    def _read(self, fn: Callable[[SessionStore], T], what: str) -> Future[T]:
+        """Queue a read; sets it has to leave out for damaged values are logged, once each."""
+
+        def read() -> T:
+            store = self._need_store()
+            before = len(store.skipped_sets)
+            result = fn(store)
+            if len(store.skipped_sets) > before:
+                log.warning(
+                    "history %s: %d set(s) left out of the progress screen: they hold values of the wrong "
+                    "type (edited by hand, or a damaged card?)",
+                    self.path,
+                    len(store.skipped_sets) - before,
+                )
+            return result
+
+        return self._submit(read, what, write=False)
 
     def _ensure_open(self) -> SessionStore:
         if self._store is None:
@@ -935,6 +1009,13 @@ def _cmd_history(args: argparse.Namespace) -> int:
     with SessionStore(path, readonly=True) as store:
         sets = store.recent_sets(now, args.days)
         totals = store.daily_totals(now, args.days)
+        skipped = len(store.skipped_sets)
+    if skipped:
+        print(
+            f"hinge-kiosk: warning: {skipped} set(s) in {path} left out: they hold values of the wrong "
+            "type (edited by hand, or a damaged card?)",
+            file=sys.stderr,
+        )
     if args.json:
         json.dump(
             {

@@ -594,3 +594,71 @@ def test_history_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "a folder, not a history file" in err and "card" not in err  # not "replace your SD card"
     with pytest.raises(SystemExit):
         main(["history", "--days", "0"])
+
+
+def edit(path: Path, sql: str, *args: Any) -> None:
+    """Change the database behind the store's back, as a hand edit in `sqlite3` would."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(sql, args)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [("started_at", "abc"), ("started_at", 1e20), ("started_at", b"\x00\xff"), ("drill", b"A"), ("idx", "x")],
+)
+def test_a_set_edited_to_the_wrong_type_is_left_out_with_one_warning(
+    db: Path, column: str, value: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite keeps text or bytes in a REAL column as given; `history` once died on them with a traceback.
+    with SessionStore(db) as s:
+        ids = fill(s)
+    edit(db, f"UPDATE sets SET {column} = ? WHERE id = ?", value, ids["late"])
+    monkeypatch.setattr(storemod.time, "time", lambda: NOON)
+    assert main(["history", "--db", str(db), "--days", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert "wall-hinge" in out and "3/3" in out
+    assert len(err.splitlines()) == 1 and "1 set(s)" in err and "wrong type" in err
+    assert main(["history", "--db", str(db), "--days", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {s["set_id"] for s in data["sets"]} == {ids["t1"], ids["t2"], ids["y1"]}
+
+
+def test_rep_values_of_the_wrong_type_stay_out_of_averages(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SessionStore(db) as s:
+        ids = fill(s)
+    edit(db, "UPDATE reps SET score = 'good', tempo_down_s = 'slow' WHERE set_id = ? AND idx = 1", ids["t1"])
+    edit(db, "UPDATE reps SET wall_tap = 'maybe' WHERE set_id = ? AND idx = 3", ids["t1"])
+    with SessionStore(db, readonly=True) as s:
+        t1 = next(x for x in s.today(NOON, TZ) if x.set_id == ids["t1"])
+        today = s.daily_totals(NOON, days=1, tz=TZ)[-1]
+    # SQLite's own AVG counts 'good' as 0, and its MAX ranks it above every number.
+    assert (t1.mean_score, t1.best_score, t1.mean_tempo_down_s, t1.wall_taps) == (70.0, 70.0, 1.0, 1)
+    assert (today.reps, today.mean_score) == (3, 70.0)
+    monkeypatch.setattr(storemod.time, "time", lambda: NOON)
+    assert main(["history", "--db", str(db), "--days", "2"]) == 0
+    assert capsys.readouterr().err == ""  # nothing left out: only the values are
+
+
+def test_the_progress_screen_reads_around_a_damaged_set_and_logs_it_once(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with SessionStore(db) as s:
+        ids = fill(s)
+    edit(db, "UPDATE sets SET started_at = 1e20 WHERE id = ?", ids["t2"])  # once an OverflowError
+    writer = StoreWriter(db)
+    with caplog.at_level(logging.WARNING, logger="kiosk.store"):
+        reads = [writer.today(NOON, TZ), writer.recent_sets(NOON, 7, 8), writer.daily_totals(NOON, 7)]
+        again = writer.recent_sets(NOON, 7, 8)
+        assert writer.close()
+    today, recent, days = (f.result() for f in reads)
+    assert [s.set_id for s in today] == [ids["t1"]]
+    assert all(isinstance(s, storemod.SetSummary) for s in recent)
+    assert ids["t2"] not in {s.set_id for s in again.result()} and len(days) == 7
+    left_out = [r for r in caplog.records if "left out" in r.getMessage()]
+    assert len(left_out) == 1 and "1 set(s)" in left_out[0].getMessage()
