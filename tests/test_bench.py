@@ -4,7 +4,11 @@ speed is measured by running them, never by timed tests)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -133,3 +137,76 @@ def test_a_video_that_fails_partway_ends_the_benchmark_with_its_cause(
     extra = ["--size", "640x360"] if bench == "kiosk" else []
     assert main(["bench", bench, str(truncated), "--frames", "300", *extra]) == 2
     assert "damaged or truncated" in capsys.readouterr().err
+
+
+def test_bench_soak_refuses_an_unreadable_video_at_once(tmp_path: Path, capsys) -> None:
+    # The looping camera reopens a failed video: soak once logged camera errors for all of --minutes
+    # (an hour by default) and then reported success.
+    video = tmp_path / "text.mp4"
+    video.write_text("not a video")
+    assert main(["bench", "soak", str(video), "--minutes", "0.05", "--every", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable video" in err and len(err.strip().splitlines()) == 1
+
+
+class _Probe:
+    """A `VideoFileSource` standing in for the probe: `read` raises `error`, or returns at once."""
+
+    error: BaseException | None = None
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def read(self, timeout: float) -> object:
+        if self.error is not None:
+            raise self.error
+        return object()
+
+    def __enter__(self) -> _Probe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _soak_without_a_model(monkeypatch: pytest.MonkeyPatch, **measure: Any) -> dict:
+    """`bench soak`'s measure with the model, the video and the kiosk stood in for; the kiosk's
+    `run` returns at once, as it does when Ctrl-C (SIGINT, handled by the kiosk) stops it."""
+    from kiosk.bench import soak
+
+    if not (soak.PROC / "status").is_file():
+        pytest.skip("bench soak reads /proc (Linux only)")
+
+    class App:
+        pipeline = SimpleNamespace(stats=lambda: SimpleNamespace(processed=0))
+
+        def run(self) -> int:
+            return 0
+
+    @contextmanager
+    def kiosk_app(*args: object, **kwargs: object) -> Iterator[App]:
+        yield App()
+
+    monkeypatch.setattr("kiosk.backends.open_backend", lambda *a: SimpleNamespace(input_size=192))
+    monkeypatch.setattr("kiosk.models.find_model", lambda: Path("m.tflite"))
+    monkeypatch.setattr("kiosk.sources.VideoFileSource", _Probe)
+    monkeypatch.setattr(soak, "kiosk_app", kiosk_app)
+    options = {"minutes": 1.0, "every_s": 30.0, "size": (640, 360), "runtime": "auto", "threads": 0}
+    return soak.measure(Path("v.mp4"), drill=None, **{**options, **measure})
+
+
+def test_bench_soak_stopped_before_its_first_reading_says_it_was_interrupted(monkeypatch) -> None:
+    from kiosk.errors import InputError
+
+    with pytest.raises(InputError, match="interrupted after 0 s, before the first reading") as caught:
+        _soak_without_a_model(monkeypatch)
+    assert "--every" not in str(caught.value)  # not "take them more often": nothing was wrong with them
+
+
+def test_bench_soak_on_a_video_without_frames_is_an_input_error(monkeypatch) -> None:
+    from kiosk.errors import InputError
+    from kiosk.sources import EndOfStream
+
+    monkeypatch.setattr(_Probe, "error", EndOfStream("v.mp4"))
+    with pytest.raises(InputError, match="no decodable frames"):
+        _soak_without_a_model(monkeypatch)

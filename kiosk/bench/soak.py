@@ -85,8 +85,15 @@ def measure(
     from kiosk.app import CaptureTap
     from kiosk.backends import open_backend
     from kiosk.models import find_model
-    from kiosk.sources import VideoFileSource
+    from kiosk.sources import EndOfStream, VideoFileSource
 
+    # Decode a frame first, as `bench pipeline` does: the looping camera below reopens a video that
+    # fails, so an unreadable one would log camera errors for all of `--minutes` and then pass.
+    with VideoFileSource(video) as probe:
+        try:
+            probe.read(5.0)
+        except EndOfStream:
+            raise InputError(f"{video}: the video has no decodable frames") from None
     backend = open_backend(find_model(), runtime, threads)
     tap = CaptureTap()
 
@@ -109,17 +116,22 @@ def measure(
     with kiosk_app(video, backend, tap, camera, size=size, drill=drill, seconds=60.0 * minutes) as app:
         sampler.start()
         try:
-            app.run()
+            status = app.run()
+            ran_s = time.monotonic() - start
         finally:
             done.set()
             sampler.join()
         frames = app.pipeline.stats().processed
     rows = readings.rows
+    if not rows and status == 0 and ran_s < 60.0 * minutes:  # a signal (Ctrl-C) ended the run early
+        raise InputError(
+            f"bench soak: interrupted after {ran_s:.0f} s, before the first reading; nothing measured"
+        )
     if not rows:
         raise InputError(f"bench soak: no reading in {minutes:g} min; take them more often (--every)")
     growth = growth_per_hour(rows)
     return {
-        "minutes": round((time.monotonic() - start) / 60.0, 2),
+        "minutes": round(ran_s / 60.0, 2),
         "frames": int(frames),
         "samples": len(rows),
         "rss_mb_first": round(rows[0][1], 1),
