@@ -1,10 +1,13 @@
 """`hinge-kiosk analyze` on pose tracks: the JSON contract and clean errors."""
 
 import dataclasses
+import gzip
 import json
 import re
+import struct
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -14,7 +17,7 @@ from kiosk.body import BodyPart
 from kiosk.errors import InputError
 from kiosk.performer import perform
 from kiosk.reps import FAULTS
-from kiosk.track import load_track
+from kiosk.track import PoseTrack, load_track
 from tests.helpers import performed, rolled
 
 
@@ -239,6 +242,8 @@ def test_reps_counted_with_the_feet_out_of_the_picture_come_with_a_warning(tmp_p
     "argv",
     [
         ["analyze", "x.npz", "--threads", "-2"],
+        ["analyze", "x.npz", "--threads", "70000"],
+        ["bench", "pipeline", "x.mp4", "--threads", "17"],
         ["analyze", "x.npz", "--wall-distance-in", "30"],
         ["analyze", "x.npz", "--user-height-cm", "50"],
         ["analyze", "x.npz", "--camera-roll", "25"],
@@ -257,3 +262,82 @@ def test_a_bad_option_value_is_refused_before_anything_runs(argv, capsys):
         main(argv)
     assert exit_.value.code == 2
     assert "error: argument" in capsys.readouterr().err
+
+
+def _break_deflate(path, member: str) -> None:
+    """Make `member` of the zip at `path` an invalid deflate stream (a block of the reserved type), as a
+    flipped bit on a card would, with the archive's structure intact."""
+    with zipfile.ZipFile(path) as z:
+        offset = z.getinfo(member).header_offset
+    data = bytearray(path.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", data[offset + 26 : offset + 30])
+    data[offset + 30 + name_len + extra_len] = 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _damaged_input(tmp_path, case: str) -> str:
+    kp = np.zeros((4, 17, 3), np.float32)
+    t, size = np.arange(4) / 30, np.array([640, 480])
+    if case == "deep":
+        path = tmp_path / "deep.posetrack.json"
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    elif case == "npz-zlib":
+        path = tmp_path / "comp.npz"
+        np.savez_compressed(path, keypoints=kp, t=t, frame_size=size)
+        _break_deflate(path, "keypoints.npy")
+    elif case == "gz-zlib":
+        path = tmp_path / "z.posetrack.json.gz"
+        data = bytearray(gzip.compress(b'{"frames": []}' * 50))
+        data[10] = 0xFF  # the first deflate block, right after gzip's 10-byte header
+        path.write_bytes(bytes(data))
+    elif case == "subnormal-t":
+        return _write(tmp_path / "tsub.npz", keypoints=kp, t=np.arange(4) * 5e-324, frame_size=size)
+    else:
+        return _write(tmp_path / "cplx.npz", keypoints=kp.astype(np.complex64), t=t, frame_size=size)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "case, expect",
+    [
+        ("deep", "RecursionError"),
+        ("npz-zlib", "not a readable .npz"),
+        ("gz-zlib", "not a readable posetrack JSON"),
+        ("subnormal-t", "over 1000 fps"),
+        ("complex", "real numbers"),
+    ],
+)
+def test_a_damaged_or_implausible_track_is_one_line_and_exit_2(tmp_path, case, expect):
+    # Each once ended in a traceback, or (t in steps of 5e-324) printed `"fps": Infinity`, not JSON.
+    out = analyze(_damaged_input(tmp_path, case), "--json")
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0] and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    "t, expect",
+    [
+        (np.arange(4) * 1e300, "reaches 3e+300 s"),  # a duration 300 digits long
+        (np.arange(4, dtype=np.uint64) + 2**63, "expected seconds"),
+        (np.arange(4) * 1e8, "spans 3e+08 s"),
+        (np.arange(4) * 1e-6, "over 1000 fps"),
+    ],
+)
+def test_times_that_are_not_seconds_are_refused(tmp_path, t, expect):
+    path = _write(tmp_path / "t.npz", keypoints=np.zeros((4, 17, 3), np.float32), t=t, frame_size=[640, 480])
+    with pytest.raises(InputError, match=re.escape(expect)):
+        load_track(path)
+
+
+def test_plausible_clocks_still_load(tmp_path):
+    """240 fps, and times on the Unix clock rather than from the first frame, are real recordings."""
+    kp = np.zeros((4, 17, 3), np.float32)
+    for t in (np.arange(4) / 240, 1.7e9 + np.arange(4) / 30):
+        assert len(load_track(_write(tmp_path / "ok.npz", keypoints=kp, t=t, frame_size=[640, 480]))) == 4
+
+
+def test_a_track_built_in_memory_with_complex_keypoints_is_refused():
+    track = PoseTrack(np.zeros((4, 17, 3), np.complex64), np.arange(4) / 30, (640, 480), "mem")
+    with pytest.raises(InputError, match="real numbers"):
+        track.validate()
