@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,6 +31,16 @@ from kiosk.store import SessionStore
 
 def args(*argv: str):
     return build_parser().parse_args(["run", *argv])
+
+
+def _windowed_app(
+    inputs: kiosk_app.Inputs, seconds: float, settings: dict[str, Any] | None = None, **app_args: Any
+) -> kiosk_app.App:
+    """The kiosk in a small window on `inputs`, with `settings` ("section.key": value) applied."""
+    from kiosk.display import open_display
+
+    cfg = load_config(overrides={"display.fullscreen": False, **(settings or {})}).config
+    return kiosk_app.App(cfg, inputs, open_display((320, 240), fullscreen=False), seconds=seconds, **app_args)
 
 
 def test_run_demo_for_n_seconds_exits_0_and_saves_the_attract_screen(tmp_path: Path) -> None:
@@ -215,11 +226,7 @@ def test_a_lost_camera_shows_the_retry_screen_and_keeps_running(tmp_path: Path) 
         raise SourceError("/dev/video0: no such camera; check that it is plugged in")
 
     inputs = kiosk_app.Inputs(factory, demo.estimator, demo.tap, "", False, "flaky camera")
-    from kiosk.display import open_display
-
-    cfg = load_config(overrides={"display.fullscreen": False}).config
-    display = open_display((640, 360), fullscreen=False)
-    app = kiosk_app.App(cfg, inputs, display, seconds=4.5, screenshot_dir=tmp_path)
+    app = _windowed_app(inputs, seconds=4.5, screenshot_dir=tmp_path)
     assert app.run() == 0
     assert len(opened) >= 2  # it kept retrying
     assert app.scene.camera is not None and "plugged in" in app.scene.camera.message
@@ -233,17 +240,17 @@ class WedgedCamera(FlakyCamera):
         raise SourceHung("/dev/video0: the camera driver did not return; only a restart frees it")
 
 
-def test_a_camera_only_a_restart_can_free_ends_the_run_for_the_service_to_restart() -> None:
+def _camera_inputs(camera: type[FlakyCamera], frames: int) -> kiosk_app.Inputs:
+    """The demo performer seen through `camera`, which delivers `frames` frames and then fails."""
     demo = kiosk_app.performer_inputs("test", start_s=12.0)
-    camera = demo.source_factory()
-    inputs = kiosk_app.Inputs(
-        lambda: demo.tap.wrap(WedgedCamera(camera, 15)), demo.estimator, demo.tap, "", False, "wedged camera"
+    inner = demo.source_factory()
+    return kiosk_app.Inputs(
+        lambda: demo.tap.wrap(camera(inner, frames)), demo.estimator, demo.tap, "", False, camera.__name__
     )
-    from kiosk.display import open_display
 
-    cfg = load_config(overrides={"display.fullscreen": False}).config
-    display = open_display((640, 360), fullscreen=False)
-    app = kiosk_app.App(cfg, inputs, display, seconds=30.0)
+
+def test_a_camera_only_a_restart_can_free_ends_the_run_for_the_service_to_restart() -> None:
+    app = _windowed_app(_camera_inputs(WedgedCamera, 15), seconds=30.0)
     assert app.run() == kiosk_app.EXIT_CAMERA_HUNG  # the hang ended the run, not --seconds
 
 
@@ -300,7 +307,6 @@ def test_seconds_must_be_positive(seconds: str) -> None:
 
 def test_the_demo_gives_way_when_a_camera_appears() -> None:
     """Running the demo for want of a camera: once the camera opens, the loop ends to restart live."""
-    from kiosk.display import open_display
 
     class Recording(Notifier):
         def send(self, *assignments: str) -> bool:
@@ -311,9 +317,7 @@ def test_the_demo_gives_way_when_a_camera_appears() -> None:
     inputs = kiosk_app.performer_inputs("No camera found")
     tries = []
     inputs.camera_ready = lambda: tries.append(1) or len(tries) >= 1
-    cfg = load_config(overrides={"display.fullscreen": False}).config
-    display = open_display((640, 360), fullscreen=False)
-    app = kiosk_app.App(cfg, inputs, display, seconds=20.0, notifier=Recording(None))
+    app = _windowed_app(inputs, seconds=20.0, notifier=Recording(None))
     assert app.run() == 0
     assert app.camera_found and tries and app._stop.is_set()  # left for the camera, not at --seconds
     # The same process carries on live: told "stopping", systemd would kill it at its stop timeout.
@@ -321,15 +325,12 @@ def test_the_demo_gives_way_when_a_camera_appears() -> None:
 
 
 def test_a_camera_the_probe_finds_held_by_a_stuck_call_ends_the_demo_for_a_restart() -> None:
-    from kiosk.display import open_display
-
     def ready() -> bool:
         raise SourceHung("/dev/video0: a stuck driver call of this process still holds it")
 
     inputs = kiosk_app.performer_inputs("No camera found")
     inputs.camera_ready = ready
-    cfg = load_config(overrides={"display.fullscreen": False}).config
-    app = kiosk_app.App(cfg, inputs, open_display((640, 360), fullscreen=False), seconds=20.0)
+    app = _windowed_app(inputs, seconds=20.0)
     assert app.run() == kiosk_app.EXIT_CAMERA_HUNG and not app.camera_found
 
 
@@ -639,7 +640,6 @@ def test_plumb_lines_are_drawn_only_when_asked_for_at_the_configured_roll() -> N
 def test_pose_failing_on_every_frame_ends_the_run_for_the_service_to_restart(caplog) -> None:
     """The camera is fine but the model raises on every frame: not "camera lost" for ever (the
     screen frozen, the watchdog fed), but an exit the service restarts from, logged with a count."""
-    from kiosk.display import open_display
 
     demo = kiosk_app.performer_inputs("test", start_s=12.0)
     inner = demo.estimator.inner
@@ -652,8 +652,7 @@ def test_pose_failing_on_every_frame_ends_the_run_for_the_service_to_restart(cap
         return good(frame, prepared)
 
     inner.estimate = estimate
-    cfg = load_config(overrides={"display.fullscreen": False, "camera.stall_timeout_s": 3.0}).config
-    app = kiosk_app.App(cfg, demo, open_display((320, 180), fullscreen=False), seconds=30.0)
+    app = _windowed_app(demo, seconds=30.0, settings={"camera.stall_timeout_s": 3.0})
     with caplog.at_level(logging.ERROR, logger="kiosk"):
         assert app.run() == kiosk_app.EXIT_PIPELINE_FAILED  # not at --seconds
     assert app.scene.camera is None  # never called a camera problem
@@ -663,7 +662,6 @@ def test_pose_failing_on_every_frame_ends_the_run_for_the_service_to_restart(cap
 
 
 def test_the_demo_camera_failing_once_is_reopened_and_the_demo_goes_on() -> None:
-    from kiosk.display import open_display
 
     demo = kiosk_app.performer_inputs("test", start_s=12.0)
     camera = demo.source_factory().inner
@@ -675,8 +673,7 @@ def test_the_demo_camera_failing_once_is_reopened_and_the_demo_goes_on() -> None
         return paint(pose)
 
     camera.painter.paint = flaky
-    cfg = load_config(overrides={"display.fullscreen": False}).config
-    app = kiosk_app.App(cfg, demo, open_display((320, 180), fullscreen=False), seconds=6.0)
+    app = _windowed_app(demo, seconds=6.0)
     assert app.run() == 0
     stats = app.pipeline.stats()
     assert stats.restarts == 1 and stats.processed > 40 + 60  # frames came again after the reopen
@@ -692,15 +689,7 @@ class EndingCamera(FlakyCamera):
 
 
 def test_a_live_source_that_ends_ends_the_run_for_the_service_to_restart() -> None:
-    from kiosk.display import open_display
-
-    demo = kiosk_app.performer_inputs("test", start_s=12.0)
-    camera = demo.source_factory()
-    inputs = kiosk_app.Inputs(
-        lambda: demo.tap.wrap(EndingCamera(camera, 30)), demo.estimator, demo.tap, "", False, "camera"
-    )
-    cfg = load_config(overrides={"display.fullscreen": False}).config
-    app = kiosk_app.App(cfg, inputs, open_display((320, 180), fullscreen=False), seconds=30.0)
+    app = _windowed_app(_camera_inputs(EndingCamera, 30), seconds=30.0)
     start = time.monotonic()
     assert app.run() == kiosk_app.EXIT_PIPELINE_FAILED
     assert time.monotonic() - start < 20.0  # ended by the source, not by --seconds
