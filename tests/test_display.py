@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -616,3 +617,41 @@ def test_lines_are_clipped_to_the_screen_so_a_wild_point_costs_nothing(display: 
         shot = c.snapshot()
         on_line = [color_at(shot, w * f, h * f)[0] for f in np.linspace(0.02, 0.48, 24)]
         assert max(on_line) > 200 and color_at(shot, w * 0.75, h * 0.75) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("display", [(480, 800), (600, 1024), (1280, 720)], indirect=True)
+def test_the_rest_timer_and_tip_never_cover_the_faults(display: Display) -> None:
+    """Three faults and reps not judged on the Pi's 7-inch screen turned upright: the list gives way
+    to the timer and the tip (they were drawn over its last rows)."""
+    flow = Flow(FlowSettings(set_size=10, set_count=2, rest_s=30.0), RecordingPort())
+    faults = ("rounded_back", "squatting", "weight_forward", "rounded_back")
+    reps = [_rep(i + 1, 60, (faults[i],)) for i in range(4)] + [_rep(i + 5, 90) for i in range(5)]
+    flow.sets = [SetReport(1, "hinge", 10, (*reps, _rep(10, 90, judged=False)))]
+    flow.screen, flow.rest_until = Screen.REST, flow.t + 30.0
+    _, recorded = draw(display, Scene(flow=flow))
+    names = {"Rounded back", "Squatting", "Weight forward", "Not judged"}
+    rows = [r for t, r in recorded if t in names or t.endswith(" of 10")]
+    tip = CUES["rounded_back"].text  # the most common fault's cue, wrapped into lines
+    below = [
+        r
+        for t, r in recorded
+        if t in ("Next set", "next set", tip) or t in tip or re.fullmatch(r"\d+:\d\d", t)
+    ]
+    assert len(rows) >= 4 and len(below) >= 4
+    assert all(r.collidelist(rows) < 0 for r in below)
+
+
+@pytest.mark.parametrize("display", [(1024, 768), (800, 600), (320, 240)], indirect=True)
+def test_the_progress_title_fits_beside_the_chart_on_a_four_by_three_screen(display: Display) -> None:
+    flow, _, _ = _states()[Screen.PROGRESS]
+    _, recorded = draw(display, Scene(flow=flow, progress=_progress()))
+    title = next(r for t, r in recorded if t == "Today at the mirror")
+    assert not [t for t, r in recorded if t != "Today at the mirror" and r.colliderect(title)]
+
+
+def test_a_word_longer_than_the_line_is_broken_not_cut_off(display: Display) -> None:
+    c = display.canvas
+    path = "/dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920_0F1E2D3C-video-index0"
+    lines = c.wrap(f"Camera {path} stopped delivering frames", 40, 300)
+    assert "".join(lines).replace(" ", "") == f"Camera{path}stoppeddeliveringframes"
+    assert all(c.text_size(line, 40)[0] <= 300 for line in lines) and len(lines) >= 4

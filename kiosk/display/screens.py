@@ -334,9 +334,10 @@ class Screens:
         )
         c.panel(body, th.PANEL)
         pad = px(40)
-        y = c.text(
-            "Today at the mirror", px(th.HEADLINE), th.INK, (body.x + pad, body.y + px(26)), bg=th.PANEL
-        ).bottom
+        stats_w = body.w - 2 * pad if L.portrait else body.w // 2 - 2 * pad
+        title = "Today at the mirror"
+        size = c.fit(title, px(th.HEADLINE), stats_w)  # beside the chart on a landscape screen
+        y = c.text(title, size, th.INK, (body.x + pad, body.y + px(26)), bg=th.PANEL).bottom
         today = prog.today
         reps = sum(s.reps for s in today)
         scored = [(s.mean_score, s.reps) for s in today if s.mean_score is not None and s.reps]
@@ -346,7 +347,6 @@ class Screens:
             (str(reps), "reps", th.ACCENT),
             ("-" if mean is None else f"{mean:.0f}", "avg score", th.ACCENT),
         )
-        stats_w = body.w - 2 * pad if L.portrait else body.w // 2 - 2 * pad
         y = self._stats_row(pygame.Rect(body.x + pad, y + px(24), stats_w, 0), stats)
         if L.portrait:
             chart = pygame.Rect(body.x + pad, y + px(50), body.w - 2 * pad, px(380))
@@ -641,10 +641,12 @@ class Screens:
         c, L = self.canvas, self.layout
         flow = scene.flow
         report = flow.last_set
-        bottom = self._summary(report, f"Set {report.number} done" if report else "Set done")
+        smallest = L.px(60)  # the timer's radius at least: the fault list leaves room for it
+        title = f"Set {report.number} done" if report else "Set done"
+        bottom = self._summary(report, title, reserve=2 * smallest + L.px(40))
         box = L.summary
         room = box.bottom - L.px(30) - bottom
-        r = max(L.px(60), min(room * 0.42, box.w * 0.2))
+        r = max(smallest, min(room * 0.42, box.w * 0.2))
         center = (box.right - L.px(40) - r, box.bottom - L.px(30) - r)
         w.ring_timer(c, center, r, flow.rest_left, flow.settings.rest_s, "next set")
         self._tip(
@@ -699,8 +701,9 @@ class Screens:
             fault_title if clip.fault else _clean_title(clip),
         )
 
-    def _summary(self, report: SetReport | None, title: str) -> int:
-        """The summary panel's title, numbers and faults; returns the y below them."""
+    def _summary(self, report: SetReport | None, title: str, reserve: int = 0) -> int:
+        """The summary panel's title, numbers and faults; returns the y below them. The fault rows
+        leave `reserve` pixels free at the bottom of the panel (the least common go first)."""
         c, L = self.canvas, self.layout
         px = L.px
         box = L.summary
@@ -745,7 +748,8 @@ class Screens:
             room = box.right - pad - c.text_size(count, size, False)[0] - gap - left
             size = min(size, c.fit(name, size, room))
         line = c.line_height(size)
-        for name, count, fault in rows:
+        fits = max(1, int((box.bottom - reserve - px(20) - y) // line))
+        for name, count, fault in rows[:fits]:
             mid = y + line / 2
             if fault:
                 w.fault_mark(c, (box.x + pad + px(20), mid), px(20))
