@@ -480,7 +480,8 @@ class Canvas:
         return box
 
     def wrap(self, text: str, px: int, max_width: int, bold: bool = True) -> tuple[str, ...]:
-        """`text` broken into lines no wider than `max_width` (cached)."""
+        """`text` broken into lines no wider than `max_width` (cached). A word wider than a line (a
+        device path, an address) is broken where it reaches the edge: cut off, it could not be read."""
         key = (text, px, max_width, bold)
         lines = self._wraps.get(key)
         if lines is not None:
@@ -488,7 +489,7 @@ class Canvas:
         font = self.font(px, bold)
         out: list[str] = []
         line = ""
-        for word in text.split():
+        for word in (piece for whole in text.split() for piece in _pieces(font, whole, max_width)):
             trial = f"{line} {word}" if line else word
             if line and font.size(trial)[0] > max_width:
                 out.append(line)
@@ -610,3 +611,17 @@ class Canvas:
     def snapshot(self) -> pygame.Surface:
         """What is on screen now, as a Surface (screenshots, tests, annotated video)."""
         return self.renderer.to_surface()
+
+
+def _pieces(font: pygame.font.Font, word: str, max_width: int) -> list[str]:
+    """`word` in pieces no wider than `max_width` (at least one character each)."""
+    if font.size(word)[0] <= max_width:
+        return [word]
+    pieces, piece = [], ""
+    for ch in word:
+        if piece and font.size(piece + ch)[0] > max_width:
+            pieces.append(piece)
+            piece = ch
+        else:
+            piece += ch
+    return [*pieces, piece] if piece else pieces
