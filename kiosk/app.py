@@ -436,6 +436,7 @@ class Screenshots:
         self.saved: dict[str, Path] = {}
         self._since: dict[str, float] = {}
         self._current = ""
+        self._requested: Path | None = None
 
     def name(self, scene: Any, now: float) -> str | None:
         """The screen's name if this frame is worth keeping, else None."""
@@ -465,9 +466,19 @@ class Screenshots:
             return name if flow.hold > 0.55 or age > 5.0 else None
         return name if age > (0.8 if screen is Screen.PLACEMENT else 1.6) else None
 
+    def request(self, path: Path) -> None:
+        """Save the next screen drawn to `path` (the development key)."""
+        self._requested = path
+
     def take(self, display: Any, scene: Any, now: float) -> None:
         """Save the screen if `name` picks this frame; a folder that stops taking them (a full
         disk) ends the screenshots with a log line, never the run."""
+        if self._requested is not None:
+            path, self._requested = self._requested, None
+            try:
+                log.info("screenshot: %s", display.screenshot(path))
+            except OSError as exc:
+                log.error("screenshot: cannot save %s (%s)", path, exc)
         name = self.name(scene, now)
         if name is not None and self.folder is not None:
             path = self.folder / f"{name}{self.suffix}.png"
@@ -659,12 +670,15 @@ class App:
         if self.display is not None:
             t0 = time.perf_counter()
             self.display.draw(scene)
+            drawn = time.perf_counter() - t0
+            # Pictures are read before `present`: after it, a GPU renderer's back buffer is undefined.
+            self.screenshots.take(self.display, scene, now)
+            t1 = time.perf_counter()
             self.display.present()
-            self.stats.render_s.append(time.perf_counter() - t0)
+            self.stats.render_s.append(drawn + time.perf_counter() - t1)
             if result is not None:
                 self.stats.shown += 1
                 self.stats.latency_s.append(self.clock() - self.inputs.tap.capture_time(result.frame))
-            self.screenshots.take(self.display, scene, now)
             for action in self.display.events(self.dev_keys):
                 self._act(action, now)
         if self.audio is not None:
@@ -818,9 +832,8 @@ class App:
             self.audio.device_lost(now)
         elif event.action == "audio-found" and self.audio is not None:
             self.audio.device_found(now)
-        elif event.action == "screenshot" and self.display is not None:
-            path = Path(f"hinge-{time.strftime('%Y%m%d-%H%M%S')}.png")
-            log.info("screenshot: %s", self.display.screenshot(path))
+        elif event.action == "screenshot":  # saved with the next screen drawn
+            self.screenshots.request(Path(f"hinge-{time.strftime('%Y%m%d-%H%M%S')}.png"))
 
     def _standby(self) -> None:
         """Go on standby once nobody has been in view for `camera.standby_after_s`, and off it as

@@ -693,3 +693,31 @@ def test_a_live_source_that_ends_ends_the_run_for_the_service_to_restart() -> No
     start = time.monotonic()
     assert app.run() == kiosk_app.EXIT_PIPELINE_FAILED
     assert time.monotonic() - start < 20.0  # ended by the source, not by --seconds
+
+
+def test_the_development_screenshot_key_saves_the_next_screen_and_survives_a_bad_folder(
+    tmp_path: Path, caplog
+) -> None:
+    from kiosk.display import Scene
+    from kiosk.flow import FlowSettings
+
+    class Shooter:
+        def __init__(self) -> None:
+            self.saved: list[Path] = []
+
+        def screenshot(self, path: Path) -> Path:
+            if not path.parent.is_dir():
+                raise OSError(f"{path}: no such folder")
+            self.saved.append(path)
+            return path
+
+    shots, display = kiosk_app.Screenshots(None), Shooter()
+    scene = Scene(flow=kiosk_app.Flow(FlowSettings(), None))
+    shots.request(tmp_path / "gone" / "a.png")
+    with caplog.at_level(logging.ERROR, logger="kiosk"):
+        shots.take(display, scene, 0.0)  # logged, not raised
+    assert "cannot save" in caplog.text
+    shots.request(tmp_path / "b.png")
+    shots.take(display, scene, 1.0)
+    shots.take(display, scene, 2.0)  # once per key press
+    assert display.saved == [tmp_path / "b.png"]
