@@ -8,10 +8,12 @@ jitter drops to about a third, and a hinge moving at a leg length a second lags 
 Gating: an observation below `min_score` never updates the filter. The point keeps its last good
 value for `hold_s` (a one-frame dropout must not blank the skeleton), then counts as missing, and a
 missing point never drives a metric, a fault or a cue. A jump longer than `jump_px` in one frame
-(another person, a detector glitch) restarts that point's filter at the new place instead of
-sliding across the screen. A point outside `bounds` (set by the engine: the picture grown by half
-its long side, more than any crop or letterbox reaches) is no body part the camera saw: it counts
-as unobserved, however confident.
+is a detector glitch until the next frame finds the point there too (another person): then the
+filter restarts at the new place instead of sliding across the screen. Until then the jump counts
+as unobserved, so one wild frame (a shoulder read in a corner mid-rep) never reaches the metrics:
+restarted there and back, it read as a rep's top and split the rep in two. A point outside
+`bounds` (set by the engine: the picture grown by half its long side, more than any crop or
+letterbox reaches) is no body part the camera saw: it counts as unobserved, however confident.
 
 Budget: one pass over 17 points in plain Python floats kept in preallocated lists, then one write
 into the output arrays: about 15 microseconds a frame on a desktop core. (Vectorising this with
@@ -64,11 +66,15 @@ class PoseSmoother:
         self._score = [0.0] * n
         self._last_good_t = [-math.inf] * n
         self._valid = [False] * n
+        self._jumped = [False] * n  # the last observation jumped: to (_jump_x, _jump_y)
+        self._jump_x = [0.0] * n
+        self._jump_y = [0.0] * n
         self._t = -math.inf
 
     def reset(self) -> None:
         n = NUM_KEYPOINTS
         self._valid[:] = [False] * n
+        self._jumped[:] = [False] * n
         self._score[:] = [0.0] * n
         self._last_good_t[:] = [-math.inf] * n
         self._t = -math.inf
@@ -96,12 +102,23 @@ class PoseSmoother:
         x_lo, y_lo, x_hi, y_hi = self.bounds
         xs, ys, dxs, dys = self._x, self._y, self._dx, self._dy
         valid, scores, last_good = self._valid, self._score, self._last_good_t
+        jumped, jump_x, jump_y = self._jumped, self._jump_x, self._jump_y
         isfinite, hypot = math.isfinite, math.hypot
 
         for i, (x, y, s) in enumerate(keypoints.tolist()):
             # A NaN score compares False; x + y is not finite if either is not.
-            if s >= min_score and isfinite(x + y) and x_lo <= x <= x_hi and y_lo <= y <= y_hi:
-                if not valid[i] or hypot(x - xs[i], y - ys[i]) > jump:
+            seen = s >= min_score and isfinite(x + y) and x_lo <= x <= x_hi and y_lo <= y <= y_hi
+            restart = not valid[i]
+            if seen and not restart and hypot(x - xs[i], y - ys[i]) > jump:
+                # Somewhere else entirely: a move if the last frame found it there too, else a
+                # glitch, unobserved for now.
+                restart = jumped[i] and hypot(x - jump_x[i], y - jump_y[i]) <= jump
+                jumped[i], jump_x[i], jump_y[i] = not restart, x, y
+                seen = restart
+            else:
+                jumped[i] = False
+            if seen:
+                if restart:
                     xs[i], ys[i], dxs[i], dys[i] = x, y, 0.0, 0.0
                 else:
                     ex, ey = x - xs[i], y - ys[i]

@@ -56,13 +56,36 @@ def test_non_finite_input_is_ignored():
     assert sm.pose[0, 0] == 100.0
 
 
-def test_a_jump_restarts_the_filter_instead_of_sliding():
+def test_a_jump_the_next_frame_confirms_restarts_the_filter_instead_of_sliding():
     sm = PoseSmoother()
     sm.jump_px = 50.0
     for i in range(10):
         sm.update(pose(100.0, 100.0), i / 30)
     sm.update(pose(400.0, 100.0), 10 / 30)
-    assert sm.pose[0, 0] == 400.0
+    assert sm.pose[0, 0] == 100.0 and sm.valid[0]  # one frame there could be a glitch: held
+    sm.update(pose(405.0, 100.0), 11 / 30)
+    assert sm.pose[0, 0] == 405.0  # twice: the point is there (another person, a real move)
+
+
+def test_a_one_frame_glitch_never_reaches_the_pose():
+    sm = PoseSmoother()
+    sm.jump_px = 50.0
+    for i in range(10):
+        sm.update(pose(100.0 + i, 100.0), i / 30)
+    before = sm.pose.copy()
+    sm.update(pose(400.0, 30.0), 10 / 30)  # a shoulder read in a corner for one frame
+    assert (sm.pose == before).all() and sm.valid.all()  # not moved toward the glitch
+    sm.update(pose(111.0, 100.0), 11 / 30)
+    assert before[0, 0] < sm.pose[0, 0] < 111.0 and sm.pose[0, 1] == 100.0  # smoothing goes on
+
+
+def test_a_point_flickering_between_two_places_is_held_then_dropped():
+    sm = PoseSmoother(hold_s=0.25)
+    sm.jump_px = 50.0
+    sm.update(pose(100.0, 100.0), 0.0)
+    for i in range(1, 12):  # far away every other frame: never twice in a row
+        sm.update(pose(400.0 if i % 2 else 100.0, 100.0), i / 30)
+        assert sm.pose[0, 0] == 100.0
 
 
 def test_repeated_or_backwards_timestamps_do_not_blow_up():
