@@ -105,3 +105,35 @@ def test_confident_points_far_outside_the_picture_count_as_unseen():
     kp = perf.track.keypoints[-1].copy()
     kp[BodyPart.LEFT_ANKLE, :2] = (w * 0.5, h * 1.2)
     assert engine.step(kp, perf.track.t[-1] + 0.04).valid[BodyPart.LEFT_ANKLE]
+
+
+def _count_with_glitches(drill: str, frame_size: tuple[int, int], glitches: dict) -> int:
+    """Reps counted over a clean 5-rep performance with one-frame keypoint glitches: `glitches`
+    maps a frame index to {keypoint: (x, y)}, read with a confident score."""
+    perf = perform(reps=tuple(RepSpec() for _ in range(5)), drill=drill, frame_size=frame_size, seed=1)
+    engine = HingeEngine(drill, frame_size=frame_size)
+    reps = 0
+    for i, (kp, t) in enumerate(zip(perf.track.keypoints, perf.track.t, strict=True)):
+        kp = kp.copy()
+        for part, (x, y) in glitches.get(i, {}).items():
+            kp[part] = (x, y, 0.95)
+        reps += engine.step(kp, float(t)).rep is not None
+    return reps + (engine.finish(float(perf.track.t[-1]) + 1 / 30).rep is not None)
+
+
+def test_a_knee_misread_on_single_frames_before_the_set_costs_no_rep():
+    # Each misread read a thigh 1.5 times too long; followed, the body's ruler grew until the lifter
+    # standing tall no longer read as upright, and two or three reps went uncounted.
+    knee = {i: {BodyPart.RIGHT_KNEE: (60.0, 100.0)} for i in (9, 18, 27)}
+    for drill in ("hinge", "kettlebell-deadlift"):
+        assert _count_with_glitches(drill, (640, 480), knee) == 5, drill
+
+
+def test_a_shoulder_misread_for_one_frame_mid_rep_does_not_split_the_rep():
+    # Restarted in the corner and back, the shoulder read as a rep's top mid-descent: 6 reps.
+    assert _count_with_glitches("hinge", (480, 640), {284: {BodyPart.RIGHT_SHOULDER: (33.0, 51.0)}}) == 5
+
+
+def test_a_knee_misread_for_one_frame_while_kneeling_is_no_rep():
+    glitch = {378: {BodyPart.LEFT_KNEE: (460.9, 189.3)}}
+    assert _count_with_glitches("kneeling-hinge", (640, 480), glitch) == 5
