@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -114,20 +115,30 @@ def annotate_video(
             w.cue_banner(canvas, cue_rect, snap.cue)
 
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-        rate = round(track.fps) if track.fps > 0 else 30
+        rate = max(1, round(track.fps)) if track.fps > 0 else 30
+        # Each frame keeps its own time, in milliseconds from the first: a phone's frame rate varies
+        # (slower in dim light), and frames laid end to end at one rate replay the slow parts fast.
+        ms = Fraction(1, 1000)
+        t0 = float(track.t[0])
+        last_pts = -1
         with av.open(str(out_path), "w") as container, VideoFileSource(src, realtime=False) as source:
             stream = container.add_stream(codec, rate=rate)
             stream.width, stream.height = size
             stream.pix_fmt = "yuv420p"
+            stream.codec_context.time_base = ms
             if codec == "libx264":
                 stream.options = {"crf": "21", "preset": "veryfast"}
 
-            def emit(rgb_frame: np.ndarray, snap: FrameSnapshot, copies: int = 1) -> None:
+            def emit(rgb_frame: np.ndarray, snap: FrameSnapshot, times: list[float]) -> None:
+                """The frame with its overlay, shown at each of `times` (seconds, the track's clock)."""
+                nonlocal last_pts
                 draw(rgb_frame, snap)
                 shot = canvas.snapshot()
                 arr = np.frombuffer(pygame.image.tobytes(shot, "RGB"), np.uint8).reshape(size[1], size[0], 3)
-                frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
-                for _ in range(copies):
+                for t in times:
+                    frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+                    frame.pts = last_pts = max(last_pts + 1, round(1000.0 * (t - t0)))
+                    frame.time_base = ms
                     for packet in stream.encode(frame):
                         container.mux(packet)
 
@@ -146,14 +157,17 @@ def annotate_video(
                 if result.rep is not None and result.rep.end_s in counted:
                     reps.append(counted[result.rep.end_s])
                 snap = FrameSnapshot.from_result(result, d.name)
-                emit(frame.rgb, snap)
+                emit(frame.rgb, snap, [t])
                 last = (frame.rgb, snap)
             if last is None:
                 raise InputError(f"{src}: no frames to annotate")
             final = engine.finish(float(track.t[min(n, i + 1) - 1]))
             if final.rep is not None and final.rep.end_s in counted:
                 reps.append(counted[final.rep.end_s])
-            emit(last[0], FrameSnapshot.from_result(final, d.name), copies=max(1, round(HOLD_S * rate)))
+            # The final tally stays up for HOLD_S, a frame every 1/rate.
+            end = float(track.t[min(n, i + 1) - 1])
+            hold = [end + k / rate for k in range(1, max(1, round(HOLD_S * rate)) + 1)]
+            emit(last[0], FrameSnapshot.from_result(final, d.name), hold)
             for packet in stream.encode():
                 container.mux(packet)
     finally:

@@ -116,3 +116,31 @@ def test_annotating_a_video_over_itself_is_refused_and_the_recording_kept(tmp_pa
         assert main(["analyze", str(video), "--annotate", str(out)]) == 2
         assert "the input itself" in capsys.readouterr().err
     assert video.read_bytes() == before
+
+
+def test_a_clip_whose_frame_rate_varies_keeps_its_timing(tmp_path: Path) -> None:
+    """Phone video slows its frame rate in dim light: 30 fps, then 10. Laid end to end at one rate,
+    the slow part replayed three times too fast, and a tempo on the review was wrong."""
+    from fractions import Fraction
+
+    times = [i / 30 for i in range(45)] + [1.5 + i / 10 for i in range(1, 31)]
+    video = tmp_path / "vfr.mp4"
+    with av.open(str(video), "w") as c:
+        s = c.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=30)
+        s.height, s.width, s.pix_fmt = 240, 320, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        for t in times:
+            f = av.VideoFrame.from_ndarray(np.full((240, 320, 3), 60, np.uint8), format="rgb24")
+            f.pts, f.time_base = round(1000 * t), Fraction(1, 1000)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    kps = np.zeros((len(times), 17, 3), np.float32)
+    track = PoseTrack(kps, np.array(times), (320, 240), str(video))
+    out = annotate_video(video, track, tmp_path / "out.mp4", "hinge")
+    with av.open(str(out)) as c:
+        shown = [float(f.time) for f in c.decode(video=0)]
+    assert len(shown) == len(times) + round(HOLD_S * round(track.fps))  # the hold: its median rate
+    assert np.allclose(shown[: len(times)], times, atol=0.002)
+    assert shown[-1] == pytest.approx(times[-1] + HOLD_S, abs=0.002)
