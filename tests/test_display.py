@@ -655,3 +655,15 @@ def test_a_word_longer_than_the_line_is_broken_not_cut_off(display: Display) -> 
     lines = c.wrap(f"Camera {path} stopped delivering frames", 40, 300)
     assert "".join(lines).replace(" ", "") == f"Camera{path}stoppeddeliveringframes"
     assert all(c.text_size(line, 40)[0] <= 300 for line in lines) and len(lines) >= 4
+
+
+@pytest.mark.parametrize("display", [(480, 800)], indirect=True)
+def test_a_session_summary_with_more_sets_than_fit_says_how_many_more(display: Display) -> None:
+    flow = Flow(FlowSettings(set_size=5, set_count=10), RecordingPort())
+    flow.sets = [SetReport(i + 1, "hinge", 5, tuple(_rep(k + 1, 80) for k in range(5))) for i in range(10)]
+    flow.screen = Screen.DONE
+    _, recorded = draw(display, Scene(flow=flow))
+    drawn = texts(recorded)
+    listed = [t for t in drawn if t.startswith("Set ") and "clean" in t]
+    more = [t for t in drawn if t.startswith("and ") and t.endswith(" more sets")]
+    assert more == [f"and {10 - len(listed)} more sets"] and len(listed) < 10

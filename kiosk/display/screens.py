@@ -670,10 +670,15 @@ class Screens:
         y = self._summary(report, "Session complete")
         box = L.summary
         size = px(th.SMALL)
-        for s in sets:
-            if y + c.line_height(size) > box.bottom - px(90):
-                break
-            line = f"Set {s.number}:  {s.clean} of {len(s.reps)} clean, average {_score_text(s.mean_score)}"
+        room = int((box.bottom - px(90) - y) // c.line_height(size))
+        lines = [
+            f"Set {s.number}:  {s.clean} of {len(s.reps)} clean, average {_score_text(s.mean_score)}"
+            for s in sets
+        ]
+        if len(lines) > room:  # as many sets as fit, the last line saying how many more
+            kept = max(0, room - 1)
+            lines = lines[:kept] + ([f"and {len(sets) - kept} more sets"] if room > 0 else [])
+        for line in lines:
             y = c.text(
                 line, c.fit(line, size, box.w - px(80)), th.INK, (box.x + px(40), y), bold=False, bg=th.PANEL
             ).bottom
