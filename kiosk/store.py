@@ -22,6 +22,7 @@ import fcntl
 import json
 import logging
 import math
+import numbers
 import os
 import queue
 import shutil
@@ -278,9 +279,10 @@ def _fault_names(text: object) -> set[str]:
 
 
 def _real(value: object) -> float | None:
-    """A stored REAL as a finite float; None for NULL or a value of another type. SQLite keeps text or
-    bytes in a REAL column as given (a hand edit, a damaged page), and the screen must not fail on it."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """A number (Python's or numpy's) as a finite float; None for NULL or a value of another type.
+    SQLite keeps text or bytes in a REAL column as given (a hand edit, a damaged page), and the
+    screen must not fail on it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     number = float(value)
     return number if math.isfinite(number) else None
@@ -322,11 +324,7 @@ def resolve_db_path(configured: str = "") -> Path:
 
 
 def _number(rep: Mapping[str, Any], key: str) -> float | None:
-    value = rep.get(key)
-    if value is None or isinstance(value, bool):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+    return _real(rep.get(key))
 
 
 class SessionStore:
