@@ -66,10 +66,7 @@ class PoseTrack:
             raise InputError(f"{name}: 't' has shape {t.shape}, expected ({kp.shape[0]},) to match keypoints")
         if kp.shape[0] == 0:
             raise InputError(f"{name}: the track has no frames")
-        if kp.dtype.kind not in REAL_KINDS or t.dtype.kind not in REAL_KINDS:
-            raise InputError(
-                f"{name}: 'keypoints' and 't' must hold real numbers (they are {kp.dtype} and {t.dtype})"
-            )
+        _require_real(name, kp, t)
         if not np.isfinite(kp).all():
             bad = int((~np.isfinite(kp)).any(axis=(1, 2)).sum())
             raise InputError(f"{name}: 'keypoints' contains NaN or infinite values in {bad} frame(s)")
@@ -127,6 +124,13 @@ def load_track(path: str | Path) -> PoseTrack:
     return _load_npz(p).validate()
 
 
+def _require_real(name: str, kp: np.ndarray, t: np.ndarray) -> None:
+    if kp.dtype.kind not in REAL_KINDS or t.dtype.kind not in REAL_KINDS:
+        raise InputError(
+            f"{name}: 'keypoints' and 't' must be arrays of real numbers (they are {kp.dtype} and {t.dtype})"
+        )
+
+
 def _load_npz(p: Path) -> PoseTrack:
     if not zipfile.is_zipfile(p):
         raise InputError(f"{p}: not an .npz pose track (expected a numpy .npz archive)")
@@ -145,10 +149,7 @@ def _load_npz(p: Path) -> PoseTrack:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise InputError(f"{p}: not a readable .npz pose track ({exc})") from None
-    if kp.dtype.kind not in REAL_KINDS or t.dtype.kind not in REAL_KINDS:
-        raise InputError(
-            f"{p}: 'keypoints' and 't' must be arrays of real numbers (they are {kp.dtype} and {t.dtype})"
-        )
+    _require_real(str(p), kp, t)  # before the cast below, which would drop an imaginary part
     if fs.shape != (2,) or not np.issubdtype(fs.dtype, np.number):
         raise InputError(f"{p}: 'frame_size' has shape {fs.shape}, expected (2,) = (width, height)")
     if not (np.isfinite(fs).all() and (fs >= 1).all() and (fs < 1e6).all()):
