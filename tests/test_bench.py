@@ -45,24 +45,12 @@ def test_bench_pipeline_reports_the_round_with_the_median_ratio(monkeypatch: pyt
 
     ratios = iter([0.95, 0.7, 0.88])
 
-    class Probe:
-        frame_count = 10
-
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            pass
-
-        def read(self, timeout: float) -> object:
-            return type("F", (), {"size": (64, 64)})()
-
-        def close(self) -> None:
-            pass
-
     def one_round(*args: object) -> dict:
         return {"ratio": next(ratios), "context": {}}
 
     monkeypatch.setattr("kiosk.backends.open_backend", lambda *a: type("B", (), {"input_size": 192})())
     monkeypatch.setattr("kiosk.models.find_model", lambda: Path("m.tflite"))
-    monkeypatch.setattr(bench, "VideoFileSource", Probe)
+    monkeypatch.setattr("kiosk.bench.common.VideoFileSource", _Probe)
     monkeypatch.setattr(bench, "reference_inputs", lambda video, backend: [])
     monkeypatch.setattr(bench, "_round", one_round)
     doc = bench.measure(Path("v.mp4"), runtime="auto", threads=0, frames=0, drill=None, rounds=3)
@@ -153,6 +141,7 @@ class _Probe:
     """A `VideoFileSource` standing in for the probe: `read` raises `error`, or returns at once."""
 
     error: BaseException | None = None
+    frame_count, fps = 10, 30.0
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         pass
@@ -160,7 +149,7 @@ class _Probe:
     def read(self, timeout: float) -> object:
         if self.error is not None:
             raise self.error
-        return object()
+        return SimpleNamespace(size=(64, 64))
 
     def __enter__(self) -> _Probe:
         return self
@@ -189,7 +178,7 @@ def _soak_without_a_model(monkeypatch: pytest.MonkeyPatch, **measure: Any) -> di
 
     monkeypatch.setattr("kiosk.backends.open_backend", lambda *a: SimpleNamespace(input_size=192))
     monkeypatch.setattr("kiosk.models.find_model", lambda: Path("m.tflite"))
-    monkeypatch.setattr("kiosk.sources.VideoFileSource", _Probe)
+    monkeypatch.setattr("kiosk.bench.common.VideoFileSource", _Probe)
     monkeypatch.setattr(soak, "kiosk_app", kiosk_app)
     options = {"minutes": 1.0, "every_s": 30.0, "size": (640, 360), "runtime": "auto", "threads": 0}
     return soak.measure(Path("v.mp4"), drill=None, **{**options, **measure})

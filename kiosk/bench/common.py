@@ -171,6 +171,24 @@ class FirstFrames(FrameSource):
         return getattr(self.source, name)
 
 
+@dataclass(frozen=True)
+class VideoProbe:
+    frame_size: tuple[int, int]
+    frame_count: int
+    fps: float
+
+
+def probe_video(video: Path) -> VideoProbe:
+    """Decode the first frame before any slow work: a video with none is an `InputError` now, not a
+    run that reopens it for its whole length (a looping camera) or a traceback."""
+    with VideoFileSource(video) as probe:
+        try:
+            size = probe.read(5.0).size
+        except EndOfStream:
+            raise InputError(f"{video}: the video has no decodable frames") from None
+        return VideoProbe(size, probe.frame_count, probe.fps)
+
+
 def add_video_arguments(parser: argparse.ArgumentParser, frames: bool = True) -> None:
     """VIDEO and the options every video benchmark takes (`--frames` where it runs the video once)."""
     parser.add_argument("video", metavar="VIDEO", help="a video file (e.g. a clip from ../shared/data/clips)")

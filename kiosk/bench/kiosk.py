@@ -39,6 +39,7 @@ from kiosk.bench.common import (
     add_video_arguments,
     bracketed,
     kiosk_app,
+    probe_video,
     reference_inputs,
     video_once,
     video_path,
@@ -66,8 +67,8 @@ def measure(
     from kiosk.backends import open_backend
     from kiosk.errors import InputError
     from kiosk.models import find_model
-    from kiosk.sources import VideoFileSource
 
+    probe = probe_video(video)
     backend = open_backend(find_model(), runtime, threads)
     tap = CaptureTap()
     opener = video_once(video, frames, backend.input_size, realtime=realtime, wrap=tap.wrap)
@@ -75,9 +76,8 @@ def measure(
         renderer = "accelerated" if app.display.accelerated else "software"
         shown_on = f"{app.display.driver} {size[0]}x{size[1]} ({renderer} renderer)"
         opener.on_failure = app.stop
-        with VideoFileSource(video) as probe:
-            count = min(frames if frames > 0 else probe.frame_count, 2000)
-            video_fps = probe.fps
+        count = min(frames if frames > 0 else probe.frame_count, 2000)
+        video_fps = probe.fps
         measured = bracketed(backend, reference_inputs(video, backend), count, app.run)
         invoke_fps = measured.invoke_fps
         stats = app.pipeline.stats()

@@ -26,8 +26,14 @@ from typing import Any
 import numpy as np
 
 from kiosk.argtypes import whole
-from kiosk.bench.common import add_video_arguments, bracketed, reference_inputs, video_once, video_path
-from kiosk.sources import VideoFileSource
+from kiosk.bench.common import (
+    add_video_arguments,
+    bracketed,
+    probe_video,
+    reference_inputs,
+    video_once,
+    video_path,
+)
 
 # Rounds of the whole measurement. On a shared VM a neighbour's burst of work can move one round's
 # ratio by 0.1 either way (it lands in the bare loop or in the pipeline); the median of three keeps
@@ -52,11 +58,10 @@ def measure(
     from kiosk.backends import open_backend
     from kiosk.models import find_model
 
+    probe = probe_video(video)
     backend = open_backend(find_model(), runtime, threads)
-    probe = VideoFileSource(video, model_input=backend.input_size)
-    frame_size = probe.read(5.0).size
+    frame_size = probe.frame_size
     count = frames if frames > 0 else probe.frame_count
-    probe.close()
     inputs = reference_inputs(video, backend)
     done = [_round(backend, video, frames, drill, frame_size, inputs, count) for _ in range(max(1, rounds))]
     ranked = sorted(done, key=lambda doc: doc["ratio"])

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.argtypes import number, window_size
-from kiosk.bench.common import add_video_arguments, kiosk_app, video_path
+from kiosk.bench.common import add_video_arguments, kiosk_app, probe_video, video_path
 from kiosk.errors import InputError
 
 PROC = Path("/proc/self")
@@ -85,15 +85,9 @@ def measure(
     from kiosk.app import CaptureTap
     from kiosk.backends import open_backend
     from kiosk.models import find_model
-    from kiosk.sources import EndOfStream, VideoFileSource
+    from kiosk.sources import VideoFileSource
 
-    # Decode a frame first, as `bench pipeline` does: the looping camera below reopens a video that
-    # fails, so an unreadable one would log camera errors for all of `--minutes` and then pass.
-    with VideoFileSource(video) as probe:
-        try:
-            probe.read(5.0)
-        except EndOfStream:
-            raise InputError(f"{video}: the video has no decodable frames") from None
+    probe_video(video)  # the looping camera below would reopen a video with no frames for --minutes
     backend = open_backend(find_model(), runtime, threads)
     tap = CaptureTap()
 
