@@ -82,8 +82,11 @@ BODY_JUMP_LEGS, BODY_SETTLE_LEGS, BODY_JUMP_FRAMES = 0.6, 0.3, 3
 # bottom, from an oblique camera) are taken where they were last seen this long ago at most, for the
 # standing height only: as long as a rep's bottom may be held with the hands down (`Drill.max_dwell_s`).
 FEET_MEMORY_S = 5.0
-# Hips within this much of straight count as extended (locked out).
-LOCKOUT_HIP_DEG = 20.0
+# Locked out (standing tall at the top of a rep): hips within this much of straight and the trunk
+# within this much of vertical, knees straight or kneeling. The shared side-view pulls that reach
+# the top read 4-6 degrees of hip flexion there; the margin leaves a lifter who stops a little short
+# of straight locked out, and a hinge bends the hips past 45 degrees.
+LOCKOUT_HIP_DEG, LOCKOUT_TRUNK_DEG, LOCKOUT_KNEE_DEG = 20.0, 15.0, 30.0
 
 # Leaning back past vertical by more than this at the top is over-extension (about 10 cm of
 # shoulder travel behind the hips on an adult).
@@ -176,16 +179,6 @@ class FrameMetrics:
         self.lockout = False
         self.hyperextended = False
         self.new_body = False  # on the frame the model is found on someone else (see BODY_JUMP_LEGS)
-
-    @property
-    def hip_angle(self) -> float:
-        """Interior shoulder-hip-knee angle (180 = straight)."""
-        return 180.0 - self.hip_flex
-
-    @property
-    def knee_angle(self) -> float:
-        """Interior hip-knee-ankle angle (180 = straight)."""
-        return 180.0 - self.knee_flex
 
 
 def _follow(prev: float, value: float, dt: float, tau: float) -> float:
@@ -533,8 +526,8 @@ class MetricsCore:
         else:
             m.depth = hip_flex / self.drill.depth_deg
 
-        knees_straight = kneeling or not (m.knee_flex >= 30.0)
-        m.lockout = hip_flex <= LOCKOUT_HIP_DEG and knees_straight and trunk < 20.0
+        knees_straight = kneeling or not (m.knee_flex >= LOCKOUT_KNEE_DEG)  # unseen knees do not veto
+        m.lockout = hip_flex < LOCKOUT_HIP_DEG and abs(trunk) < LOCKOUT_TRUNK_DEG and knees_straight
         m.hyperextended = trunk < -HYPEREXT_DEG and hip_flex < 0.0
         return m
 

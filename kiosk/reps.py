@@ -104,9 +104,9 @@ STILL_DROP = 0.02
 # height: the person stands lower in the picture after a step away from the camera. Bent over, the
 # drill's `max_dwell_s` applies instead: a paused rep holds its bottom longer than this.
 STILL_PARTWAY_S = 2.5
-# Standing tall by posture, seen from the side: trunk within this of vertical and hips this straight,
-# held still this long. Ends a rep whose shoulders stay below the old standing height (a step away).
-TALL_TRUNK_DEG, TALL_HIP_DEG, TALL_HOLD_S = 15.0, 20.0, 0.4
+# Standing tall by posture (locked out, seen from the side: see `metrics.LOCKOUT_HIP_DEG`), held
+# still this long. Ends a rep whose shoulders stay below the old standing height (a step away).
+TALL_HOLD_S = 0.4
 # Hands this many knee heights above the ankles at the bottom of a hinge hold no bell from the floor:
 # a dowel along the back keeps them at hip height, about 2; hanging arms or a bell put them at 0.5-1.
 # (Standing, hanging arms read about 1.8: only bent-over frames are read this way.)
@@ -432,10 +432,9 @@ def _robust_max(rows: Rows, col: int) -> float:
 
 
 def _standing_tall(m: FrameMetrics) -> bool:
-    """Trunk upright and hips straight, seen from the side (False when not measurable)."""
-    return (
-        m.side_ratio < JUDGE_SIDE_RATIO and abs(m.trunk_angle) < TALL_TRUNK_DEG and m.hip_flex < TALL_HIP_DEG
-    )
+    """Locked out, seen from the side (False when not measurable): from an oblique view the angles
+    are foreshortened and a bent lifter can read straight."""
+    return m.side_ratio < JUDGE_SIDE_RATIO and m.lockout
 
 
 def _ramp(value: float, start: float, end: float) -> float:
