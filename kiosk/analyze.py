@@ -22,7 +22,7 @@ from kiosk.backends import MAX_THREADS
 from kiosk.drills import AUTO_DRILL, DEFAULT_DRILL, DRILLS, get_drill, recognise_drill
 from kiosk.engine import HingeEngine
 from kiosk.errors import InputError
-from kiosk.metrics import DEFAULT_SETUP, MAX_ROLL_DEG, Setup
+from kiosk.metrics import DEFAULT_SETUP, MAX_ROLL_DEG, Setup, travel_cm
 from kiosk.reps import FAULTS, HELD_AT_BOTTOM, HELD_LONGER_THAN_THE_SET, TOO_SHALLOW, RepResult, split_set_ups
 from kiosk.track import PoseTrack, load_track
 
@@ -178,10 +178,12 @@ def print_table(
     recognised: bool = False,
     no_reps: str = "no reps found",
     framing: str = "",
+    height_cm: float | None = None,
 ) -> None:
     """The readable form of `doc`; `recognised`: the drill was recognised, not chosen; `no_reps`: what
     to say when there are none; `framing`: a part of the body out of the picture most of the time
-    (`Analysis.framing_problem`), said when reps were found all the same."""
+    (`Analysis.framing_problem`), said when reps were found all the same; `height_cm`: the lifter's
+    height, when known, gives the hips' travel in centimetres instead of thigh lengths."""
     s = doc["summary"]
     unjudged = f", {s['unjudged_reps']} not judged" if s["unjudged_reps"] else ""
     how = " (recognised; --drill NAME to choose)" if recognised else ""
@@ -195,7 +197,7 @@ def print_table(
     if not doc["reps"]:
         print(no_reps, file=out)
     else:
-        _print_reps(doc, out)
+        _print_reps(doc, out, height_cm)
         if s["unjudged_reps"]:
             print("not judged: too few side-on frames to see the form; film from the side", file=out)
         level_hint = roll_hint(doc)
@@ -229,19 +231,24 @@ def roll_hint(doc: dict[str, Any]) -> str:
     return ""
 
 
-def _print_reps(doc: dict[str, Any], out: TextIO) -> None:
+def _print_reps(doc: dict[str, Any], out: TextIO, height_cm: float | None) -> None:
     s = doc["summary"]
     print(" rep   start     end  score  hip°  knee°  travel  wall  faults", file=out)
     for r in doc["reps"]:
+        travel = r["hip_travel"]
+        if travel is not None and height_cm:
+            travel = travel_cm(travel, height_cm)
         wall = {True: "yes", False: "no", None: "-"}[r["wall_tap"]]
         score = f"{r['score']:5d}" if r["judged"] else "    ?"
         verdict = ", ".join(r["faults"]) or ("-" if r["judged"] else "not judged")
         print(
             f"{r['index']:4d}  {r['start_s']:6.2f}  {r['end_s']:6.2f}  {score}  "
             f"{_fmt(r['hip_angle_deg'], '4.0f')}  {_fmt(r['knee_angle_deg'], '5.0f')}  "
-            f"{_fmt(r['hip_travel'], '6.2f')}  {wall:>4}  {verdict}",
+            f"{_fmt(travel, '6.0f' if height_cm else '6.2f')}  {wall:>4}  {verdict}",
             file=out,
         )
+    unit = "cm" if height_cm else "thigh lengths (--user-height-cm for cm)"
+    print(f"travel: the furthest the hips went back behind the feet, in {unit}", file=out)
     seen = {k: v for k, v in s["faults"].items() if v}
     if seen:
         print("faults: " + ", ".join(f"{k} {v}" for k, v in seen.items()), file=out)
@@ -334,6 +341,7 @@ def main(args: argparse.Namespace) -> int:
             recognised=args.drill == AUTO_DRILL,
             no_reps=found.no_reps_hint(),
             framing=found.framing_problem(),
+            height_cm=args.user_height_cm or None,
         )
     return 0
 
@@ -373,7 +381,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=number(120, 220, special=0),
         default=0.0,
         metavar="CM",
-        help="the lifter's height, 120 to 220 cm, for cm readings (default: 0, unknown)",
+        help="the lifter's height, 120 to 220 cm: hip travel in cm, the wall tap placed for that height "
+        "(default: 0, unknown)",
     )
     p.add_argument(
         "--camera-roll",

@@ -192,10 +192,10 @@ class SessionConfig:
     )
     user_height_cm: int = _setting(
         0,
-        "Height of the person: turns pixel distances into centimetres and places the wall tap for "
-        "that height (unknown: placed for a 195 cm lifter, so touching a real wall always counts).",
+        "Height of the person: places the wall tap for that height (unknown: placed for a 195 cm "
+        "lifter, so touching a real wall always counts).",
         bounds=(120, 220),
-        special=((0, "unknown: distances stay relative"),),
+        special=((0, "unknown"),),
         unit="cm",
     )
     set_size: int = _setting(10, "Reps per set.", bounds=(1, 50), unit="reps")

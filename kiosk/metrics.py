@@ -104,6 +104,12 @@ _PERSON_PARTS = (
 )
 
 
+def travel_cm(thighs: float, height_cm: float) -> float:
+    """A distance in thigh lengths (how hip travel is measured) in centimetres, for a lifter this tall:
+    the thigh is about a quarter of standing height (`THIGH_H`)."""
+    return thighs * THIGH_H * height_cm
+
+
 class FrameMetrics:
     """What the scoring core saw in one frame. NaN means "not measurable this frame"."""
 
@@ -515,7 +521,7 @@ class MetricsCore:
         elif feet:
             m.hip_travel = f * (ax - hx) / thigh
             if self.user_height_cm is not None:
-                m.hip_travel_cm = m.hip_travel * THIGH_H * self.user_height_cm
+                m.hip_travel_cm = travel_cm(m.hip_travel, self.user_height_cm)
             m.com_forward = self._com_forward(f, ex if e_ok else sx, sx, hx, kx, ax, shin)
         if self.drill.has_wall and feet:
             # Drawn over the picture: the wall's foot, level with the ankle, turned back into it.

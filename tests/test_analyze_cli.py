@@ -341,3 +341,19 @@ def test_a_track_built_in_memory_with_complex_keypoints_is_refused():
     track = PoseTrack(np.zeros((4, 17, 3), np.complex64), np.arange(4) / 30, (640, 480), "mem")
     with pytest.raises(InputError, match="real numbers"):
         track.validate()
+
+
+def test_the_table_gives_hip_travel_in_cm_for_a_known_height(track_file):
+    """Thigh lengths say little to a lifter; told their height, the table turns them into cm."""
+    rows = {}
+    for height in (None, "180"):
+        out = analyze(str(track_file), *(["--user-height-cm", height] if height else []))
+        assert out.returncode == 0, out.stderr
+        lines = out.stdout.splitlines()
+        header = next(i for i, line in enumerate(lines) if line.startswith(" rep "))
+        rows[height] = [float(line.split()[6]) for line in lines[header + 1 : header + 4]]
+        assert ("in cm" in out.stdout) == (height is not None)
+    doc = json.loads(analyze(str(track_file), "--json").stdout)
+    thighs = [rep["hip_travel"] for rep in doc["reps"]]
+    assert rows[None] == pytest.approx(thighs, abs=0.006)
+    assert rows["180"] == pytest.approx([t * 0.245 * 180 for t in thighs], abs=0.6)
