@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kiosk.argtypes import window_size
-from kiosk.coach import CoachSettings
 from kiosk.config import Config, load_config
 from kiosk.drills import DRILLS
 from kiosk.engine import HingeEngine
@@ -280,7 +279,7 @@ class Scorer:
         self._kwargs: dict[str, Any] = {
             "setup": Setup(s.wall_distance_in, float(s.user_height_cm) or None, cfg.camera.roll_deg),
             "min_score": cfg.pose.min_score,
-            "coach": CoachSettings(min_audio_gap_s=cfg.audio.min_cue_interval_s),
+            "min_audio_gap_s": cfg.audio.min_cue_interval_s,
         }
         self._sizes = sizes
         self._drill = drill

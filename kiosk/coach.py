@@ -2,14 +2,14 @@
 
 During a rep the head stays in line with the spine, so the person cannot look at the screen:
 sound carries the cue then, and the screen shows the detail between reps. So the coach
-- names a fault while it happens (after it has lasted `onset_s`), not on one noisy frame, and
+- names a fault while it happens (after it has lasted `ONSET_S`), not on one noisy frame, and
   only once it has held for most of the part of the rep its verdict looks at so far: the rep's
   verdict takes medians (the head's over the whole movement, the back's, the knees' and the
   weight's over the bottom), and a cue the verdict then contradicts (a head in line passing the
   limit for a moment, knees bending first on the way down) teaches the wrong thing;
-- keeps a cue on screen at least `min_hold_s` unless something more important comes up;
-- speaks a cue when it becomes current, never the same cue again within `repeat_s` and
-  nothing within `min_audio_gap_s` of the last sound; a fault that came up while the last sound
+- keeps a cue on screen at least `MIN_HOLD_S` unless something more important comes up;
+- speaks a cue when it becomes current, never the same cue again within `REPEAT_S` and
+  nothing within `MIN_AUDIO_GAP_S` of the last sound; a fault that came up while the last sound
   was too recent is said once the gap has passed, if it still holds, since a lifter with the head
   down never sees it on the screen;
 - names the rep's main fault when a rep finishes (unless it was spoken during the rep),
@@ -49,24 +49,20 @@ class Cue:
     priority: int
 
 
-def _cue(id: str, text: str, spoken: str, kind: str, priority: int) -> Cue:
-    return Cue(id, text, spoken, kind, priority)
-
-
 CUES: dict[str, Cue] = {
     c.id: c
     for c in (
-        _cue("turn_sideways", "Turn side-on to the mirror", "Turn sideways", "placement", 100),
-        _cue("step_back", "Step back: head to feet in view", "Step back", "placement", 100),
-        _cue("stand_tall", "Stand tall to start", "Stand tall to start", "placement", 90),
-        _cue("rounded_back", "Flat back: head, upper back, hips in one line", "Flat back", "form", 60),
-        _cue("squatting", "Hips back, not down: keep shins vertical", "Hips back, not down", "form", 58),
-        _cue("weight_forward", "Weight in your heels, not your toes", "Weight in your heels", "form", 56),
-        _cue("head_out_of_line", "Head in line with your back", "Head in line", "form", 54),
-        _cue("hyperextension", "Finish tall: squeeze glutes, don't lean back", "Don't lean back", "form", 52),
-        _cue("shallow", "Push your hips further back", "Hips further back", "form", 50),
-        _cue("good_rep", "Good rep!", "Good rep", "praise", 20),
-        _cue("wall_tap", "Wall tap! Now drive the hips forward", "Nice depth", "praise", 20),
+        Cue("turn_sideways", "Turn side-on to the mirror", "Turn sideways", "placement", 100),
+        Cue("step_back", "Step back: head to feet in view", "Step back", "placement", 100),
+        Cue("stand_tall", "Stand tall to start", "Stand tall to start", "placement", 90),
+        Cue("rounded_back", "Flat back: head, upper back, hips in one line", "Flat back", "form", 60),
+        Cue("squatting", "Hips back, not down: keep shins vertical", "Hips back, not down", "form", 58),
+        Cue("weight_forward", "Weight in your heels, not your toes", "Weight in your heels", "form", 56),
+        Cue("head_out_of_line", "Head in line with your back", "Head in line", "form", 54),
+        Cue("hyperextension", "Finish tall: squeeze glutes, don't lean back", "Don't lean back", "form", 52),
+        Cue("shallow", "Push your hips further back", "Hips further back", "form", 50),
+        Cue("good_rep", "Good rep!", "Good rep", "praise", 20),
+        Cue("wall_tap", "Wall tap! Now drive the hips forward", "Nice depth", "praise", 20),
     )
 }
 
@@ -101,20 +97,19 @@ class _Share:
         return 2.0 * self.bad_s > self.seen_s
 
 
-@dataclass(frozen=True)
-class CoachSettings:
-    onset_s: float = 0.35
-    min_hold_s: float = 1.5
-    show_s: float = 3.0
-    repeat_s: float = 8.0
-    min_audio_gap_s: float = 2.5
+# Timing (seconds). A condition shows once it has held `ONSET_S` (never on one noisy frame); a cue
+# stays up `MIN_HOLD_S` unless a more important one comes; a form cue nothing asserts any more fades
+# `SHOW_S` after it came up; the same cue is not said twice within `REPEAT_S`, nor anything within
+# `MIN_AUDIO_GAP_S` of the last sound (the kiosk's `audio.min_cue_interval_s`, whose default this is).
+ONSET_S, MIN_HOLD_S, SHOW_S, REPEAT_S = 0.35, 1.5, 3.0, 8.0
+MIN_AUDIO_GAP_S = 2.0
 
 
 class Coach:
     """Decides the current cue (`cue`) and, on the frame a cue should be said, `speak`."""
 
-    def __init__(self, settings: CoachSettings | None = None, drill: Drill | None = None) -> None:
-        self.settings = settings or CoachSettings()
+    def __init__(self, drill: Drill | None = None, *, min_audio_gap_s: float = MIN_AUDIO_GAP_S) -> None:
+        self.min_audio_gap_s = min_audio_gap_s
         self.drill = drill or DRILLS["hinge"]
         self._shares = {key: _Share() for key in LIVE_FAULTS}
         self.reset()
@@ -145,7 +140,7 @@ class Coach:
         start = onset[key]
         if start != start:  # NaN: starts holding now
             onset[key] = start = t
-        return t - start >= self.settings.onset_s
+        return t - start >= ONSET_S
 
     def update(
         self,
@@ -237,7 +232,6 @@ class Coach:
         return drop >= BOTTOM_SHARE * expected
 
     def _show(self, wanted: Cue | None, t: float) -> None:
-        s = self.settings
         current = self.cue
         if wanted is not None and wanted == current:
             self._cue_asserted_t = t
@@ -246,7 +240,7 @@ class Coach:
             return
         if wanted is not None:
             held = t - self._cue_since
-            if current is None or wanted.priority > current.priority or held >= s.min_hold_s:
+            if current is None or wanted.priority > current.priority or held >= MIN_HOLD_S:
                 self.cue = wanted
                 self._cue_since = self._cue_asserted_t = t
                 self._maybe_speak(wanted, t)
@@ -254,16 +248,15 @@ class Coach:
         # Nothing asserted: let the current cue fade after it has been shown long enough.
         if current is not None:
             if current.kind == "placement":
-                if t - self._cue_asserted_t >= s.onset_s:
+                if t - self._cue_asserted_t >= ONSET_S:
                     self.cue = None
-            elif t - self._cue_since >= s.show_s:
+            elif t - self._cue_since >= SHOW_S:
                 self.cue = None
 
     def _maybe_speak(self, cue: Cue, t: float) -> None:
-        s = self.settings
-        if t - self._last_audio_t < s.min_audio_gap_s:
+        if t - self._last_audio_t < self.min_audio_gap_s:
             return
-        if t - self._last_said.get(cue.id, -math.inf) < s.repeat_s:
+        if t - self._last_said.get(cue.id, -math.inf) < REPEAT_S:
             return
         self.speak = cue
         self._last_audio_t = t

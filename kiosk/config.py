@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.backends import MAX_THREADS
+from kiosk.coach import MIN_AUDIO_GAP_S
 from kiosk.drills import DRILLS as ALL_DRILLS
 from kiosk.metrics import MAX_ROLL_DEG
 
@@ -220,7 +221,10 @@ class AudioConfig:
         allowed="an ALSA device name, or an empty string",
     )
     min_cue_interval_s: float = _setting(
-        2.0, "Shortest gap between two cues, so corrections do not pile up.", bounds=(0.5, 30), unit="s"
+        MIN_AUDIO_GAP_S,
+        "Shortest gap between two cues, so corrections do not pile up.",
+        bounds=(0.5, 30),
+        unit="s",
     )
 
 

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from kiosk.body import NUM_KEYPOINTS
-from kiosk.coach import Coach, CoachSettings, Cue
+from kiosk.coach import MIN_AUDIO_GAP_S, Coach, Cue
 from kiosk.drills import DEFAULT_DRILL, Drill, get_drill
 from kiosk.metrics import DEFAULT_SETUP, FrameMetrics, MetricsCore, Setup
 from kiosk.reps import Phase, RepCounter, RepResult
@@ -76,7 +76,7 @@ class HingeEngine:
         setup: Setup = DEFAULT_SETUP,
         min_score: float = 0.3,
         frame_size: tuple[int, int] | None = None,
-        coach: CoachSettings | None = None,
+        min_audio_gap_s: float = MIN_AUDIO_GAP_S,
     ) -> None:
         self.drill = get_drill(drill) if isinstance(drill, str) else drill
         self.smoother = PoseSmoother(min_score=min_score)
@@ -86,7 +86,7 @@ class HingeEngine:
             self.smoother.bounds = (-margin, -margin, w + margin, h + margin)
         self.core = MetricsCore(self.drill, setup, frame_size)
         self.counter = RepCounter(self.drill, self.core.wall_thighs)
-        self.coach = Coach(coach, self.drill)
+        self.coach = Coach(self.drill, min_audio_gap_s=min_audio_gap_s)
         self._input = np.zeros((NUM_KEYPOINTS, 3), np.float32)
         self.result = FrameResult(self.smoother.pose, self.smoother.valid, self.core.metrics)
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from kiosk.coach import CUES, Coach, CoachSettings
+from kiosk.coach import CUES, MIN_HOLD_S, ONSET_S, REPEAT_S, Coach
 from kiosk.metrics import FrameMetrics
 from kiosk.reps import Phase, RepResult
 
@@ -89,8 +89,7 @@ def test_most_important_cue_wins_and_is_said_once():
 
 
 def test_cues_are_not_repeated_within_the_repeat_time():
-    settings = CoachSettings(repeat_s=8.0)
-    coach = Coach(settings)
+    coach = Coach()
     said = []
     t = 0.0
     for _ in range(5):  # the fault comes and goes every 2 s
@@ -99,18 +98,17 @@ def test_cues_are_not_repeated_within_the_repeat_time():
         t += 2.0
     times = [t for t, s in said if s == "rounded_back"]
     assert len(times) >= 1
-    assert all(b - a >= 8.0 - 0.02 for a, b in itertools.pairwise(times))
+    assert all(b - a >= REPEAT_S - 0.02 for a, b in itertools.pairwise(times))
 
 
 def test_placement_outranks_form_and_text_does_not_flicker():
-    s = CoachSettings()
-    coach = Coach(s)
+    coach = Coach()
     run(coach, frame(alignment=0.2), Phase.DESCENDING, 0.5)
     assert coach.cue.id == "rounded_back"
     # The lifter turns away half a second after the form cue came up: placement replaces it as
     # soon as it has lasted its onset time, without waiting out the form cue's minimum hold.
-    run(coach, frame(side_on=False, ready=False), Phase.DESCENDING, s.onset_s + 2 / 30, t0=0.5)
-    assert 0.5 + s.onset_s + 2 / 30 < 0.35 + s.min_hold_s
+    run(coach, frame(side_on=False, ready=False), Phase.DESCENDING, ONSET_S + 2 / 30, t0=0.5)
+    assert 0.5 + ONSET_S + 2 / 30 < 0.35 + MIN_HOLD_S
     assert coach.cue.id == "turn_sideways"
     # Placement clears quickly once fixed.
     run(coach, frame(), Phase.STANDING, 1.0, t0=2.0)
@@ -118,12 +116,11 @@ def test_placement_outranks_form_and_text_does_not_flicker():
 
 
 def test_a_lesser_form_cue_waits_for_the_shown_one_to_be_read():
-    s = CoachSettings()
-    coach = Coach(s)
+    coach = Coach()
     run(coach, frame(alignment=0.2), Phase.DESCENDING, 0.5)
     assert coach.cue.id == "rounded_back"
     # The back straightens and the head comes up instead: the new cue must not replace the one
-    # shown until that has stayed up `min_hold_s` (text switching faster cannot be read).
+    # shown until that has stayed up `MIN_HOLD_S` (text switching faster cannot be read).
     head_up = frame(head_angle=-40.0)
     run(coach, head_up, Phase.DESCENDING, 1.0, t0=0.5)
     assert coach.cue.id == "rounded_back"  # shown since 0.35 s, held 1.15 s
@@ -152,8 +149,7 @@ def test_a_fault_said_during_the_rep_is_not_said_again_at_the_end():
 
 
 def test_a_fault_that_came_up_too_soon_after_a_sound_is_said_once_the_gap_has_passed():
-    settings = CoachSettings(min_audio_gap_s=2.5)
-    coach = Coach(settings)
+    coach = Coach(min_audio_gap_s=2.5)
     coach.update(frame(), Phase.STANDING, rep(), 0.0)
     assert coach.speak.id == "good_rep"
     run(coach, frame(), Phase.STANDING, 0.5, t0=0.1)
@@ -165,7 +161,7 @@ def test_a_fault_that_came_up_too_soon_after_a_sound_is_said_once_the_gap_has_pa
 
 
 def test_a_fault_shown_but_never_heard_during_the_rep_is_named_when_it_ends():
-    coach = Coach(CoachSettings(min_audio_gap_s=2.5))
+    coach = Coach(min_audio_gap_s=2.5)
     coach.update(frame(), Phase.STANDING, rep(), 0.0)
     run(coach, frame(), Phase.STANDING, 0.5, t0=0.1)
     said = run(coach, frame(alignment=0.2), Phase.DESCENDING, 1.0, t0=0.6)  # the fault passes in the gap
