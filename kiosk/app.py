@@ -798,8 +798,8 @@ class App:
         retry = max(0.0, at + RETRY_S - now)
         status = self.scene.camera
         if status is None:
-            status = self.scene.camera = CameraStatus(message, retry, now - at)
-        status.message, status.retry_in_s, status.since_s = message, retry, now - at
+            status = self.scene.camera = CameraStatus(message, retry)
+        status.message, status.retry_in_s = message, retry
         self.watchdog.waiting(f"camera lost, retrying: {message}")
 
     def _diagnostics(self, now: float) -> None:

@@ -110,7 +110,6 @@ class FrameSnapshot:
     person: bool
     in_frame: bool
     side_on: bool
-    ready: bool
     missing: str
     side: Side | None
     facing: int
@@ -138,7 +137,6 @@ class FrameSnapshot:
             person=m.person,
             in_frame=m.in_frame,
             side_on=m.side_on,
-            ready=m.ready,
             missing=m.missing,
             side=m.side,
             facing=m.facing,

@@ -329,7 +329,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         else:  # a 3 MB hash: cheap enough to say "installed" only of a file that would load
             state = "installed" if sha256_file(path) == spec.sha256 else "damaged (run `models fetch`)"
         print(f"{spec.name}  {spec.file}  input {spec.input_size}  {spec.licence}  {state}")
-        print(f"    {spec.description}")
+        print(f"    {spec.description}" + (f", by {spec.owner}" if spec.owner else ""))
         print(f"    {spec.page or spec.url}")
     return 0
 

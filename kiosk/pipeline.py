@@ -79,7 +79,6 @@ class Result:
     score: Any
     crop: CropBox | None  # where the model looked
     stage_s: dict[str, float]  # seconds per stage: decode, preprocess, infer, score
-    latency_s: float  # from the frame reaching the pipeline to this result
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +105,6 @@ class PipelineStats:
     errors: int
     fps: float  # results per second over the recent window
     stage_ms: dict[str, float] = field(default_factory=dict)  # medians over the recent window
-    latency_ms: float = 0.0  # median
 
 
 class LatestSlot:
@@ -161,7 +159,6 @@ def _skipped(source: FrameSource | None) -> int:
 class _Captured:
     generation: int  # which opening of the source it came from
     frame: Frame
-    arrived: float  # pipeline clock
     prepared: Prepared | None  # its model input, made on the capture thread for the crop then wanted
 
 
@@ -205,7 +202,7 @@ class Pipeline:
         self._generation = 0
         self._beat = clock()  # when the capture loop last came round
         self._hung: str | None = None
-        self._recent: deque[tuple[float, dict[str, float], float]] = deque(maxlen=window)
+        self._recent: deque[tuple[float, dict[str, float]]] = deque(maxlen=window)
         # Model inputs in flight: one being written, one in the slot, one being inferred.
         size = estimator.input_size
         self._free_inputs: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
@@ -296,11 +293,10 @@ class Pipeline:
             restarts, errors, skipped = self._restarts, self._errors, self._source_skipped
             skipped += _skipped(self._source)
         stage_ms: dict[str, float] = {}
-        fps = latency = 0.0
+        fps = 0.0
         if recent:
             for name in STAGES:
                 stage_ms[name] = 1000.0 * statistics.median(r[1][name] for r in recent)
-            latency = 1000.0 * statistics.median(r[2] for r in recent)
             span = recent[-1][0] - recent[0][0]
             fps = (len(recent) - 1) / span if span > 0 else 0.0
         return PipelineStats(
@@ -312,7 +308,6 @@ class Pipeline:
             errors=errors,
             fps=fps,
             stage_ms=stage_ms,
-            latency_ms=latency,
         )
 
     # ------------------------------------------------------------------------------------ threads
@@ -421,7 +416,7 @@ class Pipeline:
                 except Exception as exc:  # the inference thread makes the input itself
                     self._event("error", f"preparing a frame failed: {type(exc).__name__}: {exc}", exc)
                     prepared = None
-                item = _Captured(self._generation, frame, last_frame, prepared)
+                item = _Captured(self._generation, frame, prepared)
                 if source.live:
                     self._release(self._frames.put(item))
                 else:
@@ -476,7 +471,7 @@ class Pipeline:
                 self._results_cond.notify_all()
 
     def _process(self, item: _Captured, seq: int) -> Result:
-        frame, arrived = item.frame, item.arrived
+        frame = item.frame
         pose = self._estimator.estimate(frame, item.prepared)
         timings = self._estimator.timings
         start = time.perf_counter()
@@ -491,5 +486,5 @@ class Pipeline:
         now = self._clock()
         with self._lock:
             self._processed += 1
-            self._recent.append((now, stage_s, now - arrived))
-        return Result(seq, frame, pose, scored, self._estimator.crop, stage_s, now - arrived)
+            self._recent.append((now, stage_s))
+        return Result(seq, frame, pose, scored, self._estimator.crop, stage_s)

@@ -103,11 +103,6 @@ class PoseEstimator:
         if self._tracker is not None:
             self._tracker.reset()
 
-    @property
-    def tracking(self) -> bool:
-        """Whether the next frame will be estimated on a crop around a person found before."""
-        return self._tracker is not None and self._tracker.tracking
-
     def next_crop(self, frame_size: tuple[int, int]) -> CropBox:
         """The crop the next frame of this size will be estimated on; safe to call from another thread."""
         tracker = self._tracker

@@ -316,9 +316,7 @@ def test_a_set_seen_too_obliquely_is_not_praised(display: Display) -> None:
 @pytest.mark.parametrize("display", [(1280, 720)], indirect=True)
 def test_camera_lost_screen_shows_the_retry_countdown(display: Display) -> None:
     flow, snap, picture = _states()[Screen.ACTIVE]
-    scene = Scene(
-        flow=flow, frame=picture, snap=snap, camera=CameraStatus("/dev/video0: unplugged", 1.4, 3.0)
-    )
+    scene = Scene(flow=flow, frame=picture, snap=snap, camera=CameraStatus("/dev/video0: unplugged", 1.4))
     _, recorded = draw(display, scene)
     drawn = texts(recorded)
     assert "Camera disconnected" in drawn and "Trying again in 2 s" in drawn

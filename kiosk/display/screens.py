@@ -46,7 +46,6 @@ class CameraStatus:
 
     message: str
     retry_in_s: float
-    since_s: float
 
 
 @dataclass
