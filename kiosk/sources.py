@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.errors import InputError, KioskError, SourceError
-from kiosk.preprocess import CameraPlanes, sws_croppable
+from kiosk.preprocess import CameraPlanes, sws_croppable, swscale_on_this_thread
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 log = logging.getLogger(__name__)
@@ -399,20 +399,6 @@ def _decoding_on_one_thread(stream: Any) -> Any:
     run, and FFmpeg's thread pool (all cores by default) would compete with the interpreter's."""
     stream.thread_count = 1
     return stream
-
-
-def swscale_on_this_thread() -> dict[str, int]:
-    """`reformat` options that keep swscale on the calling thread.
-
-    From PyAV 17, swscale slices every conversion across all cores by default. For our small images
-    that costs more than it saves: on the 2-vCPU dev machine a 404x720 frame's lores copy took 2.1 ms
-    of CPU that way against 0.7 ms on one thread, CPU taken straight from the pose model's threads.
-    Older PyAV scales on one thread and has no such option.
-    """
-    import av
-
-    major = int(str(av.__version__).split(".")[0])
-    return {"threads": 1} if major >= 17 else {}
 
 
 class _Converter:

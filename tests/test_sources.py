@@ -18,7 +18,7 @@ import pytest
 
 from kiosk import sources
 from kiosk.errors import InputError, SourceError
-from kiosk.preprocess import CameraPlanes, CropBox, CropResizer, InputMaker
+from kiosk.preprocess import CameraPlanes, CropBox, CropResizer, InputMaker, swscale_on_this_thread
 from kiosk.sources import (
     CameraSource,
     EndOfStream,
@@ -205,7 +205,7 @@ def test_a_bgra_copy_swscale_gets_wrong_beyond_mending_is_made_from_rgb(
 def test_the_bgra_probe_passes_right_conversions_of_any_depth(pix_fmt: str) -> None:
     # At most the few leftover columns: a sound conversion must not be sent the slow way round
     # (a probe of random samples once told a 10-bit clip's conversion paths apart everywhere).
-    options = tuple(sources.swscale_on_this_thread().items())
+    options = tuple(swscale_on_this_thread().items())
     assert sources._wrong_tail(640, 64, pix_fmt, "bgra", options) == 0
     assert sources._wrong_tail(404, 64, pix_fmt, "bgra", options) <= sources.MAX_MENDED_COLUMNS
 
