@@ -346,12 +346,12 @@ class HistoryPort:
 
     def end_set(self, t: float) -> None:
         if self._set is not None:
-            self.writer.close_set(self._set, time.time())
+            self.writer.close_set(self._set, self._wall(t))
             self._set = None
 
     def end_session(self, t: float) -> None:
         if self._session is not None:
-            self.writer.close_session(self._session, time.time())
+            self.writer.close_session(self._session, self._wall(t))
             self._session = None
         self.refresh_progress()
 
@@ -422,6 +422,7 @@ class LoopStats:
     last_frame_at: float = math.nan  # the flow, for the processing rate
 
     def percentile_ms(self, samples: deque[float], q: float) -> float:
+        """The `q`th percentile of `samples` (seconds) in ms, unmeasured ones left out; NaN if none."""
         finite = [s for s in samples if math.isfinite(s)]
         return 1000.0 * float(np.percentile(finite, q)) if finite else math.nan
 

@@ -19,9 +19,9 @@ from kiosk.errors import KioskError
 COMMANDS: tuple[str, ...] = (
     "kiosk.app",  # run
     "kiosk.analyze",  # analyze
-    "kiosk.bench",  # bench core | pipeline | kiosk
+    "kiosk.bench",  # bench core | pipeline | kiosk | soak
     "kiosk.models",  # models fetch | verify | list
-    "kiosk.config",  # config show | check | reference
+    "kiosk.config",  # config show | check | reference | template
     "kiosk.store",  # history
 )
 

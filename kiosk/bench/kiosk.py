@@ -32,8 +32,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from kiosk.argtypes import window_size
 from kiosk.bench.common import (
     add_video_arguments,
@@ -50,6 +48,11 @@ def rss_mb() -> float:
     """Peak resident memory of this process, MiB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def _ms(value: float) -> float | None:
+    """A figure for the JSON document: rounded, or null when nothing was measured."""
+    return round(value, 2) if math.isfinite(value) else None
 
 
 def measure(
@@ -89,16 +92,15 @@ def measure(
         raise InputError(f"{video}: needs at least 2 decodable frames to measure a rate")
     fps = (loop.frames - 1) / max(1e-9, loop.last_frame_at - loop.first_frame_at)
 
-    latency = [s for s in loop.latency_s if math.isfinite(s)]
     limit = min(invoke_fps, video_fps) if realtime else invoke_fps
     doc = {
         "frames": int(n),
         "fps": round(fps, 2),
         "invoke_fps": round(invoke_fps, 2),
         "ratio": round(fps / limit, 3),
-        "latency_ms_p50": round(1000.0 * float(np.percentile(latency, 50)), 2) if latency else None,
-        "latency_ms_p95": round(1000.0 * float(np.percentile(latency, 95)), 2) if latency else None,
-        "render_ms_p50": round(1000.0 * float(np.median(loop.render_s)), 2),
+        "latency_ms_p50": _ms(loop.percentile_ms(loop.latency_s, 50)),
+        "latency_ms_p95": _ms(loop.percentile_ms(loop.latency_s, 95)),
+        "render_ms_p50": _ms(loop.percentile_ms(loop.render_s, 50)),
         "dropped": int(stats.dropped),
         "rss_mb": round(rss_mb(), 1),
     }
