@@ -172,6 +172,8 @@ class FlowWatchdog:
             log.info("watchdog: frames flowing again")
             self._notifier.status("frames flowing again")
         if self._last_ping is None or now - self._last_ping >= interval / 2:
-            self._last_ping = now
-            return self._notifier.watchdog()
+            sent = self._notifier.watchdog()
+            if sent:  # one that did not go is tried again on the next tick, not half an interval on
+                self._last_ping = now
+            return sent
         return False

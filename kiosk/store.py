@@ -9,8 +9,9 @@ the store next opens, at the time of their last rep.
 `SessionStore` is the synchronous API. The kiosk uses `StoreWriter`, which runs a `SessionStore` on
 its own thread behind a queue, so the display never waits for fsync, and which degrades to logging
 lost writes loudly (with their data) when the store cannot be opened or written: history is worth
-keeping, but never worth a blank mirror. Times are wall-clock Unix seconds passed in by the caller;
-nothing here reads a clock. No image is written unless the operator opted in (`store.save_images`).
+keeping, but never worth a blank mirror. The times of sessions, sets and reps are wall-clock Unix
+seconds passed in by the caller (the writer reads a clock only to tell a write that hangs). No
+image is written unless the operator opted in (`store.save_images`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -43,10 +44,13 @@ from kiosk.errors import KioskError
 log = logging.getLogger(__name__)
 
 SYSTEM_STATE_DIR = Path("/var/lib/hinge-kiosk")
+# Where tools/install-pi.sh puts the command (not on sudo's path).
+SERVICE_COMMAND = "/opt/hinge-kiosk/venv/bin/hinge-kiosk"
 DB_NAME = "sessions.db"
 BUSY_TIMEOUT_MS = 5000
 FULL_BELOW_BYTES = 1 << 20  # free space under which an I/O error is read as a full disk
 RETRY_S = 30.0  # writes kept after a failure that may pass are tried again this often
+STUCK_S = 30.0  # a write still running after this long (SQLite's busy wait is 5 s) is reported
 MAX_BACKLOG = 10_000  # ... up to this many (days of reps); beyond it the oldest are given up
 DAY_S = 86400.0
 MAX_TIME_S = 1e11  # Unix seconds beyond this (the year 5138) are damage, and past what a calendar shows
@@ -233,7 +237,7 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
             f"the file or {path.parent} is read-only for this user: check the owner (the service runs as "
             "hinge-kiosk) or whether the card was remounted read-only after errors (`dmesg`)"
         )
-    elif name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "not a database" in text or "malformed" in text:
+    elif _damaged(exc):
         fix = (
             f"the file is damaged: move it aside (`sudo mv {path} {path}.damaged`) and restart the kiosk, "
             "which starts a new history"
@@ -251,12 +255,38 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
         )
         retry = False
     elif name.startswith("SQLITE_BUSY") or "locked" in text:
-        fix = "another process holds it locked: stop the other hinge-kiosk (`systemctl status hinge-kiosk`)"
+        # Another hinge-kiosk cannot be writing it (the lock file keeps a second one out).
+        fix = (
+            "another program holds it locked (an open `sqlite3` shell, a backup copying it?): close that "
+            "program; the kiosk keeps the writes and tries again"
+        )
     elif io_error:
         fix = "the card could not be read or written: check it (`dmesg`), and replace it if errors repeat"
     else:
         fix, retry = "an SQLite error this kiosk does not know; the message above is SQLite's own", False
     return StoreError(f"session history {path}: {text}; {fix}", retry=retry)
+
+
+def _damaged(exc: BaseException) -> bool:
+    """Whether an SQLite error says the file's contents are damaged (not a database any more)."""
+    name, text = getattr(exc, "sqlite_errorname", ""), str(exc)
+    return name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "not a database" in text or "malformed" in text
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged history file, with its -wal and -shm, to the first free `<name>.damaged[-N]`,
+    so a new history can start in its place and the old one stays for recovery (`sqlite3 .recover`).
+    Returns the new name."""
+    n = 1
+    while True:
+        target = path.with_name(f"{path.name}.damaged" + (f"-{n}" if n > 1 else ""))
+        if not any(Path(f"{target}{end}").exists() for end in ("", "-wal", "-shm")):
+            break
+        n += 1
+    for end in ("-wal", "-shm", ""):  # the main file last: until it moves, the history is whole
+        if Path(f"{path}{end}").exists():
+            os.replace(f"{path}{end}", f"{target}{end}")
+    return target
 
 
 def _full(folder: Path) -> bool:
@@ -386,23 +416,48 @@ class SessionStore:
         except BlockingIOError:
             raise StoreError(
                 f"session history {self.path}: another hinge-kiosk is writing it; stop that one first "
-                "(`systemctl status hinge-kiosk`), or set store.path to another file"
+                "(`systemctl status hinge-kiosk`), or set store.path to another file",
+                retry=True,
             ) from None
         try:
-            self._conn = conn = self._connect(str(self.path), uri=False)
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                log.warning(
-                    "history %s: journal mode is %s, not WAL (file system without WAL?)", self.path, mode
-                )
-            conn.execute("PRAGMA synchronous = FULL")  # WAL + FULL: each commit is fsynced (power cuts)
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise sqlite3.DatabaseError(f"database disk image is malformed ({check})")
-            migrate(conn, MIGRATIONS, str(self.path))
-            recovered = self._close_abandoned()
+            self._open_database()
         except sqlite3.Error as exc:
-            raise _explain(exc, self.path) from None
+            if not _damaged(exc):
+                raise _explain(exc, self.path) from None
+            # An unattended kiosk must not stop saving visitors' reps until someone comes by: the
+            # damaged file is kept under another name and a new history starts.
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            try:
+                moved = move_aside(self.path)
+            except OSError:
+                raise _explain(exc, self.path) from None
+            log.error(
+                "history %s: %s; moved it aside to %s (try `sqlite3 %s .recover`) and started a new history",
+                self.path,
+                exc,
+                moved,
+                moved,
+            )
+            try:
+                self._open_database()
+            except sqlite3.Error as again:
+                raise _explain(again, self.path) from None
+
+    def _open_database(self) -> None:
+        """Connect, set WAL and full sync, check the file, bring its schema up to date and close what a
+        crash left open. SQLite's errors are the caller's to explain."""
+        self._conn = conn = self._connect(str(self.path), uri=False)
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            log.warning("history %s: journal mode is %s, not WAL (file system without WAL?)", self.path, mode)
+        conn.execute("PRAGMA synchronous = FULL")  # WAL + FULL: each commit is fsynced (power cuts)
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed ({check})")
+        migrate(conn, MIGRATIONS, str(self.path))
+        recovered = self._close_abandoned()
         if recovered:
             log.info(
                 "history %s: closed %d session(s) left open by a crash or power cut", self.path, recovered
@@ -744,6 +799,9 @@ class StoreWriter:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._error: KioskError | None = None
         self._closed = False
+        self._backlog: deque[_Call] = deque()  # writes that failed for a reason that may pass, in order
+        self._running: _Call | None = None  # the call the thread is in, if any, and since when
+        self._running_since = 0.0  # (time.monotonic)
         self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
         self._thread.start()
         self._queue.put(_Call(self._ensure_open, "opening the history", False, Future()))
@@ -751,7 +809,14 @@ class StoreWriter:
 
     @property
     def error(self) -> KioskError | None:
-        """The last failure (for the screen); None once writes succeed again."""
+        """The last failure (for the screen); None once writes succeed again. A call that has not
+        returned for `STUCK_S` is one too: a card that stops answering raises nothing."""
+        running, since = self._running, self._running_since
+        if running is not None and time.monotonic() - since > STUCK_S:
+            return StoreError(
+                f"session history {self.path}: saving has not finished for {time.monotonic() - since:.0f} s "
+                "(a failing SD card? check `dmesg`); new reps wait in memory"
+            )
         return self._error
 
     def open_session(self, drill: str, at: float) -> Future[int]:
@@ -810,13 +875,27 @@ class StoreWriter:
         return self._read(lambda store: store.daily_totals(now, days, tz), "reading daily totals")
 
     def close(self, timeout: float | None = 10.0) -> bool:
-        """Finish queued writes and close the store; False if the queue did not drain in time."""
+        """Finish queued writes and close the store; False if the queue did not drain in time.
+
+        The writer may be stuck in a call that does not return (a lock held elsewhere, a card that
+        stopped answering): the process then exits without it, so what it had not saved is logged
+        here, with its data, as every lost write is."""
         if not self._closed:
             self._closed = True
             self._queue.put(self._STOP)
             atexit.unregister(self.close)
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        if not self._thread.is_alive():
+            return True
+        stuck = StoreError(f"session history {self.path}: the writer did not finish in time")
+        running = self._running
+        for call in [*([running] if running is not None else []), *self._backlog, *_drain(self._queue)]:
+            if call is not self._STOP and not call.future.done():
+                with contextlib.suppress(InvalidStateError):  # it finished just now after all
+                    self._fail(call, stuck)
+        self._backlog.clear()  # given up on, logged: should the thread come back, it stops there
+        self._queue.put(self._STOP)
+        return False
 
     # -- the thread
 
@@ -860,7 +939,7 @@ class StoreWriter:
         return self._store if self._store is not None else self._ensure_open()
 
     def _run(self) -> None:
-        backlog: deque[_Call] = deque()  # writes that failed for a reason that may pass, in order
+        backlog = self._backlog
         while True:
             try:
                 call = self._queue.get(timeout=RETRY_S if backlog else None)
@@ -892,15 +971,19 @@ class StoreWriter:
 
     def _try(self, call: _Call) -> KioskError | None:
         """Run one queued call: None when it worked (its future has the result), else the error."""
+        self._running, self._running_since = call, time.monotonic()
         try:
             result = call.fn()
         except KioskError as exc:
             return exc
         except Exception as exc:  # a bug or odd input must not kill the writer thread
             return StoreError(f"session history {self.path}: {type(exc).__name__}: {exc}")
+        finally:
+            self._running = None
         if call.write:  # a read that works says nothing about whether saving does
             self._error = None
-        call.future.set_result(result)
+        with contextlib.suppress(InvalidStateError):  # `close` gave up on it while it ran
+            call.future.set_result(result)
         return None
 
     def _keep(self, backlog: deque[_Call], call: _Call, error: KioskError | None) -> None:
@@ -940,6 +1023,15 @@ class StoreWriter:
         else:
             log.error("history: %s failed: %s", call.what, exc)
         call.future.set_exception(exc)
+
+
+def _drain(calls: queue.SimpleQueue[Any]) -> list[Any]:
+    """Whatever is queued, taken without waiting."""
+    taken = []
+    with contextlib.suppress(queue.Empty):
+        while True:
+            taken.append(calls.get_nowait())
+    return taken
 
 
 def _resolve(ref: Ref, what: str) -> int:
@@ -1001,7 +1093,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     if not path.exists() and not args.db and SYSTEM_STATE_DIR.is_dir() and path.parent != SYSTEM_STATE_DIR:
         raise StoreError(
             f"no session history at {path}; the kiosk service keeps its history in "
-            f"{SYSTEM_STATE_DIR / DB_NAME}: read it with `sudo hinge-kiosk history`"
+            f"{SYSTEM_STATE_DIR / DB_NAME}: read it with `sudo {SERVICE_COMMAND} history`"
         )
     now = time.time()
     with SessionStore(path, readonly=True) as store:

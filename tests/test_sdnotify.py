@@ -128,6 +128,23 @@ def test_pings_at_half_the_interval_while_frames_flow(listener: tuple[Listener, 
     assert watchdog_pings(lst.messages()) == 7
 
 
+def test_a_ping_that_did_not_go_is_tried_again_on_the_next_tick(
+    listener: tuple[Listener, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # systemd's queue full for a moment: waiting half an interval to try again would leave no margin.
+    lst, path = listener
+    notifier = Notifier(path)
+    wd = FlowWatchdog(notifier, stall_s=5.0, interval_s=10.0)
+    real = notifier.watchdog
+    monkeypatch.setattr(notifier, "watchdog", lambda: False)
+    wd.frame(0.0)
+    assert not wd.tick(0.0)
+    monkeypatch.setattr(notifier, "watchdog", real)
+    wd.frame(0.5)
+    assert wd.tick(0.5)
+    assert watchdog_pings(lst.messages()) == 1
+
+
 def test_hung_camera_stops_pings_and_says_why(listener: tuple[Listener, str], caplog) -> None:
     lst, path = listener
     wd = FlowWatchdog(Notifier(path), stall_s=5.0, interval_s=10.0)

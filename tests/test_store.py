@@ -8,6 +8,7 @@ import re
 import sqlite3
 import stat
 import threading
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -225,13 +226,31 @@ def test_only_one_writer_at_a_time(db: Path) -> None:
 # ---------------------------------------------------------------------------------------- errors
 
 
-def test_damaged_file_names_path_and_fix(db: Path) -> None:
+def test_damaged_file_names_path_and_fix_when_read(db: Path) -> None:
     db.parent.mkdir(parents=True)
     db.write_bytes(b"this is not an SQLite database, just a damaged file " * 100)
     with pytest.raises(StoreError) as info:
-        SessionStore(db)
+        SessionStore(db, readonly=True)  # `hinge-kiosk history`: reading never moves a file
     message = str(info.value)
     assert str(db) in message and "move it aside" in message and f"{db}.damaged" in message
+
+
+def test_a_damaged_file_is_moved_aside_and_a_new_history_started(db: Path, caplog) -> None:
+    # Unattended, the kiosk must not stop saving reps until someone comes by: the damaged file is
+    # kept for recovery under a free name (an earlier one is not overwritten), and saving goes on.
+    db.parent.mkdir(parents=True)
+    damaged = b"this is not an SQLite database, just a damaged file " * 100
+    db.with_name(db.name + ".damaged").write_bytes(b"an earlier one")
+    db.write_bytes(damaged)
+    with SessionStore(db) as store:
+        session = store.open_session("hinge", 100.0)
+        store.add_rep(store.open_set(session, "hinge", 10, 100.0), {"index": 1, "score": 90}, 101.0)
+    kept = db.with_name(db.name + ".damaged-2")
+    assert kept.read_bytes() == damaged
+    assert db.with_name(db.name + ".damaged").read_bytes() == b"an earlier one"
+    assert f"moved it aside to {kept}" in caplog.text
+    with SessionStore(db, readonly=True) as store:
+        assert [s.reps for s in store.recent_sets(200.0)] == [1]
 
 
 def test_unopenable_path_names_path_and_fix(tmp_path: Path) -> None:
@@ -248,7 +267,7 @@ def test_unopenable_path_names_path_and_fix(tmp_path: Path) -> None:
         (sqlite3.OperationalError("attempt to write a readonly database"), "read-only for this user"),
         (OSError(30, "Read-only file system"), "remounted read-only"),
         (sqlite3.DatabaseError("database disk image is malformed"), "move it aside"),
-        (sqlite3.OperationalError("database is locked"), "another process holds it locked"),
+        (sqlite3.OperationalError("database is locked"), "another program holds it locked"),
         (sqlite3.OperationalError("no such table: sets"), "not a Hinge Mirror history"),
     ],
 )
@@ -531,6 +550,39 @@ def test_a_read_that_works_does_not_hide_that_saving_fails(db: Path, monkeypatch
     assert writer.error is not None and "free space" in str(writer.error)
     assert writer.close()
     assert isinstance(kept.exception(timeout=1), StoreError)  # still failing at shutdown
+
+
+def test_a_writer_stuck_at_shutdown_logs_what_it_had_not_saved(
+    db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A card that stopped answering: the writer never returns from a commit. The service stops the
+    # kiosk anyway, so the rep under way and those queued behind it are logged with their data.
+    release = threading.Event()
+    real = SessionStore.add_rep
+
+    def stuck(self: SessionStore, *args: Any, **kwargs: Any) -> int:
+        release.wait(30)
+        return real(self, *args, **kwargs)
+
+    writer = StoreWriter(db)
+    set_ = writer.open_set(writer.open_session("hinge", NOON), "hinge", 10, NOON)
+    assert set_.result(timeout=10) > 0
+    monkeypatch.setattr(SessionStore, "add_rep", stuck)
+    futures = [writer.add_rep(set_, rep(i), NOON + i) for i in (1, 2, 3)]
+    # Meanwhile the screen hears of it: a hung write raises nothing on its own.
+    monkeypatch.setattr(storemod, "STUCK_S", 0.2)
+    deadline = time.monotonic() + 10
+    while writer.error is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "saving has not finished" in str(writer.error)
+    with caplog.at_level(logging.ERROR, logger="kiosk.store"):
+        assert not writer.close(timeout=0.5)
+    lost = [r.getMessage() for r in caplog.records if "NOT SAVED: rep" in r.getMessage()]
+    assert [f'"index": {i}' in m for i, m in zip((1, 2, 3), lost, strict=True)] == [True] * 3
+    assert all(isinstance(f.exception(timeout=1), StoreError) for f in futures)
+    release.set()  # the stuck call returns after all: the writer thread must not trip over it
+    writer._thread.join(10)
+    assert not writer._thread.is_alive()
 
 
 def test_a_store_path_for_an_unknown_user_is_a_clear_error() -> None:

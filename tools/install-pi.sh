@@ -283,7 +283,11 @@ hardware_hints() {
     warn "no /dev/dri/card*: the KMS display driver is off; add dtoverlay=vc4-kms-v3d to /boot/firmware/config.txt"
   # /dev/video* always exists on a Pi (the ISP and the codecs): ask libcamera for cameras instead.
   if command -v rpicam-hello >/dev/null; then
-    rpicam-hello --list-cameras 2>/dev/null | grep -q '^ *[0-9] *:' ||
+    # Captured first: `grep -q` stops reading at the first camera, and rpicam-hello, still writing,
+    # would die of SIGPIPE, which pipefail reports as no camera.
+    local cameras
+    cameras=$(rpicam-hello --list-cameras 2>/dev/null || true)
+    grep -q '^ *[0-9] *:' <<<"$cameras" ||
       warn "libcamera lists no camera: check the ribbon cable and camera_auto_detect=1 in /boot/firmware/config.txt (a USB camera is fine too)"
   fi
   return 0
