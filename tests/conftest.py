@@ -18,12 +18,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def shared_dir() -> Path | None:
-    """`$HINGE_SHARED`, else `../shared` beside the checkout; None when neither exists."""
+    """`$HINGE_SHARED` when set (a folder named there is never silently swapped for another), else
+    `../shared` beside the checkout; None when it holds no `data/`."""
     env = os.environ.get("HINGE_SHARED")
-    for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared"]:
-        if (candidate / "data").is_dir():
-            return candidate
-    return None
+    candidate = Path(env) if env else REPO.parent / "shared"
+    return candidate if (candidate / "data").is_dir() else None
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +30,11 @@ def shared() -> Path:
     """The shared data folder; tests using it skip (with the reason) on a user's clone without it."""
     found = shared_dir()
     if found is None:
-        pytest.skip("real data not found: set HINGE_SHARED or place the shared folder at ../shared")
+        env = os.environ.get("HINGE_SHARED")
+        where = f"HINGE_SHARED={env} has no data/ folder" if env else "no ../shared beside the checkout"
+        pytest.skip(
+            f"real data not found ({where}): set HINGE_SHARED or place the shared folder at ../shared"
+        )
     return found
 
 
