@@ -200,10 +200,10 @@ def open_inputs(
     from kiosk.backends import open_backend
     from kiosk.models import find_model
     from kiosk.pose import PoseEstimator
-    from kiosk.sources import IMAGE_SUFFIXES, open_source
+    from kiosk.sources import IMAGE_SUFFIXES, is_media_file, open_source
 
     spec = source or cfg.camera.source
-    is_file = not (spec in ("auto", "picamera2") or spec.isdigit() or spec.startswith("/dev/"))
+    is_file = is_media_file(spec)
     if source and is_file and not Path(source).is_file():
         raise InputError(f"--source {source}: {'not a file' if Path(source).exists() else 'no such file'}")
     if is_file and Path(spec).suffix.lower() in IMAGE_SUFFIXES:  # one frame: nothing to coach

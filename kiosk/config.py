@@ -32,6 +32,7 @@ from kiosk.backends import MAX_THREADS
 from kiosk.coach import MIN_AUDIO_GAP_S
 from kiosk.drills import DRILLS as ALL_DRILLS
 from kiosk.metrics import MAX_ROLL_DEG
+from kiosk.sources import camera_device, is_media_file
 
 DEFAULT_SITE_PATH = Path("/etc/hinge-kiosk/config.toml")
 ENV_CONFIG = "HINGE_KIOSK_CONFIG"
@@ -39,10 +40,8 @@ DRILLS = tuple(ALL_DRILLS)
 
 
 def _camera_source(value: str) -> bool:
-    if value in ("auto", "picamera2") or value.isdigit():  # N: /dev/videoN, as `open_source` reads it
-        return True
-    if value.startswith("/dev/"):
-        return re.fullmatch(r"/dev/video\d+", value) is not None
+    if not is_media_file(value):  # a camera: "auto", "picamera2", /dev/videoN or just N
+        return re.fullmatch(r"/dev/video\d+", camera_device(value) or "/dev/video0") is not None
     return "/" in value or "." in Path(value).name  # a video file, by path or by name with a suffix
 
 
@@ -632,10 +631,12 @@ def _path_notes(cfg: Config) -> list[str]:
     for a Pi is often checked elsewhere, and a camera may be plugged in later."""
     notes = []
     source = cfg.camera.source
-    device = source.startswith("/dev/")
-    if device and not Path(source).exists():
-        notes.append(f"camera.source {source} is not connected now (the kiosk runs its demo until it is)")
-    elif not device and source not in ("auto", "picamera2") and not Path(source).is_file():
+    device = camera_device(source)
+    if device is not None and not Path(device).exists():
+        notes.append(
+            f"camera.source {source}: {device} is not connected now (the kiosk runs its demo until it is)"
+        )
+    elif is_media_file(source) and not Path(source).is_file():
         notes.append(f"camera.source {source}: no such video file here")
     if cfg.pose.model_dir and not Path(cfg.pose.model_dir).is_dir():
         notes.append(f"pose.model_dir {cfg.pose.model_dir} does not exist here (the kiosk runs its demo)")

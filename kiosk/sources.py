@@ -1025,6 +1025,20 @@ def _import_picamera2() -> Any:
 # ------------------------------------------------------------------------------------------- factory
 
 
+def camera_device(spec: str) -> str | None:
+    """The V4L2 device a source spec names ("/dev/..." or just "N" for /dev/videoN); None when it names
+    no device ("auto", "picamera2", a file). The one reading of a spec: the kiosk, `config check` and
+    `open_source` must agree on it."""
+    if spec.isdigit():
+        return f"/dev/video{spec}"
+    return spec if spec.startswith("/dev/") else None
+
+
+def is_media_file(spec: str) -> bool:
+    """Whether a source spec names a video or image file (anything not a camera)."""
+    return spec not in ("auto", "picamera2") and camera_device(spec) is None
+
+
 def open_source(
     spec: str = "auto",
     *,
@@ -1039,10 +1053,9 @@ def open_source(
     """
     if spec == "picamera2":
         return Picamera2Source(main_size=size or (1280, 720), fps=fps or 30.0, model_input=model_input)
-    if spec.isdigit():
-        spec = f"/dev/video{spec}"
-    if spec.startswith("/dev/"):
-        return open_usb_camera(spec, size=size, fps=fps, model_input=model_input)
+    device = camera_device(spec)
+    if device is not None:
+        return open_usb_camera(device, size=size, fps=fps, model_input=model_input)
     if spec == "auto":
         return _auto_camera(model_input, size, fps)
     path = Path(spec)

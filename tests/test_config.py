@@ -350,6 +350,9 @@ def test_cli_check_notes_paths_that_are_not_there(tmp_path: Path, capsys: pytest
     site(tmp_path, f'[camera]\nsource = "{tmp_path / "gone.mp4"}"\n')
     assert main(["config", "check", str(tmp_path / "config.toml")]) == 0
     assert "no such video file here" in capsys.readouterr().out
+    site(tmp_path, '[camera]\nsource = "97"\n')  # N is /dev/videoN, as the kiosk opens it
+    assert main(["config", "check", str(tmp_path / "config.toml")]) == 0
+    assert "/dev/video97 is not connected now" in capsys.readouterr().out
 
 
 def test_cli_check_without_site_file(capsys: pytest.CaptureFixture[str]) -> None:
