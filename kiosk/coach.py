@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from kiosk.drills import DRILLS, Drill
+from kiosk.drills import DEFAULT_DRILL, DRILLS, Drill
 from kiosk.metrics import FrameMetrics
 from kiosk.reps import (
     BOTTOM_SHARE,
@@ -110,7 +110,7 @@ class Coach:
 
     def __init__(self, drill: Drill | None = None, *, min_audio_gap_s: float = MIN_AUDIO_GAP_S) -> None:
         self.min_audio_gap_s = min_audio_gap_s
-        self.drill = drill or DRILLS["hinge"]
+        self.drill = drill or DRILLS[DEFAULT_DRILL]
         self._shares = {key: _Share() for key in LIVE_FAULTS}
         self.reset()
 

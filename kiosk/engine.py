@@ -3,7 +3,8 @@
 `HingeEngine.step(keypoints, t)` is the whole scoring path the kiosk runs on every camera frame
 and `analyze` runs on every frame of a pose track. It is pure (no clock reads, no I/O): the frame's
 capture time comes in with the keypoints. It returns the same `FrameResult` object every frame,
-updated in place, so the display reads a stable reference and the hot path allocates nothing.
+updated in place, so the display reads a stable reference; it keeps nothing per frame (the few
+small temporaries a frame makes are freed at once).
 
 Budget (`hinge-kiosk bench core`): 39 us a frame at the median and 130 us at the 99th percentile
 (the frame that judges a finished rep) on the 2-core development machine, and no memory kept per

@@ -47,7 +47,7 @@ from typing import Protocol
 
 import numpy as np
 
-from kiosk.body import NUM_KEYPOINTS, BodyPart, Side
+from kiosk.body import NUM_KEYPOINTS, BodyPart, Side, X, Y
 from kiosk.coach import Cue
 from kiosk.drills import DRILLS, get_drill
 from kiosk.engine import FrameResult
@@ -730,10 +730,10 @@ class Flow:
         pts = clip.pose[:n][clip.valid[:n]]
         if pts.size:
             clip.bbox = (
-                float(pts[:, 0].min()),
-                float(pts[:, 1].min()),
-                float(pts[:, 0].max()),
-                float(pts[:, 1].max()),
+                float(pts[:, X].min()),
+                float(pts[:, Y].min()),
+                float(pts[:, X].max()),
+                float(pts[:, Y].max()),
             )
         counts = {s: sum(1 for k in keep if self._ring_side[k] is s) for s in Side}
         clip.side = max(counts, key=lambda s: counts[s]) if any(counts.values()) else snap.side

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kiosk.body import BodyPart, Side
+from kiosk.body import SCORE, BodyPart, Side, X, Y
 from kiosk.drills import Drill
 
 NAN = math.nan
@@ -333,8 +333,8 @@ class MetricsCore:
 
     def update_pose(self, pose: np.ndarray, valid: np.ndarray, t: float) -> FrameMetrics:
         """`update` for a (17, 3) pose array and a (17,) validity mask (tests, tools)."""
-        weights = [s if ok else 0.0 for s, ok in zip(pose[:, 2].tolist(), valid.tolist(), strict=True)]
-        return self.update(pose[:, 0].tolist(), pose[:, 1].tolist(), weights, t)
+        weights = [s if ok else 0.0 for s, ok in zip(pose[:, SCORE].tolist(), valid.tolist(), strict=True)]
+        return self.update(pose[:, X].tolist(), pose[:, Y].tolist(), weights, t)
 
     def update(self, xs: Sequence[float], ys: Sequence[float], ws: Sequence[float], t: float) -> FrameMetrics:
         """One frame: keypoint x, y and weight (score, 0 when missing) in `BodyPart` order."""

@@ -22,7 +22,7 @@ from typing import TextIO
 import numpy as np
 
 from kiosk.backends import PoseBackend, open_backend
-from kiosk.body import NUM_KEYPOINTS, SCORE, BodyPart
+from kiosk.body import NUM_KEYPOINTS, SCORE, BodyPart, X, Y
 from kiosk.croptrack import CropParams, CropTracker, crop_for_pose
 from kiosk.errors import InputError
 from kiosk.preprocess import CropBox, InputMaker
@@ -75,7 +75,7 @@ def merge_estimates(a: np.ndarray, b: np.ndarray, gate_px: float) -> np.ndarray:
     out = np.empty((NUM_KEYPOINTS, 3), np.float32)
     wa, wb = a[:, SCORE : SCORE + 1], b[:, SCORE : SCORE + 1]
     mean = (a[:, :2] * wa + b[:, :2] * wb) / np.maximum(wa + wb, 1e-6)
-    agree = np.hypot(a[:, 0] - b[:, 0], a[:, 1] - b[:, 1]) <= gate_px
+    agree = np.hypot(a[:, X] - b[:, X], a[:, Y] - b[:, Y]) <= gate_px
     best = np.where((a[:, SCORE] >= b[:, SCORE])[:, None], a[:, :2], b[:, :2])
     out[:, :2] = np.where(agree[:, None], mean, best)
     out[:, SCORE] = np.where(agree, (a[:, SCORE] + b[:, SCORE]) / 2, np.maximum(a[:, SCORE], b[:, SCORE]))
@@ -156,7 +156,7 @@ class PoseEstimator:
         box = crop_for_pose(first, size, self.crop_params)
         direct = first if box == full else self._run(image, box)
         mirrored = self._run(Frame(frame_rgb[:, ::-1], 0.0, 0), box.mirrored(size[0]))[MIRROR]
-        mirrored[:, 0] = size[0] - mirrored[:, 0]
+        mirrored[:, X] = size[0] - mirrored[:, X]
         self.crop = box
         return merge_estimates(direct, mirrored, AGREEMENT * box.size)
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kiosk.body import NUM_KEYPOINTS
+from kiosk.body import NUM_KEYPOINTS, SCORE, X, Y
 
 if TYPE_CHECKING:
     from kiosk.sources import Frame
@@ -72,17 +72,17 @@ class CropBox:
         """MoveNet rows (y, x, score), normalised to this crop -> pose rows (x, y, score) in source pixels."""
         if out is None:
             out = np.empty((NUM_KEYPOINTS, 3), np.float32)
-        out[:, 0] = self.x0 + raw[:, RAW_X] * self.size
-        out[:, 1] = self.y0 + raw[:, RAW_Y] * self.size
-        out[:, 2] = raw[:, RAW_SCORE]
+        out[:, X] = self.x0 + raw[:, RAW_X] * self.size
+        out[:, Y] = self.y0 + raw[:, RAW_Y] * self.size
+        out[:, SCORE] = raw[:, RAW_SCORE]
         return out
 
     def to_raw(self, pose: np.ndarray) -> np.ndarray:
         """The inverse of `to_source`: pose rows (x, y, score) in source pixels -> raw (y, x, score)."""
         raw = np.empty((pose.shape[0], 3), np.float32)
-        raw[:, RAW_Y] = (pose[:, 1] - self.y0) / self.size
-        raw[:, RAW_X] = (pose[:, 0] - self.x0) / self.size
-        raw[:, RAW_SCORE] = pose[:, 2]
+        raw[:, RAW_Y] = (pose[:, Y] - self.y0) / self.size
+        raw[:, RAW_X] = (pose[:, X] - self.x0) / self.size
+        raw[:, RAW_SCORE] = pose[:, SCORE]
         return raw
 
     def mirrored(self, width: int) -> CropBox:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pygame
 
-from kiosk.body import Side
+from kiosk.body import Side, X
 from kiosk.coach import CUES
 from kiosk.display import theme as th
 from kiosk.display import widgets as w
@@ -505,7 +505,7 @@ class Screens:
         flipped = pygame.Rect(self.layout.size[0] - rect.right, rect.y, rect.w, rect.h)
         if snap is not None and snap.person and snap.valid.any():
             xs = [
-                self.camera_view.x(float(x)) for x, ok in zip(snap.pose[:, 0], snap.valid, strict=True) if ok
+                self.camera_view.x(float(x)) for x, ok in zip(snap.pose[:, X], snap.valid, strict=True) if ok
             ]
             lo, hi = min(xs), max(xs)
             here, there = (flipped, rect) if self._checklist_flipped else (rect, flipped)
