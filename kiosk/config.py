@@ -40,8 +40,11 @@ DRILLS = tuple(ALL_DRILLS)
 
 
 def _camera_source(value: str) -> bool:
-    if not is_media_file(value):  # a camera: "auto", "picamera2", /dev/videoN or just N
-        return re.fullmatch(r"/dev/video\d+", camera_device(value) or "/dev/video0") is not None
+    device = camera_device(value)  # /dev/... or just N
+    if device is not None:
+        return re.fullmatch(r"/dev/video\d+", device) is not None
+    if not is_media_file(value):  # "auto", "picamera2"
+        return True
     return "/" in value or "." in Path(value).name  # a video file, by path or by name with a suffix
 
 

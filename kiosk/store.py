@@ -273,7 +273,7 @@ def _damaged(exc: BaseException) -> bool:
     return name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "not a database" in text or "malformed" in text
 
 
-def move_aside(path: Path) -> Path:
+def _move_aside(path: Path) -> Path:
     """Rename a damaged history file, with its -wal and -shm, to the first free `<name>.damaged[-N]`,
     so a new history can start in its place and the old one stays for recovery (`sqlite3 .recover`).
     Returns the new name."""
@@ -430,7 +430,7 @@ class SessionStore:
                 self._conn.close()
                 self._conn = None
             try:
-                moved = move_aside(self.path)
+                moved = _move_aside(self.path)
             except OSError:
                 raise _explain(exc, self.path) from None
             log.error(
@@ -811,10 +811,10 @@ class StoreWriter:
     def error(self) -> KioskError | None:
         """The last failure (for the screen); None once writes succeed again. A call that has not
         returned for `STUCK_S` is one too: a card that stops answering raises nothing."""
-        running, since = self._running, self._running_since
-        if running is not None and time.monotonic() - since > STUCK_S:
+        running, waited = self._running, time.monotonic() - self._running_since
+        if running is not None and waited > STUCK_S:
             return StoreError(
-                f"session history {self.path}: saving has not finished for {time.monotonic() - since:.0f} s "
+                f"session history {self.path}: saving has not finished for {waited:.0f} s "
                 "(a failing SD card? check `dmesg`); new reps wait in memory"
             )
         return self._error
