@@ -9,7 +9,8 @@ the store next opens, at the time of their last rep.
 `SessionStore` is the synchronous API. The kiosk uses `StoreWriter`, which runs a `SessionStore` on
 its own thread behind a queue, so the display never waits for fsync, and which degrades to logging
 lost writes loudly (with their data) when the store cannot be opened or written: history is worth
-keeping, but never worth a blank mirror. The times of sessions, sets and reps are wall-clock Unix
+keeping, but never worth a blank mirror. A file found damaged, on opening or by a write, is moved
+aside and a new history started in its place. The times of sessions, sets and reps are wall-clock Unix
 seconds passed in by the caller (the writer reads a clock only to tell a write that hangs). No
 image is written unless the operator opted in (`store.save_images`).
 """
@@ -62,12 +63,14 @@ class StoreError(KioskError):
     """The history database cannot be opened, read or written; the message names the file and the fix.
 
     `retry`: the cause may pass (a full disk freed, a lock released, a card back), so a write that
-    failed with it is kept and tried again rather than lost.
+    failed with it is kept and tried again rather than lost. `damaged`: the file's contents are
+    damaged; `SessionStore.start_over` moves it aside so that saving can go on in a new one.
     """
 
-    def __init__(self, message: str, *, retry: bool = False) -> None:
+    def __init__(self, message: str, *, retry: bool = False, damaged: bool = False) -> None:
         super().__init__(message)
         self.retry = retry
+        self.damaged = damaged
 
 
 # ------------------------------------------------------------------------------------------ schema
@@ -226,6 +229,7 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
     name = getattr(exc, "sqlite_errorname", "")
     text = str(exc)
     retry = True  # unless the file itself is damaged or the failure is not understood
+    damaged = False
     io_error = name.startswith("SQLITE_IOERR") or "disk I/O error" in text
     if path.is_dir():  # SQLite calls this an I/O error, which would send people to their SD card
         fix, retry = "that is a folder, not a history file: give store.path (or --db) a file name", False
@@ -242,7 +246,7 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
             f"the file is damaged: move it aside (`sudo mv {path} {path}.damaged`) and restart the kiosk, "
             "which starts a new history"
         )
-        retry = False
+        retry, damaged = False, True
     elif name.startswith("SQLITE_CANTOPEN") or isinstance(exc, OSError):
         fix = (
             f"cannot create or open it: check that {path.parent} exists and is writable by the kiosk's "
@@ -264,7 +268,7 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
         fix = "the card could not be read or written: check it (`dmesg`), and replace it if errors repeat"
     else:
         fix, retry = "an SQLite error this kiosk does not know; the message above is SQLite's own", False
-    return StoreError(f"session history {path}: {text}; {fix}", retry=retry)
+    return StoreError(f"session history {path}: {text}; {fix}", retry=retry, damaged=damaged)
 
 
 def _damaged(exc: BaseException) -> bool:
@@ -370,6 +374,7 @@ class SessionStore:
         self.save_images = save_images and not readonly
         self.readonly = readonly
         self.skipped_sets: set[int] = set()  # ids of sets left out of reads for values of the wrong type
+        self.moved_aside: Path | None = None  # where a damaged file went (`start_over`), if one did
         self._lock_fd: int | None = None
         self._conn: sqlite3.Connection | None = None
         try:
@@ -424,26 +429,36 @@ class SessionStore:
         except sqlite3.Error as exc:
             if not _damaged(exc):
                 raise _explain(exc, self.path) from None
-            # An unattended kiosk must not stop saving visitors' reps until someone comes by: the
-            # damaged file is kept under another name and a new history starts.
-            if self._conn is not None:
+            self.start_over(str(exc))
+
+    def start_over(self, why: str) -> Path:
+        """Move the damaged file aside and start a new history in its place, keeping the lock; returns
+        the name the old file now has. An unattended kiosk must not stop saving visitors' reps until
+        someone comes by, whether the damage is found on opening or by a write later on."""
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
-                self._conn = None
-            try:
-                moved = _move_aside(self.path)
-            except OSError:
-                raise _explain(exc, self.path) from None
-            log.error(
-                "history %s: %s; moved it aside to %s (try `sqlite3 %s .recover`) and started a new history",
-                self.path,
-                exc,
-                moved,
-                moved,
-            )
-            try:
-                self._open_database()
-            except sqlite3.Error as again:
-                raise _explain(again, self.path) from None
+            self._conn = None
+        try:
+            moved = _move_aside(self.path)
+        except OSError as exc:
+            raise StoreError(
+                f"session history {self.path}: {why}, and it cannot be moved aside ({exc}): move it by hand "
+                f"(`sudo mv {self.path} {self.path}.damaged`) and restart the kiosk"
+            ) from None
+        log.error(
+            "history %s: %s; moved it aside to %s (try `sqlite3 %s .recover`) and started a new history",
+            self.path,
+            why,
+            moved,
+            moved,
+        )
+        self.moved_aside = moved
+        try:
+            self._open_database()
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path) from None
+        return moved
 
     def _open_database(self) -> None:
         """Connect, set WAL and full sync, check the file, bring its schema up to date and close what a
@@ -767,6 +782,18 @@ class SessionStore:
 Ref = int | Future  # a row id, or the future of one from an earlier writer call
 
 
+class _Row(Future):
+    """The future id of a session or set row, with what it takes to write the row again. Its reps
+    must not be lost with it: when the row was given up on, or went into a history file since found
+    damaged and moved aside, the next write that needs it writes it again into the current history."""
+
+    def __init__(self, write: Callable[[], int]) -> None:
+        super().__init__()
+        self.write = write  # writes the row into the current history; returns its id
+        self.row_id: int | None = None
+        self.history = -1  # the `StoreWriter._history` that `row_id` belongs to
+
+
 class _Call(NamedTuple):
     """One queued writer call."""
 
@@ -786,8 +813,10 @@ class StoreWriter:
     holds the failure for the screen. A write that failed for a reason that may pass (a full card, a
     lock, an I/O error: `StoreError.retry`) is kept, in order with those after it, and tried again
     every `RETRY_S` and before each new write, reopening the store if need be; anything else fails
-    its future and is logged with the data it held. Call `close()` at shutdown to drain the queue
-    (what still cannot be saved then is logged).
+    its future and is logged with the data it held. A session or set whose row was lost (given up
+    on, or in a file found damaged and moved aside) is written again by the first write that needs
+    it, so its reps are not lost with it. Call `close()` at shutdown to drain the queue (what still
+    cannot be saved then is logged).
     """
 
     _STOP = object()
@@ -802,6 +831,8 @@ class StoreWriter:
         self._backlog: deque[_Call] = deque()  # writes that failed for a reason that may pass, in order
         self._running: _Call | None = None  # the call the thread is in, if any, and since when
         self._running_since = 0.0  # (time.monotonic)
+        self._history = 0  # counts the new history files started in place of damaged ones
+        self._saved_here = False  # whether a write has worked in the current history file
         self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
         self._thread.start()
         self._queue.put(_Call(self._ensure_open, "opening the history", False, Future()))
@@ -820,14 +851,16 @@ class StoreWriter:
         return self._error
 
     def open_session(self, drill: str, at: float) -> Future[int]:
-        return self._submit(
-            lambda: self._ensure_open().open_session(drill, at), f"session start ({drill}, at {at:.3f})"
-        )
+        row = _Row(lambda: self._ensure_open().open_session(drill, at))
+        return self._submit(lambda: self._write_row(row), f"session start ({drill}, at {at:.3f})", future=row)
 
     def open_set(self, session: Ref, drill: str, target_reps: int, at: float) -> Future[int]:
+        def write() -> int:
+            return self._need_store().open_set(self._id(session, "its session"), drill, target_reps, at)
+
+        row = _Row(write)
         return self._submit(
-            lambda: self._need_store().open_set(_resolve(session, "its session"), drill, target_reps, at),
-            f"set start ({drill}, {target_reps} reps, at {at:.3f})",
+            lambda: self._write_row(row), f"set start ({drill}, {target_reps} reps, at {at:.3f})", future=row
         )
 
     def add_rep(
@@ -841,7 +874,7 @@ class StoreWriter:
         rep = dict(rep)  # the caller may reuse its dict
 
         def write() -> int:
-            rep_id = self._need_store().add_rep(_resolve(set_, "its set"), rep, at, image)
+            rep_id = self._need_store().add_rep(self._id(set_, "its set"), rep, at, image)
             if on_commit is not None:
                 try:
                     on_commit(rep_id)
@@ -853,12 +886,12 @@ class StoreWriter:
 
     def close_set(self, set_: Ref, at: float) -> Future[None]:
         return self._submit(
-            lambda: self._need_store().close_set(_resolve(set_, "the set"), at), f"set end at {at:.3f}"
+            lambda: self._need_store().close_set(self._id(set_, "the set"), at), f"set end at {at:.3f}"
         )
 
     def close_session(self, session: Ref, at: float) -> Future[None]:
         return self._submit(
-            lambda: self._need_store().close_session(_resolve(session, "the session"), at),
+            lambda: self._need_store().close_session(self._id(session, "the session"), at),
             f"session end at {at:.3f}",
         )
 
@@ -899,9 +932,11 @@ class StoreWriter:
 
     # -- the thread
 
-    def _submit(self, fn: Callable[[], T], what: str, write: bool = True) -> Future[T]:
+    def _submit(
+        self, fn: Callable[[], T], what: str, write: bool = True, future: Future[T] | None = None
+    ) -> Future[T]:
         """Queue `fn`; `what` describes it, with the data, for the log line if a write is lost."""
-        future: Future[T] = Future()
+        future = Future() if future is None else future
         call = _Call(fn, what, write, future)
         if self._closed:
             self._fail(call, StoreError(f"session history {self.path}: the writer is closed"))
@@ -930,6 +965,9 @@ class StoreWriter:
     def _ensure_open(self) -> SessionStore:
         if self._store is None:
             self._store = SessionStore(self.path, save_images=self._save_images)
+            self._saved_here = False
+            if self._store.moved_aside is not None:
+                self._history += 1
             if self._error is not None:
                 log.info("history %s: open again", self.path)
             self._error = None
@@ -969,11 +1007,57 @@ class StoreWriter:
             self._store.close()
             self._store = None
 
+    def _write_row(self, row: _Row) -> int:
+        row.row_id, row.history = row.write(), self._history
+        return row.row_id
+
+    def _id(self, ref: Ref, what: str) -> int:
+        """The row id behind `ref` in the current history. Calls run in order, so an earlier call's
+        future is done by now, unless it is kept to be tried again: then so is this one (`retry`)."""
+        if not isinstance(ref, Future):
+            return int(ref)
+        if not ref.done():
+            raise StoreError(f"not saved yet because {what} is waiting to be saved", retry=True)
+        if isinstance(ref, _Row):
+            if ref.row_id is None or ref.history != self._history:
+                return self._write_row(ref)
+            return ref.row_id
+        if ref.exception() is not None:
+            raise StoreError(f"not saved because {what} was not saved")
+        return int(ref.result())
+
+    def _attempt(self, fn: Callable[[], T]) -> T:
+        """Run `fn`; if it finds the history file damaged, start a new one and run it there."""
+        try:
+            return fn()
+        except StoreError as exc:
+            if not (exc.damaged and self._start_over()):
+                raise
+        return fn()
+
+    def _start_over(self) -> bool:
+        """Move a history file found damaged aside and start a new one (rows the new file needs are
+        written again as they are needed: `_id`). Not when nothing was saved in the current file: a
+        card that damages every new file would only fill up with moved-aside copies."""
+        store = self._store
+        if store is None or not self._saved_here:
+            return False
+        try:
+            store.start_over("a write found it damaged")
+        except KioskError as exc:
+            log.error("history: %s", exc)
+            store.close()
+            self._store = None  # opened afresh by the next call
+            return False
+        self._history += 1
+        self._saved_here = False
+        return True
+
     def _try(self, call: _Call) -> KioskError | None:
         """Run one queued call: None when it worked (its future has the result), else the error."""
         self._running, self._running_since = call, time.monotonic()
         try:
-            result = call.fn()
+            result = self._attempt(call.fn)
         except KioskError as exc:
             return exc
         except Exception as exc:  # a bug or odd input must not kill the writer thread
@@ -982,6 +1066,7 @@ class StoreWriter:
             self._running = None
         if call.write:  # a read that works says nothing about whether saving does
             self._error = None
+            self._saved_here = True
         with contextlib.suppress(InvalidStateError):  # `close` gave up on it while it ran
             call.future.set_result(result)
         return None
@@ -1032,18 +1117,6 @@ def _drain(calls: queue.SimpleQueue[Any]) -> list[Any]:
         while True:
             taken.append(calls.get_nowait())
     return taken
-
-
-def _resolve(ref: Ref, what: str) -> int:
-    """The row id behind `ref`. Calls run in order, so an earlier call's future is done by now,
-    unless it is kept to be tried again: then so is this one (`retry`)."""
-    if isinstance(ref, Future):
-        if not ref.done():
-            raise StoreError(f"not saved yet because {what} is waiting to be saved", retry=True)
-        if ref.exception() is not None:
-            raise StoreError(f"not saved because {what} was not saved")
-        return int(ref.result())
-    return int(ref)
 
 
 # --------------------------------------------------------------------------------------------- CLI

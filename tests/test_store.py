@@ -597,6 +597,91 @@ def test_writer_after_close_refuses_without_raising(db: Path) -> None:
     assert isinstance(late.exception(), StoreError)
 
 
+def test_a_file_damaged_while_the_kiosk_runs_is_moved_aside_and_saving_goes_on(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An SD card damages the history mid-session. Until now every later rep was lost until someone
+    # restarted the kiosk; now the file is moved aside at once and the session goes on in a new one.
+    writer = StoreWriter(db)
+    session = writer.open_session("hinge", NOON)
+    set_ = writer.open_set(session, "hinge", 10, NOON + 1)
+    assert all(writer.add_rep(set_, rep(i), NOON + 5 * i).result(timeout=10) > 0 for i in (1, 2, 3))
+    assert rows(db, "PRAGMA wal_checkpoint(TRUNCATE)")[0][0] == 0  # the pages are in the main file
+    with open(db, "r+b") as f:  # the tables' pages, behind the header page
+        f.seek(4096)
+        f.write(b"\xff" * 3 * 4096)
+    # The writer's connection holds the pages it read in memory; a real kiosk's cache would have
+    # moved on by the time the card fails. Drop it so the next write reads the card.
+    drop = writer._submit(lambda: writer._store._conn.execute("PRAGMA shrink_memory"), "dropping the cache")
+    drop.result(timeout=10)
+    with caplog.at_level(logging.ERROR, logger="kiosk.store"):
+        after = [writer.add_rep(set_, rep(i), NOON + 5 * i) for i in (4, 5)]
+        writer.close_set(set_, NOON + 40)
+        writer.close_session(session, NOON + 60)
+        assert writer.close()
+    assert all(f.result() > 0 for f in after)
+    logged = [r.getMessage() for r in caplog.records]
+    assert not any("NOT SAVED" in m for m in logged), logged
+    assert any(f"moved it aside to {db}.damaged" in m for m in logged)
+    assert db.with_name(db.name + ".damaged").exists()
+    # The new history holds the session and set, written again with their own times, and the reps
+    # since the damage; those before it are in the moved file, for `sqlite3 .recover`.
+    assert rows(db, "SELECT started_at, ended_at, drill FROM sessions") == [(NOON, NOON + 60, "hinge")]
+    assert rows(db, "SELECT started_at, ended_at, target_reps FROM sets") == [(NOON + 1, NOON + 40, 10)]
+    assert rows(db, "SELECT idx FROM reps ORDER BY id") == [(4,), (5,)]
+    assert writer.error is None
+
+
+def test_a_new_history_damaged_at_once_is_not_moved_aside_again(
+    db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A card that damages every file it is given: one move aside, then the reps are logged as lost
+    # instead of filling the card with copies.
+    writer = StoreWriter(db)
+    set_ = writer.open_set(writer.open_session("hinge", NOON), "hinge", 10, NOON)
+    assert writer.add_rep(set_, rep(1), NOON + 1).result(timeout=10) > 0
+
+    def damaged(self: SessionStore, *args: Any, **kwargs: Any) -> int:
+        raise storemod._explain(sqlite3.DatabaseError("database disk image is malformed"), self.path)
+
+    monkeypatch.setattr(SessionStore, "add_rep", damaged)
+    with caplog.at_level(logging.ERROR, logger="kiosk.store"):
+        lost = [writer.add_rep(set_, rep(i), NOON + i) for i in (2, 3, 4)]
+        assert writer.close()
+    assert all(isinstance(f.exception(), StoreError) for f in lost)
+    assert sorted(p.name for p in db.parent.glob("*.damaged*")) == [db.name + ".damaged"]
+    not_saved = [r.getMessage() for r in caplog.records if "NOT SAVED: rep" in r.getMessage()]
+    assert len(not_saved) == 3
+
+
+def test_reps_are_not_lost_with_a_session_that_could_not_be_saved(
+    db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The session's own write fails for good (an error the kiosk does not know). Its sets and reps
+    # used to fail with it; now the first write that needs the session writes it again.
+    real = SessionStore.open_session
+    calls = {"n": 0}
+
+    def fails_once(self: SessionStore, *args: Any, **kwargs: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise StoreError("session history: an SQLite error this kiosk does not know")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SessionStore, "open_session", fails_once)
+    writer = StoreWriter(db)
+    session = writer.open_session("hinge", NOON)
+    set_ = writer.open_set(session, "hinge", 10, NOON + 1)
+    reps = [writer.add_rep(set_, rep(i), NOON + 5 * i) for i in (1, 2)]
+    writer.close_session(session, NOON + 30)
+    with caplog.at_level(logging.ERROR, logger="kiosk.store"):
+        assert writer.close()
+    assert isinstance(session.exception(), StoreError)  # the first try is reported as it happened
+    assert all(f.result() > 0 for f in reps)
+    assert rows(db, "SELECT started_at, ended_at FROM sessions") == [(NOON, NOON + 30)]
+    assert rows(db, "SELECT idx FROM reps ORDER BY id") == [(1,), (2,)]
+
+
 def test_bad_input_fails_its_future_not_the_thread(db: Path) -> None:
     writer = StoreWriter(db)
     set_ = writer.open_set(writer.open_session("hinge", NOON), "hinge", 10, NOON)
