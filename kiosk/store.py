@@ -53,6 +53,9 @@ FULL_BELOW_BYTES = 1 << 20  # free space under which an I/O error is read as a f
 RETRY_S = 30.0  # writes kept after a failure that may pass are tried again this often
 STUCK_S = 30.0  # a write still running after this long (SQLite's busy wait is 5 s) is reported
 MAX_BACKLOG = 10_000  # ... up to this many (days of reps); beyond it the oldest are given up
+# With more writes than this waiting (a card that hangs or fails), new reps are kept without their
+# picture (`store.save_images`): a few hundred kB each would otherwise fill the Pi's memory.
+MAX_WAITING_IMAGES = 100
 DAY_S = 86400.0
 MAX_TIME_S = 1e11  # Unix seconds beyond this (the year 5138) are damage, and past what a calendar shows
 
@@ -833,6 +836,7 @@ class StoreWriter:
         self._running_since = 0.0  # (time.monotonic)
         self._history = 0  # counts the new history files started in place of damaged ones
         self._saved_here = False  # whether a write has worked in the current history file
+        self._dropping_images = False  # new reps' pictures are dropped while too many writes wait
         self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
         self._thread.start()
         self._queue.put(_Call(self._ensure_open, "opening the history", False, Future()))
@@ -872,6 +876,15 @@ class StoreWriter:
         on_commit: Callable[[int], None] | None = None,
     ) -> Future[int]:
         rep = dict(rep)  # the caller may reuse its dict
+        if image is not None and self._waiting() > MAX_WAITING_IMAGES:
+            if not self._dropping_images:
+                log.warning(
+                    "history: more than %d writes wait to be saved; new reps are kept without their picture",
+                    MAX_WAITING_IMAGES,
+                )
+            self._dropping_images, image = True, None
+        elif self._dropping_images and self._waiting() == 0:
+            self._dropping_images = False
 
         def write() -> int:
             rep_id = self._need_store().add_rep(self._id(set_, "its set"), rep, at, image)
@@ -940,9 +953,15 @@ class StoreWriter:
         call = _Call(fn, what, write, future)
         if self._closed:
             self._fail(call, StoreError(f"session history {self.path}: the writer is closed"))
+        elif self._queue.qsize() >= MAX_BACKLOG:  # the writer is stuck in a call (a hung card)
+            self._fail(call, StoreError(f"session history {self.path}: {MAX_BACKLOG} writes wait already"))
         else:
             self._queue.put(call)
         return future
+
+    def _waiting(self) -> int:
+        """Writes queued or kept to be tried again (read from the caller's thread: a close estimate)."""
+        return self._queue.qsize() + len(self._backlog)
 
     def _read(self, fn: Callable[[SessionStore], T], what: str) -> Future[T]:
         """Queue a read; sets it has to leave out for damaged values are logged, once each."""

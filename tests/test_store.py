@@ -585,6 +585,43 @@ def test_a_writer_stuck_at_shutdown_logs_what_it_had_not_saved(
     assert not writer._thread.is_alive()
 
 
+def test_a_hung_card_cannot_fill_the_memory(
+    db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # While the writer hangs in a commit, reps pile up in memory. Past a few, they wait without their
+    # picture; past the backlog limit, new writes are refused at once and logged with their data.
+    release = threading.Event()
+    real = SessionStore.add_rep
+
+    def stuck(self: SessionStore, *args: Any, **kwargs: Any) -> int:
+        release.wait(30)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(storemod, "MAX_WAITING_IMAGES", 3)
+    monkeypatch.setattr(storemod, "MAX_BACKLOG", 8)
+    writer = StoreWriter(db, save_images=True)
+    set_ = writer.open_set(writer.open_session("hinge", NOON), "hinge", 10, NOON)
+    assert set_.result(timeout=10) > 0
+    monkeypatch.setattr(SessionStore, "add_rep", stuck)
+    with caplog.at_level(logging.WARNING, logger="kiosk.store"):
+        first = writer.add_rep(set_, rep(1), NOON + 1, image=b"jpg-1")
+        deadline = time.monotonic() + 10
+        while writer._running is None and time.monotonic() < deadline:  # rep 1 is in the hung commit
+            time.sleep(0.01)
+        waiting = [writer.add_rep(set_, rep(i), NOON + i, image=f"jpg-{i}".encode()) for i in range(2, 12)]
+        release.set()
+        assert writer.close()
+    saved = [f for f in (first, *waiting) if f.exception() is None]
+    refused = [f for f in waiting if f.exception() is not None]
+    assert len(saved) == 9 and len(refused) == 2  # rep 1, then 8 queued; the last 2 refused
+    logged = [r.getMessage() for r in caplog.records]
+    assert sum("NOT SAVED: rep" in m for m in logged) == 2
+    assert sum("without their picture" in m for m in logged) == 1  # said once, not per rep
+    pictures = rows(db, "SELECT idx FROM reps WHERE image_path IS NOT NULL ORDER BY idx")
+    assert pictures == [(1,), (2,), (3,), (4,), (5,)]  # rep 1 running, then until more than 3 waited
+    assert rows(db, "SELECT COUNT(*) FROM reps") == [(9,)]
+
+
 def test_a_store_path_for_an_unknown_user_is_a_clear_error() -> None:
     with pytest.raises(StoreError, match="absolute path"):
         resolve_db_path("~no-such-user-here/sessions.db")
