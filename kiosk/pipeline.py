@@ -78,7 +78,6 @@ class Result:
     # call, updated in place: read it before the next result, or make the callable return a snapshot.
     score: Any
     crop: CropBox | None  # where the model looked
-    stage_s: dict[str, float]  # seconds per stage: decode, preprocess, infer, score
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +201,8 @@ class Pipeline:
         self._generation = 0
         self._beat = clock()  # when the capture loop last came round
         self._hung: str | None = None
-        self._recent: deque[tuple[float, dict[str, float]]] = deque(maxlen=window)
+        # (time, then seconds per stage in STAGES' order) of the last `window` results
+        self._recent: deque[tuple[float, float, float, float, float]] = deque(maxlen=window)
         # Model inputs in flight: one being written, one in the slot, one being inferred.
         size = estimator.input_size
         self._free_inputs: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
@@ -295,8 +295,8 @@ class Pipeline:
         stage_ms: dict[str, float] = {}
         fps = 0.0
         if recent:
-            for name in STAGES:
-                stage_ms[name] = 1000.0 * statistics.median(r[1][name] for r in recent)
+            for column, name in enumerate(STAGES, start=1):
+                stage_ms[name] = 1000.0 * statistics.median(r[column] for r in recent)
             span = recent[-1][0] - recent[0][0]
             fps = (len(recent) - 1) / span if span > 0 else 0.0
         return PipelineStats(
@@ -471,20 +471,17 @@ class Pipeline:
                 self._results_cond.notify_all()
 
     def _process(self, item: _Captured, seq: int) -> Result:
+        """Pose and score one frame. Per frame this keeps a `Result`, the (17, 3) pose in it and one
+        tuple of stage times: the result crosses to the display thread, which may hold it for any
+        time, so its pose is its own (a reused buffer would be rewritten under the drawing)."""
         frame = item.frame
         pose = self._estimator.estimate(frame, item.prepared)
         timings = self._estimator.timings
         start = time.perf_counter()
         scored = self._score(pose, frame.t) if self._score is not None else None
         score_s = time.perf_counter() - start
-        stage_s = {
-            "decode": frame.decode_s,
-            "preprocess": timings.preprocess_s,
-            "infer": timings.infer_s,
-            "score": score_s,
-        }
         now = self._clock()
         with self._lock:
             self._processed += 1
-            self._recent.append((now, stage_s))
-        return Result(seq, frame, pose, scored, self._estimator.crop, stage_s)
+            self._recent.append((now, frame.decode_s, timings.preprocess_s, timings.infer_s, score_s))
+        return Result(seq, frame, pose, scored, self._estimator.crop)

@@ -63,10 +63,14 @@ class Prepared:
 
 @dataclass(slots=True)
 class StageTimes:
-    """Seconds spent in each stage by the last `estimate` / `estimate_image` call."""
+    """Seconds spent in each stage by the last `estimate` / `estimate_image` call (one object per
+    estimator, zeroed by each call)."""
 
     preprocess_s: float = 0.0
     infer_s: float = 0.0
+
+    def zero(self) -> None:
+        self.preprocess_s = self.infer_s = 0.0
 
 
 def merge_estimates(a: np.ndarray, b: np.ndarray, gate_px: float) -> np.ndarray:
@@ -124,7 +128,7 @@ class PoseEstimator:
         this frame's model input made ahead of time; it is used when it was made for the crop the
         tracker still wants.
         """
-        self.timings = StageTimes()
+        self.timings.zero()
         size = frame.size
         if self._tracker is None or self._tracker.frame_size != size:
             self._tracker = CropTracker(size, self.crop_params)
@@ -148,7 +152,7 @@ class PoseEstimator:
 
     def estimate_image(self, frame_rgb: np.ndarray) -> np.ndarray:
         """Pose of a still image: whole-image pass, then the crop around the body, direct and mirrored."""
-        self.timings = StageTimes()
+        self.timings.zero()
         size = (int(frame_rgb.shape[1]), int(frame_rgb.shape[0]))
         full = CropBox.full_frame(*size)
         image = Frame(frame_rgb, 0.0, 0)

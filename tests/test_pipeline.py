@@ -149,7 +149,7 @@ def test_a_file_is_processed_whole_in_order() -> None:
     assert [r.seq for r in results] == sorted({r.seq for r in results})
     stats = pipeline.stats()
     assert (stats.captured, stats.processed, stats.dropped, stats.errors) == (20, 20, 0, 0)
-    assert set(results[-1].stage_s) == set(STAGES) and results[-1].pose.shape == (17, 3)
+    assert set(stats.stage_ms) == set(STAGES) and results[-1].pose.shape == (17, 3)
     assert kinds(pipeline.events()) == ["end"]
     assert source.closed and pipeline.join(0)
 
