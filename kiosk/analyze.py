@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from kiosk.argtypes import number, whole
-from kiosk.backends import MAX_THREADS
+from kiosk.config import allowed, arg_type
 from kiosk.drills import AUTO_DRILL, DEFAULT_DRILL, DRILLS, get_drill, recognise_drill
 from kiosk.engine import HingeEngine
 from kiosk.errors import InputError
-from kiosk.metrics import DEFAULT_SETUP, MAX_ROLL_DEG, Setup, travel_cm
+from kiosk.metrics import DEFAULT_SETUP, Setup, travel_cm
 from kiosk.reps import FAULTS, HELD_AT_BOTTOM, HELD_LONGER_THAN_THE_SET, TOO_SHALLOW, RepResult, split_set_ups
 from kiosk.track import PoseTrack, load_track
 
@@ -371,34 +370,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--annotate", metavar="OUT.mp4", help="also write the video with the overlay drawn on")
     p.add_argument(
         "--wall-distance-in",
-        type=number(6, 12),
+        type=arg_type("session.wall_distance_in"),
         default=9.0,
         metavar="IN",
-        help="virtual wall distance behind the heels, 6 to 12 inches (default: 9)",
+        help=f"virtual wall distance behind the heels: {allowed('session.wall_distance_in')} (default: 9)",
     )
     p.add_argument(
         "--user-height-cm",
-        type=number(120, 220, special=0),
-        default=0.0,
+        type=arg_type("session.user_height_cm"),
+        default=0,
         metavar="CM",
-        help="the lifter's height, 120 to 220 cm: hip travel in cm, the wall tap placed for that height "
-        "(default: 0, unknown)",
+        help="the lifter's height, for hip travel in cm and the wall tap placed for that height: "
+        f"{allowed('session.user_height_cm')} (default: 0)",
     )
     p.add_argument(
         "--camera-roll",
-        type=number(-MAX_ROLL_DEG, MAX_ROLL_DEG),
+        type=arg_type("camera.roll_deg"),
         default=0.0,
         metavar="DEG",
         help=(
             "how far the picture is turned clockwise from level, as recorded: a door frame whose top "
-            f"leans right reads positive; up to {MAX_ROLL_DEG:g} either way (default: 0, level)"
+            f"leans right reads positive; {allowed('camera.roll_deg')} (default: 0, level)"
         ),
     )
-    p.add_argument("--runtime", default="auto", help="pose runtime for videos and images: auto|litert|tflite")
+    p.add_argument(
+        "--runtime",
+        type=arg_type("pose.runtime"),
+        default="auto",
+        help=f"pose runtime for videos and images: {allowed('pose.runtime')} (default: auto)",
+    )
     p.add_argument(
         "--threads",
-        type=whole(0, MAX_THREADS),
+        type=arg_type("pose.threads"),
         default=0,
-        help=f"inference threads, up to {MAX_THREADS} (default: 0, all cores)",
+        help=f"inference threads: {allowed('pose.threads')} (default: 0)",
     )
     p.set_defaults(func=main)

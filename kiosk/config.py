@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.argtypes import MIN_WINDOW
 from kiosk.backends import MAX_THREADS
 from kiosk.coach import MIN_AUDIO_GAP_S
 from kiosk.drills import DRILLS as ALL_DRILLS
@@ -128,8 +129,8 @@ class DisplayConfig:
     """The screen behind the mirror."""
 
     fullscreen: bool = _setting(True, "Fill the screen; false opens a window of width x height instead.")
-    width: int = _setting(1280, "Window width when not fullscreen.", bounds=(320, 7680), unit="px")
-    height: int = _setting(720, "Window height when not fullscreen.", bounds=(240, 4320), unit="px")
+    width: int = _setting(1280, "Window width when not fullscreen.", bounds=(MIN_WINDOW[0], 7680), unit="px")
+    height: int = _setting(720, "Window height when not fullscreen.", bounds=(MIN_WINDOW[1], 4320), unit="px")
     orientation: str = _setting(
         "auto",
         "Screen layout: auto follows the screen's shape; portrait suits a screen mounted upright.",
@@ -365,6 +366,33 @@ SECTIONS: tuple[tuple[str, type, str], ...]
 SETTINGS: tuple[Setting, ...]
 SECTIONS, SETTINGS = _build_table()
 _BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def arg_type(name: str) -> Callable[[str], Any]:
+    """An argparse type for a command-line option that stands for the setting `name` (analyze's
+    `--wall-distance-in` for session.wall_distance_in, ...): the same type, bounds and special
+    values, and the same words for what is allowed."""
+    setting = _BY_NAME[name]
+
+    def parse(text: str) -> Any:
+        value: Any = text
+        try:
+            if setting.type is int:
+                value = int(text)
+            elif setting.type is float:
+                value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not setting.validate(value)[1]:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {setting.allowed()}")
+        return value
+
+    return parse
+
+
+def allowed(name: str) -> str:
+    """What the setting `name` allows, in words (for an option's help)."""
+    return _BY_NAME[name].allowed()
 
 
 # ------------------------------------------------------------------------------------ the loader

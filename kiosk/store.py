@@ -40,6 +40,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from kiosk.argtypes import whole
 from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)
@@ -1215,20 +1216,12 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _days(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 3650:
-        raise argparse.ArgumentTypeError(f"expected a whole number of days from 1 to 3650, got {text!r}")
-    return value
-
-
 def register(subparsers: Any) -> None:
     """Add `history`."""
     p = subparsers.add_parser("history", help="print recent sets from the session history")
-    p.add_argument("--days", type=_days, default=7, metavar="N", help="how many days back (default: 7)")
+    p.add_argument(
+        "--days", type=whole(1, 3650), default=7, metavar="N", help="days back, 1 to 3650 (default: 7)"
+    )
     p.add_argument(
         "--db",
         metavar="PATH",

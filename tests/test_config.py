@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -399,3 +401,27 @@ def test_a_home_folder_of_a_user_that_does_not_exist_is_a_note(
     bad = site(tmp_path, '[store]\npath = "~nosuchuser-hinge/sessions.db"\n')
     assert main(["config", "check", str(bad)]) == 0
     assert "store.path ~nosuchuser-hinge/sessions.db" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        ("session.user_height_cm", {"0": 0, "120": 120, "220": 220}, ["119", "221", "172.5", "tall"]),
+        ("session.wall_distance_in", {"6": 6.0, "12": 12.0, "7.5": 7.5}, ["5.9", "13", "nan", "inf"]),
+        ("camera.roll_deg", {"-20": -20.0, "0": 0.0, "4.5": 4.5}, ["-21", "20.5"]),
+        ("pose.runtime", {"auto": "auto", "litert": "litert"}, ["tflite-runtime", ""]),
+        ("pose.threads", {"0": 0, "16": 16}, ["-1", "17", "2.0"]),
+    ],
+)
+def test_a_command_line_twin_of_a_setting_allows_what_the_setting_allows(
+    name: str, good: dict[str, Any], bad: list[str]
+) -> None:
+    """analyze's and bench's options for settings (--user-height-cm, --threads, ...) take their bounds
+    from the settings table, so the two cannot drift apart."""
+    parse = cfgmod.arg_type(name)
+    setting = next(s for s in SETTINGS if s.name == name)
+    for text, value in good.items():
+        assert parse(text) == value and setting.validate(value) == (value, True)
+    for text in bad:
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(f"expected {setting.allowed()}")):
+            parse(text)

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from kiosk.argtypes import whole
-from kiosk.backends import MAX_THREADS
+from kiosk.config import allowed, arg_type
 from kiosk.drills import DRILLS
 from kiosk.errors import InputError
 from kiosk.sources import EndOfStream, Frame, FrameSource, VideoFileSource
@@ -195,11 +195,16 @@ def add_video_arguments(parser: argparse.ArgumentParser, frames: bool = True) ->
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--threads",
-        type=whole(0, MAX_THREADS),
+        type=arg_type("pose.threads"),
         default=0,
-        help=f"interpreter threads, up to {MAX_THREADS} (default: 0, all cores)",
+        help=f"interpreter threads: {allowed('pose.threads')} (default: 0)",
     )
-    parser.add_argument("--runtime", default="auto", help="pose runtime: auto|litert|tflite")
+    parser.add_argument(
+        "--runtime",
+        type=arg_type("pose.runtime"),
+        default="auto",
+        help=f"pose runtime: {allowed('pose.runtime')} (default: auto)",
+    )
     if frames:
         parser.add_argument(
             "--frames", type=whole(0), default=0, help="stop after this many frames (default: 0, all)"
