@@ -283,18 +283,46 @@ def _damaged(exc: BaseException) -> bool:
 
 def _move_aside(path: Path) -> Path:
     """Rename a damaged history file, with its -wal and -shm, to the first free `<name>.damaged[-N]`,
+    and its pictures' folder to `images.damaged[-N]` (the new history's rep ids start again at 1),
     so a new history can start in its place and the old one stays for recovery (`sqlite3 .recover`).
     Returns the new name."""
     n = 1
     while True:
-        target = path.with_name(f"{path.name}.damaged" + (f"-{n}" if n > 1 else ""))
-        if not any(Path(f"{target}{end}").exists() for end in ("", "-wal", "-shm")):
+        suffix = ".damaged" + (f"-{n}" if n > 1 else "")
+        target, images = path.with_name(path.name + suffix), _images_dir(path).with_name("images" + suffix)
+        if not images.exists() and not any(Path(f"{target}{end}").exists() for end in ("", "-wal", "-shm")):
             break
         n += 1
     for end in ("-wal", "-shm", ""):  # the main file last: until it moves, the history is whole
         if Path(f"{path}{end}").exists():
             os.replace(f"{path}{end}", f"{target}{end}")
+    if _images_dir(path).exists():
+        os.replace(_images_dir(path), images)
     return target
+
+
+def _card_failing(path: Path) -> StoreError:
+    """A history file this kiosk had just started is damaged already: the card, not the file, is at fault."""
+    return StoreError(
+        f"session history {path}: damaged again in a file this kiosk had just started: the SD card is "
+        "failing (see `dmesg`); copy the history off and replace the card",
+        damaged=True,
+    )
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """Which file is at `path` now (device, inode), None if none is: a history moved aside and
+    started again has the same name but another id."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _images_dir(path: Path) -> Path:
+    """Where the stills of the history at `path` go (`store.save_images`)."""
+    return path.parent / "images"
 
 
 def _full(folder: Path) -> bool:
@@ -373,12 +401,24 @@ class SessionStore:
     recovery, no migration. Use from one thread (the `StoreWriter` thread in the kiosk).
     """
 
-    def __init__(self, path: str | Path, *, save_images: bool = False, readonly: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        save_images: bool = False,
+        readonly: bool = False,
+        move_damaged: bool = True,
+    ) -> None:
+        """`move_damaged=False`: a damaged file is reported, not moved aside (the writer's choice when
+        the file is one it has just started: a card that damages new files is failing)."""
         self.path = Path(path)
+        self.move_damaged = move_damaged
         self.save_images = save_images and not readonly
         self.readonly = readonly
         self.skipped_sets: set[int] = set()  # ids of sets left out of reads for values of the wrong type
         self.moved_aside: Path | None = None  # where a damaged file went (`start_over`), if one did
+        self.created = False  # whether this store made the file it writes (none was there, or moved aside)
+        self.file_id: tuple[int, int] | None = None  # the file written, once open (`_file_id`)
         self._lock_fd: int | None = None
         self._conn: sqlite3.Connection | None = None
         try:
@@ -428,17 +468,21 @@ class SessionStore:
                 "(`systemctl status hinge-kiosk`), or set store.path to another file",
                 retry=True,
             ) from None
+        self.created = not self.path.exists()
         try:
             self._open_database()
         except sqlite3.Error as exc:
             if not _damaged(exc):
                 raise _explain(exc, self.path) from None
+            if not self.move_damaged:
+                raise _card_failing(self.path) from None
             self.start_over(str(exc))
 
     def start_over(self, why: str) -> Path:
         """Move the damaged file aside and start a new history in its place, keeping the lock; returns
-        the name the old file now has. An unattended kiosk must not stop saving visitors' reps until
-        someone comes by, whether the damage is found on opening or by a write later on."""
+        the name the old file now has (also in `moved_aside`, set as soon as it moved). An unattended
+        kiosk must not stop saving visitors' reps until someone comes by, whether the damage is found
+        on opening or later."""
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
@@ -450,18 +494,15 @@ class SessionStore:
                 f"session history {self.path}: {why}, and it cannot be moved aside ({exc}): move it by hand "
                 f"(`sudo mv {self.path} {self.path}.damaged`) and restart the kiosk"
             ) from None
+        self.moved_aside, self.created = moved, True
         log.error(
-            "history %s: %s; moved it aside to %s (try `sqlite3 %s .recover`) and started a new history",
-            self.path,
-            why,
-            moved,
-            moved,
+            "history %s: %s; moved it aside to %s (try `sqlite3 %s .recover`)", self.path, why, moved, moved
         )
-        self.moved_aside = moved
         try:
             self._open_database()
         except sqlite3.Error as exc:
-            raise _explain(exc, self.path) from None
+            raise (_card_failing(self.path) if _damaged(exc) else _explain(exc, self.path)) from None
+        log.info("history %s: a new history started", self.path)
         return moved
 
     def _open_database(self) -> None:
@@ -476,6 +517,7 @@ class SessionStore:
         if check != "ok":
             raise sqlite3.DatabaseError(f"database disk image is malformed ({check})")
         migrate(conn, MIGRATIONS, str(self.path))
+        self.file_id = _file_id(self.path)
         recovered = self._close_abandoned()
         if recovered:
             log.info(
@@ -607,7 +649,7 @@ class SessionStore:
 
     @property
     def images_dir(self) -> Path:
-        return self.path.parent / "images"
+        return _images_dir(self.path)
 
     def _save_image(self, rep_id: int, image: bytes) -> str | None:
         """Write a rep's still durably; a failure costs the picture, never the rep."""
@@ -794,8 +836,8 @@ class _Row(Future):
     def __init__(self, write: Callable[[], int]) -> None:
         super().__init__()
         self.write = write  # writes the row into the current history; returns its id
-        self.row_id: int | None = None
-        self.history = -1  # the `StoreWriter._history` that `row_id` belongs to
+        self.row_id = 0
+        self.file: tuple[int, int] | None = None  # the history file `row_id` is in (`_file_id`)
 
 
 class _Call(NamedTuple):
@@ -835,8 +877,9 @@ class StoreWriter:
         self._backlog: deque[_Call] = deque()  # writes that failed for a reason that may pass, in order
         self._running: _Call | None = None  # the call the thread is in, if any, and since when
         self._running_since = 0.0  # (time.monotonic)
-        self._history = 0  # counts the new history files started in place of damaged ones
-        self._saved_here = False  # whether a write has worked in the current history file
+        # The history file this writer started (in place of a damaged one, or where none was) while
+        # no rep is saved in it yet: found damaged, it is not moved aside again.
+        self._fresh_file: tuple[int, int] | None = None
         self._dropping_images = False  # new reps' pictures are dropped while too many writes wait
         self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
         self._thread.start()
@@ -889,6 +932,7 @@ class StoreWriter:
 
         def write() -> int:
             rep_id = self._need_store().add_rep(self._id(set_, "its set"), rep, at, image)
+            self._fresh_file = None
             if on_commit is not None:
                 try:
                     on_commit(rep_id)
@@ -955,7 +999,13 @@ class StoreWriter:
         if self._closed:
             self._fail(call, StoreError(f"session history {self.path}: the writer is closed"))
         elif self._queue.qsize() >= MAX_BACKLOG:  # the writer is stuck in a call (a hung card)
-            self._fail(call, StoreError(f"session history {self.path}: {MAX_BACKLOG} writes wait already"))
+            self._fail(
+                call,
+                StoreError(
+                    f"session history {self.path}: {MAX_BACKLOG} writes already wait for one that has not "
+                    "finished (a failing SD card? check `dmesg`, and restart the kiosk)"
+                ),
+            )
         else:
             self._queue.put(call)
         return future
@@ -984,10 +1034,15 @@ class StoreWriter:
 
     def _ensure_open(self) -> SessionStore:
         if self._store is None:
-            self._store = SessionStore(self.path, save_images=self._save_images)
-            self._saved_here = False
-            if self._store.moved_aside is not None:
-                self._history += 1
+            before = _file_id(self.path)
+            move = self._fresh_file is None or before != self._fresh_file
+            try:
+                self._store = SessionStore(self.path, save_images=self._save_images, move_damaged=move)
+            except KioskError:
+                self._note_new_file(before)
+                raise
+            if self._store.created:
+                self._fresh_file = self._store.file_id
             if self._error is not None:
                 log.info("history %s: open again", self.path)
             self._error = None
@@ -1028,7 +1083,7 @@ class StoreWriter:
             self._store = None
 
     def _write_row(self, row: _Row) -> int:
-        row.row_id, row.history = row.write(), self._history
+        row.row_id, row.file = row.write(), self._need_store().file_id
         return row.row_id
 
     def _id(self, ref: Ref, what: str) -> int:
@@ -1039,7 +1094,7 @@ class StoreWriter:
         if not ref.done():
             raise StoreError(f"not saved yet because {what} is waiting to be saved", retry=True)
         if isinstance(ref, _Row):
-            if ref.row_id is None or ref.history != self._history:
+            if ref.file is None or ref.file != self._need_store().file_id:
                 return self._write_row(ref)
             return ref.row_id
         if ref.exception() is not None:
@@ -1051,27 +1106,44 @@ class StoreWriter:
         try:
             return fn()
         except StoreError as exc:
-            if not (exc.damaged and self._start_over()):
+            if not exc.damaged:
                 raise
-        return fn()
+            if self._store is not None and self._store.file_id == self._fresh_file:
+                raise _card_failing(self.path) from None
+            if not self._start_over():
+                raise
+        try:
+            return fn()
+        except StoreError as exc:
+            if not exc.damaged:
+                raise
+            raise _card_failing(self.path) from None
 
     def _start_over(self) -> bool:
         """Move a history file found damaged aside and start a new one (rows the new file needs are
-        written again as they are needed: `_id`). Not when nothing was saved in the current file: a
-        card that damages every new file would only fill up with moved-aside copies."""
+        written again as they are needed: `_id`); False when it is not for moving. A file this
+        writer started is not moved again before a rep is saved in it: a card that damages
+        every new file would only fill up with moved-aside copies. If the new file cannot be opened,
+        that error is raised (a passing one keeps the write for later)."""
         store = self._store
-        if store is None or not self._saved_here:
+        if store is None:
             return False
         try:
-            store.start_over("a write found it damaged")
-        except KioskError as exc:
-            log.error("history: %s", exc)
+            store.start_over("found damaged while the kiosk ran")
+        except KioskError:
             store.close()
             self._store = None  # opened afresh by the next call
-            return False
-        self._history += 1
-        self._saved_here = False
+            self._note_new_file(store.file_id)
+            raise
+        self._fresh_file = store.file_id
         return True
+
+    def _note_new_file(self, before: tuple[int, int] | None) -> None:
+        """After a failed opening: if a damaged file was moved aside and the new one in its place
+        would not open, that new one is this writer's too (not to be moved aside in turn)."""
+        after = _file_id(self.path)
+        if after is not None and after != before:
+            self._fresh_file = after
 
     def _try(self, call: _Call) -> KioskError | None:
         """Run one queued call: None when it worked (its future has the result), else the error."""
@@ -1086,7 +1158,6 @@ class StoreWriter:
             self._running = None
         if call.write:  # a read that works says nothing about whether saving does
             self._error = None
-            self._saved_here = True
         with contextlib.suppress(InvalidStateError):  # `close` gave up on it while it ran
             call.future.set_result(result)
         return None

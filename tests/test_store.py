@@ -634,25 +634,36 @@ def test_writer_after_close_refuses_without_raising(db: Path) -> None:
     assert isinstance(late.exception(), StoreError)
 
 
-def test_a_file_damaged_while_the_kiosk_runs_is_moved_aside_and_saving_goes_on(
-    db: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    # An SD card damages the history mid-session. Until now every later rep was lost until someone
-    # restarted the kiosk; now the file is moved aside at once and the session goes on in a new one.
-    writer = StoreWriter(db)
-    session = writer.open_session("hinge", NOON)
-    set_ = writer.open_set(session, "hinge", 10, NOON + 1)
-    assert all(writer.add_rep(set_, rep(i), NOON + 5 * i).result(timeout=10) > 0 for i in (1, 2, 3))
+def damage(writer: StoreWriter, db: Path) -> None:
+    """Overwrite the tables' pages of the history file under a running writer, as a failing card
+    would, and make the writer read them from the card again."""
     assert rows(db, "PRAGMA wal_checkpoint(TRUNCATE)")[0][0] == 0  # the pages are in the main file
-    with open(db, "r+b") as f:  # the tables' pages, behind the header page
+    with open(db, "r+b") as f:  # behind the header page
         f.seek(4096)
         f.write(b"\xff" * 3 * 4096)
     # The writer's connection holds the pages it read in memory; a real kiosk's cache would have
     # moved on by the time the card fails. Drop it so the next write reads the card.
     drop = writer._submit(lambda: writer._store._conn.execute("PRAGMA shrink_memory"), "dropping the cache")
     drop.result(timeout=10)
+
+
+def malformed(self: SessionStore, *args: Any, **kwargs: Any) -> Any:
+    raise storemod._explain(sqlite3.DatabaseError("database disk image is malformed"), self.path)
+
+
+def test_a_file_damaged_while_the_kiosk_runs_is_moved_aside_and_saving_goes_on(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An SD card damages the history mid-session. Until now every later rep was lost until someone
+    # restarted the kiosk; now the file is moved aside at once and the session goes on in a new one.
+    writer = StoreWriter(db, save_images=True)
+    session = writer.open_session("hinge", NOON)
+    set_ = writer.open_set(session, "hinge", 10, NOON + 1)
+    before = [writer.add_rep(set_, rep(i), NOON + 5 * i, image=f"old {i}".encode()) for i in (1, 2, 3)]
+    assert all(f.result(timeout=10) > 0 for f in before)
+    damage(writer, db)
     with caplog.at_level(logging.ERROR, logger="kiosk.store"):
-        after = [writer.add_rep(set_, rep(i), NOON + 5 * i) for i in (4, 5)]
+        after = [writer.add_rep(set_, rep(i), NOON + 5 * i, image=f"new {i}".encode()) for i in (4, 5)]
         writer.close_set(set_, NOON + 40)
         writer.close_session(session, NOON + 60)
         assert writer.close()
@@ -662,33 +673,72 @@ def test_a_file_damaged_while_the_kiosk_runs_is_moved_aside_and_saving_goes_on(
     assert any(f"moved it aside to {db}.damaged" in m for m in logged)
     assert db.with_name(db.name + ".damaged").exists()
     # The new history holds the session and set, written again with their own times, and the reps
-    # since the damage; those before it are in the moved file, for `sqlite3 .recover`.
+    # since the damage; those before it are in the moved file, for `sqlite3 .recover`, and their
+    # pictures beside it (the new file's rep ids start at 1 again: nothing is overwritten).
     assert rows(db, "SELECT started_at, ended_at, drill FROM sessions") == [(NOON, NOON + 60, "hinge")]
     assert rows(db, "SELECT started_at, ended_at, target_reps FROM sets") == [(NOON + 1, NOON + 40, 10)]
     assert rows(db, "SELECT idx FROM reps ORDER BY id") == [(4,), (5,)]
+    old_pictures = db.parent / "images.damaged"
+    assert sorted(p.read_bytes() for p in old_pictures.iterdir()) == [b"old 1", b"old 2", b"old 3"]
+    assert sorted(p.read_bytes() for p in (db.parent / "images").iterdir()) == [b"new 4", b"new 5"]
     assert writer.error is None
 
 
-def test_a_new_history_damaged_at_once_is_not_moved_aside_again(
+def test_a_new_history_that_will_not_open_keeps_the_reps_for_later(
     db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # A card that damages every file it is given: one move aside, then the reps are logged as lost
-    # instead of filling the card with copies.
+    # The damaged file moves aside, but the card fails to make the new one (an I/O error, which may
+    # pass). The reps wait and go into the new file once it opens, with their session and set.
+    real_open = SessionStore._open_database
+    failures = {"left": 0}
+
+    def open_database(self: SessionStore) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise sqlite3.OperationalError("disk I/O error")
+        real_open(self)
+
+    monkeypatch.setattr(SessionStore, "_open_database", open_database)
+    writer = StoreWriter(db)
+    session = writer.open_session("hinge", NOON)
+    set_ = writer.open_set(session, "hinge", 10, NOON + 1)
+    assert writer.add_rep(set_, rep(1), NOON + 5).result(timeout=10) > 0
+    damage(writer, db)
+    failures["left"] = 1
+    with caplog.at_level(logging.ERROR, logger="kiosk.store"):
+        after = [writer.add_rep(set_, rep(i), NOON + 5 * i) for i in (2, 3)]
+        writer.close_session(session, NOON + 60)
+        assert writer.close()
+    assert all(f.result() > 0 for f in after)
+    assert not any("NOT SAVED" in r.getMessage() for r in caplog.records)
+    assert rows(db, "SELECT started_at, ended_at FROM sessions") == [(NOON, NOON + 60)]
+    assert rows(db, "SELECT idx FROM reps ORDER BY id") == [(2,), (3,)]
+
+
+@pytest.mark.parametrize("new_file", ["opens", "damaged on opening"])
+def test_a_card_that_damages_every_new_file_gets_one_move_aside(
+    db: Path, new_file: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A failing card: one move aside, then the reps are logged as lost, saying to replace the card,
+    # instead of filling it with moved-aside copies.
     writer = StoreWriter(db)
     set_ = writer.open_set(writer.open_session("hinge", NOON), "hinge", 10, NOON)
     assert writer.add_rep(set_, rep(1), NOON + 1).result(timeout=10) > 0
+    monkeypatch.setattr(SessionStore, "add_rep", malformed)
+    if new_file == "damaged on opening":
 
-    def damaged(self: SessionStore, *args: Any, **kwargs: Any) -> int:
-        raise storemod._explain(sqlite3.DatabaseError("database disk image is malformed"), self.path)
+        def damaged_on_opening(self: SessionStore) -> None:
+            self._conn = self._connect(str(self.path), uri=False)  # SQLite makes the file as it opens it
+            raise sqlite3.DatabaseError("database disk image is malformed")
 
-    monkeypatch.setattr(SessionStore, "add_rep", damaged)
+        monkeypatch.setattr(SessionStore, "_open_database", damaged_on_opening)
     with caplog.at_level(logging.ERROR, logger="kiosk.store"):
         lost = [writer.add_rep(set_, rep(i), NOON + i) for i in (2, 3, 4)]
         assert writer.close()
     assert all(isinstance(f.exception(), StoreError) for f in lost)
     assert sorted(p.name for p in db.parent.glob("*.damaged*")) == [db.name + ".damaged"]
     not_saved = [r.getMessage() for r in caplog.records if "NOT SAVED: rep" in r.getMessage()]
-    assert len(not_saved) == 3
+    assert len(not_saved) == 3 and all("replace the card" in m for m in not_saved[1:])
 
 
 def test_reps_are_not_lost_with_a_session_that_could_not_be_saved(
