@@ -77,7 +77,11 @@ HIPS_NOT_BACK = 0.05  # hips no more than a twentieth of a thigh behind the ankl
 HIPS_NOT_BACK_TRUNK_DEG = 30.0  # ... while the trunk leans this far forward
 MIN_EVIDENCE_FRAMES = 4
 JUDGE_SIDE_SHARE = 0.5  # of the rep's working frames, seen side-on, to judge its form
-JUDGE_SIDE_RATIO = SIDE_ON_LEAVE  # the side-on test's own exit threshold
+# Form is judged only from frames this close to side-on (the side-on test's own exit threshold).
+# Per rep, the real side views read 0.04-0.11 and the 30-45 degree oblique clips 0.38-0.69. Judged
+# at 0.38-0.44, the front-oblique good morning read knees bent 120 degrees and a rounded back on
+# half its reps: so the limit stays below the obliques rather than in the middle of the gap.
+JUDGE_SIDE_RATIO = SIDE_ON_LEAVE
 TURN_DROP = 0.03  # the drop must fall this far below its peak to call the bottom
 # The bottom of a rep, where squatting, the weight's place and rounding are judged: the shoulders
 # within a quarter of the rep's depth of its deepest point.
@@ -124,7 +128,13 @@ FEET_FAST_TAU_S, FEET_SLOW_TAU_S = 0.1, 0.5
 UPRIGHT_LEGS, UPRIGHT_KNEELING_LEGS = 1.2, 0.75
 STAND_UP_TAU_S = 0.25  # the standing height follows a taller reading this fast ...
 STAND_DOWN_TAU_S = 4.0  # ... and a shorter one this slowly (the lifter may step back)
-BUFFER_ROWS = 1024  # 34 s at 30 fps: longer than `MAX_REP_S` at any camera rate we support
+# The verdict reads a rep at no more than about 30 rows a second, whatever the camera's rate: a row
+# comes at least this long after the one before (every frame at 30 fps, timestamp jitter included;
+# every other one at 60). The frame-count minimums (`MIN_EVIDENCE_FRAMES`, the frames of leaning back
+# and of the wall tap, the second-largest peak) were set on 30 fps footage and so keep their
+# duration at 60 or 120 fps.
+ROW_DT_S = 0.025
+BUFFER_ROWS = 1024  # over 25 s at one row per `ROW_DT_S`: longer than `MAX_REP_S` at any camera rate
 
 # Why a small dip was not a rep: the most common reason by far (shuffles, nods), not worth reporting.
 TOO_SHALLOW = "too shallow to be a rep"
@@ -681,7 +691,7 @@ class RepCounter:
         self._record(m, drop)
 
     def _record(self, m: FrameMetrics, drop: float) -> None:
-        if self._n >= BUFFER_ROWS:
+        if self._n >= BUFFER_ROWS or (self._n and m.t - self._rows[self._n - 1][C_T] < ROW_DT_S):
             return
         row = self._rows[self._n]
         row[C_T] = m.t

@@ -136,3 +136,14 @@ def test_kettlebell_deadlift_sets_meet_the_acceptance_criteria(drill, kind, vari
         assert rounded >= 7
     else:
         assert sum(1 for r in found if r.faults) <= 2
+
+
+@pytest.mark.parametrize("fps", [30.0, 240.0])
+def test_a_phone_slow_motion_video_is_judged_on_the_whole_rep(fps):
+    """A 5 s rep filmed in slow motion at 240 fps is 1200 frames: the verdict keeps rows no closer
+    than `ROW_DT_S`, so it still sees the lockout, where leaning back shows. Keeping every frame, the
+    buffer filled 4.3 s in and the lean went unseen."""
+    slow = RepSpec(fault="hyperextension", down_s=6.0, bottom_s=0.5, up_s=1.0)
+    found = reps_of(perform(reps=(slow, slow), fps=fps, seed=11))
+    assert [r.faults for r in found] == [("hyperextension",)] * 2
+    assert all(r.end_s - r.start_s > 4.5 for r in found)
