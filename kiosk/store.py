@@ -416,7 +416,6 @@ class SessionStore:
         self.save_images = save_images and not readonly
         self.readonly = readonly
         self.skipped_sets: set[int] = set()  # ids of sets left out of reads for values of the wrong type
-        self.moved_aside: Path | None = None  # where a damaged file went (`start_over`), if one did
         self.created = False  # whether this store made the file it writes (none was there, or moved aside)
         self.file_id: tuple[int, int] | None = None  # the file written, once open (`_file_id`)
         self._lock_fd: int | None = None
@@ -480,9 +479,8 @@ class SessionStore:
 
     def start_over(self, why: str) -> Path:
         """Move the damaged file aside and start a new history in its place, keeping the lock; returns
-        the name the old file now has (also in `moved_aside`, set as soon as it moved). An unattended
-        kiosk must not stop saving visitors' reps until someone comes by, whether the damage is found
-        on opening or later."""
+        the name the old file now has. An unattended kiosk must not stop saving visitors' reps until
+        someone comes by, whether the damage is found on opening or later."""
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
@@ -494,7 +492,7 @@ class SessionStore:
                 f"session history {self.path}: {why}, and it cannot be moved aside ({exc}): move it by hand "
                 f"(`sudo mv {self.path} {self.path}.damaged`) and restart the kiosk"
             ) from None
-        self.moved_aside, self.created = moved, True
+        self.created = True
         log.error(
             "history %s: %s; moved it aside to %s (try `sqlite3 %s .recover`)", self.path, why, moved, moved
         )
@@ -1102,7 +1100,9 @@ class StoreWriter:
         return int(ref.result())
 
     def _attempt(self, fn: Callable[[], T]) -> T:
-        """Run `fn`; if it finds the history file damaged, start a new one and run it there."""
+        """Run `fn`; if it finds the history file damaged, start a new one and run it there. A file
+        this writer started is not moved aside again before a rep is saved in it: the card is failing,
+        and it would only fill up with moved-aside copies."""
         try:
             return fn()
         except StoreError as exc:
@@ -1121,10 +1121,8 @@ class StoreWriter:
 
     def _start_over(self) -> bool:
         """Move a history file found damaged aside and start a new one (rows the new file needs are
-        written again as they are needed: `_id`); False when it is not for moving. A file this
-        writer started is not moved again before a rep is saved in it: a card that damages
-        every new file would only fill up with moved-aside copies. If the new file cannot be opened,
-        that error is raised (a passing one keeps the write for later)."""
+        written again as they are needed: `_id`); False with no store open. If the new file cannot
+        be opened, that error is raised (a passing one keeps the write for later)."""
         store = self._store
         if store is None:
             return False
