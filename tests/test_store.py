@@ -552,11 +552,9 @@ def test_a_read_that_works_does_not_hide_that_saving_fails(db: Path, monkeypatch
     assert isinstance(kept.exception(timeout=1), StoreError)  # still failing at shutdown
 
 
-def test_a_writer_stuck_at_shutdown_logs_what_it_had_not_saved(
-    db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    # A card that stopped answering: the writer never returns from a commit. The service stops the
-    # kiosk anyway, so the rep under way and those queued behind it are logged with their data.
+def hang_saving_reps(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """From now on a rep's commit does not return (a card that stopped answering) until the event
+    returned is set."""
     release = threading.Event()
     real = SessionStore.add_rep
 
@@ -564,10 +562,19 @@ def test_a_writer_stuck_at_shutdown_logs_what_it_had_not_saved(
         release.wait(30)
         return real(self, *args, **kwargs)
 
+    monkeypatch.setattr(SessionStore, "add_rep", stuck)
+    return release
+
+
+def test_a_writer_stuck_at_shutdown_logs_what_it_had_not_saved(
+    db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A card that stopped answering: the writer never returns from a commit. The service stops the
+    # kiosk anyway, so the rep under way and those queued behind it are logged with their data.
     writer = StoreWriter(db)
     set_ = writer.open_set(writer.open_session("hinge", NOON), "hinge", 10, NOON)
     assert set_.result(timeout=10) > 0
-    monkeypatch.setattr(SessionStore, "add_rep", stuck)
+    release = hang_saving_reps(monkeypatch)
     futures = [writer.add_rep(set_, rep(i), NOON + i) for i in (1, 2, 3)]
     # Meanwhile the screen hears of it: a hung write raises nothing on its own.
     monkeypatch.setattr(storemod, "STUCK_S", 0.2)
@@ -590,19 +597,12 @@ def test_a_hung_card_cannot_fill_the_memory(
 ) -> None:
     # While the writer hangs in a commit, reps pile up in memory. Past a few, they wait without their
     # picture; past the backlog limit, new writes are refused at once and logged with their data.
-    release = threading.Event()
-    real = SessionStore.add_rep
-
-    def stuck(self: SessionStore, *args: Any, **kwargs: Any) -> int:
-        release.wait(30)
-        return real(self, *args, **kwargs)
-
     monkeypatch.setattr(storemod, "MAX_WAITING_IMAGES", 3)
     monkeypatch.setattr(storemod, "MAX_BACKLOG", 8)
     writer = StoreWriter(db, save_images=True)
     set_ = writer.open_set(writer.open_session("hinge", NOON), "hinge", 10, NOON)
     assert set_.result(timeout=10) > 0
-    monkeypatch.setattr(SessionStore, "add_rep", stuck)
+    release = hang_saving_reps(monkeypatch)
     with caplog.at_level(logging.WARNING, logger="kiosk.store"):
         first = writer.add_rep(set_, rep(1), NOON + 1, image=b"jpg-1")
         deadline = time.monotonic() + 10
