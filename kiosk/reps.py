@@ -129,12 +129,12 @@ UPRIGHT_LEGS, UPRIGHT_KNEELING_LEGS = 1.2, 0.75
 STAND_UP_TAU_S = 0.25  # the standing height follows a taller reading this fast ...
 STAND_DOWN_TAU_S = 4.0  # ... and a shorter one this slowly (the lifter may step back)
 # The verdict reads a rep at no more than about 30 rows a second, whatever the camera's rate: a row
-# comes at least this long after the one before (every frame at 30 fps, timestamp jitter included;
-# every other one at 60). The frame-count minimums (`MIN_EVIDENCE_FRAMES`, the frames of leaning back
-# and of the wall tap, the second-largest peak) were set on 30 fps footage and so keep their
-# duration at 60 or 120 fps.
-ROW_DT_S = 0.025
-BUFFER_ROWS = 1024  # over 25 s at one row per `ROW_DT_S`: longer than `MAX_REP_S` at any camera rate
+# comes at least this long after the one before (every frame at 30 fps, even a USB camera's frames
+# arriving 13 ms early; every other one at 60). The frame-count minimums (`MIN_EVIDENCE_FRAMES`, the
+# frames of leaning back and of the wall tap, the second-largest peak) were set on 30 fps footage
+# and so keep their duration at 60 or 120 fps.
+ROW_DT_S = 0.02
+BUFFER_ROWS = 1200  # 24 s at one row per `ROW_DT_S`: longer than `MAX_REP_S` at any camera rate
 
 # Why a small dip was not a rep: the most common reason by far (shuffles, nods), not worth reporting.
 TOO_SHALLOW = "too shallow to be a rep"
