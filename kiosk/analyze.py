@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from kiosk.config import allowed, arg_type
+from kiosk.config import add_setting_option
 from kiosk.drills import AUTO_DRILL, DEFAULT_DRILL, DRILLS, get_drill, recognise_drill
 from kiosk.engine import HingeEngine
 from kiosk.errors import InputError
@@ -368,41 +368,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--save-track", metavar="OUT.npz", help="also write the pose track of what was seen")
     p.add_argument("--annotate", metavar="OUT.mp4", help="also write the video with the overlay drawn on")
-    p.add_argument(
-        "--wall-distance-in",
-        type=arg_type("session.wall_distance_in"),
-        default=9.0,
-        metavar="IN",
-        help=f"virtual wall distance behind the heels: {allowed('session.wall_distance_in')} (default: 9)",
+    add_setting_option(
+        p, "--wall-distance-in", "session.wall_distance_in", "virtual wall distance behind the heels", "IN"
     )
-    p.add_argument(
+    add_setting_option(
+        p,
         "--user-height-cm",
-        type=arg_type("session.user_height_cm"),
-        default=0,
-        metavar="CM",
-        help="the lifter's height, for hip travel in cm and the wall tap placed for that height: "
-        f"{allowed('session.user_height_cm')} (default: 0)",
+        "session.user_height_cm",
+        "the lifter's height, for hip travel in cm and the wall tap placed for that height",
+        "CM",
     )
-    p.add_argument(
+    add_setting_option(
+        p,
         "--camera-roll",
-        type=arg_type("camera.roll_deg"),
-        default=0.0,
-        metavar="DEG",
-        help=(
-            "how far the picture is turned clockwise from level, as recorded: a door frame whose top "
-            f"leans right reads positive; {allowed('camera.roll_deg')} (default: 0, level)"
-        ),
+        "camera.roll_deg",
+        "how far the picture is turned clockwise from level, as recorded (a door frame whose top leans "
+        "right reads positive)",
+        "DEG",
     )
-    p.add_argument(
-        "--runtime",
-        type=arg_type("pose.runtime"),
-        default="auto",
-        help=f"pose runtime for videos and images: {allowed('pose.runtime')} (default: auto)",
-    )
-    p.add_argument(
-        "--threads",
-        type=arg_type("pose.threads"),
-        default=0,
-        help=f"inference threads: {allowed('pose.threads')} (default: 0)",
-    )
+    add_setting_option(p, "--runtime", "pose.runtime", "pose runtime for videos and images")
+    add_setting_option(p, "--threads", "pose.threads", "inference threads")
     p.set_defaults(func=main)

@@ -390,9 +390,19 @@ def arg_type(name: str) -> Callable[[str], Any]:
     return parse
 
 
-def allowed(name: str) -> str:
-    """What the setting `name` allows, in words (for an option's help)."""
-    return _BY_NAME[name].allowed()
+def add_setting_option(
+    parser: argparse.ArgumentParser, flag: str, name: str, what: str, metavar: str | None = None
+) -> None:
+    """Add `flag`, the command-line twin of the setting `name`: its type, bounds and default, and a
+    help text of `what` followed by what is allowed."""
+    setting = _BY_NAME[name]
+    parser.add_argument(
+        flag,
+        type=arg_type(name),
+        default=setting.default,
+        metavar=metavar,
+        help=f"{what}: {setting.allowed()} (default: {toml_value(setting.default)})",
+    )
 
 
 # ------------------------------------------------------------------------------------ the loader

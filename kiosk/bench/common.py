@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from kiosk.argtypes import whole
-from kiosk.config import allowed, arg_type
+from kiosk.config import add_setting_option
 from kiosk.drills import DRILLS
 from kiosk.errors import InputError
 from kiosk.sources import EndOfStream, Frame, FrameSource, VideoFileSource
@@ -193,18 +193,8 @@ def add_video_arguments(parser: argparse.ArgumentParser, frames: bool = True) ->
     """VIDEO and the options every video benchmark takes (`--frames` where it runs the video once)."""
     parser.add_argument("video", metavar="VIDEO", help="a video file (e.g. a clip from ../shared/data/clips)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument(
-        "--threads",
-        type=arg_type("pose.threads"),
-        default=0,
-        help=f"interpreter threads: {allowed('pose.threads')} (default: 0)",
-    )
-    parser.add_argument(
-        "--runtime",
-        type=arg_type("pose.runtime"),
-        default="auto",
-        help=f"pose runtime: {allowed('pose.runtime')} (default: auto)",
-    )
+    add_setting_option(parser, "--threads", "pose.threads", "interpreter threads")
+    add_setting_option(parser, "--runtime", "pose.runtime", "pose runtime")
     if frames:
         parser.add_argument(
             "--frames", type=whole(0), default=0, help="stop after this many frames (default: 0, all)"
