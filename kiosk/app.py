@@ -62,6 +62,9 @@ log = logging.getLogger("kiosk")
 FRAME_S = 1.0 / 30.0  # the display redraws at least this often (animations, timers)
 FRESH_WAIT_S = 1.0 / 60.0  # at most this long for a result fresher than the one waiting (see _iteration)
 TICK_AFTER_S = 0.25  # no frame for this long: the flow's clock advances without one
+# Asleep (display.sleep_after_s), the black screen is redrawn this often: window events are still
+# read, and someone stepping into view wakes it within this long of the model seeing them.
+SLEEP_DRAW_S = 0.25
 LOST_AFTER_S = 1.0  # no frame for this long after a source error: show the camera screen
 RETRY_S = 2.0  # the pipeline's pause before reopening a failed source
 STAMPS = 64  # capture times remembered (frames in flight are far fewer)
@@ -444,7 +447,7 @@ class Screenshots:
 
         flow: Flow = scene.flow
         screen = flow.screen
-        name = "camera-lost" if scene.camera is not None else screen.value
+        name = "camera-lost" if scene.camera is not None else "asleep" if scene.asleep else screen.value
         if name != self._current:
             self._current = name
             self._since[name] = now
@@ -837,17 +840,30 @@ class App:
 
     def _standby(self) -> None:
         """Go on standby once nobody has been in view for `camera.standby_after_s`, and off it as
-        soon as someone is (see `Pipeline.set_rate`): a kiosk is left on all night."""
-        after, flow = self.cfg.camera.standby_after_s, self.flow
+        soon as someone is (see `Pipeline.set_rate`): a kiosk is left on all night. After
+        `display.sleep_after_s` the screen goes black too, except while the camera is lost: a
+        black screen would hide the one problem that stops anyone from waking it."""
+        flow = self.flow
         if self._awake_from != self._awake_from and math.isfinite(flow.t):
             self._awake_from = flow.t  # nobody seen yet is not nobody for ever: count from the start
         idle = min(flow.idle_for, flow.t - self._awake_from)
-        standby = after > 0 and flow.screen in (Screen.ATTRACT, Screen.PROGRESS) and idle >= after
+        if flow.screen not in (Screen.ATTRACT, Screen.PROGRESS):
+            idle = 0.0
+        after = self.cfg.camera.standby_after_s
+        standby = after > 0 and idle >= after
         if standby is not self.standby:
             self.standby = standby
             fps = self.cfg.camera.standby_fps
             self.pipeline.set_rate(fps if standby else None)
             log.info("standby: %s", f"nobody in view, looking {fps} times a second" if standby else "off")
+        sleep = self.cfg.display.sleep_after_s
+        asleep = sleep > 0 and idle >= sleep and self.scene.camera is None
+        if asleep is not self.scene.asleep:
+            self.scene.asleep = asleep
+            self._draw_period = SLEEP_DRAW_S if asleep else 1.0 / self.cfg.display.max_fps
+            if not asleep:
+                self._next_draw = min(self._next_draw, self.clock())  # the next screen at once
+            log.info("screen: %s", f"black, nobody in view for {sleep:g} s" if asleep else "awake")
 
     def _report_status(self) -> None:
         flow = self.flow
@@ -856,7 +872,9 @@ class App:
             text = f"set {flow.set_number} of {flow.settings.set_count}: {len(flow.set_reps)} reps"
         else:
             text = screen.value
-        if self.standby:
+        if self.scene.asleep:
+            text += " (standby, screen black)"
+        elif self.standby:
             text += " (standby)"
         if self.scene.camera is not None:
             text = "camera lost, retrying"

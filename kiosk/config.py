@@ -149,6 +149,15 @@ class DisplayConfig:
         bounds=(10, 120),
         unit="fps",
     )
+    sleep_after_s: float = _setting(
+        900.0,
+        "Seconds with nobody in view before the screen goes black: behind two-way glass a black screen "
+        "is a plain mirror, and an empty gym has no panel glowing all night. Anyone who steps into view "
+        "wakes it (the camera keeps watching, at camera.standby_fps).",
+        bounds=(30, 86400),
+        special=((0, "never"),),
+        unit="s",
+    )
 
 
 @dataclass(frozen=True)

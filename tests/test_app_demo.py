@@ -509,6 +509,54 @@ def test_standby_can_be_turned_off() -> None:
     assert not app.standby
 
 
+def test_nobody_in_view_for_longer_blacks_the_screen_and_anyone_wakes_it() -> None:
+    """An empty gym at night: after display.sleep_after_s the screen goes black (drawn four times a
+    second), and the first glimpse of someone brings the attract screen back at once."""
+    from dataclasses import replace
+
+    from kiosk.display import CameraStatus
+    from kiosk.engine import HingeEngine
+    from kiosk.flow import FrameSnapshot
+
+    clock = itertools.count(1000.0).__next__
+    overrides = {"camera.standby_after_s": 60, "display.sleep_after_s": 600, "display.max_fps": 30}
+    cfg = load_config(overrides=overrides).config
+    app = kiosk_app.App(cfg, kiosk_app.performer_inputs("test"), None, clock=clock)  # never run
+    app.pipeline.set_rate = lambda fps: None
+    nobody = FrameSnapshot.from_result(HingeEngine("hinge").step(np.zeros((17, 3), np.float32), 0.0), "hinge")
+
+    def seen(t: float, person: bool) -> None:
+        app.flow.step(replace(nobody, t=t, person=person))
+        app._standby()
+
+    for t in range(0, 600, 5):
+        seen(float(t), False)
+    assert app.standby and not app.scene.asleep
+    seen(600.0, False)
+    assert app.scene.asleep and app._draw_period == kiosk_app.SLEEP_DRAW_S
+    app._next_draw = 5000.0
+    seen(601.0, True)
+    assert not app.scene.asleep and app._draw_period == pytest.approx(1 / 30)
+    assert app._next_draw <= 1010.0  # drawn at the next turn of the loop, not a sleep period later
+    for t in range(602, 1300, 5):  # nobody again: black again once the whole wait has passed
+        seen(float(t), False)
+    assert app.scene.asleep
+    app.scene.camera = CameraStatus("/dev/video0: unplugged", 2.0)
+    seen(1300.0, False)
+    assert not app.scene.asleep  # the camera problem shows: nobody could wake a black screen
+
+
+def test_the_screen_never_sleeps_when_told_so() -> None:
+    cfg = load_config(overrides={"display.sleep_after_s": 0}).config
+    app = kiosk_app.App(cfg, kiosk_app.performer_inputs("test"), None)  # never run; nobody ever seen
+    app.pipeline.set_rate = lambda fps: None
+    app.flow.tick(0.0)
+    app._standby()
+    app.flow.tick(100_000.0)
+    app._standby()
+    assert app.standby and not app.scene.asleep
+
+
 def _run_source(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     status = main(["run", "--source", str(path), "--windowed", "640x360", "--seconds", "1"])
     return status, capsys.readouterr().err

@@ -322,6 +322,20 @@ def test_camera_lost_screen_shows_the_retry_countdown(display: Display) -> None:
     assert "Camera disconnected" in drawn and "Trying again in 2 s" in drawn
 
 
+def test_asleep_the_screen_is_black_whatever_the_scene_holds(display: Display) -> None:
+    """Behind two-way glass a black screen is a plain mirror: no picture, header or notice."""
+    idle, _, _ = _states()[Screen.ATTRACT]
+    room = np.full((FRAME[1], FRAME[0], 3), 200, np.uint8)
+    scene = Scene(flow=idle, frame=room, problems=("a problem",), store_error="disk full")
+    lit, recorded = draw(display, scene)
+    assert recorded and pygame.transform.average_color(lit)[:3] != (0, 0, 0)
+    scene.asleep = True
+    dark, recorded = draw(display, scene)
+    assert recorded == [] and pygame.mask.from_threshold(dark, (0, 0, 0), (1, 1, 1, 255)).count() == (
+        dark.get_width() * dark.get_height()
+    )
+
+
 @pytest.mark.parametrize("display", [(1280, 720)], indirect=True)
 def test_configuration_and_history_problems_are_shown(display: Display) -> None:
     problem = "site.toml: session.set_size = 0: expected a whole number from 1 to 50; using the default 10"

@@ -65,6 +65,7 @@ class Scene:
     progress: Progress = field(default_factory=Progress)
     diagnostics: str = ""  # the show_fps line
     plumb_roll_deg: float | None = None  # plumb lines over the picture at this roll (display.show_level)
+    asleep: bool = False  # nobody for display.sleep_after_s: a black screen (a plain mirror)
 
 
 class Screens:
@@ -85,6 +86,8 @@ class Screens:
         """One whole frame: the picture, the screen of the flow's state, header and notices."""
         c, L = self.canvas, self.layout
         c.clear(th.BLACK)
+        if scene.asleep:
+            return
         screen = scene.flow.screen
         idle = screen in (Screen.ATTRACT, Screen.PROGRESS)
         if scene.camera is not None:  # nothing works without it, whatever the screen
