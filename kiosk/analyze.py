@@ -22,7 +22,15 @@ from kiosk.drills import AUTO_DRILL, DEFAULT_DRILL, DRILLS, get_drill, recognise
 from kiosk.engine import HingeEngine
 from kiosk.errors import InputError
 from kiosk.metrics import DEFAULT_SETUP, Setup, travel_cm
-from kiosk.reps import FAULTS, HELD_AT_BOTTOM, HELD_LONGER_THAN_THE_SET, TOO_SHALLOW, RepResult, split_set_ups
+from kiosk.reps import (
+    FAULT_NAMES,
+    FAULTS,
+    HELD_AT_BOTTOM,
+    HELD_LONGER_THAN_THE_SET,
+    TOO_SHALLOW,
+    RepResult,
+    split_set_ups,
+)
 from kiosk.track import PoseTrack, load_track
 
 TRACK_SUFFIXES = (".npz", ".json", ".json.gz")
@@ -222,7 +230,7 @@ def roll_hint(doc: dict[str, Any]) -> str:
         return ""
     for fault in ROLL_SENSITIVE:
         if all(fault in r["faults"] for r in judged):
-            name = fault.replace("_", " ")
+            name = FAULT_NAMES[fault].lower()
             return (
                 f"every rep reads {name}: if the camera was not level, a few degrees of roll read the "
                 "same; --camera-roll DEG undoes it"

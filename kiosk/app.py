@@ -20,7 +20,9 @@ history, the writer drained.
 
 Per loop (one displayed frame) the display thread: waits on the result slot (at most 1/30 s),
 drains the snapshot queue into the flow (O(1) each), draws (~3-6 ms on the software renderer at
-1080p, textures cached), presents, and polls the store's futures; it allocates no frame buffers.
+1080p, textures cached), presents, and polls the store's futures. The one frame-sized allocation is
+the picture of a video file or USB camera, converted to BGRA by swscale when it is first drawn (at
+most `display.max_fps` a second; freed when the next replaces it); the display copies nothing else.
 """
 
 from __future__ import annotations
@@ -290,6 +292,7 @@ class Scorer:
         self._engine: HingeEngine | None = None
         self._engine_size: tuple[int, int] | None = None
         self.snapshots: deque[FrameSnapshot] = deque(maxlen=SNAPSHOT_BACKLOG)
+        self.snapshots_lost = 0  # the oldest pushed out of a full queue (the display thread stalled)
 
     def use_drill(self, drill: str) -> None:
         """Switch drill from the next frame on (called from the display thread)."""
@@ -302,6 +305,8 @@ class Scorer:
             self._engine = HingeEngine(self._drill, frame_size=size, **self._kwargs)
             self._engine_size = size
         snap = FrameSnapshot.from_result(self._engine.step(pose, t), self._drill)
+        if len(self.snapshots) == SNAPSHOT_BACKLOG:
+            self.snapshots_lost += 1
         self.snapshots.append(snap)
         return snap
 
@@ -543,7 +548,11 @@ class App:
         )
         self.flow = Flow(settings, self.port or _NoPort(self.scorer))
         self.pipeline = Pipeline(
-            inputs.source_factory, inputs.estimator, self.scorer, stall_s=3.0, retry_s=RETRY_S, clock=clock
+            inputs.source_factory,
+            inputs.estimator,
+            self.scorer,
+            retry_s=RETRY_S,
+            clock=clock,
         )
         self.scene = Scene(flow=self.flow, mirror=cfg.display.mirror, demo=inputs.demo, problems=problems)
         if cfg.display.show_level:
@@ -568,6 +577,8 @@ class App:
         self._failing_since = math.nan  # first pose or scoring failure since the last result
         self._failures = 0  # ... and how many since
         self._failure_logged = -math.inf
+        self._unprepared_logged = -math.inf
+        self._snapshots_lost = 0  # of `Scorer.snapshots_lost`, already logged
         self._status = ""
         self._diag_at = -math.inf
         self._bottom: Frame | None = None
@@ -575,7 +586,6 @@ class App:
         self._held_bottom: tuple[float, Frame] | None = None  # (end_s, picture) of a rep held back
         self.camera_found = False  # the demo stood in for a camera that has now appeared
         self.standby = False  # nobody for camera.standby_after_s: the model looks at fewer frames
-        self._awake_from = math.nan  # flow time of the first frame: idle time counts from there
         self._probe: threading.Thread | None = None
         self._probe_hung = ""  # why the probe found the camera held by a stuck call of ours
         self._next_probe = -math.inf
@@ -692,6 +702,14 @@ class App:
         self._look_for_camera(now)
 
     def _feed_flow(self, now: float) -> None:
+        lost = self.scorer.snapshots_lost
+        if lost > self._snapshots_lost:
+            log.error(
+                "the display thread fell %d frame(s) behind the model; their results were dropped unseen "
+                "(a rep among them is lost)",
+                lost - self._snapshots_lost,
+            )
+            self._snapshots_lost = lost
         queue = self.scorer.snapshots
         flow = self.flow
         stats = self.stats
@@ -759,6 +777,9 @@ class App:
                     self._problem = (event.message, event.t)
             elif event.kind == "failed":
                 self._pose_failed(event, now)
+            elif event.kind == "unprepared" and now - self._unprepared_logged >= FAILURE_LOG_S:
+                self._unprepared_logged = now  # the same failure on every frame: once a while
+                log.warning("%s; the inference thread prepares the frame instead", event.message)
             elif event.kind == "end":
                 log.info("%s", event.message)
         hung = self.pipeline.hung()
@@ -844,11 +865,7 @@ class App:
         `display.sleep_after_s` the screen goes black too, except while the camera is lost: a
         black screen would hide the one problem that stops anyone from waking it."""
         flow = self.flow
-        if self._awake_from != self._awake_from and math.isfinite(flow.t):
-            self._awake_from = flow.t  # nobody seen yet is not nobody for ever: count from the start
-        idle = min(flow.idle_for, flow.t - self._awake_from)
-        if flow.screen not in (Screen.ATTRACT, Screen.PROGRESS):
-            idle = 0.0
+        idle = flow.idle_for if flow.screen in (Screen.ATTRACT, Screen.PROGRESS) else 0.0
         after = self.cfg.camera.standby_after_s
         standby = after > 0 and idle >= after
         if standby is not self.standby:

@@ -33,6 +33,7 @@ from kiosk.backends import MAX_THREADS
 from kiosk.coach import MIN_AUDIO_GAP_S
 from kiosk.drills import DRILLS as ALL_DRILLS
 from kiosk.metrics import MAX_ROLL_DEG
+from kiosk.pipeline import STALL_S
 from kiosk.sources import camera_device, is_media_file
 
 DEFAULT_SITE_PATH = Path("/etc/hinge-kiosk/config.toml")
@@ -104,7 +105,8 @@ class CameraConfig:
     stall_timeout_s: float = _setting(
         10.0,
         "Seconds without a processed frame before the kiosk stops feeding the service watchdog, "
-        "so systemd restarts it.",
+        f"so systemd restarts it. A camera that stops sending is reopened first, after {STALL_S:g} s, "
+        "with no restart.",
         bounds=(2, 120),
         unit="s",
     )

@@ -63,16 +63,6 @@ ANNOUNCEMENTS: dict[str, str] = {
     **{f"drill_{name}": drill.title for name, drill in DRILLS.items()},
 }
 
-# Display names of the faults, for summaries and the replay marker.
-FAULT_NAMES: dict[str, str] = {
-    "rounded_back": "Rounded back",
-    "squatting": "Squatting",
-    "weight_forward": "Weight forward",
-    "shallow": "Not deep enough",
-    "head_out_of_line": "Head out of line",
-    "hyperextension": "Leaning back",
-}
-
 RING_FRAMES = 640  # replay ring: ~21 s at the sampling rate below
 CLIP_FRAMES = 640  # a rep is at most `kiosk.reps.MAX_REP_S` (20 s) long
 SAMPLE_DT = 1.0 / 30.0  # the ring keeps at most 30 frames a second whatever the camera rate
@@ -300,6 +290,7 @@ class Flow:
         self.screen = Screen.ATTRACT
         self.screen_since = math.nan
         self.t = math.nan
+        self._first_t = math.nan  # the first frame's time: nobody seen yet is nobody since then
         self.say: str | None = None  # announcement id, set only on the step it should be said
         self.last: FrameSnapshot | None = None
         # Session and set. The history is told of a session and a set with their first rep.
@@ -350,8 +341,9 @@ class Flow:
 
     @property
     def idle_for(self) -> float:
-        """Seconds with nobody in view, not counting a rest (stepping away for a drink is fine)."""
-        return self.t - max(self._last_person_t, self._rest_end)
+        """Seconds with nobody in view, not counting a rest (stepping away for a drink is fine), nor
+        the time before the first frame."""
+        return self.t - max(self._last_person_t, self._rest_end, self._first_t)
 
     @property
     def countdown(self) -> float:
@@ -414,7 +406,7 @@ class Flow:
         self.say = None
         self.t = t = snap.t
         if self.screen_since != self.screen_since:
-            self.screen_since = t
+            self.screen_since = self._first_t = t
         self.last = snap
         if snap.phase in (Phase.DESCENDING, Phase.ASCENDING, Phase.LOCKOUT):
             self._active_t = t
@@ -437,7 +429,7 @@ class Flow:
             return
         self.t = t
         if self.screen_since != self.screen_since:
-            self.screen_since = t
+            self.screen_since = self._first_t = t
         self._person_since = math.nan
         self._advance(None, t)
 
@@ -754,15 +746,15 @@ def hand_raised(snap: FrameSnapshot) -> bool:
     valid, pose = snap.valid, snap.pose
     head_top = math.inf
     for i in _HEAD:
-        if valid[i] and pose[i, 1] < head_top:
-            head_top = float(pose[i, 1])
+        if valid[i] and pose[i, Y] < head_top:
+            head_top = float(pose[i, Y])
     if head_top == math.inf:
         return False
     margin = HAND_UP_LEGS * snap.leg_px
-    return any(bool(valid[i]) and float(pose[i, 1]) < head_top - margin for i in _WRISTS)
+    return any(bool(valid[i]) and float(pose[i, Y]) < head_top - margin for i in _WRISTS)
 
 
 def _feet_x(snap: FrameSnapshot) -> float:
     """Mean x of the ankles seen (NaN when neither is)."""
-    xs = [float(snap.pose[i, 0]) for i in _ANKLES if snap.valid[i]]
+    xs = [float(snap.pose[i, X]) for i in _ANKLES if snap.valid[i]]
     return sum(xs) / len(xs) if xs else math.nan

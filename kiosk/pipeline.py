@@ -59,6 +59,8 @@ from kiosk.pose import PoseEstimator, Prepared
 from kiosk.preprocess import CropBox, InputMaker
 from kiosk.sources import EndOfStream, Frame, FrameSource, FrameTimeout, SourceHung
 
+STALL_S = 3.0  # a live source that gives no frame for this long is reopened (at 30 fps: 90 missed)
+
 ScoreFn = Callable[[np.ndarray, float], Any]
 STAGES = ("decode", "preprocess", "infer", "score")
 # Beyond its stall time and retry pause, one round of the capture loop may spend this long in calls
@@ -84,8 +86,9 @@ class Result:
 class PipelineEvent:
     """Something the app may show: an error, a stall and restart, or the end of a file."""
 
-    # "error" (the source failed), "stall", "restart", "hung", "end" (a file played out), or
-    # "failed" (pose or scoring raised on a frame: the camera is fine, the frame is lost).
+    # "error" (the source failed), "stall", "restart", "hung", "end" (a file played out),
+    # "failed" (pose or scoring raised on a frame: the camera is fine, the frame is lost), or
+    # "unprepared" (the capture thread could not make the model input: the inference thread tries).
     kind: str
     message: str
     error: BaseException | None = None
@@ -173,7 +176,7 @@ class Pipeline:
         estimator: PoseEstimator,
         score: ScoreFn | None = None,
         *,
-        stall_s: float = 3.0,
+        stall_s: float = STALL_S,
         retry_s: float = 2.0,
         read_timeout: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
@@ -414,7 +417,7 @@ class Pipeline:
                 try:
                     prepared = self._prepare(frame, maker)
                 except Exception as exc:  # the inference thread makes the input itself
-                    self._event("error", f"preparing a frame failed: {type(exc).__name__}: {exc}", exc)
+                    self._event("unprepared", f"preparing a frame failed: {type(exc).__name__}: {exc}", exc)
                     prepared = None
                 item = _Captured(self._generation, frame, prepared)
                 if source.live:

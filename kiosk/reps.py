@@ -54,6 +54,15 @@ FAULTS: tuple[str, ...] = (
     "head_out_of_line",
     "hyperextension",
 )
+# How screens and reports name them.
+FAULT_NAMES: dict[str, str] = {
+    "rounded_back": "Rounded back",
+    "squatting": "Squatting",
+    "weight_forward": "Weight forward",
+    "shallow": "Not deep enough",
+    "head_out_of_line": "Head out of line",
+    "hyperextension": "Leaning back",
+}
 
 # Score penalties for each fault, out of 100.
 PENALTY: dict[str, int] = {

@@ -357,3 +357,16 @@ def test_the_table_gives_hip_travel_in_cm_for_a_known_height(track_file):
     thighs = [rep["hip_travel"] for rep in doc["reps"]]
     assert rows[None] == pytest.approx(thighs, abs=0.006)
     assert rows["180"] == pytest.approx([t * 0.245 * 180 for t in thighs], abs=0.6)
+
+
+def test_every_rep_with_a_fault_read_against_the_vertical_suggests_checking_the_cameras_level() -> None:
+    from kiosk.analyze import roll_hint
+
+    def doc(*faults: list[str]) -> dict:
+        return {"reps": [{"judged": True, "faults": f} for f in faults]}
+
+    hint = roll_hint(doc(["hyperextension"], ["hyperextension", "shallow"], ["hyperextension"]))
+    assert "every rep reads leaning back" in hint and "--camera-roll" in hint
+    assert roll_hint(doc(["weight_forward"], ["weight_forward"])) == ""  # too few reps to tell
+    assert roll_hint(doc(["weight_forward"], [], ["weight_forward"])) == ""  # one rep was fine
+    assert roll_hint(doc(["rounded_back"], ["rounded_back"], ["rounded_back"])) == ""  # not the camera

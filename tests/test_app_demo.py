@@ -509,6 +509,56 @@ def test_standby_can_be_turned_off() -> None:
     assert not app.standby
 
 
+def test_a_frame_the_capture_thread_could_not_prepare_is_no_camera_problem(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The inference thread makes the input itself: nothing to show, and a failure repeated on every
+    frame is logged once in a while, not thirty times a second."""
+    from kiosk.pipeline import PipelineEvent
+
+    class Events:
+        def __init__(self) -> None:
+            self.queued: list[PipelineEvent] = []
+
+        def events(self) -> list[PipelineEvent]:
+            out, self.queued = self.queued, []
+            return out
+
+        def hung(self) -> None:
+            return None
+
+    app = kiosk_app.App(load_config().config, kiosk_app.performer_inputs("test"), None)  # never run
+    app.pipeline = stub = Events()
+    failed = PipelineEvent("unprepared", "preparing a frame failed: MemoryError: no room")
+    with caplog.at_level(logging.WARNING, logger="kiosk"):
+        for i in range(60):  # two seconds of frames
+            stub.queued.append(failed)
+            app._pipeline_events(100.0 + i / 30)
+    assert app._problem is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "preparing a frame failed: MemoryError: no room; the inference thread prepares the frame instead"
+    ]
+
+
+def test_results_pushed_out_of_a_full_queue_are_counted_and_logged(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A display thread stalled long enough to fill the queue loses the oldest results: said, not hidden."""
+    monkeypatch.setattr(kiosk_app, "SNAPSHOT_BACKLOG", 8)
+    app = kiosk_app.App(load_config().config, kiosk_app.performer_inputs("test"), None)  # never run
+    for i in range(11):
+        app.scorer(np.zeros((17, 3), np.float32), i / 30)
+    assert app.scorer.snapshots_lost == 3
+    with caplog.at_level(logging.ERROR, logger="kiosk"):
+        app._feed_flow(1.0)
+        app._feed_flow(2.0)  # said once
+    assert [r.getMessage() for r in caplog.records] == [
+        "the display thread fell 3 frame(s) behind the model; their results were dropped unseen "
+        "(a rep among them is lost)"
+    ]
+    assert app.stats.frames == 8
+
+
 def test_nobody_in_view_for_longer_blacks_the_screen_and_anyone_wakes_it() -> None:
     """An empty gym at night: after display.sleep_after_s the screen goes black (drawn four times a
     second), and the first glimpse of someone brings the attract screen back at once."""

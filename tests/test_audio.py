@@ -200,7 +200,8 @@ def test_a_device_that_goes_away_is_closed_and_looked_for_again(caplog: pytest.L
     mixer = FakeMixer()
     player = CuePlayer(mixer=mixer)
     player.say("go", 0.0)
-    player.say("chest_up", 0.1)  # waiting behind "go"
+    player.say("get_ready", 0.1)  # waiting behind "go"
+    assert mixer.channel.started == ["go"]
     with caplog.at_level(logging.WARNING, logger="kiosk.audio"):
         player.device_lost(10.0)
     assert player.silent and "went away" in player.silent_reason
@@ -215,7 +216,7 @@ def test_a_device_that_goes_away_is_closed_and_looked_for_again(caplog: pytest.L
     player.update(10.0 + RETRY_S + 10.0)  # looked at once, not after the doubled wait
     assert not player.silent
     player.say("go", 50.0)
-    assert mixer.channel.started == ["go"]  # the cue queued before the loss was not replayed
+    assert mixer.channel.started == ["go"]  # on the new device, the next cue is said at once
 
 
 def test_device_news_is_ignored_when_audio_is_off_or_working() -> None:

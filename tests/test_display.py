@@ -679,3 +679,11 @@ def test_a_session_summary_with_more_sets_than_fit_says_how_many_more(display: D
     listed = [t for t in drawn if t.startswith("Set ") and "clean" in t]
     more = [t for t in drawn if t.startswith("and ") and t.endswith(" more sets")]
     assert more == [f"and {10 - len(listed)} more sets"] and len(listed) < 10
+
+
+def test_the_number_keys_pick_every_drill_in_its_listed_order() -> None:
+    from kiosk.display import DEV_KEYS
+    from kiosk.drills import DRILLS
+
+    drills = [(key, a.arg) for key, a in DEV_KEYS.items() if a.action == "drill"]
+    assert drills == [(pygame.K_1 + i, name) for i, name in enumerate(DRILLS)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -174,6 +175,20 @@ def test_a_clean_set_replays_its_best_rep() -> None:
     clip = d.flow.set_clip
     assert clip.rep is not None and clip.fault is None
     assert clip.rep.score == max(r.score for r in d.flow.sets[0].reps)
+
+
+def test_idle_time_counts_from_the_first_frame_and_from_the_last_person_seen() -> None:
+    """A kiosk switched on in an empty room has been idle since it started, not for ever: standby
+    and the black screen wait their whole time from there."""
+    flow = Flow(SMALL, RecordingPort())
+    nobody = FrameSnapshot.from_result(HingeEngine("hinge").step(NOBODY, 0.0), "hinge")
+    flow.tick(100.0)
+    assert flow.idle_for == 0.0
+    flow.tick(130.0)
+    assert flow.idle_for == 30.0
+    flow.step(dataclasses.replace(nobody, t=131.0, person=True))
+    flow.step(dataclasses.replace(nobody, t=135.0))
+    assert flow.idle_for == 4.0
 
 
 def test_nobody_for_the_idle_timeout_ends_the_session_mid_set() -> None:

@@ -328,7 +328,7 @@ def test_a_failing_preparation_leaves_the_input_to_the_inference_thread() -> Non
     with pipeline:
         collect(pipeline)
     assert recorder.indexes == [0, 1, 2, 3, 4]  # the frame still got its result
-    (error,) = [e for e in pipeline.events() if e.kind == "error"]
+    (error,) = [e for e in pipeline.events() if e.kind == "unprepared"]
     assert "preparing a frame failed" in error.message and "MemoryError" in error.message
     assert pipeline._free_inputs.qsize() == 3  # the buffer it held came back
 

@@ -12,7 +12,7 @@ measurement is made `--rounds` times (3), each pipeline round between its own tw
 loop, and the round with the median ratio is the one printed. The ratio needs a core free for decoding
 and preprocessing while the interpreter runs: on a small machine shared with other work, or with as many
 interpreter threads as cores, it is bounded by CPU, not by the design.
-Scoring uses the real `HingeEngine` (a stand-in only if the engine cannot be imported).
+Scoring uses the real `HingeEngine`, as the kiosk does.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from kiosk.bench.common import (
     video_once,
     video_path,
 )
+from kiosk.engine import HingeEngine
 
 # Rounds of the whole measurement. On a shared VM a neighbour's burst of work can move one round's
 # ratio by 0.1 either way (it lands in the bare loop or in the pipeline); the median of three keeps
@@ -42,10 +43,6 @@ ROUNDS = 3
 
 
 def _scorer(drill: str | None, frame_size: tuple[int, int]) -> tuple[Callable[[np.ndarray, float], Any], str]:
-    try:
-        from kiosk.engine import HingeEngine
-    except ImportError:
-        return (lambda pose, t: float(pose[:, 2].mean())), "stand-in (kiosk.engine not importable)"
     engine = HingeEngine(drill, frame_size=frame_size) if drill else HingeEngine(frame_size=frame_size)
     return engine.step, f"HingeEngine({engine.drill.name})"
 

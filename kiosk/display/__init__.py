@@ -9,10 +9,11 @@ the whole picture a quarter-turn clockwise at present.
 
 Per frame the display clears, uploads the new camera picture (if there is one) into a texture it
 keeps, draws the overlays from cached textures and presents. What a frame allocates: a Surface
-header around the camera frame's pixels (no copy) and, on the software renderer only, the mirrored
-copy; textures are made only for strings not drawn recently. Measured at 1920x1080 on the software
-renderer: 4-7 ms a frame for a 720p camera (`hinge-kiosk bench kiosk`). Presenting lets go of the GIL
-(see `_present_without_gil`), so the pipeline's threads keep running while SDL draws or waits.
+header around the camera frame's pixels (no copy; on the software renderer the mirrored copy goes
+into a buffer kept between frames); textures are made only for strings not drawn recently.
+Measured at 1920x1080 on the software renderer: 4-7 ms a frame for a 720p camera (`hinge-kiosk
+bench kiosk`). Presenting lets go of the GIL (see `_present_without_gil`), so the pipeline's
+threads keep running while SDL draws or waits.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pygame._sdl2.video import Renderer, Texture, Window
 from kiosk.display.gfx import Canvas
 from kiosk.display.layout import Layout
 from kiosk.display.screens import CameraStatus, Progress, Scene, Screens
+from kiosk.drills import DRILLS
 from kiosk.errors import KioskError
 
 __all__ = ["CameraStatus", "Display", "DisplayUnavailable", "Progress", "Scene", "open_display"]
@@ -56,10 +58,8 @@ DEV_KEYS = {
     pygame.K_SPACE: Action("skip"),
     pygame.K_d: Action("diagnostics"),
     pygame.K_s: Action("screenshot"),
-    pygame.K_1: Action("drill", "hinge"),
-    pygame.K_2: Action("drill", "wall-hinge"),
-    pygame.K_3: Action("drill", "kneeling-hinge"),
-    pygame.K_4: Action("drill", "kettlebell-deadlift"),
+    # 1, 2, ... pick the drills in their listed order.
+    **{pygame.K_1 + i: Action("drill", name) for i, name in enumerate(list(DRILLS)[:9])},
 }
 
 

@@ -4,8 +4,8 @@ The camera image goes up as a streaming texture and is scaled by the renderer. M
 when the renderer is accelerated (KMS/DRM, X11, Wayland: the GPU flips for free). SDL's software
 renderer (the dummy driver, a machine without a GPU) mirrors through its rotate path, measured at
 12 ms for a 607x1080 picture and 50 ms full-screen on the dev machine; there the picture is
-flipped on upload instead (`pygame.transform.flip`, an SDL blit loop: 0.4 ms for 404x720, 4 ms
-for 1080p), and so is the dimming behind summary screens. Nothing is ever resampled in software.
+mirrored as it is copied for upload into a buffer kept between frames (`Canvas._copy_for_upload`:
+1.75 ms for 1080p), and dimmed there for the idle screens. Nothing is ever resampled in software.
 
 Everything else is small textures drawn many times: a white disc (joints, dots, caps, panel
 corners), a white band with soft edges (thick lines, rotated by the renderer), a texture per ring

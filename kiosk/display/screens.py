@@ -1,6 +1,6 @@
 """The screens: what the mirror shows for each state of the flow, composed from widgets.
 
-`draw_scene` draws one whole frame from a `Scene` (everything the display needs, filled in by the
+`Screens.draw` draws one whole frame from a `Scene` (everything the display needs, filled in by the
 app each loop). During a set the picture is bright and the overlays are the coaching; when nobody is
 there it is dimmed behind the panels. The summaries between sets fill the screen with panels on
 black: a dimmed picture showing through the gaps between them looked like a glitch.
@@ -19,11 +19,11 @@ from kiosk.body import Side, X
 from kiosk.coach import CUES
 from kiosk.display import theme as th
 from kiosk.display import widgets as w
-from kiosk.display.gfx import Canvas
+from kiosk.display.gfx import WHITE, Canvas
 from kiosk.display.layout import Layout
 from kiosk.drills import DRILLS, get_drill
-from kiosk.flow import FAULT_NAMES, Flow, FrameSnapshot, ReplayClip, Screen, SetReport
-from kiosk.reps import Phase
+from kiosk.flow import Flow, FrameSnapshot, ReplayClip, Screen, SetReport
+from kiosk.reps import FAULT_NAMES, Phase
 from kiosk.store import DayTotal, SetSummary
 
 PRODUCT = "Hinge Mirror"
@@ -79,6 +79,22 @@ class Screens:
         self.camera_rect = pygame.Rect(0, 0, 0, 0)
         self._attract: tuple[np.ndarray, np.ndarray] | None = None
         self._checklist_flipped = False  # the placement checklist moved across, clear of the person
+        # Made once, not per frame: what draws each screen, and where its picture goes.
+        self._draw_screen = {
+            Screen.ATTRACT: self._attract_screen,
+            Screen.PROGRESS: self._progress_screen,
+            Screen.PLACEMENT: self._placement_screen,
+            Screen.CHOOSE: self._choose_screen,
+            Screen.ACTIVE: self._active_screen,
+            Screen.REST: self._rest_screen,
+            Screen.DONE: self._done_screen,
+        }
+        stage = layout.stage
+        self._picture_area = {
+            Screen.PLACEMENT: stage,
+            Screen.ACTIVE: stage,
+            Screen.CHOOSE: layout.choose_stage,
+        }
 
     # ------------------------------------------------------------------------------ frame
 
@@ -94,15 +110,7 @@ class Screens:
             self._camera_lost(scene.camera)
         else:
             self._picture(scene, screen)
-            {
-                Screen.ATTRACT: self._attract_screen,
-                Screen.PROGRESS: self._progress_screen,
-                Screen.PLACEMENT: self._placement_screen,
-                Screen.CHOOSE: self._choose_screen,
-                Screen.ACTIVE: self._active_screen,
-                Screen.REST: self._rest_screen,
-                Screen.DONE: self._done_screen,
-            }[screen](scene)
+            self._draw_screen[screen](scene)
         self._header(scene)
         self._notices(scene, idle)
         if scene.diagnostics:
@@ -121,14 +129,10 @@ class Screens:
             return
         h, wd = frame.shape[0], frame.shape[1]
         L = self.layout
-        area = {Screen.PLACEMENT: L.stage, Screen.ACTIVE: L.stage, Screen.CHOOSE: L.choose_stage}
-        rect = L.camera_rect(wd, h, area.get(screen, L.screen))
+        rect = L.camera_rect(wd, h, self._picture_area.get(screen, L.screen))
         self.camera_rect = rect
         self.camera_view.set(wd, h, rect, scene.mirror)
-        tint = {
-            Screen.ATTRACT: ATTRACT_TINT,
-            Screen.PROGRESS: ATTRACT_TINT,
-        }.get(screen, (255, 255, 255))
+        tint = ATTRACT_TINT if screen in (Screen.ATTRACT, Screen.PROGRESS) else WHITE
         self.canvas.camera(frame, rect, scene.mirror, tint)
         if scene.plumb_roll_deg is not None:
             width = max(3.0, rect.h * 0.005)

@@ -2,8 +2,8 @@
 
 Overlays on the camera picture go through a `View`, which maps source pixels to screen pixels
 with the same scale, offset and mirroring as the picture, so the skeleton sits on the body
-whichever way the picture is flipped. Widgets allocate nothing per frame beyond small tuples:
-text goes through the canvas's texture cache and rectangles are reused.
+whichever way the picture is flipped. Widgets allocate nothing per frame beyond small objects
+(tuples, a few Rects): text goes through the canvas's texture cache, and no image is made.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from kiosk.body import CHAINS, SIDE_BONES, BodyPart, Side
 from kiosk.coach import Cue
 from kiosk.display import theme as th
 from kiosk.display.gfx import Canvas
-from kiosk.flow import FAULT_NAMES, FrameSnapshot, ReplayClip
-from kiosk.reps import RepResult
+from kiosk.flow import FrameSnapshot, ReplayClip
+from kiosk.reps import FAULT_NAMES, RepResult
 
 PLUMB_LINES = 4  # across the picture, evenly spaced
 
