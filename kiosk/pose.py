@@ -252,6 +252,12 @@ def track_from_media(
             times.append(frame.t)
             bar.update(len(poses))
         bar.finish(len(poses))
+        if source.damaged:
+            print(
+                f"{p}: damaged: {source.damaged} packet(s) could not be decoded and were passed over, "
+                f"the first near {source.damaged_at:.1f} s; reps there may be missing or cut short",
+                file=sys.stderr,
+            )
     if frame_size is None:
         raise InputError(f"{p}: the video has no decodable frames")
     return PoseTrack(np.stack(poses).astype(np.float32), np.asarray(times, np.float64), frame_size, str(p))

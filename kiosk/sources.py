@@ -578,6 +578,10 @@ class VideoFileSource(_ThreadedSource):
         self.live = realtime
         self.loop = loop
         self.skipped = 0
+        # Packets the decoder refused (a damaged stretch of the file), and the media time of the
+        # last good frame before the first of them: a glitch costs its own frames, not the recording.
+        self.damaged = 0
+        self.damaged_at = math.nan
         self._clock, self._sleep = clock, sleep
         self._origin: float | None = None
         self._pending: Frame | None = None
@@ -602,7 +606,7 @@ class VideoFileSource(_ThreadedSource):
         index, offset, last_t = 0, 0.0, -1.0
         interval = 1.0 / self.fps
         while True:
-            decoded = self._container.decode(self._stream)
+            decoded = self._decode(index == 0)
             first: float | None = None
             while True:
                 start = time.perf_counter()
@@ -622,6 +626,46 @@ class VideoFileSource(_ThreadedSource):
                 return
             offset = last_t + interval
             self._container.seek(0)
+
+    def _decode(self, first_pass: bool) -> Iterator[Any]:
+        """The file's frames in order, packet by packet, passing over packets the decoder refuses and
+        ending at a read that fails (a truncated file); a file with no decodable frame at all raises
+        its first failure (`_failure` words it)."""
+        from av.error import FFmpegError
+
+        packets = self._container.demux(self._stream)
+        failure: Exception | None = None
+        frames = 0
+        last_t = 0.0
+
+        def damaged(exc: Exception) -> None:
+            nonlocal failure
+            failure = failure or exc
+            if first_pass:  # a looping demo meets the same damage again: counted once
+                self.damaged += 1
+                if self.damaged == 1:
+                    self.damaged_at = last_t
+
+        while True:
+            try:
+                packet = next(packets, None)
+            except FFmpegError as exc:  # the container cannot be read past here (a truncated file)
+                damaged(exc)
+                break
+            if packet is None:
+                break
+            try:
+                decoded = packet.decode()
+            except FFmpegError as exc:
+                damaged(exc)
+                continue
+            for av_frame in decoded:
+                frames += 1
+                if av_frame.time is not None:
+                    last_t = float(av_frame.time)
+                yield av_frame
+        if frames == 0 and failure is not None:
+            raise failure
 
     def _failure(self, exc: Exception) -> KioskError:
         return InputError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import threading
@@ -467,6 +468,46 @@ def test_a_truncated_video_ends_or_fails_typed_but_never_hangs(video: Path, tmp_
                 source.read(5.0)
     except (EndOfStream, InputError):
         pass
+
+
+def _damaged_copy(tmp_path: Path, packets: slice) -> tuple[Path, int]:
+    """A 60-frame clip with the packets `packets` (in file order) overwritten, and the frame count."""
+    clean = tmp_path / "clean.mp4"
+    with av.open(str(clean), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.options = {"g": "10"}
+        for i in range(60):
+            for p in stream.encode(av.VideoFrame.from_ndarray(frame_image(i, 320, 240), format="rgb24")):
+                out.mux(p)
+        for p in stream.encode():
+            out.mux(p)
+    with av.open(str(clean)) as container:
+        where = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    data = bytearray(clean.read_bytes())
+    for pos, size in where[packets]:
+        data[pos : pos + size] = b"\xff" * size
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    return damaged, len(where)
+
+
+def test_a_damaged_stretch_of_a_video_costs_its_own_frames_not_the_rest(tmp_path: Path) -> None:
+    """A phone clip with a glitch halfway: the decoder refuses a packet, and every frame after it
+    still comes, with the damage counted and placed for the report."""
+    damaged, total = _damaged_copy(tmp_path, slice(30, 31))
+    with VideoFileSource(damaged) as source:
+        times = [frame.t for frame in source]
+    assert total - 10 <= len(times) < total  # at most the group of pictures that leans on it
+    assert times[-1] == pytest.approx((total - 1) / 30, abs=0.05)  # to the end of the clip
+    assert all(b > a for a, b in itertools.pairwise(times))
+    assert source.damaged >= 1 and 0.5 <= source.damaged_at <= 1.1  # the last good frame before it
+
+
+def test_a_video_with_nothing_decodable_is_still_an_input_error(tmp_path: Path) -> None:
+    damaged, _ = _damaged_copy(tmp_path, slice(None))
+    with pytest.raises(InputError, match="damaged or truncated"), VideoFileSource(damaged) as source:
+        list(source)
 
 
 def test_still_image(png: Path) -> None:
@@ -1012,3 +1053,13 @@ def test_a_picamera2_whose_flush_fails_or_is_missing_is_still_closed(
     source = Picamera2Source()
     source.close()
     assert fake_picamera2.instances[-1].closed
+
+
+def test_analyze_says_where_a_video_was_damaged(tmp_path: Path, model_path: Path, capsys) -> None:
+    from kiosk.pose import track_from_media
+
+    damaged, total = _damaged_copy(tmp_path, slice(30, 31))
+    track = track_from_media(damaged, model_path=model_path, progress=False)
+    assert total - 10 <= len(track.t) < total
+    err = capsys.readouterr().err
+    assert "damaged: 1 packet(s) could not be decoded and were passed over, the first near" in err
