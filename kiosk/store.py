@@ -30,6 +30,7 @@ import queue
 import shutil
 import sqlite3
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, deque
@@ -137,6 +138,30 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+# Marks a Hinge Mirror history in the file's header (`PRAGMA application_id`, "Hing"), so that another
+# program's database given as store.path is told apart before anything is written to it.
+APPLICATION_ID = 0x48696E67
+OUR_TABLES = frozenset({"sessions", "sets", "reps"})
+
+
+def foreign_database(conn: sqlite3.Connection) -> bool:
+    """Whether `conn` is some other program's database: marked as another application's, or holding
+    tables without a schema version of ours (or a version without our tables). An empty file is ours
+    to start; histories written before the mark existed are recognised by their tables."""
+    app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    if app_id not in (0, APPLICATION_ID):
+        return True
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return bool(tables) if schema_version(conn) == 0 else not tables >= OUR_TABLES
+
+
+def _not_ours(path: Path) -> StoreError:
+    return StoreError(
+        f"session history {path}: it is not a Hinge Mirror history (another program's database?): point "
+        f"store.path elsewhere, or move it aside (`sudo mv {path} {path}.other`) and restart the kiosk"
+    )
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS, where: str = "") -> int:
@@ -419,6 +444,7 @@ class SessionStore:
         self.created = False  # whether this store made the file it writes (none was there, or moved aside)
         self.file_id: tuple[int, int] | None = None  # the file written, once open (`_file_id`)
         self._lock_fd: int | None = None
+        self._copy_dir: tempfile.TemporaryDirectory[str] | None = None  # a read-only card's copy
         self._conn: sqlite3.Connection | None = None
         try:
             if readonly:
@@ -441,10 +467,20 @@ class SessionStore:
         if not self.path.exists():
             raise StoreError(f"session history {self.path}: no such file (no session recorded there yet)")
         try:
-            self._conn = self._connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
-            version = schema_version(self._conn)
+            try:
+                self._conn = self._connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+                version = schema_version(self._conn)
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorname", "") != "SQLITE_CANTOPEN" and "unable to open" not in str(
+                    exc
+                ):
+                    raise
+                version = self._open_a_copy()
+            foreign = foreign_database(self._conn)
         except (sqlite3.Error, OSError) as exc:
             raise _explain(exc, self.path) from None
+        if foreign:
+            raise _not_ours(self.path)
         if version == 0:
             raise StoreError(f"session history {self.path}: empty (no session recorded there yet)")
         if version > MIGRATIONS[-1].version:
@@ -452,6 +488,21 @@ class SessionStore:
                 f"session history {self.path} has schema version {version}, newer than this "
                 f"hinge-kiosk (v{MIGRATIONS[-1].version}): upgrade hinge-kiosk"
             )
+
+    def _open_a_copy(self) -> int:
+        """Read a copy of the history (with its write-ahead log) made in a temporary folder; returns its
+        schema version. Reading a WAL database needs its -shm file, which a card remounted read-only
+        after errors (the very card whose history is worth copying off) cannot give."""
+        if self._conn is not None:
+            self._conn.close()
+        self._copy_dir = tempfile.TemporaryDirectory(prefix="hinge-history-")
+        copy = Path(self._copy_dir.name) / self.path.name
+        for end in ("", "-wal"):
+            if Path(f"{self.path}{end}").exists():
+                shutil.copyfile(f"{self.path}{end}", f"{copy}{end}")
+        self._conn = self._connect(str(copy), uri=False)
+        log.info("history %s: its folder cannot be written; reading a copy", self.path)
+        return schema_version(self._conn)
 
     def _open_writable(self) -> None:
         try:
@@ -507,6 +558,8 @@ class SessionStore:
         """Connect, set WAL and full sync, check the file, bring its schema up to date and close what a
         crash left open. SQLite's errors are the caller's to explain."""
         self._conn = conn = self._connect(str(self.path), uri=False)
+        if foreign_database(conn):  # before anything changes it, even its journal mode
+            raise _not_ours(self.path)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             log.warning("history %s: journal mode is %s, not WAL (file system without WAL?)", self.path, mode)
@@ -515,6 +568,8 @@ class SessionStore:
         if check != "ok":
             raise sqlite3.DatabaseError(f"database disk image is malformed ({check})")
         migrate(conn, MIGRATIONS, str(self.path))
+        if int(conn.execute("PRAGMA application_id").fetchone()[0]) != APPLICATION_ID:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         self.file_id = _file_id(self.path)
         recovered = self._close_abandoned()
         if recovered:
@@ -813,6 +868,9 @@ class SessionStore:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
+        if self._copy_dir is not None:
+            self._copy_dir.cleanup()
+            self._copy_dir = None
 
     def __enter__(self) -> SessionStore:
         return self

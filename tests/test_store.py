@@ -127,6 +127,43 @@ def test_a_database_from_a_newer_kiosk_is_refused(db: Path) -> None:
         SessionStore(db)
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        ("CREATE TABLE notes (x)",),  # no schema version: another program's tables
+        ("CREATE TABLE sessions (x)", "PRAGMA user_version = 1"),  # a version, not our tables
+        ("PRAGMA application_id = 1179796804",),  # marked as another application's (empty)
+    ],
+)
+def test_another_programs_database_is_refused_and_left_as_it_was(db: Path, other: tuple[str, ...]) -> None:
+    db.parent.mkdir(parents=True, exist_ok=True)
+    conn = _conn(db)
+    for statement in other:
+        conn.execute(statement)
+    conn.close()
+    before = db.read_bytes()
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match=r"not a Hinge Mirror history.*point store.path elsewhere"):
+            SessionStore(db, readonly=readonly)
+    assert db.read_bytes() == before  # not migrated, not even switched to WAL
+    assert not Path(f"{db}-wal").exists()
+
+
+def test_a_history_is_marked_as_ours_and_one_from_before_the_mark_is_recognised(db: Path) -> None:
+    with SessionStore(db) as s:
+        s.open_session("hinge", NOON)
+    assert rows(db, "PRAGMA application_id") == [(storemod.APPLICATION_ID,)]
+    conn = _conn(db)
+    conn.execute("PRAGMA application_id = 0")  # as an earlier hinge-kiosk left it
+    conn.close()
+    with SessionStore(db, readonly=True) as reader:
+        assert len(reader.recent_sets(NOON + 60, 5)) == 0
+    with SessionStore(db) as s:
+        s.open_session("hinge", NOON + 1)
+    assert rows(db, "SELECT COUNT(*) FROM sessions") == [(2,)]
+    assert rows(db, "PRAGMA application_id") == [(storemod.APPLICATION_ID,)]
+
+
 # --------------------------------------------------------------------------------------- writing
 
 
@@ -206,6 +243,30 @@ def test_readonly_store_reads_but_neither_writes_nor_recovers(db: Path) -> None:
         with pytest.raises(StoreError, match="read-only"):
             reader.open_session("hinge", NOON)
     assert rows(db, "SELECT ended_at FROM sessions") == [(None,)]  # the live session stays open
+    writer.close()
+
+
+def test_a_history_on_a_card_remounted_read_only_is_read_from_a_copy(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a WAL file needs its -shm, which a read-only folder cannot give (SQLite: unable to open);
+    the history, the latest reps in the write-ahead log included, is read from a copy instead."""
+    writer = SessionStore(db)
+    sid = writer.open_session("hinge", NOON)
+    writer.add_rep(writer.open_set(sid, "hinge", 10, NOON), rep(1), NOON + 5)
+    assert Path(f"{db}-wal").stat().st_size > 0  # the rep is in the log, not yet in the file
+    connect = SessionStore._connect
+
+    def no_shm(self: SessionStore, target: str, uri: bool) -> sqlite3.Connection:
+        if uri:  # the read-only open of the file in place
+            raise sqlite3.OperationalError("unable to open database file")
+        return connect(self, target, uri)
+
+    monkeypatch.setattr(SessionStore, "_connect", no_shm)
+    with SessionStore(db, readonly=True) as reader:
+        assert [s.reps for s in reader.recent_sets(NOON + 60, 1)] == [1]
+        copy = reader._copy_dir.name
+    assert not Path(copy).exists()  # the copy goes with the store
     writer.close()
 
 
