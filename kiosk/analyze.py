@@ -7,12 +7,13 @@ readable table or as one JSON object on stdout (progress and errors go to stderr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -303,9 +304,23 @@ def output_path(value: str, suffixes: tuple[str, ...], option: str, source: str)
         raise InputError(f"{option} {value}: the file name must end in {' or '.join(suffixes)}")
     if p.is_dir():
         raise InputError(f"{option} {value}: that is a folder; give a file name")
+    if p.parent.exists() and not p.parent.is_dir():
+        raise InputError(f"{option} {value}: {p.parent} is a file, not a folder")
     if not p.parent.is_dir():
         raise InputError(f"{option} {value}: the folder {p.parent} does not exist; create it first")
     return p
+
+
+@contextlib.contextmanager
+def written_whole(path: Path) -> Iterator[Path]:
+    """A temporary name beside `path` to write to, renamed over `path` once the writing is done: a full
+    disk or an interruption leaves no fragment, and an earlier file of that name as it was."""
+    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -324,7 +339,8 @@ def main(args: argparse.Namespace) -> int:
     track = load_input(args.input, args)
     if save_to is not None:
         try:
-            track.save(save_to)
+            with written_whole(save_to) as tmp:
+                track.save(tmp)
         except OSError as exc:
             raise InputError(f"--save-track {save_to}: cannot write it ({exc.strerror or exc})") from None
         print(f"pose track written to {save_to}", file=sys.stderr)
@@ -335,7 +351,8 @@ def main(args: argparse.Namespace) -> int:
         from kiosk.annotate import annotate_video
 
         try:
-            annotate_video(args.input, track, annotate_to, drill, setup=setup)
+            with written_whole(annotate_to) as tmp:
+                annotate_video(args.input, track, tmp, drill, setup=setup)
         except OSError as exc:
             raise InputError(f"--annotate {annotate_to}: cannot write it ({exc.strerror or exc})") from None
         print(f"annotated video written to {annotate_to}", file=sys.stderr)

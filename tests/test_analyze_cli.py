@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,6 +80,7 @@ def _write(path, **arrays):
         ("no-t", "missing array"),
         ("drill", "unknown drill"),
         ("save-folder", "does not exist"),
+        ("save-in-a-file", "is a file, not a folder"),
         ("save-suffix", "must end in .npz"),
         ("annotate-suffix", "must end in .mp4"),
     ],
@@ -94,6 +96,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, track_file, case, expect):
         "no-t": [_write(tmp_path / "t.npz", keypoints=kp, frame_size=size)],
         "drill": [str(track_file), "--drill", "deadlift-ish"],
         "save-folder": [str(track_file), "--save-track", str(tmp_path / "no" / "such" / "x.npz")],
+        "save-in-a-file": [str(track_file), "--save-track", str(track_file / "x.npz")],
         "save-suffix": [str(track_file), "--save-track", str(tmp_path)],
         "annotate-suffix": [str(track_file), "--annotate", str(tmp_path / "out.txt")],
     }.get(case)
@@ -172,6 +175,26 @@ def test_save_track_round_trips_a_track(tmp_path, track_file):
     with np.load(track_file) as a, np.load(out_path) as b:
         np.testing.assert_array_equal(a["keypoints"], b["keypoints"])
         np.testing.assert_array_equal(a["t"], b["t"])
+
+
+def test_an_output_that_cannot_be_finished_leaves_the_earlier_file_whole(tmp_path, track_file, monkeypatch):
+    """A full disk halfway through: the earlier track of that name stays as it was, and no fragment
+    is left beside it (written to a temporary name, renamed once complete)."""
+    from kiosk.cli import main
+    from kiosk.track import PoseTrack
+
+    out_path = tmp_path / "copy.npz"
+    assert main(["analyze", str(track_file), "--save-track", str(out_path), "--json"]) == 0
+    before = out_path.read_bytes()
+
+    def fill_the_disk(self, path):
+        Path(path).write_bytes(b"PK\x03\x04 a fragment")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(PoseTrack, "save", fill_the_disk)
+    assert main(["analyze", str(track_file), "--save-track", str(out_path), "--json"]) == 2
+    assert out_path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["copy.npz"]
 
 
 def test_table_says_why_a_bell_pickup_was_not_counted(tmp_path):
