@@ -445,7 +445,7 @@ def _read_config(path: Path) -> str:
         data = f.read(MAX_CONFIG_BYTES + 1)
     if len(data) > MAX_CONFIG_BYTES:
         raise OSError(f"larger than {MAX_CONFIG_BYTES // 1024} KiB: not a settings file")
-    return data.decode("utf-8")
+    return data.decode("utf-8-sig")  # Windows editors start UTF-8 files with a byte-order mark
 
 
 def load_config(

@@ -238,6 +238,14 @@ def test_undecodable_file_is_one_problem(tmp_path: Path) -> None:
     assert loaded.config == Config()
 
 
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Windows Notepad starts UTF-8 files with a byte-order mark, which TOML itself does not allow."""
+    site = tmp_path / "site.toml"
+    site.write_bytes("\ufeff[session]\nset_size = 5\n".encode())
+    loaded = load_config(site)
+    assert not loaded.problems and loaded.config.session.set_size == 5
+
+
 def test_missing_file_is_a_problem_only_when_asked_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
