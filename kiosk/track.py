@@ -150,8 +150,12 @@ def _load_npz(p: Path) -> PoseTrack:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise InputError(f"{p}: not a readable .npz pose track ({exc})") from None
     _require_real(str(p), kp, t)  # before the cast below, which would drop an imaginary part
-    if fs.shape != (2,) or not np.issubdtype(fs.dtype, np.number):
+    if fs.shape != (2,):
         raise InputError(f"{p}: 'frame_size' has shape {fs.shape}, expected (2,) = (width, height)")
+    if not np.issubdtype(fs.dtype, np.number):
+        raise InputError(
+            f"{p}: 'frame_size' holds {fs.dtype} values, expected numbers: (width, height) in pixels"
+        )
     if not (np.isfinite(fs).all() and (fs >= 1).all() and (fs < 1e6).all()):
         raise InputError(f"{p}: 'frame_size' is {fs.tolist()}, expected (width, height) in pixels")
     return PoseTrack(kp.astype(np.float32), t.astype(np.float64), (int(fs[0]), int(fs[1])), str(p))
@@ -164,10 +168,11 @@ def _load_json(p: Path) -> PoseTrack:
             doc = json.load(f)
         frames = doc["frames"]
         meta = doc.get("metadata") or {}
+    except KeyError as exc:
+        raise InputError(f"{p}: not a posetrack JSON (it has no {exc.args[0]!r} field)") from None
     except (
         OSError,
         ValueError,
-        KeyError,
         TypeError,
         AttributeError,
         EOFError,
@@ -181,18 +186,32 @@ def _load_json(p: Path) -> PoseTrack:
     kp = np.zeros((n, NUM_KEYPOINTS, 3), np.float32)
     t = np.zeros(n, np.float64)
     index = {part.key: int(part) for part in BodyPart}
+    names: set[str] = set()  # every keypoint name met, to say what a file of unknown names holds
+    known = 0
     try:
         for i, fr in enumerate(frames):
             t[i] = float(fr["videoTime"]) if "videoTime" in fr else float(fr["timestamp"]) / 1000.0
             for k in fr.get("keypoints") or ():
-                j = index.get(k.get("name", ""))
-                if j is not None:
-                    score = k.get("score", k.get("visibility", 0.0))
-                    kp[i, j] = (k["x"], k["y"], score if score is not None else 0.0)
+                name = k.get("name", "")
+                j = index.get(name)
+                if j is None:
+                    names.add(str(name))
+                    continue
+                known += 1
+                x, y, score = k.get("x"), k.get("y"), k.get("score", k.get("visibility"))
+                if x is None or y is None or math.isnan(float(x)) or math.isnan(float(y)):
+                    continue  # a point the recording did not place (null, NaN): not seen, like a missing one
+                kp[i, j] = (x, y, score if score is not None else 0.0)
         width = int(meta.get("videoWidth") or 0)
         height = int(meta.get("videoHeight") or 0)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise InputError(f"{p}: malformed posetrack frame ({exc.__class__.__name__}: {exc})") from None
+    if not known and names:
+        found = ", ".join(sorted(names)[:4]) + (", ..." if len(names) > 4 else "")
+        raise InputError(
+            f"{p}: no keypoint name this kiosk knows (found {found}); expected COCO names such as "
+            "left_shoulder, right_hip (BlazePose's include them)"
+        )
     if width <= 0 or height <= 0:
         seen = kp[..., :2][np.isfinite(kp[..., :2]).all(axis=-1)]
         width = max(1, math.ceil(float(seen[:, 0].max(initial=1.0))))

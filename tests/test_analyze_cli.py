@@ -120,6 +120,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, track_file, case, expect):
         ('{"frames": [{"videoTime": 0, "keypoints": [[1, 2]]}]}', "malformed posetrack frame"),
         ('{"frames": [{"videoTime": 0, "keypoints": []}], "metadata": {"videoWidth": 1e400}}', "malformed"),
         ('{"frames": [{"videoTime": 0, "keypoints": [{"name": "nose", "x": 1e400, "y": 1}]}]}', "infinite"),
+        ('{"frames": [{"videoTime": 0, "keypoints": [{"name": "hip", "x": 1, "y": 1}]}]}', "found hip"),
+        ("{}", "it has no 'frames' field"),
     ],
 )
 def test_a_malformed_posetrack_json_is_named_not_a_traceback(tmp_path, content, expect):
@@ -127,6 +129,23 @@ def test_a_malformed_posetrack_json_is_named_not_a_traceback(tmp_path, content, 
     path.write_text(content)
     with pytest.raises(InputError, match=re.escape(expect)):
         load_track(path)
+
+
+def test_points_a_posetrack_json_left_unplaced_are_not_seen_and_the_rest_is_kept(tmp_path):
+    def point(name: str, x: str) -> str:
+        return '{"name": "' + name + '", "x": ' + x + ', "y": 20, "score": 0.9}'
+
+    frames = [
+        '{"videoTime": 0.0, "keypoints": [' + point("nose", "10") + ", " + point("left_hip", "null") + "]}",
+        '{"videoTime": 0.1, "keypoints": [' + point("nose", "NaN") + ", " + point("left_hip", "5") + "]}",
+    ]
+    path = tmp_path / "holes.posetrack.json"
+    path.write_text('{"frames": [' + ", ".join(frames) + "]}")
+    track = load_track(path)
+    nose, hip = int(BodyPart.NOSE), int(BodyPart.LEFT_HIP)
+    assert track.keypoints[0, nose].tolist() == pytest.approx([10, 20, 0.9])
+    assert track.keypoints[0, hip, 2] == 0.0 and track.keypoints[1, nose, 2] == 0.0  # not seen
+    assert track.keypoints[1, hip].tolist() == pytest.approx([5, 20, 0.9])
 
 
 @pytest.mark.parametrize("size", [[np.nan, 5], [np.inf, 480], [0, 480], [640.0, -1.0]])
@@ -393,3 +412,10 @@ def test_every_rep_with_a_fault_read_against_the_vertical_suggests_checking_the_
     assert roll_hint(doc(["weight_forward"], ["weight_forward"])) == ""  # too few reps to tell
     assert roll_hint(doc(["weight_forward"], [], ["weight_forward"])) == ""  # one rep was fine
     assert roll_hint(doc(["rounded_back"], ["rounded_back"], ["rounded_back"])) == ""  # not the camera
+
+
+def test_an_npz_track_whose_frame_size_is_text_says_so(tmp_path):
+    kp = np.zeros((4, 17, 3), np.float32)
+    path = _write(tmp_path / "size.npz", keypoints=kp, t=np.arange(4) / 30, frame_size=np.array(["640", "480"]))
+    with pytest.raises(InputError, match="'frame_size' holds <U3 values, expected numbers"):
+        load_track(path)
