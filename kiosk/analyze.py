@@ -24,12 +24,20 @@ from kiosk.engine import HingeEngine
 from kiosk.errors import InputError
 from kiosk.metrics import DEFAULT_SETUP, Setup, travel_cm
 from kiosk.reps import (
+    BENT_HIP_DEG,
     FAULT_NAMES,
     FAULTS,
+    HEAD_DOWN_DEG,
+    HEAD_UP_DEG,
     HELD_AT_BOTTOM,
     HELD_LONGER_THAN_THE_SET,
+    ROUNDED_ALIGNMENT,
     TOO_SHALLOW,
     RepResult,
+    is_head_out_of_line,
+    is_rounded,
+    is_squatting,
+    is_weight_forward,
     split_set_ups,
 )
 from kiosk.track import PoseTrack, load_track
@@ -172,6 +180,79 @@ def report(track: PoseTrack, drill: str, reps: list[RepResult], side: str | None
             "faults": {f: counts.get(f, 0) for f in FAULTS},
         },
     }
+
+
+def still_posture(track: PoseTrack, drill: str, setup: Setup = DEFAULT_SETUP) -> dict[str, Any]:
+    """What one picture (a still image, a one-frame track) shows of a hinge position, by the limits a
+    rep's bottom is judged by: one reading instead of a rep's median, so one near a limit may go
+    either way. As in a rep, form is read from the side only (`judged`), and squatting and weight
+    forward only on a bent position (hips bent `BENT_HIP_DEG` or more): standing, they mean nothing."""
+    d = get_drill(drill)
+    m = HingeEngine(drill, setup=setup, frame_size=track.frame_size).step(track.keypoints[0], 0.0).metrics
+    judged = bool(m.person and m.side_on)
+    faults: set[str] = set()
+    if judged:
+        rounded = is_rounded(m.alignment)
+        if rounded:
+            faults.add("rounded_back")
+        if is_head_out_of_line(m.head_angle, rounded):
+            faults.add("head_out_of_line")
+        if not d.kneeling and m.hip_flex >= BENT_HIP_DEG:
+            squatting = is_squatting(d, m.hip_flex, m.knee_flex, m.shin_angle, m.thigh_angle)
+            if squatting:
+                faults.add("squatting")
+            if is_weight_forward(m.com_forward, m.knee_forward, m.hip_travel, m.trunk_angle, squatting):
+                faults.add("weight_forward")
+
+    def r(x: float, digits: int) -> float | None:
+        return round(float(x), digits) if math.isfinite(x) else None
+
+    return {
+        "person": bool(m.person),
+        "judged": judged,
+        "side_ratio": r(m.side_ratio, 2),
+        "hip_flex_deg": r(m.hip_flex, 1),
+        "knee_flex_deg": r(m.knee_flex, 1),
+        "trunk_deg": r(m.trunk_angle, 1),
+        "alignment": r(m.alignment, 3),
+        "head_deg": r(m.head_angle, 1),
+        "faults": [f for f in FAULTS if f in faults],
+    }
+
+
+def print_still(doc: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    """The readable form of a still picture's `doc` (see `still_posture`)."""
+    still = doc["still"]
+    print(f"{doc['input']}: one picture, drill {doc['drill']}", file=out)
+    if not still["person"]:
+        print(f"nobody was seen: {FILM_WHOLE_BODY}", file=out)
+        return
+    if not still["judged"]:
+        print(
+            f"form is read from the side only, and the person is turned toward the camera (width "
+            f"{still['side_ratio']} of the torso's length); {FILM_WHOLE_BODY}",
+            file=out,
+        )
+        return
+    angles = [("hips bent", "hip_flex_deg"), ("knees", "knee_flex_deg"), ("trunk from vertical", "trunk_deg")]
+    print(", ".join(f"{name} {still[key]:.0f}°" for name, key in angles if still[key] is not None), file=out)
+    line = still["alignment"]
+    if line is not None:
+        where = "behind" if line > 0 else "in front of"
+        print(
+            f"three points: the shoulder {abs(line):.0%} of the ear-hip length {where} their line "
+            f"(rounded past {ROUNDED_ALIGNMENT:.0%} behind)",
+            file=out,
+        )
+    head = still["head_deg"]
+    if head is not None:
+        print(
+            f"head: {abs(head):.0f}° {'up' if head < 0 else 'down'} from the trunk's line (out of line past "
+            f"{-HEAD_UP_DEG:.0f}° up or {HEAD_DOWN_DEG:.0f}° down)",
+            file=out,
+        )
+    faults = ", ".join(FAULT_NAMES[f].lower() for f in still["faults"])
+    print(f"form: {faults or 'clean'} (reps need a video or a pose track)", file=out)
 
 
 def _fmt(x: float | None, spec: str) -> str:
@@ -347,6 +428,8 @@ def main(args: argparse.Namespace) -> int:
     setup = Setup(args.wall_distance_in, args.user_height_cm or None, args.camera_roll)
     drill, found = judge_track(track, args.drill, setup=setup)
     doc = report(track, drill, found.reps, found.side)
+    if len(track) == 1:
+        doc["still"] = still_posture(track, drill, setup)
     if annotate_to is not None:
         from kiosk.annotate import annotate_video
 
@@ -358,6 +441,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"annotated video written to {annotate_to}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(doc) + "\n")
+    elif "still" in doc:
+        print_still(doc)
     else:
         print_table(
             doc,

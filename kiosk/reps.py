@@ -406,6 +406,17 @@ def is_knee_dominant(drill: Drill, hip_flex: float, knee_flex: float) -> bool:
     return hip_flex > 1.0 and knee_flex / hip_flex > drill.squat_ratio
 
 
+def is_rounded(alignment: float) -> bool:
+    """The back rounded: the shoulder behind the ear-hip line by more than `ROUNDED_ALIGNMENT`."""
+    return alignment > ROUNDED_ALIGNMENT
+
+
+def is_head_out_of_line(head_angle: float, rounded: bool) -> bool:
+    """Looking up past `HEAD_UP_DEG`, or the chin dropped past `HEAD_DOWN_DEG` on a back that is not
+    rounded (on a rounded one the dropped head is part of that fault, already named)."""
+    return head_angle < HEAD_UP_DEG or (head_angle > HEAD_DOWN_DEG and not rounded)
+
+
 def is_squatting(
     drill: Drill, hip_flex: float, knee_flex: float, shin_angle: float, thigh_angle: float
 ) -> bool:
@@ -861,13 +872,11 @@ def judge_rep(
     soft = 0.0  # partial penalties for measures near, but inside, their limits
     if judged:
         if n_align >= MIN_EVIDENCE_FRAMES:
-            if ev["alignment"] > ROUNDED_ALIGNMENT:
+            if is_rounded(ev["alignment"]):
                 faults.add("rounded_back")
             soft += 10 * _ramp(ev["alignment"], 0.5 * ROUNDED_ALIGNMENT, ROUNDED_ALIGNMENT)
         if n_head >= MIN_EVIDENCE_FRAMES:
-            if ev["head_angle"] < HEAD_UP_DEG or (
-                ev["head_angle"] > HEAD_DOWN_DEG and "rounded_back" not in faults
-            ):
+            if is_head_out_of_line(ev["head_angle"], "rounded_back" in faults):
                 faults.add("head_out_of_line")
             soft += 5 * _ramp(ev["head_angle"], 0.6 * HEAD_UP_DEG, HEAD_UP_DEG)
         if not drill.kneeling and n_knee >= MIN_EVIDENCE_FRAMES and n_shin >= MIN_EVIDENCE_FRAMES:

@@ -419,3 +419,46 @@ def test_an_npz_track_whose_frame_size_is_text_says_so(tmp_path):
     path = _write(tmp_path / "size.npz", keypoints=kp, t=np.arange(4) / 30, frame_size=np.array(["640", "480"]))
     with pytest.raises(InputError, match="'frame_size' holds <U3 values, expected numbers"):
         load_track(path)
+
+
+def _bottom_still(fault: str | None, **kw) -> PoseTrack:
+    """The deepest frame of one performed rep, as the one-frame track a still picture gives."""
+    from tests.helpers import performed
+
+    track = performed(fault, n=1, noise_px=0.0, dropout=0.0, **kw).track
+    hips = track.keypoints[:, int(BodyPart.LEFT_HIP), 1]
+    i = int(np.argmax(hips))  # hips lowest in the picture (y down): the bottom
+    return PoseTrack(track.keypoints[i : i + 1], np.zeros(1), track.frame_size, "still.png")
+
+
+@pytest.mark.parametrize("fault", ["rounded_back", "squatting", None])
+def test_a_still_picture_of_the_bottom_of_a_hinge_is_judged_like_a_reps_bottom(fault):
+    from kiosk.analyze import still_posture
+
+    still = still_posture(_bottom_still(fault), "hinge")
+    assert still["person"] and still["judged"] and still["hip_flex_deg"] > 45
+    assert still["faults"] == ([fault] if fault else [])
+
+
+def test_a_still_picture_seen_from_the_front_is_not_judged():
+    import io
+
+    from kiosk.analyze import print_still, report, still_posture
+
+    track = _bottom_still("rounded_back", yaw_deg=70.0)
+    doc = report(track, "hinge", [], None)
+    doc["still"] = still_posture(track, "hinge")
+    assert not doc["still"]["judged"] and doc["still"]["faults"] == []
+    out = io.StringIO()
+    print_still(doc, out)
+    assert "form is read from the side only" in out.getvalue()
+
+
+def test_analyze_on_a_still_says_what_the_picture_shows(tmp_path):
+    path = tmp_path / "still.npz"
+    _bottom_still("rounded_back").save(path)
+    out = analyze(str(path))
+    assert out.returncode == 0
+    assert "one picture" in out.stdout and "form: rounded back" in out.stdout
+    doc = json.loads(analyze(str(path), "--json").stdout)
+    assert doc["still"]["faults"] == ["rounded_back"] and doc["reps"] == []
