@@ -447,7 +447,7 @@ def main(args: argparse.Namespace) -> int:
         print_table(
             doc,
             found.dropped,
-            recognised=args.drill == AUTO_DRILL,
+            recognised=args.drill == AUTO_DRILL and bool(found.reps),
             no_reps=found.no_reps_hint(),
             framing=found.framing_problem(),
             height_cm=args.user_height_cm or None,

@@ -1316,6 +1316,12 @@ def _cmd_history(args: argparse.Namespace) -> int:
             f"{SYSTEM_STATE_DIR / DB_NAME}: read it with `sudo {SERVICE_COMMAND} history`"
         )
     now = time.time()
+    if not path.exists() and not args.db:  # this machine's kiosk has not saved a session yet
+        if args.json:
+            print(json.dumps({"db": str(path), "days": args.days, "sets": [], "daily": []}, indent=2))
+        else:
+            print(f"Session history {path}: no session recorded yet")
+        return 0
     with SessionStore(path, readonly=True) as store:
         sets = store.recent_sets(now, args.days)
         totals = store.daily_totals(now, args.days)

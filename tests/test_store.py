@@ -881,6 +881,19 @@ def test_history_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
         main(["history", "--days", "0"])
 
 
+def test_history_on_a_machine_that_has_saved_nothing_yet_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh install, before any session: not an error (a typed --db that is not there still is)."""
+    monkeypatch.setattr(storemod, "SYSTEM_STATE_DIR", tmp_path / "no-system-dir")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("HINGE_KIOSK_CONFIG", str(tmp_path / "no-site.toml"))
+    assert main(["history"]) == 0
+    assert "no session recorded yet" in capsys.readouterr().out
+    assert main(["history", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sets"] == []
+
+
 def edit(path: Path, sql: str, *args: Any) -> None:
     """Change the database behind the store's back, as a hand edit in `sqlite3` would."""
     conn = sqlite3.connect(path)
