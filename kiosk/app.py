@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kiosk.argtypes import window_size
-from kiosk.config import Config, load_config
+from kiosk.config import Config, arg_type, load_config
 from kiosk.drills import DRILLS
 from kiosk.engine import HingeEngine
 from kiosk.errors import InputError, KioskError
@@ -1126,6 +1126,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--source",
         metavar="SPEC",
+        type=arg_type("camera.source"),
         help="camera or video instead of camera.source (auto, picamera2, "
         "/dev/videoN or a video file, looped)",
     )

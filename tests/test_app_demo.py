@@ -819,3 +819,15 @@ def test_the_development_screenshot_key_saves_the_next_screen_and_survives_a_bad
     shots.take(display, scene, 1.0)
     shots.take(display, scene, 2.0)  # once per key press
     assert display.saved == [tmp_path / "b.png"]
+
+
+@pytest.mark.parametrize("spec", ["/dev/null", "foo:bar", "/dev/sda"])
+def test_a_source_that_is_no_camera_or_video_is_refused_on_the_command_line(
+    spec: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not half-taken: the setting's own check refuses it (before, the config said "using auto" and
+    the run then opened it all the same)."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["run", "--source", spec])
+    assert exit_.value.code == 2
+    assert f"argument --source: '{spec}': expected" in capsys.readouterr().err
