@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from kiosk.config import add_setting_option
 from kiosk.drills import AUTO_DRILL, DEFAULT_DRILL, DRILLS, get_drill, recognise_drill
 from kiosk.engine import HingeEngine
-from kiosk.errors import InputError
+from kiosk.errors import InputError, file_in_the_way
 from kiosk.metrics import DEFAULT_SETUP, Setup, travel_cm
 from kiosk.reps import (
     BENT_HIP_DEG,
@@ -385,8 +385,9 @@ def output_path(value: str, suffixes: tuple[str, ...], option: str, source: str)
         raise InputError(f"{option} {value}: the file name must end in {' or '.join(suffixes)}")
     if p.is_dir():
         raise InputError(f"{option} {value}: that is a folder; give a file name")
-    if p.parent.exists() and not p.parent.is_dir():
-        raise InputError(f"{option} {value}: {p.parent} is a file, not a folder")
+    blocker = file_in_the_way(p.parent)
+    if blocker is not None:
+        raise InputError(f"{option} {value}: {blocker} is a file, not a folder")
     if not p.parent.is_dir():
         raise InputError(f"{option} {value}: the folder {p.parent} does not exist; create it first")
     return p

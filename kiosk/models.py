@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from kiosk.errors import ModelError
+from kiosk.errors import ModelError, file_in_the_way
 
 ENV_MODEL_DIR = "HINGE_KIOSK_MODEL_DIR"
 # Where tools/install-pi.sh puts the model (the unit sets HINGE_KIOSK_MODEL_DIR to it).
@@ -125,6 +125,9 @@ def find_model(model_dir: str | Path | None = None) -> Path:
     spec = default_spec()
     folder = Path(model_dir) if model_dir is not None else default_model_dir()
     path = folder / spec.file
+    blocker = file_in_the_way(folder)
+    if blocker is not None:
+        raise ModelError(f"model folder {folder}: {blocker} is a file, not a folder; check pose.model_dir")
     if not path.is_file():
         dest = "" if model_dir is None else f" --dest {folder}"
         raise ModelError(
@@ -176,6 +179,9 @@ def verify(path: str | Path, spec: ModelSpec | None = None) -> str:
 
 def _copy_verified(chunks: Iterator[bytes], spec: ModelSpec, dest_dir: Path, origin: str) -> Path:
     """Stream `chunks` into a temp file in `dest_dir`; rename it to `spec.file` only if the hash matches."""
+    blocker = file_in_the_way(dest_dir)
+    if blocker is not None:
+        raise ModelError(f"cannot install into {dest_dir}: {blocker} is a file, not a folder")
     dest_dir.mkdir(parents=True, exist_ok=True)
     limit = max(spec.size * 2, 1 << 20)
     h = hashlib.sha256()

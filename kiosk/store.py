@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from kiosk.argtypes import whole
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, file_in_the_way
 
 log = logging.getLogger(__name__)
 
@@ -260,8 +260,11 @@ def _explain(exc: BaseException, path: Path) -> StoreError:
     retry = True  # unless the file itself is damaged or the failure is not understood
     damaged = False
     io_error = name.startswith("SQLITE_IOERR") or "disk I/O error" in text
+    blocker = file_in_the_way(path.parent)
     if path.is_dir():  # SQLite calls this an I/O error, which would send people to their SD card
         fix, retry = "that is a folder, not a history file: give store.path (or --db) a file name", False
+    elif blocker is not None:
+        fix = f"{blocker} is a file, not a folder: give store.path (or --db) a path in a folder"
     elif name.startswith("SQLITE_FULL") or "disk is full" in text or (io_error and _full(path.parent)):
         # A full disk can also surface as an I/O error (SQLite failing to size its -shm file).
         fix = "the disk is full: free space on the SD card (see `df -h`)"

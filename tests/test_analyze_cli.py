@@ -416,7 +416,9 @@ def test_every_rep_with_a_fault_read_against_the_vertical_suggests_checking_the_
 
 def test_an_npz_track_whose_frame_size_is_text_says_so(tmp_path):
     kp = np.zeros((4, 17, 3), np.float32)
-    path = _write(tmp_path / "size.npz", keypoints=kp, t=np.arange(4) / 30, frame_size=np.array(["640", "480"]))
+    path = _write(
+        tmp_path / "size.npz", keypoints=kp, t=np.arange(4) / 30, frame_size=np.array(["640", "480"])
+    )
     with pytest.raises(InputError, match="'frame_size' holds <U3 values, expected numbers"):
         load_track(path)
 

@@ -141,8 +141,10 @@ def test_an_unwritable_destination_is_a_model_error(tmp_path: Path) -> None:
     (src / "toy.tflite").write_bytes(b"model")
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    with pytest.raises(ModelError, match="--dest"):
+    with pytest.raises(ModelError, match="not-a-folder is a file, not a folder"):
         fetch(_spec(b"model"), blocker / "models", src)
+    with pytest.raises(ModelError, match=r"not-a-folder is a file, not a folder; check pose\.model_dir"):
+        find_model(blocker)
 
 
 def test_from_a_missing_folder(tmp_path: Path) -> None:

@@ -317,7 +317,7 @@ def test_a_damaged_file_is_moved_aside_and_a_new_history_started(db: Path, caplo
 def test_unopenable_path_names_path_and_fix(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     path = tmp_path / "file" / "sessions.db"
-    with pytest.raises(StoreError, match=r"cannot create or open it.*store\.path"):
+    with pytest.raises(StoreError, match=r"file is a file, not a folder: give store\.path"):
         SessionStore(path)
 
 
