@@ -350,9 +350,14 @@ def load_input(path: str, args: argparse.Namespace) -> PoseTrack:
         raise InputError(f"{p}: no such file")
     if is_track(p):
         return load_track(p)
+    from kiosk.config import load_config
     from kiosk.pose import track_from_media
 
-    return track_from_media(p, runtime=args.runtime, threads=args.threads, progress=True)
+    loaded = load_config()  # the site's settings: where the kiosk's pose model is installed
+    for problem in loaded.problems:
+        print(f"hinge-kiosk: {problem}", file=sys.stderr)
+    model_dir = loaded.config.pose.model_dir or None
+    return track_from_media(p, runtime=args.runtime, threads=args.threads, model_dir=model_dir, progress=True)
 
 
 def judge_track(

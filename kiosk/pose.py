@@ -219,12 +219,14 @@ def track_from_media(
     runtime: str = "auto",
     threads: int = 0,
     model_path: str | Path | None = None,
+    model_dir: str | Path | None = None,
     progress: bool = True,
 ) -> PoseTrack:
     """Estimate the pose in every frame of a video file, or in a still image (one frame at t = 0).
 
     Times are the container's, in seconds from the first frame. `progress` draws a bar on stderr for
-    videos when stderr is a terminal. Unreadable or unsupported input raises `InputError`; a missing or
+    videos when stderr is a terminal. The model is `model_path`, else the one installed in `model_dir`
+    (the default folder when None). Unreadable or unsupported input raises `InputError`; a missing or
     broken model `ModelError`.
     """
     from kiosk.models import find_model
@@ -235,12 +237,12 @@ def track_from_media(
         raise InputError(f"{p}: no such file" if not p.exists() else f"{p}: not a file")
     if p.suffix.lower() in IMAGE_SUFFIXES:
         image = ImageSource(p).read()
-        estimator = PoseEstimator(open_backend(model_path or find_model(), runtime, threads))
+        estimator = PoseEstimator(open_backend(model_path or find_model(model_dir), runtime, threads))
         pose = estimator.estimate_image(image.rgb)
         return PoseTrack(pose[None], np.zeros(1), image.size, str(p))
 
     with VideoFileSource(p, realtime=False) as source:  # the file is checked before the model loads
-        estimator = PoseEstimator(open_backend(model_path or find_model(), runtime, threads))
+        estimator = PoseEstimator(open_backend(model_path or find_model(model_dir), runtime, threads))
         bar = _Progress(p.name, source.frame_count, sys.stderr, progress and sys.stderr.isatty())
         poses: list[np.ndarray] = []
         times: list[float] = []

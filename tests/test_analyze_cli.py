@@ -464,3 +464,28 @@ def test_analyze_on_a_still_says_what_the_picture_shows(tmp_path):
     assert "one picture" in out.stdout and "form: rounded back" in out.stdout
     doc = json.loads(analyze(str(path), "--json").stdout)
     assert doc["still"]["faults"] == ["rounded_back"] and doc["reps"] == []
+
+
+def test_analyze_takes_the_pose_model_from_the_sites_model_folder(tmp_path, monkeypatch, capsys):
+    """An operator who installed the model with `models fetch --dest` and set pose.model_dir gets the
+    same model in `analyze` as in the kiosk, not "not installed"."""
+    import av
+
+    from kiosk.cli import main
+
+    video = tmp_path / "clip.mp4"
+    with av.open(str(video), "w") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for _ in range(3):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8))):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    folder = tmp_path / "site-models"
+    folder.mkdir()
+    site = tmp_path / "site.toml"
+    site.write_text(f'[pose]\nmodel_dir = "{folder}"\n')
+    monkeypatch.setenv("HINGE_KIOSK_CONFIG", str(site))
+    assert main(["analyze", str(video)]) == 2
+    assert f"not installed in {folder}" in capsys.readouterr().err
