@@ -271,8 +271,13 @@ def test_progress_screen_shows_todays_sets(display: Display) -> None:
     drawn = texts(recorded)
     assert str(len(progress.today)) in drawn  # sets today
     assert "30" in drawn  # reps today
-    assert any("Hip hinge" in t and "10/10" in t for t in drawn)
+    assert "Hip hinge" in drawn and "10/10" in drawn
     assert "Today" in drawn  # the week chart
+    # The recent sets read as a table: titles start in one column, counts end in one.
+    titles = [r for t, r in recorded if t in ("Hip hinge", "Wall hinge", "Kettlebell deadlift")]
+    counts = [r for t, r in recorded if re.fullmatch(r"\d+/\d+", t)]
+    assert len(titles) >= 2 and len({r.x for r in titles}) == 1
+    assert len(counts) == len(titles) and len({r.right for r in counts}) == 1
 
 
 @pytest.mark.parametrize("display", [(1280, 720)], indirect=True)

@@ -395,14 +395,20 @@ class Screens:
         size = px(th.SMALL)
         row_h = c.line_height(size) + px(26)
         chip_w = px(100)
-        for s in sets[: max(1, (rect.bottom - y) // row_h)]:
+        shown = sets[: max(1, (rect.bottom - y) // row_h)]
+        # Columns, so the rows read as a table: when | drill | reps done/target | score.
+        whens = [time.strftime("%a %H:%M", time.localtime(s.started_at)) for s in shown]
+        counts = [f"{s.reps}/{s.target_reps}" for s in shown]
+        drill_x = rect.x + max(c.text_size(w, size, bold=False)[0] for w in whens) + px(24)
+        count_right = rect.right - chip_w - px(20)
+        count_w = max(c.text_size(n, size)[0] for n in counts)
+        room = count_right - count_w - px(24) - drill_x
+        for s, when, count in zip(shown, whens, counts, strict=True):
             mid = y + row_h / 2
-            when = time.strftime("%a %H:%M", time.localtime(s.started_at))
             title = DRILLS[s.drill].title if s.drill in DRILLS else s.drill
-            when_right = c.text(when, size, th.MUTED, (rect.x, mid), "midleft", bold=False, bg=th.PANEL).right
-            text = f"{title}   {s.reps}/{s.target_reps}"
-            room = rect.right - chip_w - px(20) - when_right - px(24)
-            c.text(text, c.fit(text, size, room), th.INK, (when_right + px(24), mid), "midleft", bg=th.PANEL)
+            c.text(when, size, th.MUTED, (rect.x, mid), "midleft", bold=False, bg=th.PANEL)
+            c.text(title, c.fit(title, size, room), th.INK, (drill_x, mid), "midleft", bg=th.PANEL)
+            c.text(count, size, th.INK, (count_right, mid), "midright", bg=th.PANEL)
             chip = pygame.Rect(0, 0, chip_w, row_h - px(14))
             chip.midright = (rect.right, round(mid))
             score = s.mean_score
