@@ -72,8 +72,8 @@ def annotate_video(
         panel = pygame.Rect(_even(fw), 0, panel_w, size[1])
         m = px(20)
         title = pygame.Rect(panel.x + m, m, panel.w - 2 * m, px(110))
-        counter_rect = pygame.Rect(panel.x + m, title.bottom + m, panel.w - 2 * m, px(420))
-        cue_rect = pygame.Rect(panel.x + m, size[1] - m - px(190), panel.w - 2 * m, px(190))
+        counter_rect = pygame.Rect(panel.x + m, title.bottom + m, panel.w - 2 * m, px(260))
+        cue_rect = pygame.Rect(panel.x + m, size[1] - m - px(170), panel.w - 2 * m, px(170))
         gauge_w = px(110)
         strip_rect = pygame.Rect(panel.x + m, counter_rect.bottom + m, panel.w - 3 * m - gauge_w, 0)
         strip_rect.h = cue_rect.y - m - strip_rect.y
@@ -109,7 +109,7 @@ def annotate_video(
                 "midleft",
                 bg=th.PANEL,
             )
-            w.counter(canvas, counter_rect, len(reps), total, *tally(reps), portrait=False)
+            w.counter(canvas, counter_rect, len(reps), total, *tally(reps), portrait=True)
             w.score_strip(canvas, strip_rect, reps, total, vertical=True)
             w.depth_gauge(canvas, gauge_rect, snap.depth if snap.person else 0.0, d.has_wall)
             w.cue_banner(canvas, cue_rect, snap.cue)
