@@ -808,6 +808,8 @@ def _open_media(path: Path, kind: str) -> Any:
         raise InputError(f"{path}: no such file")
     if not path.is_file():
         raise InputError(f"{path}: not a file; pass a {kind} file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty (0 bytes): an interrupted copy or download?")
     try:
         return _open_container(str(path))
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:

@@ -78,7 +78,11 @@ def _write(path, **arrays):
         ("nan", "NaN"),
         ("not-npz", "not an .npz"),
         ("no-t", "missing array"),
-        ("drill", "unknown drill"),
+        (
+            "drill",
+            "unknown drill 'deadlift-ish'; choose one of: hinge, wall-hinge, kneeling-hinge, "
+            "kettlebell-deadlift, or auto",
+        ),
         ("save-folder", "does not exist"),
         ("save-in-a-file", "is a file, not a folder"),
         ("save-suffix", "must end in .npz"),

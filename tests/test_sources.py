@@ -1063,3 +1063,10 @@ def test_analyze_says_where_a_video_was_damaged(tmp_path: Path, model_path: Path
     assert total - 10 <= len(track.t) < total
     err = capsys.readouterr().err
     assert "damaged: 1 packet(s) could not be decoded and were passed over, the first near" in err
+
+
+def test_an_empty_file_is_called_empty(tmp_path: Path) -> None:
+    empty = tmp_path / "copy.mp4"
+    empty.touch()
+    with pytest.raises(InputError, match=r"copy\.mp4: the file is empty \(0 bytes\)"):
+        VideoFileSource(empty)
