@@ -305,7 +305,7 @@ class Scorer:
             self._engine = HingeEngine(self._drill, frame_size=size, **self._kwargs)
             self._engine_size = size
         snap = FrameSnapshot.from_result(self._engine.step(pose, t), self._drill)
-        if len(self.snapshots) == SNAPSHOT_BACKLOG:
+        if len(self.snapshots) == self.snapshots.maxlen:
             self.snapshots_lost += 1
         self.snapshots.append(snap)
         return snap
