@@ -49,7 +49,7 @@ from kiosk.argtypes import window_size
 from kiosk.config import Config, arg_type, load_config
 from kiosk.drills import DRILLS
 from kiosk.engine import HingeEngine
-from kiosk.errors import InputError, KioskError
+from kiosk.errors import InputError, KioskError, file_in_the_way
 from kiosk.flow import Flow, FlowSettings, FrameSnapshot, Screen
 from kiosk.metrics import Setup
 from kiosk.reps import Phase, RepResult
@@ -989,7 +989,12 @@ def main(args: argparse.Namespace) -> int:
 def _screenshot_folder(value: str) -> Path:
     """`--screenshot-dir`, created and tried before the run: a folder that cannot take the PNGs is
     a typo to report now, not a failure a few seconds into the run."""
+    if not value.strip():
+        raise InputError("--screenshot-dir is empty: give a folder (. for this one)")
     folder = Path(value)
+    blocker = file_in_the_way(folder)
+    if blocker is not None:
+        raise InputError(f"--screenshot-dir {value}: {blocker} is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -1029,7 +1034,7 @@ def build(
         log.warning("config: %s", problem)
     if args.seconds is not None and not 0 < args.seconds < math.inf:  # NaN fails too
         raise InputError(f"--seconds {args.seconds}: must be a positive number of seconds")
-    screenshot_dir = _screenshot_folder(args.screenshot_dir) if args.screenshot_dir else None
+    screenshot_dir = _screenshot_folder(args.screenshot_dir) if args.screenshot_dir is not None else None
 
     display, headless = _open_display(cfg)
     try:  # the window is closed on the way out of anything that fails before the app owns it

@@ -640,20 +640,26 @@ def test_a_still_image_as_the_source_is_an_error_naming_what_to_use(
     assert status == 2 and "still image" in err and "analyze" in err, err
 
 
-@pytest.mark.parametrize("make", ["file", "unwritable"])
+@pytest.mark.parametrize("make", ["file", "unwritable", "empty"])
 def test_a_screenshot_folder_that_cannot_take_pictures_is_an_error_before_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], make: str
 ) -> None:
-    target = tmp_path / "shots"
+    target: Path | str = tmp_path / "shots"
     if make == "file":
         target.write_text("a file, not a folder")
+    elif make == "empty":
+        target = ""
     else:
         target = Path("/proc/shots")
     status = main(
         ["run", "--demo", "--windowed", "320x240", "--seconds", "1", "--screenshot-dir", str(target)]
     )
     err = capsys.readouterr().err
-    assert status == 2 and f"--screenshot-dir {target}: cannot save pictures there" in err, err
+    why = {
+        "file": f"--screenshot-dir {target}: {target} is a file, not a folder",
+        "empty": "--screenshot-dir is empty: give a folder",
+    }.get(make, f"--screenshot-dir {target}: cannot save pictures there")
+    assert status == 2 and why in err, err
 
 
 def test_a_screenshot_that_cannot_be_saved_mid_run_stops_the_screenshots_not_the_kiosk(
