@@ -578,8 +578,9 @@ class VideoFileSource(_ThreadedSource):
         self.live = realtime
         self.loop = loop
         self.skipped = 0
-        # Packets the decoder refused (a damaged stretch of the file), and the media time of the
-        # last good frame before the first of them: a glitch costs its own frames, not the recording.
+        # Packets the decoder refused (a damaged stretch of the file), and the time (the frames' own,
+        # from the first frame) of the last good frame before the first of them: a glitch costs its
+        # own frames, not the recording.
         self.damaged = 0
         self.damaged_at = math.nan
         self._clock, self._sleep = clock, sleep
@@ -610,7 +611,10 @@ class VideoFileSource(_ThreadedSource):
             first: float | None = None
             while True:
                 start = time.perf_counter()
+                damaged = self.damaged
                 av_frame = next(decoded, None)
+                if self.damaged and not damaged:  # the first damage, met on the way to this frame
+                    self.damaged_at = max(0.0, last_t)  # in the frames' own clock
                 if av_frame is None:
                     break
                 media_t = av_frame.time if av_frame.time is not None else index * interval
@@ -636,15 +640,12 @@ class VideoFileSource(_ThreadedSource):
         packets = self._container.demux(self._stream)
         failure: Exception | None = None
         frames = 0
-        last_t = 0.0
 
         def damaged(exc: Exception) -> None:
             nonlocal failure
             failure = failure or exc
             if first_pass:  # a looping demo meets the same damage again: counted once
                 self.damaged += 1
-                if self.damaged == 1:
-                    self.damaged_at = last_t
 
         while True:
             try:
@@ -661,8 +662,6 @@ class VideoFileSource(_ThreadedSource):
                 continue
             for av_frame in decoded:
                 frames += 1
-                if av_frame.time is not None:
-                    last_t = float(av_frame.time)
                 yield av_frame
         if frames == 0 and failure is not None:
             raise failure

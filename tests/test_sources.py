@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, Future
+from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -470,15 +472,18 @@ def test_a_truncated_video_ends_or_fails_typed_but_never_hangs(video: Path, tmp_
         pass
 
 
-def _damaged_copy(tmp_path: Path, packets: slice) -> tuple[Path, int]:
-    """A 60-frame clip with the packets `packets` (in file order) overwritten, and the frame count."""
+def _damaged_copy(tmp_path: Path, packets: slice, start_s: int = 0) -> tuple[Path, int]:
+    """A 60-frame clip (its timeline starting at `start_s`) with the packets `packets` (in file order)
+    overwritten, and the frame count."""
     clean = tmp_path / "clean.mp4"
     with av.open(str(clean), "w") as out:
         stream = out.add_stream("libx264", rate=30)
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
         stream.options = {"g": "10"}
         for i in range(60):
-            for p in stream.encode(av.VideoFrame.from_ndarray(frame_image(i, 320, 240), format="rgb24")):
+            picture = av.VideoFrame.from_ndarray(frame_image(i, 320, 240), format="rgb24")
+            picture.pts, picture.time_base = 30 * start_s + i, Fraction(1, 30)
+            for p in stream.encode(picture):
                 out.mux(p)
         for p in stream.encode():
             out.mux(p)
@@ -1058,11 +1063,14 @@ def test_a_picamera2_whose_flush_fails_or_is_missing_is_still_closed(
 def test_analyze_says_where_a_video_was_damaged(tmp_path: Path, model_path: Path, capsys) -> None:
     from kiosk.pose import track_from_media
 
-    damaged, total = _damaged_copy(tmp_path, slice(30, 31))
+    damaged, total = _damaged_copy(tmp_path, slice(30, 31), start_s=10)  # a clip cut from a longer one
     track = track_from_media(damaged, model_path=model_path, progress=False)
-    assert total - 10 <= len(track.t) < total
+    assert total - 10 <= len(track.t) < total and track.t[0] == 0.0
     err = capsys.readouterr().err
-    assert "damaged: 1 packet(s) could not be decoded and were passed over, the first near" in err
+    said = re.search(
+        r"damaged: 1 packet\(s\) could not be decoded and were passed over, the first near (\S+) s", err
+    )
+    assert said and 0.5 <= float(said.group(1)) <= 1.1, err  # on the track's clock, not the file's
 
 
 def test_an_empty_file_is_called_empty(tmp_path: Path) -> None:
