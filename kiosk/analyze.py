@@ -31,6 +31,7 @@ from kiosk.reps import (
     HEAD_UP_DEG,
     HELD_AT_BOTTOM,
     HELD_LONGER_THAN_THE_SET,
+    JUDGE_SIDE_RATIO,
     ROUNDED_ALIGNMENT,
     TOO_SHALLOW,
     RepResult,
@@ -189,7 +190,7 @@ def still_posture(track: PoseTrack, drill: str, setup: Setup = DEFAULT_SETUP) ->
     forward only on a bent position (hips bent `BENT_HIP_DEG` or more): standing, they mean nothing."""
     d = get_drill(drill)
     m = HingeEngine(drill, setup=setup, frame_size=track.frame_size).step(track.keypoints[0], 0.0).metrics
-    judged = bool(m.person and m.side_on)
+    judged = bool(m.person and m.side_ratio < JUDGE_SIDE_RATIO)  # a rep's frames count up to here
     faults: set[str] = set()
     if judged:
         rounded = is_rounded(m.alignment)

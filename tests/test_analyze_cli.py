@@ -493,3 +493,12 @@ def test_analyze_takes_the_pose_model_from_the_sites_model_folder(tmp_path, monk
     monkeypatch.setenv("HINGE_KIOSK_CONFIG", str(site))
     assert main(["analyze", str(video)]) == 2
     assert f"not installed in {folder}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("yaw", "judged"), [(18.0, True), (45.0, False)])
+def test_a_still_is_read_from_as_far_round_as_a_reps_frames_are(yaw, judged):
+    """The same side-on limit as a rep's (`JUDGE_SIDE_RATIO`), not the stricter one placement asks for."""
+    from kiosk.analyze import still_posture
+
+    still = still_posture(_bottom_still("rounded_back", yaw_deg=yaw), "hinge")
+    assert still["judged"] is judged and still["faults"] == (["rounded_back"] if judged else [])
