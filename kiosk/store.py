@@ -157,6 +157,14 @@ def foreign_database(conn: sqlite3.Connection) -> bool:
     return bool(tables) if schema_version(conn) == 0 else not tables >= OUR_TABLES
 
 
+def _read_only_filesystem(folder: Path) -> bool:
+    """Whether `folder` is on a file system mounted read-only (a card the kernel remounted after errors)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def _not_ours(path: Path) -> StoreError:
     return StoreError(
         f"session history {path}: it is not a Hinge Mirror history (another program's database?): point "
@@ -474,9 +482,9 @@ class SessionStore:
                 self._conn = self._connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
                 version = schema_version(self._conn)
             except sqlite3.OperationalError as exc:
-                if getattr(exc, "sqlite_errorname", "") != "SQLITE_CANTOPEN" and "unable to open" not in str(
-                    exc
-                ):
+                named = getattr(exc, "sqlite_errorname", "")
+                cannot_open = named == "SQLITE_CANTOPEN" or "unable to open" in str(exc)
+                if not (cannot_open and _read_only_filesystem(self.path.parent)):
                     raise
                 version = self._open_a_copy()
             foreign = foreign_database(self._conn)
@@ -495,10 +503,14 @@ class SessionStore:
     def _open_a_copy(self) -> int:
         """Read a copy of the history (with its write-ahead log) made in a temporary folder; returns its
         schema version. Reading a WAL database needs its -shm file, which a card remounted read-only
-        after errors (the very card whose history is worth copying off) cannot give."""
+        after errors (the very card whose history is worth copying off) cannot give. On a read-only
+        file system nothing is writing, so the copy is whole; it goes to /dev/shm (memory) when there
+        is one, as the card's own /tmp may be read-only too."""
         if self._conn is not None:
             self._conn.close()
-        self._copy_dir = tempfile.TemporaryDirectory(prefix="hinge-history-")
+        shm = Path("/dev/shm")
+        scratch = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+        self._copy_dir = tempfile.TemporaryDirectory(prefix="hinge-history-", dir=scratch)
         copy = Path(self._copy_dir.name) / self.path.name
         for end in ("", "-wal"):
             if Path(f"{self.path}{end}").exists():

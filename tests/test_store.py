@@ -263,6 +263,9 @@ def test_a_history_on_a_card_remounted_read_only_is_read_from_a_copy(
         return connect(self, target, uri)
 
     monkeypatch.setattr(SessionStore, "_connect", no_shm)
+    with pytest.raises(StoreError, match="unable to open"):  # a card that is not read-only: no copy
+        SessionStore(db, readonly=True)
+    monkeypatch.setattr(storemod, "_read_only_filesystem", lambda folder: folder == db.parent)
     with SessionStore(db, readonly=True) as reader:
         assert [s.reps for s in reader.recent_sets(NOON + 60, 1)] == [1]
         copy = reader._copy_dir.name
