@@ -199,9 +199,10 @@ def _load_json(p: Path) -> PoseTrack:
                     continue
                 known += 1
                 x, y, score = k.get("x"), k.get("y"), k.get("score", k.get("visibility"))
-                if x is None or y is None or math.isnan(float(x)) or math.isnan(float(y)):
-                    continue  # a point the recording did not place (null, NaN): not seen, like a missing one
-                kp[i, j] = (x, y, score if score is not None else 0.0)
+                if x is None or y is None or not (math.isfinite(float(x)) and math.isfinite(float(y))):
+                    continue  # a point the recording did not place (null, NaN, inf): not seen
+                score = 0.0 if score is None or not math.isfinite(float(score)) else score
+                kp[i, j] = (x, y, score)
         width = int(meta.get("videoWidth") or 0)
         height = int(meta.get("videoHeight") or 0)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:

@@ -123,7 +123,6 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, track_file, case, expect):
         ("[1, 2]", "not a readable posetrack JSON"),
         ('{"frames": [{"videoTime": 0, "keypoints": [[1, 2]]}]}', "malformed posetrack frame"),
         ('{"frames": [{"videoTime": 0, "keypoints": []}], "metadata": {"videoWidth": 1e400}}', "malformed"),
-        ('{"frames": [{"videoTime": 0, "keypoints": [{"name": "nose", "x": 1e400, "y": 1}]}]}', "infinite"),
         ('{"frames": [{"videoTime": 0, "keypoints": [{"name": "hip", "x": 1, "y": 1}]}]}', "found hip"),
         ("{}", "it has no 'frames' field"),
     ],
@@ -136,12 +135,16 @@ def test_a_malformed_posetrack_json_is_named_not_a_traceback(tmp_path, content, 
 
 
 def test_points_a_posetrack_json_left_unplaced_are_not_seen_and_the_rest_is_kept(tmp_path):
-    def point(name: str, x: str) -> str:
-        return '{"name": "' + name + '", "x": ' + x + ', "y": 20, "score": 0.9}'
+    def point(name: str, x: str, score: str = "0.9") -> str:
+        return '{"name": "' + name + '", "x": ' + x + ', "y": 20, "score": ' + score + "}"
+
+    def frame(t: float, *points: str) -> str:
+        return '{"videoTime": ' + str(t) + ', "keypoints": [' + ", ".join(points) + "]}"
 
     frames = [
-        '{"videoTime": 0.0, "keypoints": [' + point("nose", "10") + ", " + point("left_hip", "null") + "]}",
-        '{"videoTime": 0.1, "keypoints": [' + point("nose", "NaN") + ", " + point("left_hip", "5") + "]}",
+        frame(0.0, point("nose", "10"), point("left_hip", "null")),
+        frame(0.1, point("nose", "NaN"), point("left_hip", "5")),
+        frame(0.2, point("nose", "1e400"), point("left_hip", "5", score="NaN")),
     ]
     path = tmp_path / "holes.posetrack.json"
     path.write_text('{"frames": [' + ", ".join(frames) + "]}")
@@ -150,6 +153,8 @@ def test_points_a_posetrack_json_left_unplaced_are_not_seen_and_the_rest_is_kept
     assert track.keypoints[0, nose].tolist() == pytest.approx([10, 20, 0.9])
     assert track.keypoints[0, hip, 2] == 0.0 and track.keypoints[1, nose, 2] == 0.0  # not seen
     assert track.keypoints[1, hip].tolist() == pytest.approx([5, 20, 0.9])
+    assert track.keypoints[2, nose, 2] == 0.0  # an infinite x: not seen either
+    assert track.keypoints[2, hip].tolist() == pytest.approx([5, 20, 0.0])  # a NaN score: unsure
 
 
 @pytest.mark.parametrize("size", [[np.nan, 5], [np.inf, 480], [0, 480], [640.0, -1.0]])
