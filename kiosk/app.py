@@ -889,10 +889,9 @@ class App:
             text = f"set {flow.set_number} of {flow.settings.set_count}: {len(flow.set_reps)} reps"
         else:
             text = screen.value
-        if self.scene.asleep:
-            text += " (standby, screen black)"
-        elif self.standby:
-            text += " (standby)"
+        notes = [note for note, on in (("standby", self.standby), ("screen black", self.scene.asleep)) if on]
+        if notes:
+            text += f" ({', '.join(notes)})"
         if self.scene.camera is not None:
             text = "camera lost, retrying"
         if text != self._status:

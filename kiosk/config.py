@@ -155,7 +155,7 @@ class DisplayConfig:
         900.0,
         "Seconds with nobody in view before the screen goes black: behind two-way glass a black screen "
         "is a plain mirror, and an empty gym has no panel glowing all night. Anyone who steps into view "
-        "wakes it (the camera keeps watching, at camera.standby_fps).",
+        "wakes it: the camera keeps watching (at camera.standby_fps once on standby).",
         bounds=(30, 86400),
         special=((0, "never"),),
         unit="s",

@@ -837,3 +837,28 @@ def test_a_source_that_is_no_camera_or_video_is_refused_on_the_command_line(
         build_parser().parse_args(["run", "--source", spec])
     assert exit_.value.code == 2
     assert f"argument --source: '{spec}': expected" in capsys.readouterr().err
+
+
+def test_the_service_status_says_standby_and_black_screen_each_when_it_is_so() -> None:
+    """The screen may go black before standby, or with standby turned off: the model then still looks
+    at every frame, and the status must not say otherwise."""
+
+    class Status:
+        enabled = False
+
+        def __init__(self) -> None:
+            self.said: list[str] = []
+
+        def status(self, text: str) -> None:
+            self.said.append(text)
+
+    overrides = {"camera.standby_after_s": 0, "display.sleep_after_s": 30}
+    app = kiosk_app.App(load_config(overrides=overrides).config, kiosk_app.performer_inputs("test"), None)
+    app.pipeline.set_rate = lambda fps: None
+    app.notifier = status = Status()  # type: ignore[assignment]
+    app.flow.tick(0.0)
+    app.flow.tick(40.0)
+    app._standby()
+    app._report_status()
+    assert app.scene.asleep and not app.standby
+    assert status.said[-1] in ("attract (screen black)", "progress (screen black)")
