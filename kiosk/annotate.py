@@ -64,6 +64,9 @@ def annotate_video(
     size = (_even(fw) + panel_w, _even(fh))
 
     os.environ["SDL_VIDEODRIVER"] = "dummy"  # offscreen, whatever display the machine has
+    # SDL would take SIGINT and SIGTERM for itself (as a quit event nobody reads here): Ctrl-C must
+    # stop the run, as it stops the rest of `analyze`.
+    os.environ["SDL_NO_SIGNAL_HANDLERS"] = "1"
     display = open_display(size, fullscreen=False, vsync=False, hidden=True)
     try:  # closed whatever happens: its textures must go before its window (see Display.close)
         canvas = display.canvas

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from kiosk import __version__
 from kiosk.errors import KioskError
@@ -57,6 +59,10 @@ def _describe(parser: argparse.ArgumentParser) -> None:
 GIL_SWITCH_INTERVAL_S = 0.001
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     # pygame greets on stdout when first imported, which would break `--json` output.
@@ -66,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = None
+    if args.command != "run" and threading.current_thread() is threading.main_thread():
+        # `timeout` and `kill` end a command with SIGTERM: unwind as from Ctrl-C, so outputs written
+        # under a temporary name are removed, not left half-written. (`run` has its own handlers, and
+        # stopped by systemd before they are in place, it should die of the signal as it always has.)
+        previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         return int(args.func(args) or 0)
     except KioskError as exc:
@@ -76,3 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`| head`): nothing left to say, and no traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -146,3 +146,35 @@ def test_a_clip_whose_frame_rate_varies_keeps_its_timing(tmp_path: Path) -> None
     assert len(shown) == len(times) + round(HOLD_S * round(track.fps))  # the hold: its median rate
     assert np.allclose(shown[: len(times)], times, atol=0.002)
     assert shown[-1] == pytest.approx(times[-1] + HOLD_S, abs=0.002)
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_an_annotation_stopped_halfway_leaves_no_fragment(
+    sig: str, shared_data: Path, model_path: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C, or `timeout`/`kill` (SIGTERM, which SDL would otherwise take as a quit event nobody
+    reads, finishing the run): the command stops, and the half-written video under its temporary
+    name goes with it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out.mp4"
+    clip = shared_data / "clips" / "kettlebell-oblique" / "swing-american.mp4"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "analyze", str(clip), "--annotate", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored, as in a shell's job
+    )
+    deadline = time.monotonic() + 120
+    while (
+        not list(tmp_path.glob(".out.partial-*.mp4")) and proc.poll() is None and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    assert proc.poll() is None, "the annotation finished before it could be stopped"
+    proc.send_signal(getattr(signal, sig))
+    code = proc.wait(timeout=30)
+    assert code == {"SIGINT": 130, "SIGTERM": 143}[sig]
+    assert list(tmp_path.iterdir()) == []  # no fragment, and no out.mp4
