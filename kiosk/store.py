@@ -1332,8 +1332,13 @@ def _cmd_history(args: argparse.Namespace) -> int:
         )
     now = time.time()
     if not path.exists() and not args.db:  # this machine's kiosk has not saved a session yet
-        if args.json:
-            print(json.dumps({"db": str(path), "days": args.days, "sets": [], "daily": []}, indent=2))
+        if args.json:  # the shape of an empty history's: a zero row for each day
+            today = local_day(now)
+            daily = [
+                DayTotal(today - timedelta(days=n), 0, 0, None).as_dict()
+                for n in range(args.days - 1, -1, -1)
+            ]
+            print(json.dumps({"db": str(path), "days": args.days, "sets": [], "daily": daily}, indent=2))
         else:
             print(f"Session history {path}: no session recorded yet")
         return 0

@@ -894,7 +894,13 @@ def test_history_on_a_machine_that_has_saved_nothing_yet_says_so(
     assert main(["history"]) == 0
     assert "no session recorded yet" in capsys.readouterr().out
     assert main(["history", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["sets"] == []
+    fresh = json.loads(capsys.readouterr().out)
+    empty = tmp_path / "empty.db"
+    SessionStore(empty).close()
+    assert main(["history", "--json", "--db", str(empty)]) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert fresh["sets"] == made["sets"] == [] and fresh["daily"] == made["daily"]  # one shape
+    assert len(fresh["daily"]) == 7
 
 
 def edit(path: Path, sql: str, *args: Any) -> None:
