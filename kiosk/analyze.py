@@ -419,8 +419,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.drill != AUTO_DRILL and args.drill not in DRILLS:  # before any slow work
-        raise InputError(f"unknown drill {args.drill!r}; choose one of: {', '.join(DRILLS)}, or {AUTO_DRILL}")
+    if args.drill != AUTO_DRILL:
+        get_drill(args.drill, others=(AUTO_DRILL,))  # before any slow work
     save_to = output_path(args.save_track, (".npz",), "--save-track", args.input) if args.save_track else None
     videos = (".mp4", ".mkv", ".mov")
     annotate_to = output_path(args.annotate, videos, "--annotate", args.input) if args.annotate else None

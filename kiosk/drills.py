@@ -189,10 +189,11 @@ def recognise_drill(hand_heights: Sequence[float]) -> str:
     return DEFAULT_DRILL
 
 
-def get_drill(name: str) -> Drill:
-    """The drill called `name`; `InputError` listing the known drills otherwise."""
+def get_drill(name: str, others: tuple[str, ...] = ()) -> Drill:
+    """The drill called `name`; `InputError` listing the known drills otherwise (and `others`, the
+    caller's other choices, such as analyze's "auto")."""
     try:
         return DRILLS[name]
     except KeyError:
-        known = ", ".join(DRILLS)
+        known = ", ".join(DRILLS) + "".join(f", or {other}" for other in others)
         raise InputError(f"unknown drill {name!r}; choose one of: {known}") from None
