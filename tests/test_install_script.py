@@ -94,7 +94,10 @@ class Sandbox:
         path.chmod(0o755)
 
     def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        cmd = ["bash", str(SCRIPT), *args]
+        return self.bash(["bash", str(SCRIPT), *args], **env)
+
+    def bash(self, cmd: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+        """`cmd` with the fakes first on PATH, as `nobody` when the tests run as root."""
         if os.geteuid() == 0:
             setpriv = shutil.which("setpriv")
             if setpriv is None:
@@ -294,3 +297,58 @@ def test_pip_gets_a_copy_of_the_sources_without_build_leftovers(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     copied = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
     assert copied == ["kiosk/app.py", "pyproject.toml"]
+
+
+def test_a_model_that_cannot_be_fetched_leaves_the_rest_to_install(tmp_path: Path) -> None:
+    # No network, or a bad copy on the stick: the kiosk runs its demo without a model, so the
+    # service is still installed, and the operator is told how to add the model afterwards.
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "hinge-kiosk").write_text("#!/bin/sh\necho 'cannot download URL (no network)' >&2\nexit 2\n")
+    (venv_bin / "hinge-kiosk").chmod(0o755)
+    fetch = f'VENV="{tmp_path / "venv"}"; install_model; echo "missing=$MODEL_MISSING"'
+    result = _source_and_run(tmp_path, f"{fetch}; model_hint")
+    assert result.returncode == 0, result.stderr
+    assert "missing=1" in result.stdout
+    assert "cannot download URL" in result.stderr and "shows its demo" in result.stderr
+    assert f"sudo {tmp_path / 'venv'}/bin/hinge-kiosk models fetch --dest" in result.stderr
+
+    (venv_bin / "hinge-kiosk").write_text("#!/bin/sh\nexit 0\n")
+    fetched = _source_and_run(tmp_path, fetch)
+    assert fetched.returncode == 0 and "missing=0" in fetched.stdout and fetched.stderr == ""
+
+
+@pytest.mark.parametrize("pip_status", [0, 1])
+def test_the_copy_of_the_sources_is_removed_even_when_pip_fails(tmp_path: Path, pip_status: int) -> None:
+    fake_python = tmp_path / "python3"  # the system's and the venv's: version 3.11, numpy 1.24.2
+    fake_python.write_text(
+        '#!/bin/sh\ncase "$2" in *version_info*) echo "(3, 11)";; *numpy*) echo 1.24.2;; esac\n'
+    )
+    fake_python.chmod(0o755)
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(fake_python)
+    (venv / "pyvenv.cfg").write_text("include-system-site-packages = true\n")
+    (venv / "bin" / "pip").write_text(f'#!/bin/sh\necho "pip $*"\nexit {pip_status}\n')
+    (venv / "bin" / "pip").chmod(0o755)
+    repo = tmp_path / "repo"
+    (repo / "kiosk").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text("")
+    before = set(Path("/tmp").glob("hinge-kiosk-src.*"))
+    step = (
+        f'SYS_PYTHON="{fake_python}"; VENV="{venv}"; CONSTRAINTS="{tmp_path / "constraints.txt"}"; '
+        f'REPO="{repo}"; install_venv; echo installed'
+    )
+    result = _source_and_run(tmp_path, step)
+    assert "pip install" in result.stdout  # pip did run on the copy
+    assert (result.returncode == 0) == (pip_status == 0), result.stderr
+    assert ("installed" in result.stdout.splitlines()) == (pip_status == 0)
+    assert set(Path("/tmp").glob("hinge-kiosk-src.*")) == before
+
+
+def test_the_installer_sets_a_umask_the_service_user_can_read_through(sandbox: Sandbox) -> None:
+    # A restrictive root umask (077) would leave the venv, model and unit unreadable to hinge-kiosk.
+    result = sandbox.bash(["bash", "-c", f'umask 077; source "{SCRIPT}"; main --dry-run >/dev/null; umask'])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0022"
+    assert sandbox.mutations() == []

@@ -36,6 +36,7 @@ APT_PACKAGES=(python3-venv python3-numpy python3-picamera2 libgbm1 libegl1 libgl
 
 DRY_RUN=0
 MODEL_FROM=
+MODEL_MISSING=0
 
 say() { printf '==> %s\n' "$*"; }
 warn() { printf 'install-pi.sh: warning: %s\n' "$*" >&2; }
@@ -197,11 +198,16 @@ install_venv() {
     printf '+ copy %s (without .git, venvs and build leftovers) to %s\n' "$REPO" "$src"
   else
     src=$(mktemp -d /tmp/hinge-kiosk-src.XXXXXX)
+    # shellcheck disable=SC2064 # the folder's name now: $src is local and gone when the trap runs
+    trap "rm -rf '$src'" EXIT # removed even when pip fails and the script stops
     copy_sources "$src"
   fi
   run env PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install --no-input --upgrade \
     --constraint "$CONSTRAINTS" "$src"
-  ((DRY_RUN)) || rm -rf "$src"
+  if ((!DRY_RUN)); then
+    rm -rf "$src"
+    trap - EXIT
+  fi
   if ((DRY_RUN)); then
     printf '+ check: numpy in the venv is %s from /usr/lib/python3, and picamera2 imports\n' "$numpy_version"
     return
@@ -214,13 +220,22 @@ print(f"    numpy {numpy.__version__} from the system, picamera2 imports")
 EOF
 }
 
+# A model that cannot be fetched (no network, a bad copy) does not stop the installation: the
+# kiosk runs its labelled demo without one, and the operator is told how to add it afterwards.
 install_model() {
   say "pose model: fetching into $MODEL_DIR and checking its sha256"
-  if [[ -n $MODEL_FROM ]]; then
-    run "$VENV/bin/hinge-kiosk" models fetch --from "$MODEL_FROM" --dest "$MODEL_DIR"
-  else
-    run "$VENV/bin/hinge-kiosk" models fetch --dest "$MODEL_DIR"
+  local from=()
+  [[ -n $MODEL_FROM ]] && from=(--from "$MODEL_FROM")
+  if ! run "$VENV/bin/hinge-kiosk" models fetch "${from[@]}" --dest "$MODEL_DIR"; then
+    MODEL_MISSING=1
+    warn "no pose model installed (the reason is above); the kiosk shows its demo until there is one"
   fi
+}
+
+model_hint() {
+  warn "installed without the pose model: the kiosk runs its demo. Add the model, then restart:"
+  warn "  sudo $VENV/bin/hinge-kiosk models fetch --dest $MODEL_DIR   (or --from a folder holding it)"
+  warn "  sudo systemctl restart $UNIT"
 }
 
 # First install only: a commented template. The operator's file is never overwritten, only checked.
@@ -274,7 +289,8 @@ start_service() {
 
 service_failed() {
   journalctl -u "$UNIT" -n 40 --no-pager >&2 || true
-  die "$UNIT did not start; the log is above, and docs/troubleshooting.md covers the usual causes"
+  die "$UNIT did not start; it stays enabled and tries again every 10 s. The log is above (exit status 2: \
+no screen yet, switched off or unplugged), and docs/troubleshooting.md covers the usual causes"
 }
 
 # Read-only checks that point at the usual set-up mistakes before anyone stares at a black screen.
@@ -294,6 +310,8 @@ hardware_hints() {
 }
 
 main() {
+  # Whatever root's umask, the venv, model and unit must be readable by the service's user.
+  umask 022
   parse_args "$@"
   ((DRY_RUN)) && say "dry run: showing the steps; nothing on this system is changed"
   preflight
@@ -309,6 +327,10 @@ main() {
   hardware_hints
   say "done. Status: systemctl status $UNIT   Log: journalctl -u $UNIT -f"
   say "Settings: $CONF_FILE (then sudo systemctl restart $UNIT)   History: sudo $VENV/bin/hinge-kiosk history"
+  if ((MODEL_MISSING)); then
+    model_hint
+    exit 1
+  fi
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
