@@ -230,8 +230,9 @@ class AudioConfig:
     device: str = _setting(
         "",
         'ALSA output device, as `aplay -L` lists it; "" means the default, the first sound card '
-        "(on a Pi 4 that is the headphone jack, not HDMI). Examples: default:CARD=vc4hdmi0 (the "
-        "first HDMI port), default:CARD=Headphones, default:CARD=<a USB speaker's card name>.",
+        "(on a Pi 4 that is the headphone jack, not HDMI; on the desktop image, PipeWire, which the "
+        "service cannot reach). Examples: sysdefault:CARD=vc4hdmi0 (the first HDMI port), "
+        "sysdefault:CARD=Headphones, sysdefault:CARD=<a USB speaker's card name>.",
         allowed="an ALSA device name, or an empty string",
     )
     min_cue_interval_s: float = _setting(
