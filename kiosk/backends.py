@@ -164,7 +164,7 @@ class TFLiteBackend(_InterpreterBackend):
 
     runtime = "tflite"
     module = "tflite_runtime.interpreter"
-    package = "-e '.[tflite]' in the hinge-kiosk checkout (tflite-runtime, numpy<2)"
+    package = "'tflite-runtime>=2.14' 'numpy<2'"
 
     def _preflight(self) -> None:
         """Load an unlisted file in a child process first, exactly as it will be loaded here:
@@ -246,7 +246,7 @@ def open_backend(model_path: str | Path, runtime: str = "auto", threads: int = 0
         if not installed:
             raise ModelError(
                 "no pose runtime is installed: pip install ai-edge-litert (64-bit OS), or on 32-bit "
-                "Raspberry Pi OS pip install -e '.[tflite]' in the hinge-kiosk checkout"
+                "Raspberry Pi OS pip install 'tflite-runtime>=2.14' 'numpy<2' (docs/install-pi.md)"
             )
         runtime = installed[0]
     if runtime not in _BACKENDS:

@@ -10,11 +10,14 @@ the script is told about (the site config) are run for real on temporary paths b
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -352,3 +355,24 @@ def test_the_installer_sets_a_umask_the_service_user_can_read_through(sandbox: S
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0022"
     assert sandbox.mutations() == []
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~;\s\[]", requirement, maxsplit=1)[0].lower()
+
+
+def test_the_32_bit_guide_installs_the_projects_dependencies_with_the_fallback_runtime() -> None:
+    # On a 64-bit kernel pip reads a 32-bit Pi OS as aarch64 and would ask for LiteRT, which has no
+    # 32-bit build: the guide installs with --no-deps and names the dependencies itself.
+    project = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["project"]
+    declared = [r.split(";")[0].strip() for r in project["dependencies"]]
+    fallback = project["optional-dependencies"]["tflite"]
+    guide = (REPO / "docs" / "install-pi.md").read_text("utf-8")
+    section = guide[guide.index("## 32-bit Raspberry Pi OS") :]
+    lines = [line for line in section.splitlines() if line.startswith("~/hinge-venv/bin/pip install")]
+    assert lines[0].endswith("pip install --no-deps .")
+    named = shlex.split(lines[1])[2:]
+    assert {_name(r) for r in named} == {_name(r) for r in declared if _name(r) != "ai-edge-litert"} | {
+        _name(r) for r in fallback
+    }
+    assert set(named) <= set(declared) | set(fallback)  # the same version limits
