@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,26 @@ RETRY_MAX_S = 600.0  # ... up to this
 # device this soon after our own try is that echo, not a device plugged in (acting on it would try
 # again every frame while a listed device cannot open, as a switched-off screen's HDMI audio can).
 ECHO_S = 5.0
+ALSA_CARDS = Path("/proc/asound/cards")
+_CARD_LINE = re.compile(r"\s*\d+\s+\[([^\]]+)\]")
+
+
+def sound_cards(listing: Path = ALSA_CARDS) -> list[str]:
+    """ALSA's sound cards by id, in index order (the default device plays through the first,
+    unless PipeWire or an asound.conf says otherwise); none when the kernel lists none."""
+    try:
+        lines = listing.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    # " 0 [Headphones     ]: bcm2835_headpho - bcm2835 Headphones", then a description line
+    return [m.group(1).strip() for m in map(_CARD_LINE.match, lines) if m]
+
+
+def _default_device_note(cards: list[str]) -> str:
+    """What an operator needs to tell where "the default" plays (a Pi 4's is the headphone jack)."""
+    if len(cards) < 2:
+        return ""
+    return f" (sound cards: {', '.join(cards)}; the first is the default, audio.device picks another)"
 
 
 REPAIR = "Reinstall hinge-kiosk, or render the cues again with tools/render-cues.py."
@@ -123,7 +144,13 @@ class CuePlayer:
             return False
         self._mixer = mixer
         self.silent_reason = ""
-        log.info("audio: cues play through %s", self._device or "the default output device")
+        if self._device:
+            log.info("audio: cues play through %s", self._device)
+        else:
+            log.info(
+                "audio: cues play through the default output device%s",
+                _default_device_note(sound_cards(ALSA_CARDS)),
+            )
         cue_dir, volume = self._cue_dir, self._volume
         for path in sorted(cue_dir.glob("*.wav")):
             try:

@@ -10,7 +10,7 @@ import wave
 
 import pytest
 
-from kiosk.audio import CUE_DIR, MAX_WAIT_S, RETRY_S, SAMPLE_RATE, CuePlayer
+from kiosk.audio import CUE_DIR, MAX_WAIT_S, RETRY_S, SAMPLE_RATE, CuePlayer, sound_cards
 from kiosk.coach import CUES
 from kiosk.flow import ANNOUNCEMENTS
 
@@ -258,3 +258,27 @@ def test_a_listed_device_that_will_not_open_is_not_tried_every_frame() -> None:
     player.device_found(200.0)  # a real plug-in, long after the last try: looked at at once
     player.update(200.0)
     assert mixer.tries == 4
+
+
+def test_the_log_names_the_sound_cards_when_the_default_one_plays(tmp_path, monkeypatch, caplog) -> None:
+    # A Pi 4's first card, and so ALSA's default, is the headphone jack, not the screen's HDMI.
+    cards = tmp_path / "cards"
+    cards.write_text(
+        " 0 [Headphones     ]: bcm2835_headpho - bcm2835 Headphones\n"
+        "                      bcm2835 Headphones\n"
+        " 1 [vc4hdmi0       ]: vc4-hdmi - vc4-hdmi-0\n"
+        "                      vc4-hdmi-0\n"
+        " 2 [vc4hdmi1       ]: vc4-hdmi - vc4-hdmi-1\n"
+        "                      vc4-hdmi-1\n"
+    )
+    assert sound_cards(cards) == ["Headphones", "vc4hdmi0", "vc4hdmi1"]
+    assert sound_cards(tmp_path / "none") == []
+    monkeypatch.setattr("kiosk.audio.ALSA_CARDS", cards)
+    with caplog.at_level(logging.INFO, logger="kiosk.audio"):
+        CuePlayer(mixer=FakeMixer())
+        CuePlayer(device="sysdefault:CARD=vc4hdmi0", mixer=FakeMixer())
+    lines = [r.message for r in caplog.records if "cues play through" in r.message]
+    assert lines[0].endswith(
+        "(sound cards: Headphones, vc4hdmi0, vc4hdmi1; the first is the default, audio.device picks another)"
+    )
+    assert lines[1] == "audio: cues play through sysdefault:CARD=vc4hdmi0"
