@@ -78,6 +78,14 @@ LIFTED_FOOT_LEGS = 0.2
 # for 3 frames (not a one-frame glitch), the old body's ruler, side and standing height go.
 BODY_JUMP_LEGS, BODY_SETTLE_LEGS, BODY_JUMP_FRAMES = 0.6, 0.3, 3
 
+# A ruler learnt from another body. Side-on, a leg projects at over 0.96 of its length (the side-on
+# test allows about 17 degrees of turn) and the model's joints jitter by a few percent, so a leg
+# that reads under 0.75 of the ruler for a whole second, side-on and in frame, is not this body's:
+# the ruler came from the model's guess at an empty room (low-scored points on a rack that make an
+# outsize "body"), from someone else in the same place, or from before a step well back. The
+# ruler is then learnt again from this body at once, instead of over the slow shrink below.
+RULER_SHORT, RULER_STALE_S = 0.75, 1.0
+
 # The feet stay planted through a rep. Ankles the model loses for a moment (hidden by the bell at the
 # bottom, from an oblique camera) are taken where they were last seen this long ago at most, for the
 # standing height only: as long as a rep's bottom may be held with the hands down (`Drill.max_dwell_s`).
@@ -280,6 +288,7 @@ class MetricsCore:
         self._side_ema = self._facing_ema = self._ratio_ema = NAN
         self._facing = 0
         self.thigh_px = self.shin_px = self.torso_px = NAN
+        self._short_since = NAN  # since when the legs read short of the ruler (see RULER_SHORT)
         self._feet_y, self._feet_t = NAN, -math.inf
 
     def _watch_body(self, x: float, y: float, dt: float) -> bool:
@@ -301,6 +310,23 @@ class MetricsCore:
             self._jump_x, self._jump_y, self._jump_frames = x, y, 1
         self._hip_x, self._hip_y = x, y
         return new
+
+    def _stale_ruler(self, leg_sample: float, t: float) -> bool:
+        """True once the legs have read short of the ruler for `RULER_STALE_S`, side-on and in frame
+        (a NaN sample, legs not seen, breaks the run)."""
+        if not (
+            self.metrics.in_frame
+            and self._side_on
+            and leg_sample < RULER_SHORT * (self.thigh_px + self.shin_px)
+        ):
+            self._short_since = NAN
+            return False
+        if self._short_since != self._short_since:
+            self._short_since = t
+        if t - self._short_since < RULER_STALE_S:
+            return False
+        self._short_since = NAN
+        return True
 
     def _midline(self, xs: Sequence[float], ys: Sequence[float], ws: Sequence[float]) -> None:
         """Confidence-weighted average of each left/right pair, ear to ankle.
@@ -393,15 +419,16 @@ class MetricsCore:
 
         # Segment lengths (the body's own ruler). Projected lengths only shrink (foreshortening,
         # bent joints), so follow longer samples quickly and shorter ones slowly.
+        thigh_s = shin_s = torso_s = NAN  # this frame's samples
         if h_ok and k_ok:
-            sample = hypot(hx - kx, hy - ky)
-            self.thigh_px = _follow(self.thigh_px, sample, dt, 0.3 if sample > self.thigh_px else 8.0)
+            thigh_s = hypot(hx - kx, hy - ky)
+            self.thigh_px = _follow(self.thigh_px, thigh_s, dt, 0.3 if thigh_s > self.thigh_px else 8.0)
         if k_ok and a_ok:
-            sample = hypot(kx - ax, ky - ay)
-            self.shin_px = _follow(self.shin_px, sample, dt, 0.3 if sample > self.shin_px else 8.0)
+            shin_s = hypot(kx - ax, ky - ay)
+            self.shin_px = _follow(self.shin_px, shin_s, dt, 0.3 if shin_s > self.shin_px else 8.0)
         if s_ok and h_ok:
-            sample = hypot(sx - hx, sy - hy)
-            self.torso_px = _follow(self.torso_px, sample, dt, 0.3 if sample > self.torso_px else 8.0)
+            torso_s = hypot(sx - hx, sy - hy)
+            self.torso_px = _follow(self.torso_px, torso_s, dt, 0.3 if torso_s > self.torso_px else 8.0)
         thigh, shin, torso = self.thigh_px, self.shin_px, self.torso_px
         if shin != shin and thigh == thigh:
             shin = thigh  # feet not seen yet: the shank is about as long as the thigh
@@ -467,6 +494,12 @@ class MetricsCore:
             elif lo_x < margin or hi_x > w - margin:
                 m.missing = "sides"
         m.in_frame = m.missing == ""
+        if self._stale_ruler(thigh_s + shin_s, t):
+            self.thigh_px, self.shin_px = thigh_s, shin_s
+            if torso_s == torso_s:
+                self.torso_px = torso_s
+            thigh, shin, torso = thigh_s, shin_s, self.torso_px
+            leg = m.leg_px = thigh + shin
         if self._level:  # from here on, positions against the vertical: a level picture's
             self._level_midline()
             ex, ey = mx[MID_EAR], my[MID_EAR]

@@ -464,6 +464,22 @@ def test_when_the_model_comes_back_from_a_passer_by_the_lifter_is_measured_afres
     assert len(reps_of(perf)) == 5
 
 
+@pytest.mark.parametrize("scale", [1.6, 2.5])
+def test_an_outsize_body_the_model_made_of_the_empty_room_costs_the_lifter_no_rep(scale: float) -> None:
+    # Before anyone is there, the model puts low-scored points on the room (a rack, a door) in the
+    # shape of a body bigger than the lifter, in the same place. Its legs became the ruler, and the
+    # ruler shrinks slowly (a shorter leg is usually a foreshortened one): the lifter did not read
+    # as standing up until it had, and the first reps were lost (4, then 2 of 6 for these sizes).
+    perf = performed(None, n=6, stand_s=4.0, frame_size=(640, 480), height_frac=0.5)
+    kp = perf.track.keypoints
+    cx, cy = float(np.median(kp[:, 11:13, 0])), float(np.median(kp[:, 11:13, 1]))
+    room = perf.track.t < 1.5
+    kp[room, :, 0] = cx + (kp[room, :, 0] - cx) * scale
+    kp[room, :, 1] = cy + (kp[room, :, 1] - cy) * scale
+    kp[room, :, 2] = np.where(np.arange(int(room.sum())) % 3, 0.4, 0.0)[:, None]  # seen on and off
+    assert len(reps_of(perf)) == 6
+
+
 @pytest.mark.parametrize("taller", [0.05, 0.1, 0.2, 0.3])
 def test_a_first_frame_read_too_tall_costs_no_rep_from_an_oblique_view(taller: float) -> None:
     # The first frame seeds the standing height. Read taller than the lifter stands (a rough first
