@@ -522,8 +522,29 @@ def _wrong_tail(
 
 
 def _turns(av_frame: Any) -> int:
-    """Quarter turns that make a decoded frame upright (phones store portrait video on its side)."""
-    return round((getattr(av_frame, "rotation", 0) or 0) / 90) % 4
+    """Quarter turns that make a decoded frame upright (phones store portrait video on its side).
+
+    A display matrix may also mirror the picture (a selfie camera's video, a mirrored JPEG's EXIF
+    orientation). The rotation FFmpeg reads from it then includes a half turn that is not one: a
+    mirror-only matrix reads as 180 degrees, and a mirror upside down as 0. Mirroring does not
+    change which way is up, and the judging does not care which way the lifter faces, so the
+    picture is only turned upright, not mirrored back (as FFmpeg does: for a quarter turn with a
+    mirror it transposes, which puts up where the turn alone would)."""
+    turns = round((getattr(av_frame, "rotation", 0) or 0) / 90) % 4
+    if turns % 2 == 0 and _mirrored(av_frame):
+        turns = (turns + 2) % 4
+    return turns
+
+
+def _mirrored(av_frame: Any) -> bool:
+    """True when the frame's display matrix mirrors the picture (its 2x2 part has a negative
+    determinant)."""
+    side_data = getattr(av_frame, "side_data", None)
+    matrix = side_data.get("DISPLAYMATRIX") if side_data is not None else None
+    if matrix is None:
+        return False
+    m = np.frombuffer(matrix, np.int32)  # 3 x 3, row by row, 16.16 fixed point in the 2 x 2 part
+    return int(m[0]) * int(m[4]) - int(m[1]) * int(m[3]) < 0
 
 
 def _reason(exc: BaseException) -> str:

@@ -248,6 +248,31 @@ def test_video_stored_on_its_side_is_turned_upright_and_so_are_its_model_inputs(
     assert model_input[-1, 60, 0] > 150 and model_input[-1, 130, 0] < 100  # the band is on the left
 
 
+@pytest.mark.parametrize("hflip", [False, True])
+@pytest.mark.parametrize("degrees", [0, 90, 180, 270])
+def test_every_display_orientation_comes_out_upright(tmp_path: Path, degrees: int, hflip: bool) -> None:
+    # The eight orientations a display matrix (or a JPEG's EXIF) can give. A mirrored one read as a
+    # half turn too many: a selfie camera's video came out upside down, and no rep was found.
+    upright = np.zeros((64, 48, 3), np.uint8)
+    upright[:32] = 255  # the top half is white
+    stored = np.ascontiguousarray(np.rot90(upright[:, ::-1] if hflip else upright, k=-degrees // 90))
+    path = tmp_path / "oriented.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.height, stream.width = stored.shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.set_display_rotation(degrees, hflip=hflip)  # shown: `stored` turned, then mirrored
+        for i in range(3):
+            picture = av.VideoFrame.from_ndarray(stored, format="rgb24")
+            picture.pts = i
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode())
+    with VideoFileSource(path) as source:
+        rgb = next(iter(source)).rgb
+    assert rgb.shape == (64, 48, 3)
+    assert rgb[:16].mean() > 200 and rgb[-16:].mean() < 50
+
+
 def test_a_rotated_frame_turns_both_images_clockwise() -> None:
     rgb = np.zeros((4, 6, 3), np.uint8)
     rgb[0, 0] = 255  # top-left
