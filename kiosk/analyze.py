@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from kiosk.body import Side
 from kiosk.config import add_setting_option
 from kiosk.drills import AUTO_DRILL, DEFAULT_DRILL, DRILLS, get_drill, recognise_drill
 from kiosk.engine import HingeEngine
@@ -125,8 +126,11 @@ def analyze_track(
         result = engine.step(kp, float(t))
         m = result.metrics
         out.framing[m.missing] += 1
-        if m.person and m.side is not None:
-            sides[m.side.value] += 1
+        # From which way the person faces, not `m.side` (the side the model is surer of, which
+        # draws the skeleton): the model often swaps left and right in a profile.
+        side = Side.toward_camera(m.facing) if m.person else None
+        if side is not None:
+            sides[side.value] += 1
         if result.rep is not None:
             out.reps.append(result.rep)
         if result.dropped and result.dropped != TOO_SHALLOW:

@@ -51,6 +51,12 @@ class Side(Enum):
     def other(self) -> Side:
         return Side.RIGHT if self is Side.LEFT else Side.LEFT
 
+    @staticmethod
+    def toward_camera(facing: int) -> Side | None:
+        """The side nearer the camera of someone facing +x (1) or -x (-1) in the picture: turned to
+        face the picture's right, a person shows the camera their right side. None when unknown."""
+        return Side.RIGHT if facing > 0 else Side.LEFT if facing < 0 else None
+
 
 class SideChain:
     """The keypoints of one body side, from head to foot, as `BodyPart` indices."""

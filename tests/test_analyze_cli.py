@@ -507,3 +507,21 @@ def test_a_still_is_read_from_as_far_round_as_a_reps_frames_are(yaw, judged):
 
     still = still_posture(_bottom_still("rounded_back", yaw_deg=yaw), "hinge")
     assert still["judged"] is judged and still["faults"] == (["rounded_back"] if judged else [])
+
+
+@pytest.mark.parametrize("facing", [1, -1])
+def test_the_side_reported_is_the_one_toward_the_camera_and_a_mirror_turns_it(facing: int) -> None:
+    # Turned to face the picture's right, a lifter shows the camera their right side. It was the
+    # side the model was surer of, which a re-encode could flip and mirroring could leave alone.
+    from kiosk.analyze import analyze_track
+    from kiosk.pose import MIRROR
+
+    perf = performed(None, n=3, facing=facing, frame_size=(640, 480), seed=5)
+    assert analyze_track(perf.track, "hinge").side == ("right" if facing > 0 else "left")
+    mirrored = perf.track.keypoints[:, MIRROR].copy()  # as the model sees a mirrored picture
+    mirrored[..., 0] = perf.track.frame_size[0] - mirrored[..., 0]
+    track = PoseTrack(mirrored, perf.track.t, perf.track.frame_size, "mirrored")
+    assert analyze_track(track, "hinge").side == ("left" if facing > 0 else "right")
+    swapped = perf.track.keypoints[:, MIRROR].copy()  # left and right labels swapped, as in a profile
+    track = PoseTrack(swapped, perf.track.t, perf.track.frame_size, "swapped")
+    assert analyze_track(track, "hinge").side == ("right" if facing > 0 else "left")
