@@ -539,8 +539,12 @@ def _turns(av_frame: Any) -> int:
 def _mirrored(av_frame: Any) -> bool:
     """True when the frame's display matrix mirrors the picture (its 2x2 part has a negative
     determinant)."""
-    side_data = getattr(av_frame, "side_data", None)
-    matrix = side_data.get("DISPLAYMATRIX") if side_data is not None else None
+    # PyAV refuses to list a frame's side data when one is of a type it does not know (a JPEG's,
+    # as on tensorflow/examples' image2): that frame is taken as not mirrored.
+    try:
+        matrix = av_frame.side_data.get("DISPLAYMATRIX")
+    except (AttributeError, ValueError):
+        return False
     if matrix is None:
         return False
     m = np.frombuffer(matrix, np.int32)  # 3 x 3, row by row, 16.16 fixed point in the 2 x 2 part

@@ -273,6 +273,18 @@ def test_every_display_orientation_comes_out_upright(tmp_path: Path, degrees: in
     assert rgb[:16].mean() > 200 and rgb[-16:].mean() < 50
 
 
+def test_side_data_pyav_cannot_list_leaves_the_rotation_as_read() -> None:
+    class SideData:
+        def get(self, key: str) -> None:
+            raise ValueError("31 is not a valid Type")  # PyAV, on a JPEG's unknown side data
+
+    class Decoded:
+        rotation = -90
+        side_data = SideData()
+
+    assert sources._turns(Decoded()) == 3
+
+
 def test_a_rotated_frame_turns_both_images_clockwise() -> None:
     rgb = np.zeros((4, 6, 3), np.uint8)
     rgb[0, 0] = 255  # top-left
