@@ -258,13 +258,22 @@ def test_time_going_backwards_loses_no_later_rep(back_s):
     from kiosk.engine import HingeEngine
 
     perf = performed(None, n=4, stand_s=3.0)
-    engine = HingeEngine("hinge", frame_size=perf.track.frame_size)
-    counted = 0
-    for kp, t in zip(perf.track.keypoints, perf.track.t, strict=True):
-        t = float(t)
-        if engine.step(kp, t if t < 1.0 else t - back_s).rep is not None:  # the clock steps back at 1 s
-            counted += 1
+    step_at = perf.truth[0].end_s + 0.5  # after the first rep and its praise
+
+    def run(back: float) -> tuple[int, list[str]]:
+        engine = HingeEngine("hinge", frame_size=perf.track.frame_size)
+        counted, spoken = 0, []
+        for kp, t in zip(perf.track.keypoints, perf.track.t, strict=True):
+            t = float(t)
+            result = engine.step(kp, t if t < step_at else t - back)  # the clock steps back
+            counted += result.rep is not None
+            if result.speak is not None:
+                spoken.append(result.speak.id)
+        return counted, spoken
+
+    counted, spoken = run(back_s)
     assert counted == 4
+    assert spoken == run(0.0)[1] and spoken  # the coach's timers start again too: no silent set
 
 
 @pytest.mark.parametrize("tempo", [(3.0, 1.5, 3.0), (4.0, 1.0, 4.0), (2.0, 3.0, 2.0)])
