@@ -414,13 +414,19 @@ class _Converter:
 
         self._model_input = model_input
         self._sws_options = swscale_on_this_thread()
+        # Whether the display matrix mirrors, read from the first frame only: reading a frame's
+        # side data ties it in a reference cycle that only the garbage collector frees (200 MB of
+        # frames waiting for it over a 553-frame clip), and a stream's matrix does not change.
+        self._mirrored: bool | None = None
         self._small = VideoReformatter()  # decode thread only
         self._full = {fmt: (VideoReformatter(), threading.Lock()) for fmt in ("rgb24", "bgra")}
 
     def frame(self, av_frame: Any, t: float, index: int, start: float) -> Frame:
         """A `Frame` of `av_frame` turned upright per its display matrix; `start`: perf_counter when
         decoding it began."""
-        turns = _turns(av_frame)
+        if self._mirrored is None:
+            self._mirrored = _mirrored(av_frame)
+        turns = _turns(av_frame, self._mirrored)
         size = (av_frame.width, av_frame.height) if turns % 2 == 0 else (av_frame.height, av_frame.width)
         # Model inputs come straight from the decoded planes when `SwsCropper` reads their layout
         # (nearly every video, 8 to 12 bits); else from a lores copy, sized upright (a phone's portrait video
@@ -521,7 +527,7 @@ def _wrong_tail(
     return tail
 
 
-def _turns(av_frame: Any) -> int:
+def _turns(av_frame: Any, mirrored: bool | None = None) -> int:
     """Quarter turns that make a decoded frame upright (phones store portrait video on its side).
 
     A display matrix may also mirror the picture (a selfie camera's video, a mirrored JPEG's EXIF
@@ -531,7 +537,9 @@ def _turns(av_frame: Any) -> int:
     picture is only turned upright, not mirrored back (as FFmpeg does: for a quarter turn with a
     mirror it transposes, which puts up where the turn alone would)."""
     turns = round((getattr(av_frame, "rotation", 0) or 0) / 90) % 4
-    if turns % 2 == 0 and _mirrored(av_frame):
+    if mirrored is None:
+        mirrored = _mirrored(av_frame)
+    if turns % 2 == 0 and mirrored:
         turns = (turns + 2) % 4
     return turns
 

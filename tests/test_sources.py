@@ -235,7 +235,7 @@ def test_video_stored_on_its_side_is_turned_upright_and_so_are_its_model_inputs(
 ) -> None:
     # A phone's portrait video: stored 1280x720 with a display matrix of a quarter turn.
     stored = av.VideoFrame.from_ndarray(frame_image(0, 1280, 720), format="rgb24").reformat(format=pix_fmt)
-    monkeypatch.setattr(sources, "_turns", lambda av_frame: 1)
+    monkeypatch.setattr(sources, "_turns", lambda av_frame, mirrored=None: 1)
     frame = sources._Converter(192).frame(stored, 0.0, 0, time.perf_counter())
     assert frame.size == (720, 1280)
     if pix_fmt != "gbrp":  # cropped straight from the planes, turned as it goes
@@ -271,6 +271,19 @@ def test_every_display_orientation_comes_out_upright(tmp_path: Path, degrees: in
         rgb = next(iter(source)).rgb
     assert rgb.shape == (64, 48, 3)
     assert rgb[:16].mean() > 200 and rgb[-16:].mean() < 50
+
+
+def test_a_video_s_side_data_is_read_from_its_first_frame_only(
+    video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading a frame's side data ties the frame in a reference cycle: done on every frame, frames
+    # waited for the garbage collector and the kiosk's memory grew by 100 MB.
+    calls = []
+    real = sources._mirrored
+    monkeypatch.setattr(sources, "_mirrored", lambda av_frame: calls.append(1) or real(av_frame))
+    with VideoFileSource(video) as source:
+        frames = len(list(source))
+    assert frames > 1 and len(calls) == 1
 
 
 def test_side_data_pyav_cannot_list_leaves_the_rotation_as_read() -> None:
