@@ -245,8 +245,8 @@ def open_backend(model_path: str | Path, runtime: str = "auto", threads: int = 0
         installed = available_runtimes()
         if not installed:
             raise ModelError(
-                "no pose runtime is installed: pip install ai-edge-litert (64-bit OS), or on 32-bit "
-                "Raspberry Pi OS pip install 'tflite-runtime>=2.14' 'numpy<2' (docs/install-pi.md)"
+                f"no pose runtime is installed: pip install {LiteRTBackend.package} (64-bit OS), or on "
+                f"32-bit Raspberry Pi OS pip install {TFLiteBackend.package} (docs/install-pi.md)"
             )
         runtime = installed[0]
     if runtime not in _BACKENDS:
