@@ -530,9 +530,9 @@ def _wrong_tail(
 def _turns(av_frame: Any, mirrored: bool | None = None) -> int:
     """Quarter turns that make a decoded frame upright (phones store portrait video on its side).
 
-    A display matrix may also mirror the picture (a selfie camera's video, a mirrored JPEG's EXIF
-    orientation). The rotation FFmpeg reads from it then includes a half turn that is not one: a
-    mirror-only matrix reads as 180 degrees, and a mirror upside down as 0. Mirroring does not
+    A display matrix may also mirror the picture (a selfie camera's video). The rotation FFmpeg
+    reads from it then includes a half turn that is not one: a mirror-only matrix reads as 180
+    degrees, and a mirror upside down as 0. Mirroring does not
     change which way is up, and the judging does not care which way the lifter faces, so the
     picture is only turned upright, not mirrored back (as FFmpeg does: for a quarter turn with a
     mirror it transposes, which puts up where the turn alone would)."""
@@ -547,8 +547,9 @@ def _turns(av_frame: Any, mirrored: bool | None = None) -> int:
 def _mirrored(av_frame: Any) -> bool:
     """True when the frame's display matrix mirrors the picture (its 2x2 part has a negative
     determinant)."""
-    # PyAV refuses to list a frame's side data when one is of a type it does not know (a JPEG's,
-    # as on tensorflow/examples' image2): that frame is taken as not mirrored.
+    # PyAV refuses to list a frame's side data when one is of a type it does not know (a JPEG's
+    # EXIF, as on tensorflow/examples' image2): that frame is taken as not mirrored, so a photo
+    # whose EXIF orientation mirrors it is turned by the rotation alone.
     try:
         matrix = av_frame.side_data.get("DISPLAYMATRIX")
     except (AttributeError, ValueError):

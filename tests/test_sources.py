@@ -251,7 +251,7 @@ def test_video_stored_on_its_side_is_turned_upright_and_so_are_its_model_inputs(
 @pytest.mark.parametrize("hflip", [False, True])
 @pytest.mark.parametrize("degrees", [0, 90, 180, 270])
 def test_every_display_orientation_comes_out_upright(tmp_path: Path, degrees: int, hflip: bool) -> None:
-    # The eight orientations a display matrix (or a JPEG's EXIF) can give. A mirrored one read as a
+    # The eight orientations a video's display matrix can give. A mirrored one read as a
     # half turn too many: a selfie camera's video came out upside down, and no rep was found.
     upright = np.zeros((64, 48, 3), np.uint8)
     upright[:32] = 255  # the top half is white
