@@ -548,8 +548,8 @@ def _mirrored(av_frame: Any) -> bool:
     """True when the frame's display matrix mirrors the picture (its 2x2 part has a negative
     determinant)."""
     # PyAV refuses to list a frame's side data when one is of a type it does not know (a JPEG's
-    # EXIF, as on tensorflow/examples' image2): that frame is taken as not mirrored, so a photo
-    # whose EXIF orientation mirrors it is turned by the rotation alone.
+    # EXIF, as on tensorflow/examples' image2): that frame is taken as not mirrored. A photo's
+    # mirror is read from its EXIF by `exif_mirrors` instead.
     try:
         matrix = av_frame.side_data.get("DISPLAYMATRIX")
     except (AttributeError, ValueError):
@@ -558,6 +558,55 @@ def _mirrored(av_frame: Any) -> bool:
         return False
     m = np.frombuffer(matrix, np.int32)  # 3 x 3, row by row, 16.16 fixed point in the 2 x 2 part
     return int(m[0]) * int(m[4]) - int(m[1]) * int(m[3]) < 0
+
+
+# EXIF orientations (TIFF tag 0x0112) whose transform includes a mirror: 2 flips left-right, 4
+# top-bottom, 5 and 7 across a diagonal.
+_MIRRORING_ORIENTATIONS = frozenset({2, 4, 5, 7})
+_JPEG_HEADER_BYTES = 1 << 17  # EXIF's APP1 segment (at most 64 KiB) comes early, before the image data
+
+
+def exif_mirrors(path: Path) -> bool | None:
+    """Whether a JPEG's EXIF orientation mirrors the picture; None when it has no such tag.
+
+    FFmpeg reads the orientation's turn (the frame's `rotation`) but PyAV cannot show us the
+    mirror part, so it is read here from the file's APP1 segment: a few hundred bytes, no image data.
+    """
+    with open(path, "rb") as f:
+        head = f.read(_JPEG_HEADER_BYTES)
+    if head[:2] != b"\xff\xd8":
+        return None
+    at = 2
+    while at + 4 <= len(head) and head[at] == 0xFF:
+        marker, size = head[at + 1], int.from_bytes(head[at + 2 : at + 4], "big")
+        if marker == 0xDA:  # start of scan: the headers are over
+            return None
+        if at + 2 + size > len(head):  # a segment cut short, or running past what was read
+            return None
+        body = head[at + 4 : at + 2 + size]
+        if marker == 0xE1 and body[:6] == b"Exif\x00\x00":
+            orientation = _tiff_orientation(body[6:])
+            return None if orientation is None else orientation in _MIRRORING_ORIENTATIONS
+        at += 2 + size
+    return None
+
+
+def _tiff_orientation(tiff: bytes) -> int | None:
+    """The orientation tag of a TIFF block's first directory (IFD0), or None."""
+    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return None
+
+    def number(at: int, size: int) -> int:
+        return int.from_bytes(tiff[at : at + size], order)  # type: ignore[arg-type]
+
+    ifd = number(4, 4)
+    for entry in range(ifd + 2, ifd + 2 + 12 * number(ifd, 2), 12):
+        if entry + 12 > len(tiff):
+            return None
+        if number(entry, 2) == 0x0112:  # Orientation, a SHORT stored in the entry itself
+            return number(entry + 8, 2)
+    return None
 
 
 def _reason(exc: BaseException) -> str:
@@ -869,7 +918,8 @@ class ImageSource(FrameSource):
             av_frame = next(container.decode(video=0), None)
             if av_frame is None:
                 raise InputError(f"{p}: contains no picture")
-            rgb = _Converter().convert(av_frame, "rgb24", _turns(av_frame))
+            turns = _turns(av_frame, _mirrored(av_frame) or bool(exif_mirrors(p)))
+            rgb = _Converter().convert(av_frame, "rgb24", turns)
         except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
             raise InputError(f"{p}: not a readable image ({_reason(exc)})") from None
         finally:

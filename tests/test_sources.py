@@ -298,6 +298,77 @@ def test_side_data_pyav_cannot_list_leaves_the_rotation_as_read() -> None:
     assert sources._turns(Decoded()) == 3
 
 
+def _jpeg_with_orientation(path: Path, stored: np.ndarray, orientation: int, order: str = "big") -> None:
+    """A JPEG of `stored` whose EXIF (byte order `order`) says how to show it."""
+    with av.open(str(path), "w", format="image2") as container:
+        stream = container.add_stream("mjpeg", rate=1)
+        stream.height, stream.width = stored.shape[:2]
+        stream.pix_fmt = "yuvj444p"
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(stored), format="rgb24")))
+        container.mux(stream.encode())
+    o = "big" if order == "big" else "little"
+
+    def n(value: int, size: int) -> bytes:
+        return value.to_bytes(size, o)  # type: ignore[arg-type]
+
+    ifd = n(2, 2) + n(0x010F, 2) + n(2, 2) + n(1, 4) + n(0, 4)  # Make, then Orientation
+    ifd += n(0x0112, 2) + n(3, 2) + n(1, 4) + n(orientation, 2) + n(0, 2) + n(0, 4)
+    tiff = (b"MM" if order == "big" else b"II") + n(42, 2) + n(8, 4) + ifd
+    app1 = b"Exif\x00\x00" + tiff
+    data = path.read_bytes()
+    path.write_bytes(data[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + data[2:])
+
+
+# What each EXIF orientation asks a viewer to do to the stored picture, and its undoing.
+_EXIF_STORED = {
+    1: lambda up: up,
+    2: lambda up: up[:, ::-1],  # mirrored left-right
+    3: lambda up: up[::-1, ::-1],  # upside down
+    4: lambda up: up[::-1],  # mirrored top-bottom
+    5: lambda up: up.transpose(1, 0, 2),  # mirrored across the main diagonal
+    6: lambda up: np.rot90(up, 1),  # shown turned clockwise
+    7: lambda up: np.rot90(up, 2).transpose(1, 0, 2),  # mirrored across the other diagonal
+    8: lambda up: np.rot90(up, -1),  # shown turned anticlockwise
+}
+
+
+@pytest.mark.parametrize("order", ["big", "little"])
+@pytest.mark.parametrize("orientation", sorted(_EXIF_STORED))
+def test_every_exif_orientation_of_a_photo_comes_out_upright(
+    tmp_path: Path, orientation: int, order: str
+) -> None:
+    # FFmpeg reads a mirroring orientation (2, 4, 7) as a turn, and PyAV cannot list a JPEG's side
+    # data to show the mirror: such photos came out upside down until the EXIF was read directly.
+    upright = np.zeros((64, 48, 3), np.uint8)
+    upright[:32] = 255  # the top half is white
+    path = tmp_path / f"o{orientation}.jpg"
+    _jpeg_with_orientation(path, _EXIF_STORED[orientation](upright), orientation, order)
+    assert sources.exif_mirrors(path) is (orientation in (2, 4, 5, 7))
+    rgb = ImageSource(path).read().rgb
+    assert rgb.shape == (64, 48, 3)
+    assert rgb[:16].mean() > 200 and rgb[-16:].mean() < 50
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b[:30],  # cut inside the EXIF
+        lambda b: b[:4] + b"\xff\xff" + b[6:],  # a segment length running off the end
+        lambda b: b.replace(b"MM\x00*", b"XX\x00*"),  # no byte order
+        lambda b: b.replace(b"MM\x00*\x00\x00\x00\x08", b"MM\x00*\x00\x00\xff\x08"),  # IFD0 past the end
+    ],
+)
+def test_a_damaged_exif_block_is_read_as_no_orientation(tmp_path: Path, damage: Any) -> None:
+    path = tmp_path / "damaged.jpg"
+    _jpeg_with_orientation(path, np.zeros((16, 16, 3), np.uint8), 2)
+    path.write_bytes(damage(path.read_bytes()))
+    assert sources.exif_mirrors(path) is None
+
+
+def test_files_without_exif_have_no_orientation(png: Path, video: Path) -> None:
+    assert sources.exif_mirrors(png) is None and sources.exif_mirrors(video) is None
+
+
 def test_a_rotated_frame_turns_both_images_clockwise() -> None:
     rgb = np.zeros((4, 6, 3), np.uint8)
     rgb[0, 0] = 255  # top-left
