@@ -254,3 +254,14 @@ def test_weight_forward_for_a_moment_of_a_long_bottom_is_not_named():
     run(coach, frame(), Phase.STANDING, 1.0, t0=t - 1.0, drop=0.0)
     said = run(coach, frame(com_forward=0.6), Phase.DESCENDING, 1.0, t0=t, drop=0.4)
     assert [s for _, s in said] == ["weight_forward"]
+
+
+def test_a_back_curled_on_the_way_down_but_flat_at_the_bottom_is_not_named() -> None:
+    # The rep's verdict judges the back at the bottom, under the most load. A lifter who looks down
+    # at the floor on the way down (the shoulder behind the ear-hip line) and is flat from ear to hip
+    # by the bottom does a clean rep: naming the back then would contradict the verdict.
+    coach = Coach()
+    t = rep_before(coach)
+    said = run(coach, frame(alignment=0.2), Phase.DESCENDING, 1.0, t0=t, drop=0.15)
+    said += run(coach, frame(), Phase.DESCENDING, 1.0, t0=t + 1.0, drop=0.4)
+    assert said == [] and coach.cue is None

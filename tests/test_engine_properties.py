@@ -1,4 +1,7 @@
-"""Garbage in never raises, and never produces a fault or a cue from low-confidence points."""
+"""Garbage in never raises, and never produces a fault or a cue from low-confidence points; what the
+engine shows when it cannot see the body's angles."""
+
+from dataclasses import replace
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +13,7 @@ from kiosk.drills import DRILLS
 from kiosk.engine import HingeEngine
 from kiosk.metrics import MAX_ROLL_DEG, Setup
 from kiosk.performer import RepSpec, perform
+from kiosk.track import PoseTrack
 
 floats = st.floats(allow_nan=True, allow_infinity=True, width=32)
 poses = arrays(np.float32, (17, 3), elements=floats)
@@ -137,3 +141,42 @@ def test_a_shoulder_misread_for_one_frame_mid_rep_does_not_split_the_rep():
 def test_a_knee_misread_for_one_frame_while_kneeling_is_no_rep():
     glitch = {378: {BodyPart.LEFT_KNEE: (460.9, 189.3)}}
     assert _count_with_glitches("kneeling-hinge", (640, 480), glitch) == 5
+
+
+def _seen_from_the_front(track: PoseTrack) -> PoseTrack:
+    """The track as a camera facing the lifter would see it: heights kept, each left/right pair a
+    fixed width apart about the body's middle with the surer side's score, the nose in the middle.
+    No angle in the body's plane can be read, nor which way the lifter faces."""
+    kp = track.keypoints.copy()
+    mid_x = float(np.median(kp[:, :, 0]))
+    half_width = 0.06 * track.frame_size[1]
+    kp[:, BodyPart.NOSE, 0] = mid_x
+    for part in BodyPart:
+        if part.name.startswith("LEFT_"):
+            right = BodyPart["RIGHT_" + part.name.removeprefix("LEFT_")]
+            kp[:, part, 0], kp[:, right, 0] = mid_x - half_width, mid_x + half_width
+            kp[:, part, 2] = kp[:, right, 2] = np.maximum(kp[:, part, 2], kp[:, right, 2])
+    return replace(track, keypoints=kp)
+
+
+def test_seen_from_the_front_the_depth_gauge_follows_the_shoulders_drop() -> None:
+    # With no angle to measure the depth by, the gauge reads how far the shoulders have dropped: a
+    # full-depth hinge (trunk about level) fills it, standing tall empties it.
+    perf = perform(reps=(RepSpec(),) * 3, seed=1)
+    track = _seen_from_the_front(perf.track)
+    engine = HingeEngine("hinge", frame_size=track.frame_size)
+    depth_at: dict[float, float] = {}
+    reps = 0
+    for kp, t in zip(track.keypoints, track.t, strict=True):
+        r = engine.step(kp, float(t))
+        assert r.metrics.facing == 0
+        depth_at[float(t)] = r.depth
+        reps += r.rep is not None
+    assert reps == 3
+
+    def gauge(s: float) -> float:
+        return depth_at[min(depth_at, key=lambda t: abs(t - s))]
+
+    for rep in perf.truth:
+        assert 0.75 < gauge(rep.bottom_s) < 1.25
+        assert abs(gauge(rep.start_s - 0.3)) < 0.1

@@ -1,10 +1,12 @@
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
+from kiosk.body import BodyPart
 from kiosk.drills import get_drill
-from kiosk.metrics import MetricsCore, Setup
+from kiosk.metrics import FrameMetrics, MetricsCore, Setup, com_forward
 from kiosk.performer import BOTTOMS, STAND, Posture, posture_keypoints
 from tests.helpers import rolled
 
@@ -12,10 +14,20 @@ from tests.helpers import rolled
 def measure(kp: np.ndarray, drill: str = "hinge", frames: int = 20, frame_size=(640, 480), **setup):
     """Feed the same pose for `frames` frames (slow state settles) and return the metrics; `setup`
     are `Setup` fields."""
+    return measure_in_turn([kp], drill, frames, frame_size, **setup)
+
+
+def measure_in_turn(
+    kps: Sequence[np.ndarray], drill: str = "hinge", frames: int = 20, frame_size=(640, 480), **setup
+) -> FrameMetrics:
+    """`measure` over several poses: each held for `frames` frames in turn, on one clock."""
     core = MetricsCore(get_drill(drill), Setup(**setup), frame_size=frame_size)
-    valid = kp[:, 2] > 0.3
-    for i in range(frames):
-        m = core.update_pose(kp, valid, i / 30)
+    i = 0
+    for kp in kps:
+        valid = kp[:, 2] > 0.3
+        for _ in range(frames):
+            m = core.update_pose(kp, valid, i / 30)
+            i += 1
     return m
 
 
@@ -126,3 +138,93 @@ def test_hand_height_is_in_knee_heights_above_the_ankles_from_any_yaw(yaw):
         assert measure(kp).hand_height == pytest.approx(height, abs=1e-3)
     kp[[BodyPart.LEFT_WRIST, BodyPart.RIGHT_WRIST], 2] = 0.0  # hands not seen: not measured
     assert math.isnan(measure(kp).hand_height)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "side_on"),
+    [(0.0, 19.5, True), (45.0, 19.5, False), (45.0, 14.0, True), (0.0, 25.0, False)],
+)
+def test_side_on_holds_between_the_turns_it_is_entered_and_left_at_so_it_does_not_flicker(
+    before: float, after: float, side_on: bool
+) -> None:
+    # Turned 19.5 degrees (shoulders 0.3 torso lengths apart in the picture) is between the two
+    # readings: a lifter who comes to it from side-on stays side-on, one who comes from an oblique
+    # view is not side-on yet, so standing near the edge does not flicker between the two.
+    turned = [posture_keypoints(STAND, yaw_deg=yaw) for yaw in (before, after)]
+    assert measure_in_turn(turned, frames=45).side_on is side_on
+
+
+def test_standing_a_little_short_of_straight_is_locked_out_and_the_start_of_a_hinge_is_not() -> None:
+    # The tops of real pulls read 4-6 degrees of hip flexion; a lifter who stops with the trunk
+    # 12 degrees forward and soft knees (hips bent about 18) is still at the top. Sending the hips
+    # back to 27 degrees is the start of the next hinge (a rep bends them past 25).
+    top = measure(posture_keypoints(Posture(knee=10.0, trunk=12.0)))
+    hips_back = measure(posture_keypoints(Posture(knee=20.0, trunk=12.0, com=0.0)))
+    assert 15.0 < top.hip_flex < 19.0 and top.lockout
+    assert hips_back.hip_flex > 25.0 and abs(hips_back.trunk_angle) < 13.0 and not hips_back.lockout
+
+
+def test_leaning_back_is_over_extension_only_with_the_hips_pushed_past_straight() -> None:
+    # The same trunk, 16 degrees behind vertical. On straight legs the hips are pushed through,
+    # the trunk behind the line of the thighs: over-extension. Sitting back on bent knees, the
+    # thighs slope back further than the trunk does and the hips stay bent: not leaning back.
+    straight_legs = measure(posture_keypoints(Posture(knee=2.0, trunk=-16.0)))
+    sitting_back = measure(posture_keypoints(Posture(knee=70.0, trunk=-16.0)))
+    assert straight_legs.hip_flex < -15.0 and straight_legs.hyperextended
+    assert sitting_back.hip_flex > 8.0 and not sitting_back.hyperextended
+
+
+@pytest.mark.parametrize("facing", [1, -1])
+def test_a_body_stacked_straight_over_its_ankles_has_its_centre_of_mass_just_ahead_of_them(
+    facing: int,
+) -> None:
+    # Everything above the ankles on the vertical through them: only the feet reach forward of it
+    # (the ankle sits a quarter of the way from heel to toe), so the balance point is a little
+    # toward the toes, well short of mid-foot.
+    x = 300.0
+    assert 0.0 < com_forward(facing, x, x, x, x, x, x, x, foot_px=60.0) < 0.05
+
+
+def test_an_arm_reaching_into_the_picture_is_nobody_and_a_head_and_shoulders_is_someone() -> None:
+    kp = posture_keypoints(STAND)
+    arm = kp.copy()
+    arm[:, 2] = 0.0
+    reach = [BodyPart.RIGHT_SHOULDER, BodyPart.RIGHT_ELBOW, BodyPart.RIGHT_WRIST]
+    arm[reach, 2] = kp[reach, 2]
+    m = measure(arm)
+    assert not m.person and m.missing == "body"
+    head = kp.copy()
+    head[:, 2] = 0.0
+    shown = [
+        BodyPart.NOSE,
+        BodyPart.LEFT_EAR,
+        BodyPart.RIGHT_EAR,
+        BodyPart.LEFT_SHOULDER,
+        BodyPart.RIGHT_SHOULDER,
+    ]
+    head[shown, 2] = kp[shown, 2]
+    m = measure(head)
+    assert m.person and m.missing == "hips"  # someone too close: asked to step back
+
+
+def test_a_head_turned_to_the_mirror_does_not_flip_which_way_the_lifter_faces() -> None:
+    # Standing tall, only the nose against the ears tells the facing (shoulders over hips, knees
+    # straight). Turned to look at the mirror, the nose reads level with the ears and its jitter
+    # votes one way, then the other: the facing holds, where flickering would flip the sign of
+    # every angle. Turning round does flip it.
+    core = MetricsCore(get_drill("hinge"), frame_size=(640, 480))
+    kp = posture_keypoints(STAND)
+    valid = kp[:, 2] > 0.3
+    for i in range(30):
+        core.update_pose(kp, valid, i / 30)
+    ears_x = float(kp[[BodyPart.LEFT_EAR, BodyPart.RIGHT_EAR], 0].mean())
+    looking = kp.copy()
+    facings = set()
+    for i in range(30, 150):
+        looking[BodyPart.NOSE, 0] = ears_x + (6.0 if i % 2 else -6.0)  # a few pixels either way
+        facings.add(core.update_pose(looking, valid, i / 30).facing)
+    assert facings == {1}
+    turned = posture_keypoints(STAND, facing=-1)
+    for i in range(150, 210):
+        m = core.update_pose(turned, turned[:, 2] > 0.3, i / 30)
+    assert m.facing == -1

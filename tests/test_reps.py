@@ -8,7 +8,7 @@ import pytest
 
 from kiosk.analyze import analyze_track, run_engine
 from kiosk.body import BodyPart
-from kiosk.performer import Performer, RepSpec, Scenario, perform
+from kiosk.performer import Performer, Posture, RepSpec, Scenario, perform
 from kiosk.reps import HELD_LONGER_THAN_THE_SET, RepResult, SetUpFilter, split_set_ups
 from tests.helpers import performed, reps_of
 
@@ -657,3 +657,88 @@ def test_one_frame_leaning_back_or_at_the_wall_is_not_enough() -> None:
     assert _judged(rows, "wall-hinge", wall=0.4).wall_tap is False
     rows[31][r.C_WALL] = 1.0
     assert _judged(rows, "wall-hinge", wall=0.4).wall_tap is True
+
+
+@pytest.mark.parametrize(("rounding", "rounded"), [(20.0, False), (38.0, True)])
+def test_a_back_curled_well_into_its_upper_half_is_named_rounded(rounding: float, rounded: bool) -> None:
+    # A clean hinge's bottom, head in line, with the upper half of the back curled `rounding`
+    # degrees: at 38 the shoulders sit about 5 cm behind the ear-hip line, at 20 about 3 cm.
+    bottom = Posture(knee=22.0, trunk=75.0, head=6.0, rounding=rounding)
+    reps = reps_of(perform(reps=tuple(RepSpec(bottom=bottom) for _ in range(4)), seed=1))
+    assert len(reps) == 4
+    assert all(("rounded_back" in r.faults) is rounded for r in reps)
+
+
+def _counted_on_drops(drops: np.ndarray, lean_back: np.ndarray) -> list[RepResult]:
+    """Kettlebell deadlift reps counted on a lifter seen side-on at 30 fps whose shoulders drop `drops`
+    (shares of their standing height) frame by frame; the hips bend with the drop (90 degrees at
+    0.35) and lean back past straight on the frames `lean_back` marks."""
+    from kiosk.drills import get_drill
+    from kiosk.metrics import FrameMetrics
+    from kiosk.reps import RepCounter
+
+    counter = RepCounter(get_drill("kettlebell-deadlift"))
+    stand_px = 300.0
+    found = []
+    m = FrameMetrics()
+    for i, (drop, back) in enumerate(zip(drops.tolist(), lean_back.tolist(), strict=True)):
+        m.clear(i / 30)
+        m.person = m.in_frame = m.side_on = m.ready = True
+        m.facing, m.side_ratio, m.leg_px = 1, 0.1, stand_px / 1.6
+        m.height, m.ankle_x, m.ankle_y = stand_px * (1.0 - drop), 300.0, 450.0
+        m.trunk_angle = -15.0 if back else 70.0 * drop / 0.35
+        m.hip_flex = -10.0 if back else 90.0 * drop / 0.35
+        m.lockout, m.hyperextended = m.hip_flex < 20.0, back
+        rep = counter.update(m)
+        if rep is not None:
+            found.append(rep)
+    rep = counter.finish()
+    return found if rep is None else [*found, rep]
+
+
+def _eased(start: float, end: float, frames: int) -> np.ndarray:
+    """`frames` values going from `start` toward `end` with a smooth start and stop."""
+    return start + (end - start) * (0.5 - 0.5 * np.cos(np.pi * np.arange(frames) / frames))
+
+
+def test_shoulders_jittering_on_the_way_up_do_not_end_the_rep_short_of_its_lockout() -> None:
+    # Stand, down to a drop of 0.35 in 1.2 s, up in 1 s, lean back at the top for half a second,
+    # stand; the shoulders' height jitters by up to 1% (a centimetre or so: keypoint noise). The
+    # jitter's small dips near the top are not the lifter going down again: the rep runs on to its
+    # lockout, where the lean back that follows is seen.
+    down = [np.zeros(30), _eased(0.0, 0.35, 36), np.full(9, 0.35)]
+    rise_start = sum(len(p) for p in down)
+    drops = np.concatenate([*down, _eased(0.35, 0.0, 30), np.full(15, 0.02), np.zeros(45)])
+    frame = np.arange(len(drops))
+    lean_back = (frame >= rise_start + 30) & (frame < rise_start + 45)
+    drops += np.random.default_rng(0).uniform(-0.01, 0.01, len(drops))
+    (rep,) = _counted_on_drops(drops, lean_back)
+    lockout = rise_start + np.argmax(drops[rise_start:] <= 0.04)  # back within a twenty-fifth of the top
+    assert rep.end_s >= lockout / 30 - 0.05
+    assert rep.faults == ("hyperextension",)
+
+
+@pytest.mark.parametrize(("thigh", "squatting"), [(72.0, False), (88.0, True)])
+def test_hips_sinking_to_knee_height_are_a_squat_even_with_the_shins_upright(
+    thigh: float, squatting: bool
+) -> None:
+    # A kettlebell deadlift's bottom with upright shins (5 degrees) and the trunk 45 degrees forward, so
+    # the knees bend less than the hips (a hinge's ratio): the thighs 72 degrees from vertical, as far
+    # as clean pulls go (75), or 88, the hips level with the knees as in a squat (90 and more).
+    from kiosk import reps as r
+
+    rows = _rep_rows()
+    for row in rows:
+        row[r.C_THIGH], row[r.C_SHIN], row[r.C_TRUNK] = thigh, 5.0, 45.0
+        row[r.C_KNEE], row[r.C_HIP] = thigh + 5.0, thigh + 45.0
+    assert ("squatting" in _judged(rows).faults) is squatting
+
+
+@pytest.mark.parametrize(("arms", "counted"), [("dowel", 3), ("hang", 0)])
+def test_a_pause_past_five_seconds_counts_with_a_dowel_but_not_with_the_hands_down(
+    arms: str, counted: int
+) -> None:
+    # 4.8 s at the bottom reads as about 5.5 s with the slow ends of the way down and up: longer than
+    # a paused rep with the hands down (that is a bell picked up), within a dowel hinge's pause.
+    reps = tuple(RepSpec(down_s=2.0, bottom_s=4.8, up_s=2.0) for _ in range(3))
+    assert len(reps_of(perform(reps=reps, arms=arms, noise_px=4.0, seed=4))) == counted

@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import pytest
 
 from kiosk.body import NUM_KEYPOINTS
 from kiosk.smoothing import PoseSmoother
@@ -94,3 +95,16 @@ def test_repeated_or_backwards_timestamps_do_not_blow_up():
     sm.update(pose(110.0, 100.0), 1.0)
     sm.update(pose(120.0, 100.0), 0.5)
     assert np.isfinite(sm.pose).all()
+
+
+@pytest.mark.parametrize("y", [9000.0, -5000.0])
+def test_a_confident_point_far_below_or_above_the_picture_counts_as_unseen(y: float) -> None:
+    # Bounds as the engine sets them for a 640x480 picture: grown by half its long side. A point
+    # thousands of pixels below or above it, though well within its width, is no body part the
+    # camera saw; one just past the bottom edge (inside a crop's reach) is.
+    sm = PoseSmoother()
+    sm.bounds = (-320.0, -320.0, 960.0, 800.0)
+    sm.update(pose(300.0, y), 0.0)
+    assert not sm.valid.any()
+    sm.update(pose(300.0, 700.0), 1 / 30)
+    assert sm.valid.all() and sm.pose[0, 1] == 700.0
