@@ -322,7 +322,7 @@ class HistoryPort:
         self,
         writer: Any,
         scorer: Scorer,
-        image: Callable[[RepResult], bytes | None],
+        image: Callable[[RepResult], np.ndarray | None],
         flow_time: Callable[[], float],
     ) -> None:
         from kiosk.display import Progress
@@ -911,8 +911,9 @@ class App:
         self._held_bottom = (rep.end_s, self._bottom) if self._bottom is not None else None
         self._bottom, self._bottom_depth = None, -1.0
 
-    def _rep_image(self, rep: RepResult) -> bytes | None:
-        """The deepest picture of `rep` as JPEG, when the operator opted in."""
+    def _rep_image(self, rep: RepResult) -> np.ndarray | None:
+        """The deepest picture of `rep` (RGB; the history's writer thread encodes it), when the operator
+        opted in."""
         if not self.cfg.store.save_images:
             return None
         held = self._held_bottom
@@ -922,15 +923,7 @@ class App:
             frame, self._bottom, self._bottom_depth = self._bottom, None, -1.0
         else:
             return None
-        import io
-
-        import pygame
-
-        rgb = frame.rgb
-        surface = pygame.image.frombuffer(rgb.data, (rgb.shape[1], rgb.shape[0]), "RGB")
-        buf = io.BytesIO()
-        pygame.image.save(surface, buf, "rep.jpg")
-        return buf.getvalue()
+        return frame.rgb
 
     def _shutdown(self) -> None:
         if self.camera_found:

@@ -56,12 +56,36 @@ RETRY_S = 30.0  # writes kept after a failure that may pass are tried again this
 STUCK_S = 30.0  # a write still running after this long (SQLite's busy wait is 5 s) is reported
 MAX_BACKLOG = 10_000  # ... up to this many (days of reps); beyond it the oldest are given up
 # With more writes than this waiting (a card that hangs or fails), new reps are kept without their
-# picture (`store.save_images`): a few hundred kB each would otherwise fill the Pi's memory.
-MAX_WAITING_IMAGES = 100
+# picture (`store.save_images`): each waits as raw RGB until the writer encodes it (2.7 MB at 720p,
+# 6 MB at 1080p), and more would fill the Pi's memory.
+MAX_WAITING_IMAGES = 20
+# JPEG quantiser scale for rep stills (FFmpeg's 2-31, lower is finer): 3 reads like quality 85, about
+# 40 kB for a 404x720 picture.
+STILL_QSCALE = 3
 DAY_S = 86400.0
 MAX_TIME_S = 1e11  # Unix seconds beyond this (the year 5138) are damage, and past what a calendar shows
 
 T = TypeVar("T")
+
+
+def jpeg_still(rgb: Any) -> bytes:
+    """A rep's still, an (H, W, 3) uint8 RGB picture, as JPEG bytes.
+
+    Encoded with FFmpeg (PyAV), not pygame: pygame-ce 2.5 never releases a file object it saves
+    into, so each still to a BytesIO kept about 220 kB (0.85 MB for PNG) for good, and a kiosk
+    saving stills grew by that every rep.
+    """
+    import av
+
+    height, width = rgb.shape[:2]
+    codec = av.CodecContext.create("mjpeg", "w")
+    codec.width, codec.height = width - width % 2, height - height % 2  # 4:2:0 halves both sides
+    codec.pix_fmt = "yuvj420p"
+    codec.time_base = 1
+    codec.qmin = codec.qmax = STILL_QSCALE
+    frame = av.VideoFrame.from_ndarray(rgb[: codec.height, : codec.width], format="rgb24")
+    frame = frame.reformat(format="yuvj420p")
+    return b"".join(bytes(packet) for packet in (*codec.encode(frame), *codec.encode(None)))
 
 
 class StoreError(KioskError):
@@ -987,9 +1011,11 @@ class StoreWriter:
         set_: Ref,
         rep: Mapping[str, Any],
         at: float,
-        image: bytes | None = None,
+        image: bytes | Any = None,
         on_commit: Callable[[int], None] | None = None,
     ) -> Future[int]:
+        """`image`: JPEG bytes, or the rep's picture ((H, W, 3) uint8 RGB, not changed afterwards),
+        encoded on the writer thread so the display never waits for it."""
         rep = dict(rep)  # the caller may reuse its dict
         if image is not None and self._waiting() > MAX_WAITING_IMAGES:
             if not self._dropping_images:
@@ -1002,6 +1028,13 @@ class StoreWriter:
             self._dropping_images = False
 
         def write() -> int:
+            nonlocal image
+            if image is not None and not isinstance(image, bytes):  # once, though the write may be retried
+                try:
+                    image = jpeg_still(image)
+                except Exception:  # the rep is worth more than its picture
+                    log.exception("history: the still of a rep could not be encoded; the rep is kept")
+                    image = None
             rep_id = self._need_store().add_rep(self._id(set_, "its set"), rep, at, image)
             self._fresh_file = None
             if on_commit is not None:

@@ -335,15 +335,11 @@ def test_a_camera_the_probe_finds_held_by_a_stuck_call_ends_the_demo_for_a_resta
 
 
 def test_a_still_of_each_rep_is_kept_only_when_the_operator_opted_in() -> None:
-    import numpy as np
-
     from kiosk.reps import Phase
 
     class Snap:  # the two fields `_track_bottom` reads
         def __init__(self, phase: Phase, depth: float) -> None:
             self.phase, self.depth, self.rep = phase, depth, None
-
-    from kiosk.sources import Frame
 
     picture = Frame(np.zeros((48, 64, 3), np.uint8), 0.0, 0)
     deepest = Frame(np.full((48, 64, 3), 200, np.uint8), 0.1, 1)
@@ -355,9 +351,8 @@ def test_a_still_of_each_rep_is_kept_only_when_the_operator_opted_in() -> None:
             app._track_bottom(Snap(Phase.DESCENDING, 0.9), deepest)
             app._track_bottom(Snap(Phase.ASCENDING, 0.4), picture)
         image = app._rep_image(_rep(1.0))
-        if opted_in:
-            assert image is not None and image[:3] == b"\xff\xd8\xff"
-            assert _brightness(image) > 150  # the deepest frame (grey 200), not the last (black)
+        if opted_in:  # the deepest frame (grey 200), not the last (black); the writer encodes it
+            assert image is deepest.rgb
         else:
             assert image is None
 
@@ -368,22 +363,15 @@ def _rep(end_s: float):
     return RepResult(1, end_s - 2.0, end_s - 1.0, end_s, 100, (), 90.0, 170.0, 0.5, None, 1.0, 1.0)
 
 
-def _brightness(jpeg: bytes | None) -> int:
-    """The red level at the middle of a 64x48 JPEG still."""
-    import io
-
-    import pygame
-
-    assert jpeg is not None
-    return pygame.image.load(io.BytesIO(jpeg), "rep.jpg").get_at((32, 24))[0]
+def _brightness(picture: np.ndarray | None) -> int:
+    """The red level at the middle of a 64x48 still."""
+    assert picture is not None
+    return int(picture[24, 32, 0])
 
 
 def test_a_rep_counted_late_is_stored_with_its_own_picture() -> None:
     # A rep held back (maybe a bell picked up) is counted after the next one: each keeps its bottom.
-    import numpy as np
-
     from kiosk.reps import Phase
-    from kiosk.sources import Frame
 
     class Snap:
         def __init__(self, phase: Phase, depth: float) -> None:

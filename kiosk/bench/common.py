@@ -220,11 +220,13 @@ def kiosk_app(
     *,
     size: tuple[int, int],
     drill: str | None,
+    save_images: bool = False,
     **app_options: Any,
 ) -> Iterator[Any]:
     """The kiosk as `hinge-kiosk run` builds it (pipeline threads, engine, flow, screens), on the frames
     `source_factory` opens, drawn on a `size` window of SDL's dummy display (unless SDL_VIDEODRIVER names
-    another), without sound, its history written into a temporary folder for the run."""
+    another), without sound, its history (with each rep's still when `save_images`) written into a
+    temporary folder for the run."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     from kiosk.app import App, Inputs, SizedEstimator
@@ -234,10 +236,15 @@ def kiosk_app(
     from kiosk.store import StoreWriter
 
     inputs = Inputs(source_factory, SizedEstimator(PoseEstimator(backend)), tap, description=str(video))
-    overrides: dict[str, Any] = {"display.fullscreen": False, "audio.enabled": False}
+    overrides: dict[str, Any] = {
+        "display.fullscreen": False,
+        "audio.enabled": False,
+        "store.save_images": save_images,
+    }
     if drill:
         overrides["session.drill"] = drill
     cfg = load_config(overrides=overrides).config
     display = open_display(size, fullscreen=False, vsync=False)
     with tempfile.TemporaryDirectory(prefix="hinge-bench-") as tmp:
-        yield App(cfg, inputs, display, writer=StoreWriter(Path(tmp) / "sessions.db"), **app_options)
+        writer = StoreWriter(Path(tmp) / "sessions.db", save_images=save_images)
+        yield App(cfg, inputs, display, writer=writer, **app_options)

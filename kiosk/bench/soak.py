@@ -1,9 +1,9 @@
 """`hinge-kiosk bench soak VIDEO`: memory over a long run, the way an unattended kiosk lives.
 
 The kiosk runs as `bench kiosk` builds it (pipeline threads, engine, flow, history writer into a
-temporary folder, screens on SDL's dummy display at 1920x1080), with the video looping at its own
-frame rate as a camera would deliver it, for `--minutes`. Every `--every` seconds it reads its own
-resident memory, threads and open files from /proc (Linux, as on the Pi):
+temporary folder with each rep's still, screens on SDL's dummy display at 1920x1080), with the video
+looping at its own frame rate as a camera would deliver it, for `--minutes`. Every `--every` seconds
+it reads its own resident memory, threads and open files from /proc (Linux, as on the Pi):
 
     minutes             how long the kiosk ran
     frames              frames processed
@@ -107,7 +107,10 @@ def measure(
                 print(line, file=sys.stderr)
 
     sampler = threading.Thread(target=sample, name="soak-sampler", daemon=True)
-    with kiosk_app(video, backend, tap, camera, size=size, drill=drill, seconds=60.0 * minutes) as app:
+    # Stills on: the heaviest history a site can opt into (an encoder that kept each one showed here).
+    with kiosk_app(
+        video, backend, tap, camera, size=size, drill=drill, save_images=True, seconds=60.0 * minutes
+    ) as app:
         sampler.start()
         try:
             status = app.run()
