@@ -1020,7 +1020,9 @@ class StoreWriter:
         """`image`: JPEG bytes, or the rep's picture ((H, W, 3) uint8 RGB, not changed afterwards),
         encoded on the writer thread so the display never waits for it."""
         rep = dict(rep)  # the caller may reuse its dict
-        if image is not None and self._waiting() > MAX_WAITING_IMAGES:
+        if not self._save_images:  # never encoded, never held
+            image = None
+        elif image is not None and self._waiting() > MAX_WAITING_IMAGES:
             if not self._dropping_images:
                 log.warning(
                     "history: more than %d writes wait to be saved; new reps are kept without their picture",

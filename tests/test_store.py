@@ -532,6 +532,18 @@ def test_a_picture_handed_to_the_writer_is_saved_as_a_jpeg_of_it(
     assert np.abs(saved.astype(int) - picture).mean() < 4
 
 
+def test_a_writer_not_keeping_stills_never_encodes_one(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    encoded = []
+    monkeypatch.setattr(storemod, "jpeg_still", lambda rgb: encoded.append(rgb) or b"jpg")
+    writer = StoreWriter(db)  # the demo's throwaway history, or a site that did not opt in
+    set_ = writer.open_set(writer.open_session("hinge", NOON), "hinge", 10, NOON)
+    writer.add_rep(set_, rep(1), NOON + 1, image=np.zeros((8, 8, 3), np.uint8)).result(timeout=30)
+    assert writer.close()
+    assert encoded == [] and rows(db, "SELECT image_path FROM reps") == [(None,)]
+
+
 def test_encoding_stills_keeps_no_memory() -> None:
     # pygame-ce 2.5 keeps every file object it saves into: a kiosk saving each rep's still through a
     # BytesIO grew by 220 kB a rep (65 MB over these 300). The encoder must keep nothing.
