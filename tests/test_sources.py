@@ -209,8 +209,23 @@ def test_the_bgra_probe_passes_right_conversions_of_any_depth(pix_fmt: str) -> N
     # At most the few leftover columns: a sound conversion must not be sent the slow way round
     # (a probe of random samples once told a 10-bit clip's conversion paths apart everywhere).
     options = tuple(swscale_on_this_thread().items())
-    assert sources._wrong_tail(640, 64, pix_fmt, "bgra", options) == 0
-    assert sources._wrong_tail(404, 64, pix_fmt, "bgra", options) <= sources.MAX_MENDED_COLUMNS
+    assert sources._wrong_tail(640, pix_fmt, "bgra", options) == 0
+    assert sources._wrong_tail(404, pix_fmt, "bgra", options) <= sources.MAX_MENDED_COLUMNS
+
+
+def test_the_bgra_probe_of_a_4k_video_stays_small() -> None:
+    # The probe once converted a whole test frame: 74 MB of peak memory for 1080p, four times that for
+    # 4K, pushing the kiosk's peak over its budget at start-up.
+    import tracemalloc
+
+    options = tuple(swscale_on_this_thread().items())
+    tracemalloc.start()
+    try:
+        sources._wrong_tail.__wrapped__(3840, "yuv420p", "bgra", options)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20
 
 
 def _os_threads() -> int:
