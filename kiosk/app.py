@@ -54,7 +54,14 @@ from kiosk.flow import Flow, FlowSettings, FrameSnapshot, Screen
 from kiosk.metrics import Setup
 from kiosk.reps import Phase, RepResult
 from kiosk.sdnotify import FlowWatchdog, Notifier
-from kiosk.sources import Frame, FrameSource, SourceHung
+from kiosk.sources import (
+    CameraAppeared,
+    CameraWatch,
+    Frame,
+    FrameSource,
+    NeedsRestart,
+    libcamera_available,
+)
 
 if TYPE_CHECKING:
     from kiosk.pose import Prepared
@@ -75,9 +82,10 @@ SAMPLES = 4096  # latency and render-time samples kept for percentiles
 PROBE_S = 15.0  # in the demo for want of a camera, look for one this often
 PRUNE_EVERY_S = 24 * 3600.0  # history older than store.keep_days goes this often, not only at start
 HEADLESS_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that show nothing
-# Exit status when the camera is held by a driver call that never returns: the service restarts
-# the kiosk, and only a fresh process frees the device (EX_TEMPFAIL).
-EXIT_CAMERA_HUNG = 75
+# Exit status when only a fresh process can get the camera (EX_TEMPFAIL): it is held by a driver call
+# that never returns, or it came up after libcamera listed this process's cameras. The service
+# restarts the kiosk.
+EXIT_CAMERA_RESTART = 75
 # Exit status when the pipeline cannot go on in this process: pose or scoring has failed on every
 # frame for `camera.stall_timeout_s`, or a live source ended. The service restarts the kiosk
 # (EX_SOFTWARE); without this, the screen would freeze on its last frame.
@@ -238,6 +246,9 @@ def open_inputs(
             loop=is_file,
         )
 
+    # A Pi camera that comes up later is invisible to this process (see `CameraAppeared`): note which
+    # camera devices exist before libcamera lists its cameras.
+    watch = CameraWatch() if spec in ("auto", "picamera2") and libcamera_available() else None
     try:
         first: FrameSource | None = opener()
     except KioskError as exc:
@@ -247,7 +258,7 @@ def open_inputs(
         if is_file:
             return performer_inputs("Cannot read the video", demo_start_s, portrait)
         fallback = performer_inputs("No camera found", demo_start_s, portrait)
-        fallback.camera_ready = lambda: _can_open(opener)
+        fallback.camera_ready = lambda: _can_open(opener, watch)
         return fallback
     tap = CaptureTap(0 if is_file else cfg.camera.rotation)
 
@@ -260,14 +271,18 @@ def open_inputs(
     return Inputs(factory, SizedEstimator(PoseEstimator(backend)), tap, label, False, spec)
 
 
-def _can_open(opener: Callable[[], FrameSource]) -> bool:
+def _can_open(opener: Callable[[], FrameSource], watch: CameraWatch | None = None) -> bool:
     """True when the camera opens now (it is closed again: the kiosk restarts live to use it).
-    `SourceHung` passes through: only a new process gets that camera back."""
+    `NeedsRestart` passes through, from the opener (a camera held by a stuck call of ours) or from
+    `watch` (a camera device that came up since libcamera listed this process's cameras): only a new
+    process gets those cameras."""
     try:
         opener().close()
-    except SourceHung:
+    except NeedsRestart:
         raise
     except KioskError:
+        if watch is not None:
+            watch.check()
         return False
     return True
 
@@ -587,7 +602,7 @@ class App:
         self.camera_found = False  # the demo stood in for a camera that has now appeared
         self.standby = False  # nobody for camera.standby_after_s: the model looks at fewer frames
         self._probe: threading.Thread | None = None
-        self._probe_hung = ""  # why the probe found the camera held by a stuck call of ours
+        self._probe_restart: NeedsRestart | None = None  # the probe found a camera only a new process opens
         self._next_probe = -math.inf
         self._next_prune = clock() + PRUNE_EVERY_S  # open_history pruned at start
 
@@ -601,7 +616,7 @@ class App:
     def run(self) -> int:
         """Run until a signal, the window's close button, `seconds`, or (with `until_end`) the end
         of a finite source; then shut down cleanly. Returns the exit status: 0, or
-        `EXIT_CAMERA_HUNG` when only a new process can get the camera back, or
+        `EXIT_CAMERA_RESTART` when only a new process can get the camera back, or
         `EXIT_PIPELINE_FAILED` when only a new process can get frames through again."""
         main_thread = threading.current_thread() is threading.main_thread()
         previous = {}
@@ -747,8 +762,8 @@ class App:
         if self._probe is not None:
             if not self._probe.is_alive():
                 self._probe = None
-                if self._probe_hung:
-                    self._exit_for_camera(self._probe_hung)
+                if self._probe_restart is not None:
+                    self._exit_for_camera(self._probe_restart)
                 elif self.camera_found:
                     log.info("a camera is connected: leaving the demo")
                     self.stop()
@@ -759,8 +774,8 @@ class App:
             def probe() -> None:
                 try:
                     self.camera_found = ready()
-                except SourceHung as exc:  # the camera is there, held by a stuck call of ours
-                    self._probe_hung = str(exc)
+                except NeedsRestart as exc:  # held by a stuck call of ours, or came up too late
+                    self._probe_restart = exc
 
             self._probe = threading.Thread(target=probe, name="camera-probe", daemon=True)
             self._probe.start()
@@ -805,11 +820,13 @@ class App:
         self.exit_status = EXIT_PIPELINE_FAILED
         self.stop()
 
-    def _exit_for_camera(self, why: str) -> None:
-        """End the run with `EXIT_CAMERA_HUNG`: a camera held by a stuck call of ours comes back only
-        with a new process. Sessions so far are saved on the way out."""
-        log.error("camera: %s; exiting so the service restarts the kiosk and frees the camera", why)
-        self.exit_status = EXIT_CAMERA_HUNG
+    def _exit_for_camera(self, why: str | NeedsRestart) -> None:
+        """End the run with `EXIT_CAMERA_RESTART`: a camera held by a stuck call of ours, or one that
+        came up after this process listed its cameras, is reached only by a new process. Sessions so
+        far are saved on the way out."""
+        level = logging.INFO if isinstance(why, CameraAppeared) else logging.ERROR  # news, not a fault
+        log.log(level, "camera: %s; exiting so the service restarts the kiosk", why)
+        self.exit_status = EXIT_CAMERA_RESTART
         self.stop()
 
     def _camera_status(self, now: float) -> None:

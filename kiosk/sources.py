@@ -11,14 +11,16 @@ a factor of 2 or less). Each frame carries its capture time in seconds and its i
 `read(timeout)` never blocks longer than `timeout`: blocking decoders run on their own thread and hand
 frames over through a small queue. Failures are typed: `InputError` for a file that cannot be read,
 `SourceError` for a camera that is missing or stops, `FrameTimeout` (a `SourceError`) when no frame came
-in time, `SourceHung` (a `SourceError`) when a camera's driver call never returns, and `EndOfStream` when
-a file is done.
+in time, `NeedsRestart` (a `SourceError`) when only a new process can get the camera (`SourceHung`: its
+driver call never returns; `CameraAppeared`: it came up after libcamera listed this process's cameras),
+and `EndOfStream` when a file is done.
 
 PyAV and picamera2 are imported inside the functions that use them: picamera2 exists only on a Pi.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import logging
@@ -60,7 +62,11 @@ class FrameTimeout(SourceError):
     """No frame arrived within the timeout; the source may recover, so the caller may read again."""
 
 
-class SourceHung(SourceError):
+class NeedsRestart(SourceError):
+    """Only a new process can get this camera: the app exits for the service to restart it."""
+
+
+class SourceHung(NeedsRestart):
     """A camera is held by a thread of ours stuck in a driver call that does not return.
 
     Python cannot interrupt it and the device stays open until that call returns, so reopening fails
@@ -85,6 +91,57 @@ def _refuse_if_hung(device: str) -> None:
     """Raise `SourceHung` for a device a stuck thread still holds, instead of a misleading "busy"."""
     if device in _HUNG_DEVICES:
         raise _hung(device)
+
+
+class CameraAppeared(NeedsRestart):
+    """A camera device came up after this process found no camera.
+
+    libcamera lists cameras once per process and learns of later ones only from udev's device
+    announcements, which the service's private network namespace never receives. A Pi camera whose
+    driver came up after the kiosk started (a slow sensor probe) is therefore seen only by a new process.
+    """
+
+
+# Where the kernel lists camera devices: V4L2 nodes (videoN; v4l-subdevN, a sensor among them) and the
+# media controllers libcamera walks (mediaN). A Pi camera's driver adds entries here when it comes up.
+CAMERA_DEVICE_DIRS = ("/sys/class/video4linux", "/sys/bus/media/devices")
+
+
+class CameraWatch:
+    """Notices camera devices that come up after this process started looking, for a process that found
+    no camera and cannot open one that appears later (see `CameraAppeared`)."""
+
+    def __init__(self, dirs: tuple[str, ...] = CAMERA_DEVICE_DIRS) -> None:
+        self._dirs = dirs
+        self._known = self._devices()
+
+    def _devices(self) -> frozenset[str]:
+        names: set[str] = set()
+        for folder in self._dirs:
+            with contextlib.suppress(OSError):  # no such folder (not Linux, no V4L2): none there
+                names.update(os.listdir(folder))
+        return frozenset(names)
+
+    def check(self) -> None:
+        """`CameraAppeared` naming the devices that came up since the last look (a device that went
+        away and came back counts again)."""
+        now = self._devices()
+        new, self._known = sorted(now - self._known), now
+        if new:
+            raise CameraAppeared(
+                f"camera device(s) {', '.join(new)} came up after the kiosk started, and libcamera "
+                "lists cameras once per process; the kiosk restarts to use them"
+            )
+
+
+def libcamera_available() -> bool:
+    """Whether picamera2 is installed (a Raspberry Pi), without importing it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("picamera2") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class _Lazy:

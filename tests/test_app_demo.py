@@ -25,7 +25,15 @@ from kiosk.config import load_config
 from kiosk.errors import InputError
 from kiosk.flow import Screen
 from kiosk.sdnotify import Notifier
-from kiosk.sources import EndOfStream, Frame, FrameSource, SourceError, SourceHung
+from kiosk.sources import (
+    CameraAppeared,
+    CameraWatch,
+    EndOfStream,
+    Frame,
+    FrameSource,
+    SourceError,
+    SourceHung,
+)
 from kiosk.store import SessionStore
 
 
@@ -251,7 +259,7 @@ def _camera_inputs(camera: type[FlakyCamera], frames: int) -> kiosk_app.Inputs:
 
 def test_a_camera_only_a_restart_can_free_ends_the_run_for_the_service_to_restart() -> None:
     app = _windowed_app(_camera_inputs(WedgedCamera, 15), seconds=30.0)
-    assert app.run() == kiosk_app.EXIT_CAMERA_HUNG  # the hang ended the run, not --seconds
+    assert app.run() == kiosk_app.EXIT_CAMERA_RESTART  # the hang ended the run, not --seconds
 
 
 def test_a_reopened_file_keeps_time_running_on() -> None:
@@ -324,14 +332,68 @@ def test_the_demo_gives_way_when_a_camera_appears() -> None:
     assert "READY=1" in sent and "STOPPING=1" not in sent
 
 
-def test_a_camera_the_probe_finds_held_by_a_stuck_call_ends_the_demo_for_a_restart() -> None:
+@pytest.mark.parametrize(
+    "found",
+    [
+        SourceHung("/dev/video0: a stuck driver call of this process still holds it"),
+        CameraAppeared("camera device(s) media3 came up after the kiosk started"),
+    ],
+)
+def test_a_camera_the_probe_finds_only_a_new_process_can_open_ends_the_demo_for_a_restart(
+    found: Exception, caplog
+) -> None:
     def ready() -> bool:
-        raise SourceHung("/dev/video0: a stuck driver call of this process still holds it")
+        raise found
 
     inputs = kiosk_app.performer_inputs("No camera found")
     inputs.camera_ready = ready
     app = _windowed_app(inputs, seconds=20.0)
-    assert app.run() == kiosk_app.EXIT_CAMERA_HUNG and not app.camera_found
+    with caplog.at_level(logging.INFO, logger="kiosk"):
+        assert app.run() == kiosk_app.EXIT_CAMERA_RESTART and not app.camera_found
+    said = [r for r in caplog.records if "exiting so the service restarts the kiosk" in r.message]
+    # A camera coming up late is news for the log, not a fault; a stuck driver call is.
+    assert [r.levelno for r in said] == [logging.INFO if isinstance(found, CameraAppeared) else logging.ERROR]
+
+
+def test_the_probe_names_a_camera_device_that_came_up_only_when_it_cannot_open_one(tmp_path: Path) -> None:
+    devices = tmp_path / "video4linux"
+    devices.mkdir()
+    (devices / "video0").touch()
+    watch = CameraWatch((str(devices),))
+
+    def no_camera() -> FrameSource:
+        raise SourceError("picamera2:0: no Raspberry Pi camera detected")
+
+    assert kiosk_app._can_open(no_camera, watch) is False  # nothing new: keep looking
+    (devices / "v4l-subdev0").touch()  # a sensor's driver came up
+    opens = kiosk_app.performer_inputs("test").source_factory
+    assert kiosk_app._can_open(opens, watch) is True  # a camera this process can open: no restart
+    with pytest.raises(CameraAppeared, match="v4l-subdev0"):
+        kiosk_app._can_open(no_camera, watch)
+
+
+def test_without_a_camera_on_a_pi_the_demo_watches_for_one_coming_up(
+    model_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # picamera2 installed (a Pi) but no camera listed: a camera whose driver comes up later ends the
+    # demo for a restart. Without picamera2 (the USB path opens new cameras in-process) it does not.
+    devices = tmp_path / "media"
+    devices.mkdir()
+    monkeypatch.setenv("HINGE_KIOSK_MODEL_DIR", str(model_path.parent))
+    monkeypatch.setattr(kiosk_app, "CameraWatch", lambda: CameraWatch((str(devices),)))
+    cfg = load_config(overrides={"camera.source": "picamera2"}).config
+    for on_a_pi in (True, False):
+        monkeypatch.setattr(kiosk_app, "libcamera_available", lambda on_a_pi=on_a_pi: on_a_pi)
+        inputs = kiosk_app.open_inputs(cfg, demo=False, source=None)
+        assert inputs.demo == "No camera found" and inputs.camera_ready is not None
+        assert inputs.camera_ready() is False
+        (devices / "media3").touch()
+        if on_a_pi:
+            with pytest.raises(CameraAppeared, match="media3"):
+                inputs.camera_ready()
+        else:
+            assert inputs.camera_ready() is False
+        (devices / "media3").unlink()
 
 
 def test_a_still_of_each_rep_is_kept_only_when_the_operator_opted_in() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import re
@@ -226,6 +227,33 @@ def test_the_bgra_probe_of_a_4k_video_stays_small() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 4 * 2**20
+
+
+def test_the_camera_watch_names_devices_that_came_up_since_it_last_looked(tmp_path: Path) -> None:
+    v4l, media = tmp_path / "video4linux", tmp_path / "media"
+    v4l.mkdir()
+    for name in ("video0", "video1"):  # the ISP and codec nodes a Pi has without a camera
+        (v4l / name).touch()
+    watch = sources.CameraWatch((str(v4l), str(media)))  # a folder that does not exist lists nothing
+    watch.check()
+    (v4l / "video1").unlink()  # a device that went is no news
+    watch.check()
+    media.mkdir()
+    (media / "media4").touch()
+    (v4l / "v4l-subdev0").touch()
+    with pytest.raises(sources.CameraAppeared, match=r"media4, v4l-subdev0 came up after the kiosk started"):
+        watch.check()
+    watch.check()  # told once
+    (v4l / "video1").touch()  # back again: news again
+    with pytest.raises(sources.CameraAppeared, match="video1"):
+        watch.check()
+
+
+def test_a_camera_that_came_up_late_is_a_source_error_only_a_restart_cures() -> None:
+    assert issubclass(sources.CameraAppeared, sources.NeedsRestart)
+    assert issubclass(sources.SourceHung, sources.NeedsRestart)
+    assert issubclass(sources.NeedsRestart, SourceError)
+    assert sources.libcamera_available() is (importlib.util.find_spec("picamera2") is not None)
 
 
 def _os_threads() -> int:
