@@ -151,17 +151,6 @@ def analyze_track(
     return out
 
 
-def run_engine(
-    track: PoseTrack,
-    drill: str = DEFAULT_DRILL,
-    *,
-    setup: Setup = DEFAULT_SETUP,
-) -> tuple[list[RepResult], str | None]:
-    """All reps in the track, and the side that faced the camera most ("left"/"right"/None)."""
-    found = analyze_track(track, drill, setup=setup)
-    return found.reps, found.side
-
-
 def report(track: PoseTrack, drill: str, reps: list[RepResult], side: str | None) -> dict[str, Any]:
     """The JSON document of `analyze --json`."""
     counts = Counter(f for rep in reps for f in rep.faults)

@@ -45,18 +45,14 @@ class CropParams:
     max_oversize: float = 1.3  # ... and is at most this much bigger than the new one
 
 
-def torso_visible(pose: np.ndarray, min_score: float) -> bool:
-    """MoveNet's condition for cropping: at least one hip and one shoulder are confident (and at a
-    finite place)."""
-    return _torso_visible(pose.tolist(), min_score)
-
-
 def _seen(row: list[float], min_score: float) -> bool:
     """A keypoint that counts for the crop: confident, at a finite place (garbage never sizes a crop)."""
     return row[SCORE] > min_score and math.isfinite(row[X]) and math.isfinite(row[Y])
 
 
 def _torso_visible(rows: list[list[float]], min_score: float) -> bool:
+    """MoveNet's condition for cropping: at least one hip and one shoulder are confident (and at a
+    finite place)."""
     return any(_seen(rows[i], min_score) for i in _HIPS) and any(
         _seen(rows[i], min_score) for i in _SHOULDERS
     )

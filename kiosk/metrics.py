@@ -133,7 +133,6 @@ class FrameMetrics:
         "height",
         "hip_flex",
         "hip_travel",
-        "hip_travel_cm",
         "hyperextended",
         "in_frame",
         "knee_flex",
@@ -181,7 +180,6 @@ class FrameMetrics:
         self.head_angle = NAN
         self.hand_height = NAN
         self.hip_travel = NAN
-        self.hip_travel_cm = NAN
         self.height = NAN
         self.ankle_x = NAN
         self.ankle_y = NAN
@@ -248,10 +246,9 @@ class MetricsCore:
     ) -> None:
         self.drill = drill
         self.frame_size = frame_size
-        height_cm = setup.user_height_cm
-        self.user_height_cm = height_cm if height_cm and height_cm > 0 else None
-        height = self.user_height_cm or DEFAULT_HEIGHT_CM
-        tap_height = self.user_height_cm or TAP_HEIGHT_CM
+        known_height = setup.user_height_cm if setup.user_height_cm and setup.user_height_cm > 0 else None
+        height = known_height or DEFAULT_HEIGHT_CM
+        tap_height = known_height or TAP_HEIGHT_CM
         # Levelling turns the picture back by the camera's roll, about the picture's origin (only
         # differences of positions are measured; framing is checked before, on the picture itself).
         roll = math.radians(setup.camera_roll_deg)
@@ -553,8 +550,6 @@ class MetricsCore:
             m.hip_travel = f * (kx - hx) / thigh
         elif feet:
             m.hip_travel = f * (ax - hx) / thigh
-            if self.user_height_cm is not None:
-                m.hip_travel_cm = travel_cm(m.hip_travel, self.user_height_cm)
             m.com_forward = self._com_forward(f, ex if e_ok else sx, sx, hx, kx, ax, shin)
         if self.drill.has_wall and feet:
             # Drawn over the picture: the wall's foot, level with the ankle, turned back into it.

@@ -6,9 +6,20 @@ import math
 
 import numpy as np
 
-from kiosk.analyze import run_engine
+from kiosk.analyze import analyze_track
+from kiosk.drills import DEFAULT_DRILL
+from kiosk.metrics import DEFAULT_SETUP, Setup
 from kiosk.performer import Performance, RepSpec, perform
 from kiosk.reps import RepResult
+from kiosk.track import PoseTrack
+
+
+def run_engine(
+    track: PoseTrack, drill: str = DEFAULT_DRILL, *, setup: Setup = DEFAULT_SETUP
+) -> tuple[list[RepResult], str | None]:
+    """All reps in the track, and the side that faced the camera most ("left"/"right"/None)."""
+    found = analyze_track(track, drill, setup=setup)
+    return found.reps, found.side
 
 
 def reps_of(perf: Performance, drill: str = "hinge") -> list[RepResult]:

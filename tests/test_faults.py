@@ -30,7 +30,7 @@ def test_fault_is_named(drill, fault):
 
 
 def test_shallow_hinge_misses_the_wall():
-    from kiosk.analyze import run_engine
+    from tests.helpers import run_engine
 
     reps, _ = run_engine(performed("shallow", n=5).track, "hinge", setup=Setup(user_height_cm=170.0))
     assert len(reps) == 5
@@ -52,7 +52,7 @@ def test_without_the_users_height_the_tap_never_asks_for_more_than_the_wall():
 
 def test_a_deeper_wall_is_harder_to_reach():
     perf = performed(None, n=4)
-    from kiosk.analyze import run_engine
+    from tests.helpers import run_engine
 
     near, _ = run_engine(perf.track, "wall-hinge", setup=Setup(6.0, 170.0))
     far, _ = run_engine(perf.track, "wall-hinge", setup=Setup(12.0, 170.0))

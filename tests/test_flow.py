@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 
-from kiosk.analyze import run_engine
 from kiosk.body import BodyPart
 from kiosk.engine import HingeEngine
 from kiosk.flow import (
@@ -24,6 +23,7 @@ from kiosk.flow import (
 )
 from kiosk.performer import Performer, Posture, RepSpec, Scenario, perform
 from kiosk.reps import RepResult
+from tests.helpers import run_engine
 
 FPS = 30.0
 NOBODY = np.zeros((17, 3), np.float32)

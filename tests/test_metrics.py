@@ -6,7 +6,7 @@ import pytest
 
 from kiosk.body import BodyPart
 from kiosk.drills import get_drill
-from kiosk.metrics import FrameMetrics, MetricsCore, Setup, com_forward
+from kiosk.metrics import FrameMetrics, MetricsCore, Setup, com_forward, travel_cm
 from kiosk.performer import BOTTOMS, STAND, Posture, posture_keypoints
 from tests.helpers import rolled
 
@@ -122,8 +122,7 @@ def test_wall_tap_uses_the_configured_distance_and_height():
     near_wall = measure(kp, wall_distance_in=6.0, user_height_cm=170.0)
     far_wall = measure(kp, wall_distance_in=12.0, user_height_cm=170.0)
     assert near_wall.wall_reached and not far_wall.wall_reached
-    tall = measure(kp, user_height_cm=190.0)
-    assert tall.hip_travel_cm == pytest.approx(tall.hip_travel * 0.245 * 190.0)
+    assert travel_cm(1.0, 190.0) == pytest.approx(0.245 * 190.0)  # a thigh is 24.5% of the height
 
 
 @pytest.mark.parametrize("yaw", [0.0, 45.0])

@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from kiosk.analyze import judge_track, run_engine
+from kiosk.analyze import judge_track
 from kiosk.backends import open_backend
 from kiosk.body import BodyPart
 from kiosk.engine import HingeEngine
@@ -21,6 +21,7 @@ from kiosk.pose import PoseEstimator, track_from_media
 from kiosk.reps import ROUNDED_ALIGNMENT
 from kiosk.sources import Frame
 from kiosk.track import PoseTrack
+from tests.helpers import run_engine
 
 _TRACKS: dict[Path, PoseTrack] = {}
 

@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from kiosk.analyze import run_engine
 from kiosk.metrics import Setup
 from kiosk.track import load_track
-from tests.helpers import rolled
+from tests.helpers import rolled, run_engine
 
 # igor-1h-swing: 9 one-handed swings; the recording's authors list when each rep completes.
 IGOR_COMPLETIONS = (4.1, 5.63, 7.17, 8.73, 10.27, 11.87, 13.43, 15.0, 16.57)

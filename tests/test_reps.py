@@ -6,11 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from kiosk.analyze import analyze_track, run_engine
+from kiosk.analyze import analyze_track
 from kiosk.body import BodyPart
 from kiosk.performer import Performer, Posture, RepSpec, Scenario, perform
 from kiosk.reps import HELD_LONGER_THAN_THE_SET, RepResult, SetUpFilter, split_set_ups
-from tests.helpers import performed, reps_of
+from tests.helpers import performed, reps_of, run_engine
 
 
 def test_counts_clean_reps_at_lockout():
