@@ -466,7 +466,7 @@ class _Converter:
     (measured on a 404x720 clip: 1.8 ms per lores copy with a fresh context, 0.7 ms with a kept one).
     """
 
-    def __init__(self, model_input: int = DEFAULT_MODEL_INPUT) -> None:
+    def __init__(self, model_input: int = DEFAULT_MODEL_INPUT, codec: str = "") -> None:
         from av.video.reformatter import VideoReformatter
 
         self._model_input = model_input
@@ -474,7 +474,8 @@ class _Converter:
         # Whether the display matrix mirrors, read from the first frame only: reading a frame's
         # side data ties it in a reference cycle that only the garbage collector frees (200 MB of
         # frames waiting for it over a 553-frame clip), and a stream's matrix does not change.
-        self._mirrored: bool | None = None
+        # Never read for frames PyAV crashes on (see `SIDE_DATA_CRASHES`): taken as not mirrored.
+        self._mirrored: bool | None = False if codec in SIDE_DATA_CRASHES else None
         self._small = VideoReformatter()  # decode thread only
         self._full = {fmt: (VideoReformatter(), threading.Lock()) for fmt in ("rgb24", "bgra")}
 
@@ -589,7 +590,7 @@ def _wrong_tail(width: int, pix_fmt: str, fmt: str, sws_options: tuple[tuple[str
     return tail
 
 
-def _turns(av_frame: Any, mirrored: bool | None = None) -> int:
+def _turns(av_frame: Any, mirrored: bool) -> int:
     """Quarter turns that make a decoded frame upright (phones store portrait video on its side).
 
     A display matrix may also mirror the picture (a selfie camera's video). The rotation FFmpeg
@@ -599,16 +600,20 @@ def _turns(av_frame: Any, mirrored: bool | None = None) -> int:
     picture is only turned upright, not mirrored back (as FFmpeg does: for a quarter turn with a
     mirror it transposes, which puts up where the turn alone would)."""
     turns = round((getattr(av_frame, "rotation", 0) or 0) / 90) % 4
-    if mirrored is None:
-        mirrored = _mirrored(av_frame)
     if turns % 2 == 0 and mirrored:
         turns = (turns + 2) % 4
     return turns
 
 
+# Decoders whose frames PyAV 18 must not list the side data of: PNG's colour profile carries its name
+# as side-data metadata, which PyAV's wrapper frees as if it owned it, and the process then crashes
+# (a segmentation fault) when the frame is freed. No other decoder attaches metadata there.
+SIDE_DATA_CRASHES = frozenset({"png", "apng"})
+
+
 def _mirrored(av_frame: Any) -> bool:
     """True when the frame's display matrix mirrors the picture (its 2x2 part has a negative
-    determinant)."""
+    determinant). Not for frames of the decoders in `SIDE_DATA_CRASHES`."""
     # PyAV refuses to list a frame's side data when one is of a type it does not know (a JPEG's
     # EXIF, as on tensorflow/examples' image2): that frame is taken as not mirrored. A photo's
     # mirror is read from its EXIF by `exif_mirrors` instead.
@@ -745,7 +750,7 @@ class VideoFileSource(_ThreadedSource):
         except BaseException:
             self._container.close()
             raise
-        self._converter = _Converter(model_input)
+        self._converter = _Converter(model_input, self._stream.codec_context.name)
         self._start()
 
     def _frames(self) -> Iterator[Frame]:
@@ -980,7 +985,10 @@ class ImageSource(FrameSource):
             av_frame = next(container.decode(video=0), None)
             if av_frame is None:
                 raise InputError(f"{p}: contains no picture")
-            turns = _turns(av_frame, _mirrored(av_frame) or bool(exif_mirrors(p)))
+            # The mirror comes from the EXIF alone: FFmpeg lists a photo's orientation beside its EXIF,
+            # a side-data type PyAV cannot list, so the frame's own never reads as mirrored (and
+            # listing a PNG's side data crashes: `SIDE_DATA_CRASHES`).
+            turns = _turns(av_frame, bool(exif_mirrors(p)))
             rgb = _Converter().convert(av_frame, "rgb24", turns)
         except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
             raise InputError(f"{p}: not a readable image ({_reason(exc)})") from None

@@ -338,7 +338,42 @@ def test_side_data_pyav_cannot_list_leaves_the_rotation_as_read() -> None:
         rotation = -90
         side_data = SideData()
 
-    assert sources._turns(Decoded()) == 3
+    assert sources._turns(Decoded(), sources._mirrored(Decoded())) == 3
+
+
+def test_a_png_with_a_named_colour_profile_is_read_without_crashing(tmp_path: Path) -> None:
+    # PyAV 18 frees the profile's name (side-data metadata) as if it owned it: listing the side data
+    # of such a frame crashed the process when the frame was freed. Run in a child process, as a
+    # crash would take the test run with it.
+    import subprocess
+    import zlib
+
+    png = tmp_path / "profiled.png"
+    frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), format="rgb24")
+    with av.open(str(png), "w", format="image2") as out:
+        stream = out.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "rgb24"
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            out.mux(packet)
+    data = png.read_bytes()
+    iccp = b"sRGB built-in\0\0" + zlib.compress(b"\0" * 132)  # a name, then a (dummy) profile
+    chunk = len(iccp).to_bytes(4, "big") + b"iCCP" + iccp
+    chunk += zlib.crc32(b"iCCP" + iccp).to_bytes(4, "big")
+    png.write_bytes(data[:33] + chunk + data[33:])  # right after the 8-byte signature and IHDR
+    script = (
+        "import gc, sys\n"
+        "from kiosk.sources import ImageSource, VideoFileSource\n"
+        "picture = ImageSource(sys.argv[1]).read().rgb\n"
+        "with VideoFileSource(sys.argv[1], realtime=False) as video:\n"
+        "    frames = list(video)\n"
+        "del frames\n"
+        "gc.collect()\n"
+        "print(picture.shape)\n"
+    )
+    command = [sys.executable, "-c", script, str(png)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "(48, 64, 3)"
 
 
 def _jpeg_with_orientation(path: Path, stored: np.ndarray, orientation: int, order: str = "big") -> None:
