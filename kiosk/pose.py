@@ -236,7 +236,14 @@ def track_from_media(
     if not p.is_file():
         raise InputError(f"{p}: no such file" if not p.exists() else f"{p}: not a file")
     if p.suffix.lower() in IMAGE_SUFFIXES:
-        image = ImageSource(p).read()
+        still = ImageSource(p)
+        if still.damage:
+            print(
+                f"{p}: damaged: the picture did not decode cleanly (FFmpeg: {still.damage}); a file cut "
+                "short shows grey where it ends, and the pose read from it may be wrong",
+                file=sys.stderr,
+            )
+        image = still.read()
         estimator = PoseEstimator(open_backend(model_path or find_model(model_dir), runtime, threads))
         pose = estimator.estimate_image(image.rgb)
         return PoseTrack(pose[None], np.zeros(1), image.size, str(p))

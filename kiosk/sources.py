@@ -968,6 +968,23 @@ def _open_media(path: Path, kind: str) -> Any:
         ) from None
 
 
+def _first_picture(container: Any) -> tuple[Any, str]:
+    """The first picture in `container` (None when there is none), and the decoder's first error
+    message while decoding it ("" when none). FFmpeg's log is caught only around this decode; it
+    is off (PyAV's default) everywhere else, as a damaged video would fill the log."""
+    import av.logging
+
+    level = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture() as said:
+            av_frame = next(container.decode(video=0), None)
+    finally:
+        av.logging.set_level(level)
+    errors = [text.strip() for severity, _, text in said if severity <= av.logging.ERROR]
+    return av_frame, errors[0] if errors else ""
+
+
 class ImageSource(FrameSource):
     """A still image (PNG, JPEG, BMP, ... via PyAV): one frame at t = 0, then `EndOfStream`.
 
@@ -981,8 +998,11 @@ class ImageSource(FrameSource):
         self.name = str(p)
         container = _open_media(p, "image")
         start = time.perf_counter()
+        # What the decoder said was wrong with a picture it still decoded ("" when nothing): a JPEG
+        # cut short comes out whole-sized, the missing part grey, and only the decoder's log says so.
+        self.damage = ""
         try:
-            av_frame = next(container.decode(video=0), None)
+            av_frame, self.damage = _first_picture(container)
             if av_frame is None:
                 raise InputError(f"{p}: contains no picture")
             # The mirror comes from the EXIF alone: FFmpeg lists a photo's orientation beside its EXIF,

@@ -111,6 +111,19 @@ def test_unreadable_media_is_an_input_error(model_path: Path, tmp_path: Path) ->
         track_from_media(broken, model_path=model_path)
 
 
+def test_a_photo_cut_short_is_analysed_with_a_warning(
+    model_path: Path, peer: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = tmp_path / "cut.jpeg"
+    data = (peer / "tf-examples-rpi" / "image2.jpeg").read_bytes()
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    track = track_from_media(cut, model_path=model_path)
+    assert len(track) == 1
+    assert "cut.jpeg: damaged: the picture did not decode cleanly" in capsys.readouterr().err
+    track_from_media(peer / "tf-examples-rpi" / "image2.jpeg", model_path=model_path)
+    assert "damaged" not in capsys.readouterr().err
+
+
 def _near_side_confidence(poses: np.ndarray) -> float:
     """Mean confidence of the near-side ear, shoulder and hip (the keypoints the engine judges)."""
     total = []

@@ -376,6 +376,21 @@ def test_a_png_with_a_named_colour_profile_is_read_without_crashing(tmp_path: Pa
     assert done.stdout.strip() == "(48, 64, 3)"
 
 
+def test_a_photo_cut_short_is_read_and_said_to_be_damaged(tmp_path: Path) -> None:
+    # FFmpeg decodes what there is of a JPEG and greys the rest, with no error but in its log.
+    whole, cut = tmp_path / "whole.jpg", tmp_path / "cut.jpg"
+    rows = np.linspace(0, 255, 96, dtype=np.uint8)[:, None, None]
+    _jpeg_with_orientation(whole, np.broadcast_to(rows, (96, 128, 3)), 1)
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    assert ImageSource(whole).damage == ""
+    damaged = ImageSource(cut)
+    assert damaged.damage and damaged.read().rgb.shape == (96, 128, 3)
+    import av.logging
+
+    assert av.logging.get_level() is None  # FFmpeg's log is caught only around the decode
+
+
 def _jpeg_with_orientation(path: Path, stored: np.ndarray, orientation: int, order: str = "big") -> None:
     """A JPEG of `stored` whose EXIF (byte order `order`) says how to show it."""
     with av.open(str(path), "w", format="image2") as container:
