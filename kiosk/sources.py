@@ -974,13 +974,15 @@ def _first_picture(container: Any) -> tuple[Any, str]:
     is off (PyAV's default) everywhere else, as a damaged video would fill the log."""
     import av.logging
 
-    level = av.logging.get_level()
+    level, squash = av.logging.get_level(), av.logging.get_skip_repeated()
     av.logging.set_level(av.logging.ERROR)
+    av.logging.set_skip_repeated(False)  # the same complaint about the last picture still counts
     try:
         with av.logging.Capture() as said:
             av_frame = next(container.decode(video=0), None)
     finally:
         av.logging.set_level(level)
+        av.logging.set_skip_repeated(squash)
     errors = [text.strip() for severity, _, text in said if severity <= av.logging.ERROR]
     return av_frame, errors[0] if errors else ""
 

@@ -386,6 +386,7 @@ def test_a_photo_cut_short_is_read_and_said_to_be_damaged(tmp_path: Path) -> Non
     assert ImageSource(whole).damage == ""
     damaged = ImageSource(cut)
     assert damaged.damage and damaged.read().rgb.shape == (96, 128, 3)
+    assert ImageSource(cut).damage == damaged.damage  # told again, not squashed as a repeat
     import av.logging
 
     assert av.logging.get_level() is None  # FFmpeg's log is caught only around the decode
