@@ -612,11 +612,11 @@ SIDE_DATA_CRASHES = frozenset({"png", "apng"})
 
 
 def _mirrored(av_frame: Any) -> bool:
-    """True when the frame's display matrix mirrors the picture (its 2x2 part has a negative
-    determinant). Not for frames of the decoders in `SIDE_DATA_CRASHES`."""
-    # PyAV refuses to list a frame's side data when one is of a type it does not know (a JPEG's
-    # EXIF, as on tensorflow/examples' image2): that frame is taken as not mirrored. A photo's
-    # mirror is read from its EXIF by `exif_mirrors` instead.
+    """True when a video frame's display matrix mirrors the picture (its 2x2 part has a negative
+    determinant). Not for frames of the decoders in `SIDE_DATA_CRASHES`, nor for photos (see
+    `ImageSource`)."""
+    # PyAV refuses to list a frame's side data when one is of a type it does not know (EXIF, which
+    # FFmpeg 8 attaches): that frame is taken as not mirrored.
     try:
         matrix = av_frame.side_data.get("DISPLAYMATRIX")
     except (AttributeError, ValueError):
