@@ -22,7 +22,8 @@ Per loop (one displayed frame) the display thread: waits on the result slot (at 
 drains the snapshot queue into the flow (O(1) each), draws (~3-6 ms on the software renderer at
 1080p, textures cached), presents, and polls the store's futures. The one frame-sized allocation is
 the picture of a video file or USB camera, converted to BGRA by swscale when it is first drawn (at
-most `display.max_fps` a second; freed when the next replaces it); the display copies nothing else.
+most `display.max_fps` a second, at the size it is shown when that is smaller; freed when the next
+replaces it); the display copies nothing else.
 """
 
 from __future__ import annotations
@@ -671,7 +672,12 @@ class App:
             self._last_result = now
             self._problem = None
             self._failing_since, self._failures = math.nan, 0
-            scene.frame = result.frame.picture
+            frame = result.frame
+            if self.display is not None:
+                # Converted only if the flow's screen (fed above) shows it, at the size it is shown.
+                shown = self.display.picture_size(frame.size, self.flow.screen)
+                scene.frame = None if shown is None else frame.picture_for(shown)
+                scene.frame_size = frame.size
             scene.snap = result.score
             self.watchdog.frame(now)
             if not self._ready:

@@ -1,12 +1,13 @@
 """Frame sources: cameras, video files and still images behind one interface of timestamped frames.
 
-Every source hands out `Frame`s: the RGB image at full size (what the display shows; for decoded video
-made only when first used) and something cheap to cut the pose model's crops from. Decoded video in
-a YUV layout of 8 to 12 bits (nearly all of it) keeps the decoder's own planes (`decoded`), which
-`preprocess.SwsCropper` crops and scales straight from; the Pi camera's frames carry the planes of its
-ISP's lores stream the same way. Other frames carry a `lores` copy of the same field of view (about
-twice the model input high, in RGBX, made by swscale on the decode thread, so crops only resample by
-a factor of 2 or less). Each frame carries its capture time in seconds and its index.
+Every source hands out `Frame`s: the RGB image at full size, the picture the display shows (for
+decoded video each made only when first used), and something cheap to cut the pose model's crops
+from. Decoded video in a YUV layout of 8 to 12 bits (nearly all of it) keeps the decoder's own planes
+(`decoded`), which `preprocess.SwsCropper` crops and scales straight from; the Pi camera's frames
+carry the planes of its ISP's lores stream the same way. Other frames carry a `lores` copy of the
+same field of view (about twice the model input high, in RGBX, made by swscale on the decode thread,
+so crops only resample by a factor of 2 or less). Each frame carries its capture time in seconds
+and its index.
 
 `read(timeout)` never blocks longer than `timeout`: blocking decoders run on their own thread and hand
 frames over through a small queue. Failures are typed: `InputError` for a file that cannot be read,
@@ -165,6 +166,28 @@ class _Lazy:
         return value
 
 
+Size = tuple[int, int]  # (width, height) in pixels
+
+
+class _Shown:
+    """A frame's screen picture, made by `make(size)` for the size asked (None: the frame's own) and
+    kept for as long as the same size is asked: redrawn, not converted again."""
+
+    __slots__ = ("_lock", "_make", "_size", "_value")
+
+    def __init__(self, make: Callable[[Size | None], np.ndarray]) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self._size: Size | None = None
+        self._value: np.ndarray | None = None
+
+    def get(self, size: Size | None) -> np.ndarray:
+        with self._lock:
+            if self._value is None or self._size != size:
+                self._value, self._size = self._make(size), size
+            return self._value
+
+
 class Frame:
     """One captured frame.
 
@@ -174,7 +197,7 @@ class Frame:
     rate, so most frames of a fast source are never converted at all.
     """
 
-    __slots__ = ("_picture", "_rgb", "decode_s", "decoded", "index", "lores", "size", "t", "turns")
+    __slots__ = ("_rgb", "_shown", "decode_s", "decoded", "index", "lores", "size", "t", "turns")
 
     def __init__(
         self,
@@ -195,7 +218,7 @@ class Frame:
         self.decoded: Any = None
         self.turns = 0
         self._rgb = _Lazy(None, rgb)
-        self._picture: _Lazy | None = None
+        self._shown: _Shown | None = None
 
     @classmethod
     def deferred(
@@ -206,16 +229,16 @@ class Frame:
         index: int,
         lores: np.ndarray | None = None,
         decode_s: float = 0.0,
-        make_picture: Callable[[], np.ndarray] | None = None,
+        make_picture: Callable[[Size | None], np.ndarray] | None = None,
     ) -> Frame:
         """A frame whose `rgb` (`size` = (width, height)) is made by `make()` when first read, and
-        whose `picture` by `make_picture()` (when given; else `picture` is `rgb`)."""
+        whose screen picture by `make_picture(size)` (when given; else the picture is `rgb`)."""
         frame = cls.__new__(cls)
         frame.t, frame.index, frame.lores, frame.decode_s = t, index, lores, decode_s
         frame.decoded, frame.turns = None, 0
         frame.size = (int(size[0]), int(size[1]))
         frame._rgb = _Lazy(make)
-        frame._picture = None if make_picture is None else _Lazy(make_picture)
+        frame._shown = None if make_picture is None else _Shown(make_picture)
         return frame
 
     @property
@@ -233,9 +256,20 @@ class Frame:
 
     @property
     def picture(self) -> np.ndarray:
+        """The image for the screen at the frame's own size (see `picture_for`)."""
+        return self.picture_for(None)
+
+    def picture_for(self, shown: Size | None) -> np.ndarray:
         """The image for the screen, C-contiguous uint8: (H, W, 4) in BGRA order, the memory layout of
-        an SDL texture (so uploading it is a plain copy) for decoded video, else `rgb` (H, W, 3)."""
-        return self.rgb if self._picture is None else self._picture.get()
+        an SDL texture (so uploading it is a plain copy) for decoded video, else `rgb` (H, W, 3).
+
+        `shown` is the size it will be drawn at. A decoded frame shown at half its pixels or fewer
+        (`SCALE_BELOW`) is converted at about that size, swscale scaling as it converts: a 1080p
+        recording on the coaching screen's stage costs a picture of the stage, not of the recording.
+        The picture may be a pixel smaller than `shown` (even sizes convert several times faster);
+        it is never larger than the frame (the renderer scales up). `rgb` is drawn as it is.
+        """
+        return self.rgb if self._shown is None else self._shown.get(shown)
 
     def rotated(self, turns: int) -> Frame:
         """This frame turned by `turns` quarter turns clockwise (a camera mounted on its side)."""
@@ -245,7 +279,14 @@ class Frame:
         lores = None if self.lores is None else _turned(self.lores, -turns)
         width, height = self.size
         size = (height, width) if turns % 2 else (width, height)
-        picture = None if self._picture is None else (lambda: _turned(self.picture, -turns))
+        picture = None
+        if self._shown is not None:
+            # `shown` is upright for the turned frame: sideways for this one when turned a quarter.
+            def picture(shown: Size | None) -> np.ndarray:
+                if shown is not None and turns % 2:
+                    shown = (shown[1], shown[0])
+                return _turned(self.picture_for(shown), -turns)
+
         frame = Frame.deferred(
             lambda: _turned(self.rgb, -turns), size, self.t, self.index, lores, self.decode_s, picture
         )
@@ -510,19 +551,54 @@ class _Converter:
             index,
             small,
             time.perf_counter() - start,
-            lambda: self.convert(av_frame, "bgra", turns),
+            lambda shown: self.convert(av_frame, "bgra", turns, shown),
         )
         if croppable:
             frame.decoded, frame.turns = av_frame, turns
         return frame
 
-    def convert(self, av_frame: Any, fmt: str, turns: int = 0) -> np.ndarray:
-        """`av_frame` at full size in `fmt` ("rgb24" or "bgra"), upright; any thread."""
+    def convert(self, av_frame: Any, fmt: str, turns: int = 0, shown: Size | None = None) -> np.ndarray:
+        """`av_frame` in `fmt` ("rgb24" or "bgra"), upright, at full size or scaled down to about
+        `shown` (upright (width, height); see `Frame.picture_for`); any thread."""
         reformatter, lock = self._full[fmt]
+        size = _scaled_size(av_frame.width, av_frame.height, turns, shown)
         with lock:
-            image = reformatter.reformat(av_frame, format=fmt, **self._sws_options).to_ndarray()
-            image = _whole(image, av_frame, fmt, self._sws_options)
+            if size is None:
+                image = reformatter.reformat(av_frame, format=fmt, **self._sws_options).to_ndarray()
+                image = _whole(image, av_frame, fmt, self._sws_options)
+            else:  # swscale's scaling path writes every column right: no `_whole` (checked at every
+                # even width from 100 px, six pixel formats, from 404x720, 1080x1920 and 1920x1080)
+                image = reformatter.reformat(
+                    av_frame,
+                    width=size[0],
+                    height=size[1],
+                    format=fmt,
+                    interpolation="AREA",
+                    **self._sws_options,
+                ).to_ndarray()
         return _turned(image, turns)
+
+
+# Scale while converting only a frame shown at most this fraction of its pixels. Converting at the
+# same size takes swscale's quickest path (0.3 ms for 720p, 0.85 for 1080p here); scaling costs more
+# the less it shrinks (1080p: 1.3 ms to half its width, 2.9 to 70%, 5.7 to 99%), while each pixel
+# not converted saves about 1.25 ms per million in the display's copy and upload. From half the
+# pixels down, memory and time both gain: a 1080p recording on the 1920x1080 stage (44%), a phone's
+# upright video (14%), 720p on a small screen; 720p on a 1080p stage (98%) converts whole.
+SCALE_BELOW = 0.5
+
+
+def _scaled_size(width: int, height: int, turns: int, shown: Size | None) -> Size | None:
+    """The stored size to convert a `width` x `height` frame (as stored) at for showing it at `shown`
+    (upright), rounded down to even numbers: swscale converts odd sizes up to three times slower
+    (a 1080x1920 frame to 401x713 in 4.1 ms, to 402x714 in 1.4). None: convert at full size."""
+    if shown is None:
+        return None
+    w, h = (shown[1], shown[0]) if turns % 2 else shown
+    w, h = max(2, w - w % 2), max(2, h - h % 2)
+    if w * h > SCALE_BELOW * width * height:
+        return None
+    return w, h
 
 
 # Wrong columns at the right edge that `_whole` mends by repeating the column next to them; past this
@@ -1138,7 +1214,7 @@ class Picamera2Source(FrameSource):
             self._index,
             None,
             time.perf_counter() - start,
-            lambda: bgra,
+            lambda _shown: bgra,  # the ISP made it at camera.size; the renderer scales it
         )
         if yuv is not None:
             frame.decoded = self._lores_planes(yuv)

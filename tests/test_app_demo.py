@@ -102,6 +102,9 @@ def test_a_recording_played_as_the_camera_is_labelled_and_keeps_no_real_history(
         assert tmp is not None and Path(app.writer.path).is_relative_to(tmp.name)
         assert app.run() == 0
         assert not (tmp_path / "state").exists()
+        # The 600x600 recording's picture was converted at the size a 320x240 window shows it.
+        assert app.scene.frame_size == (600, 600) and app.scene.frame is not None
+        assert max(app.scene.frame.shape[:2]) <= 240
     finally:
         if tmp is not None:
             tmp.cleanup()

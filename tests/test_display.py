@@ -104,10 +104,16 @@ def clean_bottom(flow: Flow, snap: FrameSnapshot) -> bool:
 
 @pytest.mark.parametrize("display", [(1280, 720), (720, 1280)], indirect=True)
 @pytest.mark.parametrize("mirror", [True, False])
-def test_dowel_line_is_orange_at_a_rounded_back_and_sits_on_the_body(display: Display, mirror: bool) -> None:
+@pytest.mark.parametrize("converted_smaller", [False, True])
+def test_dowel_line_is_orange_at_a_rounded_back_and_sits_on_the_body(
+    display: Display, mirror: bool, converted_smaller: bool
+) -> None:
     flow, snap, picture = run_until(SET, ROUNDED, rounded_bottom)
     assert snap.alignment > 0.08
-    surface, recorded = draw(display, Scene(flow=flow, frame=picture, snap=snap, mirror=mirror))
+    scene = Scene(flow=flow, frame=picture, snap=snap, mirror=mirror)
+    if converted_smaller:  # as `Frame.picture_for` hands over a large video frame: the points stay put
+        scene.frame, scene.frame_size = np.ascontiguousarray(picture[::3, ::3]), FRAME
+    surface, recorded = draw(display, scene)
     rect = display.screens.camera_rect
     scale = rect.w / FRAME[0]
     chain = CHAINS[snap.side]

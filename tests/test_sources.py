@@ -142,9 +142,9 @@ def test_video_frames_convert_to_full_size_only_when_asked(
     conversions: list[str] = []
     convert = sources._Converter.convert
 
-    def counting(self: Any, av_frame: Any, fmt: str, turns: int = 0) -> np.ndarray:
+    def counting(self: Any, av_frame: Any, fmt: str, turns: int = 0, shown: Any = None) -> np.ndarray:
         conversions.append(fmt)
-        return convert(self, av_frame, fmt, turns)
+        return convert(self, av_frame, fmt, turns, shown)
 
     monkeypatch.setattr(sources._Converter, "convert", counting)
     with VideoFileSource(video) as source:
@@ -166,6 +166,33 @@ def test_video_frames_convert_to_full_size_only_when_asked(
     for thread in threads:
         thread.join()
     assert conversions.count("rgb24") == 2 and all(r is results[0] for r in results)
+
+
+def test_a_video_picture_is_converted_at_the_size_it_is_shown(video: Path) -> None:
+    with VideoFileSource(video) as source:
+        frames = list(source)
+    frame = frames[3]
+    full = frame.picture
+    small = frame.picture_for((641, 361))  # a quarter of the pixels
+    # Rounded down to even sizes (swscale's quick path), the same picture scaled.
+    assert small.shape == (360, 640, 4) and small.flags["C_CONTIGUOUS"]
+    assert frame.picture_for((641, 361)) is small  # redrawn, not converted again
+    halved = full[..., :3].reshape(360, 2, 640, 2, 3).mean(axis=(1, 3))
+    assert np.abs(small[..., :3] - halved).mean() < 2
+    assert bright_column(small[..., 2::-1]) == pytest.approx(bright_column(frame.rgb) / 2, abs=1.5)
+    assert (small[..., 3] == 255).all()
+    # Never made larger than the frame (the renderer scales up), nor scaled when that would save
+    # less than half the pixels: converting at the same size is far quicker.
+    assert frame.picture_for((2560, 1440)).shape == (720, 1280, 4)
+    assert frame.picture_for((1268, 714)).shape == (720, 1280, 4)
+    assert frame.picture_for((904, 508)).shape == (508, 904, 4)
+    assert frame.picture_for(None).shape == (720, 1280, 4)
+    # A camera mounted on its side: the size asked is upright.
+    turned = frame.rotated(1)
+    assert turned.size == (720, 1280)
+    upright = turned.picture_for((360, 640))
+    assert upright.shape == (640, 360, 4)
+    assert np.abs(upright.astype(int) - np.rot90(small, -1)).max() <= 1
 
 
 @pytest.mark.parametrize("width", [404, 402, 408])
@@ -480,8 +507,16 @@ def test_a_rotated_frame_turns_both_images_clockwise() -> None:
     assert turned.picture is turned.rgb  # no separate screen picture: the RGB image is drawn
     bgra = np.zeros((4, 6, 4), np.uint8)
     bgra[0, 0] = (0, 0, 255, 255)  # red, top-left
-    video_like = Frame.deferred(lambda: rgb, (6, 4), 0.0, 0, make_picture=lambda: bgra).rotated(1)
+    asked: list[Any] = []
+
+    def make_picture(shown: Any) -> np.ndarray:
+        asked.append(shown)
+        return bgra
+
+    video_like = Frame.deferred(lambda: rgb, (6, 4), 0.0, 0, make_picture=make_picture).rotated(1)
     assert video_like.picture.shape == (6, 4, 4) and tuple(video_like.picture[0, 3]) == (0, 0, 255, 255)
+    video_like.picture_for((2, 3))
+    assert asked == [None, (3, 2)]  # asked of the frame as stored: sideways
 
 
 def test_a_video_whose_timestamps_are_all_equal_is_spaced_at_its_declared_rate(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from kiosk.display.layout import Layout
 from kiosk.display.screens import CameraStatus, Progress, Scene, Screens
 from kiosk.drills import DRILLS
 from kiosk.errors import KioskError
+from kiosk.flow import Screen
 
 __all__ = ["CameraStatus", "Display", "DisplayUnavailable", "Progress", "Scene", "open_display"]
 
@@ -127,6 +128,12 @@ class Display:
     @property
     def driver(self) -> str:
         return pygame.display.get_driver()
+
+    def picture_size(self, frame_size: tuple[int, int], screen: Screen) -> tuple[int, int] | None:
+        """The size the picture of a frame of `frame_size` is drawn at on `screen` (None: not drawn),
+        for converting it at that size (`Frame.picture_for`)."""
+        rect = self.screens.picture_rect(frame_size, screen)
+        return None if rect is None else rect.size
 
     def draw(self, scene: Scene) -> None:
         """Draw `scene` (into the turned target when the screen is mounted the other way)."""

@@ -55,8 +55,12 @@ class Scene:
     flow: Flow
     mirror: bool = True
     now: float = 0.0  # monotonic seconds, for animations
-    # The camera picture the snapshot was estimated on: RGB (H, W, 3) or BGRA (H, W, 4), as `Frame.picture`.
+    # The camera picture the snapshot was estimated on: RGB (H, W, 3) or BGRA (H, W, 4), as
+    # `Frame.picture_for`, which may scale it down to the size it is shown at ...
     frame: np.ndarray | None = None
+    # ... so this is the frame's own size (width, height), the pixels its keypoints are in; None when
+    # the picture is at that size.
+    frame_size: tuple[int, int] | None = None
     snap: FrameSnapshot | None = None
     demo: str = ""  # non-empty in demo mode: why ("no camera found", "--demo")
     problems: tuple[str, ...] = ()  # configuration problems (each already fell back to a default)
@@ -123,13 +127,21 @@ class Screens:
                 bold=False,
             )
 
+    def picture_rect(self, frame_size: tuple[int, int], screen: Screen) -> pygame.Rect | None:
+        """Where the camera picture of a frame of `frame_size` goes on `screen`; None: not shown."""
+        if screen in (Screen.REST, Screen.DONE):
+            return None
+        L = self.layout
+        return L.camera_rect(*frame_size, self._picture_area.get(screen, L.screen))
+
     def _picture(self, scene: Scene, screen: Screen) -> None:
         frame = scene.frame
-        if frame is None or screen in (Screen.REST, Screen.DONE):
+        if frame is None:
             return
-        h, wd = frame.shape[0], frame.shape[1]
-        L = self.layout
-        rect = L.camera_rect(wd, h, self._picture_area.get(screen, L.screen))
+        wd, h = scene.frame_size or (frame.shape[1], frame.shape[0])
+        rect = self.picture_rect((wd, h), screen)
+        if rect is None:
+            return
         self.camera_rect = rect
         self.camera_view.set(wd, h, rect, scene.mirror)
         tint = ATTRACT_TINT if screen in (Screen.ATTRACT, Screen.PROGRESS) else WHITE
