@@ -4,11 +4,11 @@ The video is decoded again through the same `VideoFileSource` that made the pose
 frames, same upright turn, same timestamps), and each frame goes through the engine as in
 `analyze` (a first pass, `analyze_track` itself, counts the reps for the "3 / 10" counter and takes
 out a quick bell pickup or set-down), so the rep numbers match its table. Each output frame is the
-source frame, unmirrored (a review shows the lifter as filmed), with the skeleton, the dowel line
-and the virtual wall on it, and a side panel with the drill, the rep counter, the reps so far and
-the current cue: the display's own widgets on an offscreen SDL renderer (the dummy video driver, so
-it runs headless). The last frame is held a moment with the final tally. Encoded with libx264
-(mpeg4 where it is missing).
+source frame, unmirrored (a review shows the lifter as filmed) and at most `MAX_HEIGHT` tall, with
+the skeleton, the dowel line and the virtual wall on it, and a side panel with the drill, the rep
+counter, the reps so far and the current cue: the display's own widgets on an offscreen SDL
+renderer (the dummy video driver, so it runs headless). The last frame is held a moment with the
+final tally. Encoded with libx264 (mpeg4 where it is missing).
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ from kiosk.track import PoseTrack
 
 HOLD_S = 1.5  # the last frame, with the final tally, stays this long
 PANEL_FRACTION = 0.55  # side panel width as a fraction of the frame height
+# Taller videos are scaled down to this height. A 4K clip with its panel would be over 5000 pixels
+# wide, past what H.264's levels allow and what phones' decoders play; 1080 rows show the form and
+# the panel's type plainly, and encode several times quicker than a phone's 1080x1920.
+MAX_HEIGHT = 1080
 
 
 def _even(n: float) -> int:
@@ -60,8 +64,10 @@ def annotate_video(
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fw, fh = track.frame_size
-    panel_w = _even(PANEL_FRACTION * fh)
-    size = (_even(fw) + panel_w, _even(fh))
+    scale = min(1.0, MAX_HEIGHT / fh)
+    pw, ph = _even(fw * scale), _even(fh * scale)
+    panel_w = _even(PANEL_FRACTION * ph)
+    size = (pw + panel_w, ph)
 
     os.environ["SDL_VIDEODRIVER"] = "dummy"  # offscreen, whatever display the machine has
     # SDL would take SIGINT and SIGTERM for itself (as a quit event nobody reads here): Ctrl-C must
@@ -71,8 +77,8 @@ def annotate_video(
     try:  # closed whatever happens: its textures must go before its window (see Display.close)
         canvas = display.canvas
         px = canvas.px
-        picture = pygame.Rect(0, 0, fw, fh)
-        panel = pygame.Rect(_even(fw), 0, panel_w, size[1])
+        picture = pygame.Rect(0, 0, pw, ph)
+        panel = pygame.Rect(pw, 0, panel_w, ph)
         m = px(20)
         title = pygame.Rect(panel.x + m, m, panel.w - 2 * m, px(110))
         counter_rect = pygame.Rect(panel.x + m, title.bottom + m, panel.w - 2 * m, px(260))
@@ -96,11 +102,11 @@ def annotate_video(
         counted = {rep.end_s: rep for rep in found.reps}
         engine = new_engine()
         reps: list[Any] = []
-        width = max(3.0, fh * 0.009)
+        width = max(3.0, ph * 0.009)
 
-        def draw(rgb: np.ndarray, snap: FrameSnapshot) -> None:
+        def draw(image: np.ndarray, snap: FrameSnapshot) -> None:
             canvas.clear(th.BLACK)
-            canvas.camera(rgb, picture, mirror=False)
+            canvas.camera(image, picture, mirror=False)
             w.body_overlay(canvas, view, snap, d.has_wall, width)
             canvas.rect(panel, th.BLACK)
             canvas.panel(title, th.PANEL)
@@ -132,10 +138,10 @@ def annotate_video(
             if codec == "libx264":
                 stream.options = {"crf": "21", "preset": "veryfast"}
 
-            def emit(rgb_frame: np.ndarray, snap: FrameSnapshot, times: list[float]) -> None:
+            def emit(image: np.ndarray, snap: FrameSnapshot, times: list[float]) -> None:
                 """The frame with its overlay, shown at each of `times` (seconds, the track's clock)."""
                 nonlocal last_pts
-                draw(rgb_frame, snap)
+                draw(image, snap)
                 shot = canvas.snapshot()
                 arr = np.frombuffer(pygame.image.tobytes(shot, "RGB"), np.uint8).reshape(size[1], size[0], 3)
                 for t in times:
@@ -160,8 +166,11 @@ def annotate_video(
                 if result.rep is not None and result.rep.end_s in counted:
                     reps.append(counted[result.rep.end_s])
                 snap = FrameSnapshot.from_result(result, d.name)
-                emit(frame.rgb, snap, [t])
-                last = (frame.rgb, snap)
+                # Scaled by swscale whenever it is smaller (SDL's software renderer would pick the
+                # nearest pixel): a review is watched closely, and encoding costs more than this.
+                image = frame.picture_for(picture.size, scale_below=1.0)
+                emit(image, snap, [t])
+                last = (image, snap)
             if last is None:
                 raise InputError(f"{src}: no frames to annotate")
             final = engine.finish(float(track.t[min(n, i + 1) - 1]))

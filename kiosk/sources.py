@@ -169,22 +169,34 @@ class _Lazy:
 Size = tuple[int, int]  # (width, height) in pixels
 
 
+# Scale while converting only a frame shown at most this fraction of its pixels. Converting at the
+# same size takes swscale's quickest path (0.3 ms for 720p, 0.85 for 1080p here); scaling costs more
+# the less it shrinks (1080p: 1.3 ms to half its width, 2.9 to 70%, 5.7 to 99%), while each pixel
+# not converted saves about 1.25 ms per million in the display's copy and upload. From half the
+# pixels down, memory and time both gain: a 1080p recording on the 1920x1080 stage (44%), a phone's
+# upright video (14%), 720p on a small screen; 720p on a 1080p stage (98%) converts whole.
+SCALE_BELOW = 0.5
+
+# How a screen picture is made: `make(shown, scale_below)`, as `Frame.picture_for` asks.
+MakePicture = Callable[[Size | None, float], np.ndarray]
+
+
 class _Shown:
-    """A frame's screen picture, made by `make(size)` for the size asked (None: the frame's own) and
-    kept for as long as the same size is asked: redrawn, not converted again."""
+    """A frame's screen picture, made for the size asked (None: the frame's own) and kept for as long
+    as the same is asked: redrawn, not converted again."""
 
-    __slots__ = ("_lock", "_make", "_size", "_value")
+    __slots__ = ("_asked", "_lock", "_make", "_value")
 
-    def __init__(self, make: Callable[[Size | None], np.ndarray]) -> None:
+    def __init__(self, make: MakePicture) -> None:
         self._make = make
         self._lock = threading.Lock()
-        self._size: Size | None = None
+        self._asked: tuple[Size | None, float] | None = None
         self._value: np.ndarray | None = None
 
-    def get(self, size: Size | None) -> np.ndarray:
+    def get(self, shown: Size | None, scale_below: float) -> np.ndarray:
         with self._lock:
-            if self._value is None or self._size != size:
-                self._value, self._size = self._make(size), size
+            if self._value is None or self._asked != (shown, scale_below):
+                self._value, self._asked = self._make(shown, scale_below), (shown, scale_below)
             return self._value
 
 
@@ -229,10 +241,10 @@ class Frame:
         index: int,
         lores: np.ndarray | None = None,
         decode_s: float = 0.0,
-        make_picture: Callable[[Size | None], np.ndarray] | None = None,
+        make_picture: MakePicture | None = None,
     ) -> Frame:
         """A frame whose `rgb` (`size` = (width, height)) is made by `make()` when first read, and
-        whose screen picture by `make_picture(size)` (when given; else the picture is `rgb`)."""
+        whose screen picture by `make_picture` (when given; else the picture is `rgb`)."""
         frame = cls.__new__(cls)
         frame.t, frame.index, frame.lores, frame.decode_s = t, index, lores, decode_s
         frame.decoded, frame.turns = None, 0
@@ -259,17 +271,18 @@ class Frame:
         """The image for the screen at the frame's own size (see `picture_for`)."""
         return self.picture_for(None)
 
-    def picture_for(self, shown: Size | None) -> np.ndarray:
+    def picture_for(self, shown: Size | None, scale_below: float = SCALE_BELOW) -> np.ndarray:
         """The image for the screen, C-contiguous uint8: (H, W, 4) in BGRA order, the memory layout of
         an SDL texture (so uploading it is a plain copy) for decoded video, else `rgb` (H, W, 3).
 
-        `shown` is the size it will be drawn at. A decoded frame shown at half its pixels or fewer
-        (`SCALE_BELOW`) is converted at about that size, swscale scaling as it converts: a 1080p
-        recording on the coaching screen's stage costs a picture of the stage, not of the recording.
-        The picture may be a pixel smaller than `shown` (even sizes convert several times faster);
-        it is never larger than the frame (the renderer scales up). `rgb` is drawn as it is.
+        `shown` is the size it will be drawn at. A decoded frame shown at `scale_below` of its pixels
+        or fewer (by default half: `SCALE_BELOW`) is converted at about that size, swscale scaling
+        as it converts: a 1080p recording on the coaching screen's stage costs a picture of the
+        stage, not of the recording. The picture may be a pixel smaller than `shown` (even sizes
+        convert several times faster); it is never larger than the frame (the renderer scales up).
+        `rgb` is drawn as it is.
         """
-        return self.rgb if self._shown is None else self._shown.get(shown)
+        return self.rgb if self._shown is None else self._shown.get(shown, scale_below)
 
     def rotated(self, turns: int) -> Frame:
         """This frame turned by `turns` quarter turns clockwise (a camera mounted on its side)."""
@@ -282,10 +295,10 @@ class Frame:
         picture = None
         if self._shown is not None:
             # `shown` is upright for the turned frame: sideways for this one when turned a quarter.
-            def picture(shown: Size | None) -> np.ndarray:
+            def picture(shown: Size | None, scale_below: float) -> np.ndarray:
                 if shown is not None and turns % 2:
                     shown = (shown[1], shown[0])
-                return _turned(self.picture_for(shown), -turns)
+                return _turned(self.picture_for(shown, scale_below), -turns)
 
         frame = Frame.deferred(
             lambda: _turned(self.rgb, -turns), size, self.t, self.index, lores, self.decode_s, picture
@@ -551,17 +564,24 @@ class _Converter:
             index,
             small,
             time.perf_counter() - start,
-            lambda shown: self.convert(av_frame, "bgra", turns, shown),
+            lambda shown, scale_below: self.convert(av_frame, "bgra", turns, shown, scale_below),
         )
         if croppable:
             frame.decoded, frame.turns = av_frame, turns
         return frame
 
-    def convert(self, av_frame: Any, fmt: str, turns: int = 0, shown: Size | None = None) -> np.ndarray:
+    def convert(
+        self,
+        av_frame: Any,
+        fmt: str,
+        turns: int = 0,
+        shown: Size | None = None,
+        scale_below: float = SCALE_BELOW,
+    ) -> np.ndarray:
         """`av_frame` in `fmt` ("rgb24" or "bgra"), upright, at full size or scaled down to about
         `shown` (upright (width, height); see `Frame.picture_for`); any thread."""
         reformatter, lock = self._full[fmt]
-        size = _scaled_size(av_frame.width, av_frame.height, turns, shown)
+        size = _scaled_size(av_frame.width, av_frame.height, turns, shown, scale_below)
         with lock:
             if size is None:
                 image = reformatter.reformat(av_frame, format=fmt, **self._sws_options).to_ndarray()
@@ -579,16 +599,7 @@ class _Converter:
         return _turned(image, turns)
 
 
-# Scale while converting only a frame shown at most this fraction of its pixels. Converting at the
-# same size takes swscale's quickest path (0.3 ms for 720p, 0.85 for 1080p here); scaling costs more
-# the less it shrinks (1080p: 1.3 ms to half its width, 2.9 to 70%, 5.7 to 99%), while each pixel
-# not converted saves about 1.25 ms per million in the display's copy and upload. From half the
-# pixels down, memory and time both gain: a 1080p recording on the 1920x1080 stage (44%), a phone's
-# upright video (14%), 720p on a small screen; 720p on a 1080p stage (98%) converts whole.
-SCALE_BELOW = 0.5
-
-
-def _scaled_size(width: int, height: int, turns: int, shown: Size | None) -> Size | None:
+def _scaled_size(width: int, height: int, turns: int, shown: Size | None, scale_below: float) -> Size | None:
     """The stored size to convert a `width` x `height` frame (as stored) at for showing it at `shown`
     (upright), rounded down to even numbers: swscale converts odd sizes up to three times slower
     (a 1080x1920 frame to 401x713 in 4.1 ms, to 402x714 in 1.4). None: convert at full size."""
@@ -596,7 +607,7 @@ def _scaled_size(width: int, height: int, turns: int, shown: Size | None) -> Siz
         return None
     w, h = (shown[1], shown[0]) if turns % 2 else shown
     w, h = max(2, w - w % 2), max(2, h - h % 2)
-    if w * h > SCALE_BELOW * width * height:
+    if w * h > scale_below * width * height:
         return None
     return w, h
 
@@ -1214,7 +1225,7 @@ class Picamera2Source(FrameSource):
             self._index,
             None,
             time.perf_counter() - start,
-            lambda _shown: bgra,  # the ISP made it at camera.size; the renderer scales it
+            lambda _shown, _scale_below: bgra,  # made at camera.size by the ISP; the renderer scales it
         )
         if yuv is not None:
             frame.decoded = self._lores_planes(yuv)

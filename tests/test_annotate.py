@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from kiosk.annotate import HOLD_S, annotate_video
+from kiosk.annotate import HOLD_S, MAX_HEIGHT, annotate_video
 from kiosk.body import CHAINS, Side
 from kiosk.cli import main
 from kiosk.demo import FigurePainter
@@ -38,12 +38,16 @@ def near(a: np.ndarray, b: tuple[int, int, int], tol: int = 40) -> bool:
     return bool(np.all(np.abs(a.astype(int) - np.array(b)) <= tol))
 
 
-def test_annotating_a_synthetic_clip_draws_the_overlay_on_every_frame(tmp_path: Path) -> None:
-    """No model needed: the performer films itself, and its own keypoints are the track."""
+@pytest.mark.parametrize("frame_size", [(320, 240), (960, 1440)])
+def test_annotating_a_synthetic_clip_draws_the_overlay_on_every_frame(
+    tmp_path: Path, frame_size: tuple[int, int]
+) -> None:
+    """No model needed: the performer films itself, and its own keypoints are the track. A video
+    taller than MAX_HEIGHT comes back at that height, the overlay still on the body."""
     sc = Scenario(
         reps=(RepSpec(fault="rounded_back", bottom_s=0.8), RepSpec()),
         stand_s=1.5,
-        frame_size=(320, 240),
+        frame_size=frame_size,
         noise_px=0.5,
         dropout=0.0,
         seed=2,
@@ -61,16 +65,19 @@ def test_annotating_a_synthetic_clip_draws_the_overlay_on_every_frame(tmp_path: 
     frames = decode(out)
     assert len(frames) == n + round(HOLD_S * 30)
     h, w = frames[0].shape[:2]
-    assert h % 2 == 0 and w % 2 == 0 and w > sc.frame_size[0]  # the picture plus a side panel
+    scale = min(1.0, MAX_HEIGHT / frame_size[1])
+    picture_w = round(frame_size[0] * scale)
+    assert h == round(frame_size[1] * scale) <= MAX_HEIGHT
+    assert h % 2 == 0 and w % 2 == 0 and w > picture_w  # the picture plus a side panel
     # Unmirrored: the dowel sits on the lifter's own ear, shoulder and hip, orange at the
     # bottom of the rounded rep, on frames the source does not have it.
     bottom = round(perf.truth[0].bottom_s * 30)
     chain = CHAINS[Side.RIGHT]  # facing +x: the camera sees the right side
     for part in (chain.ear, chain.shoulder, chain.hip):
-        x, y = (round(v) for v in perf.clean_pose_at(ts[bottom])[part, :2])
+        x, y = (round(v * scale) for v in perf.clean_pose_at(ts[bottom])[part, :2])
         assert near(frames[bottom][y, x], th.BAD, 60), part
     # The side panel holds the kiosk's panels (title, counter, strip, gauge, cue) on black.
-    side = frames[5][:, sc.frame_size[0] + 4 :].astype(int)
+    side = frames[5][:, picture_w + 4 :].astype(int)
     panel = np.all(np.abs(side - np.array(th.PANEL)) <= 6, axis=-1).mean()
     assert panel > 0.25, panel
 

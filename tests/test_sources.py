@@ -142,9 +142,9 @@ def test_video_frames_convert_to_full_size_only_when_asked(
     conversions: list[str] = []
     convert = sources._Converter.convert
 
-    def counting(self: Any, av_frame: Any, fmt: str, turns: int = 0, shown: Any = None) -> np.ndarray:
+    def counting(self: Any, av_frame: Any, fmt: str, *args: Any) -> np.ndarray:
         conversions.append(fmt)
-        return convert(self, av_frame, fmt, turns, shown)
+        return convert(self, av_frame, fmt, *args)
 
     monkeypatch.setattr(sources._Converter, "convert", counting)
     with VideoFileSource(video) as source:
@@ -186,6 +186,7 @@ def test_a_video_picture_is_converted_at_the_size_it_is_shown(video: Path) -> No
     assert frame.picture_for((2560, 1440)).shape == (720, 1280, 4)
     assert frame.picture_for((1268, 714)).shape == (720, 1280, 4)
     assert frame.picture_for((904, 508)).shape == (508, 904, 4)
+    assert frame.picture_for((1268, 714), scale_below=1.0).shape == (714, 1268, 4)  # asked to, it does
     assert frame.picture_for(None).shape == (720, 1280, 4)
     # A camera mounted on its side: the size asked is upright.
     turned = frame.rotated(1)
@@ -509,7 +510,7 @@ def test_a_rotated_frame_turns_both_images_clockwise() -> None:
     bgra[0, 0] = (0, 0, 255, 255)  # red, top-left
     asked: list[Any] = []
 
-    def make_picture(shown: Any) -> np.ndarray:
+    def make_picture(shown: Any, scale_below: float) -> np.ndarray:
         asked.append(shown)
         return bgra
 
