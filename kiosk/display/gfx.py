@@ -7,8 +7,9 @@ renderer (the dummy driver, a machine without a GPU) mirrors through its rotate 
 mirrored as it is copied for upload into a buffer kept between frames (`Canvas._copy_for_upload`:
 1.75 ms for 1080p), and dimmed there for the idle screens. The display never resamples a picture
 in software. A video frame larger than its place on the screen arrives already smaller
-(`Frame.picture_for`): swscale scales it in the same pass that converts it from YUV, which costs
-less than converting it whole (1.4 against 3.7 ms for a 1080x1920 phone video on the stage).
+(`Frame.picture_for`): swscale scales it in the same pass that converts it from YUV, for about what
+converting it whole costs (1.0 ms either way for a 1080x1920 phone video on the stage), and the
+display then copies and uploads a seventh of the pixels.
 
 Everything else is small textures drawn many times: a white disc (joints, dots, caps, panel
 corners), a white band with soft edges (thick lines, rotated by the renderer), a texture per ring
