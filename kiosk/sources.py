@@ -204,7 +204,7 @@ class Frame:
     """One captured frame.
 
     The full-size images may be made on first use. A decoded video frame is converted to `rgb` only
-    when something needs a full-resolution crop, and to `picture` (what the screen shows) only when it
+    when something needs a full-resolution crop, and to its picture (`picture_for`) only when it
     is drawn: the pose model reads `decoded` (or `lores`) and the display draws at most its own frame
     rate, so most frames of a fast source are never converted at all.
     """
@@ -265,11 +265,6 @@ class Frame:
         if decoded is None:
             return 1.0
         return (decoded.height if self.turns % 2 else decoded.width) / self.size[0]
-
-    @property
-    def picture(self) -> np.ndarray:
-        """The image for the screen at the frame's own size (see `picture_for`)."""
-        return self.picture_for(None)
 
     def picture_for(self, shown: Size | None, scale_below: float = SCALE_BELOW) -> np.ndarray:
         """The image for the screen, C-contiguous uint8: (H, W, 4) in BGRA order, the memory layout of

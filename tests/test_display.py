@@ -449,7 +449,7 @@ def test_present_goes_through_sdl_without_the_gil(display: Display, monkeypatch:
 
 @pytest.mark.parametrize("mirror", [False, True])
 def test_a_bgra_picture_draws_the_same_as_its_rgb_image(display: Display, mirror: bool) -> None:
-    """Video frames reach the screen as BGRA (`Frame.picture`); the picture must not change."""
+    """Video frames reach the screen as BGRA (`Frame.picture_for`); the picture must not change."""
     rng = np.random.default_rng(2)
     rgb = rng.integers(0, 256, (120, 200, 3), dtype=np.uint8)
     rgb[:, :100] = (250, 20, 20)  # red on the left, the camera's left

@@ -154,7 +154,7 @@ def test_video_frames_convert_to_full_size_only_when_asked(
     assert bright_column(frames[3].rgb) == pytest.approx(50, abs=2)
     assert frames[3].rgb is frames[3].rgb and conversions == ["rgb24"]  # made once, then kept
     # The screen's picture: BGRA, the same image as the RGB one.
-    picture = frames[3].picture
+    picture = frames[3].picture_for(None)
     assert picture.shape == (720, 1280, 4) and picture.flags["C_CONTIGUOUS"] and conversions[-1] == "bgra"
     assert np.abs(picture[..., 2::-1].astype(int) - frames[3].rgb).max() <= 2
     assert (picture[..., 3] == 255).all()
@@ -172,7 +172,7 @@ def test_a_video_picture_is_converted_at_the_size_it_is_shown(video: Path) -> No
     with VideoFileSource(video) as source:
         frames = list(source)
     frame = frames[3]
-    full = frame.picture
+    full = frame.picture_for(None)
     small = frame.picture_for((641, 361))  # a quarter of the pixels
     # Rounded down to even sizes (swscale's quick path), the same picture scaled.
     assert small.shape == (360, 640, 4) and small.flags["C_CONTIGUOUS"]
@@ -216,7 +216,7 @@ def test_the_screen_picture_is_whole_for_widths_swscale_converts_in_blocks(
             out.mux(packet)
     with VideoFileSource(path) as source:
         frame = source.read(5.0)
-        picture, rgb = frame.picture, frame.rgb
+        picture, rgb = frame.picture_for(None), frame.rgb
     assert picture.shape == (240, width, 4)
     assert np.abs(picture[..., 2::-1].astype(int) - rgb).max() <= 3  # every column, the edge included
     assert (picture[..., 3] == 255).all()
@@ -228,7 +228,7 @@ def test_a_bgra_copy_swscale_gets_wrong_beyond_mending_is_made_from_rgb(
     monkeypatch.setattr(sources, "_wrong_tail", lambda width, *rest: width)  # wrong everywhere
     with VideoFileSource(video) as source:
         frame = source.read(5.0)
-        picture, rgb = frame.picture, frame.rgb
+        picture, rgb = frame.picture_for(None), frame.rgb
     assert picture.shape == (720, 1280, 4) and (picture[..., 2::-1] == rgb).all()
     assert (picture[..., 3] == 255).all()
 
@@ -296,7 +296,7 @@ def test_conversions_run_on_the_calling_thread(video: Path) -> None:
     with VideoFileSource(video) as source:
         frames = list(source)
         for frame in frames[:3]:
-            assert frame.rgb is not None and frame.picture is not None
+            assert frame.rgb is not None and frame.picture_for(None) is not None
         assert _os_threads() <= before + 1
 
 
@@ -313,7 +313,7 @@ def test_video_stored_on_its_side_is_turned_upright_and_so_are_its_model_inputs(
         assert frame.decoded is stored and frame.turns == 1 and frame.lores is None
     else:  # a layout the cropper does not read (planar RGB): a lores copy, 384 high as upright
         assert frame.decoded is None and frame.lores is not None and frame.lores.shape == (384, 216, 4)
-    assert frame.rgb.shape == (1280, 720, 3) and frame.picture.shape == (1280, 720, 4)
+    assert frame.rgb.shape == (1280, 720, 3) and frame.picture_for(None).shape == (1280, 720, 4)
     assert frame.rgb[-1, 0, 0] > 150  # the red band along the stored top is now on the left
     model_input, _ = InputMaker(192)(frame, CropBox.full_frame(*frame.size))
     assert model_input[-1, 60, 0] > 150 and model_input[-1, 130, 0] < 100  # the band is on the left
@@ -505,7 +505,7 @@ def test_a_rotated_frame_turns_both_images_clockwise() -> None:
     frame.decoded, frame.turns = object(), 1
     assert frame.rotated(1).decoded is frame.decoded and frame.rotated(1).turns == 0
     assert frame.rotated(3).turns == 2
-    assert turned.picture is turned.rgb  # no separate screen picture: the RGB image is drawn
+    assert turned.picture_for(None) is turned.rgb  # no separate screen picture: the RGB image is drawn
     bgra = np.zeros((4, 6, 4), np.uint8)
     bgra[0, 0] = (0, 0, 255, 255)  # red, top-left
     asked: list[Any] = []
@@ -515,7 +515,8 @@ def test_a_rotated_frame_turns_both_images_clockwise() -> None:
         return bgra
 
     video_like = Frame.deferred(lambda: rgb, (6, 4), 0.0, 0, make_picture=make_picture).rotated(1)
-    assert video_like.picture.shape == (6, 4, 4) and tuple(video_like.picture[0, 3]) == (0, 0, 255, 255)
+    whole = video_like.picture_for(None)
+    assert whole.shape == (6, 4, 4) and tuple(whole[0, 3]) == (0, 0, 255, 255)
     video_like.picture_for((2, 3))
     assert asked == [None, (3, 2)]  # asked of the frame as stored: sideways
 
@@ -1124,7 +1125,7 @@ def test_picamera2_dual_streams(fake_picamera2: type[FakePicamera2]) -> None:
     assert cam.config["controls"]["FrameDurationLimits"] == (33333, 33333)
     frame = source.read(1.0)
     assert frame.t == pytest.approx(123.456789) and frame.index == 0
-    assert frame.size == (1280, 720) and frame.picture.shape == (720, 1280, 4)  # drawn as it came
+    assert frame.size == (1280, 720) and frame.picture_for(None).shape == (720, 1280, 4)  # drawn as it came
     assert frame.rgb.shape == (720, 1280, 3) and tuple(frame.rgb[0, 0]) == (200, 20, 10)
     # The model crops the lores planes; no RGB copy of the lores is made.
     assert frame.lores is None and isinstance(frame.decoded, CameraPlanes)
