@@ -70,7 +70,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("kiosk")
 
 FRAME_S = 1.0 / 30.0  # the display redraws at least this often (animations, timers)
-FRESH_WAIT_S = 1.0 / 60.0  # at most this long for a result fresher than the one waiting (see _iteration)
+FRESH_WAIT_S = 1.0 / 60.0  # a due draw holds at least this long for a result expected soon (`ResultPace`)
+PACE_SLACK_S = 0.002  # held beyond when the next result is expected (or a quarter of the interval, if more)
+PACE_GAP_MAX_S = 1.0  # a longer gap between results is a pause (a source reopened), not their pace
+PACE_WEIGHT = 0.25  # of each new gap in the running estimate of the interval between results
 TICK_AFTER_S = 0.25  # no frame for this long: the flow's clock advances without one
 # Asleep (display.sleep_after_s), the black screen is redrawn this often: window events are still
 # read, and someone stepping into view wakes it within this long of the model seeing them.
@@ -451,6 +454,43 @@ class LoopStats:
         return 1000.0 * float(np.percentile(finite, q)) if finite else math.nan
 
 
+class ResultPace:
+    """When the pipeline's next result should land, learnt from the results the display took.
+
+    A draw that falls due while a result waits can show that one, already up to a result interval
+    old, or hold on for the next. Holding pays when the next is close: the picture is then the
+    newest there is, and the draws after it fall in step with the results (a 30 fps camera and a
+    30 fps screen lock together). Holding in vain shows the old one later still, so a draw holds
+    only while the next result is expected within `FRAME_S`.
+    """
+
+    def __init__(self) -> None:
+        self.interval = math.nan  # seconds between results, a running average
+        self._seq = -1
+        self._done_at = math.nan
+
+    def took(self, seq: int, done_at: float) -> None:
+        """The display took result `seq`, ready at `done_at` (results skipped between are allowed for)."""
+        if self._seq >= 0 and seq > self._seq:
+            gap = (done_at - self._done_at) / (seq - self._seq)
+            if 0.0 < gap <= PACE_GAP_MAX_S:
+                known = math.isfinite(self.interval)
+                self.interval = self.interval + PACE_WEIGHT * (gap - self.interval) if known else gap
+        self._seq, self._done_at = seq, done_at
+
+    def hold_for_next(self, waiting_done_at: float, now: float) -> float:
+        """How long a due draw should wait for the result after the one waiting (ready at
+        `waiting_done_at`): 0 when the next is not expected within `FRAME_S`, so the waiting one is
+        shown at once; else until it is expected, with some slack, and at least `FRESH_WAIT_S`
+        (results a few ms apart come too irregularly to time: a 12 ms hiccup is five intervals)."""
+        if not math.isfinite(self.interval) or not math.isfinite(waiting_done_at):
+            return FRESH_WAIT_S
+        due_in = waiting_done_at + self.interval - now
+        if due_in > FRAME_S:
+            return 0.0
+        return min(FRAME_S, max(FRESH_WAIT_S, due_in + max(PACE_SLACK_S, 0.25 * self.interval)))
+
+
 class Screenshots:
     """Saves one PNG per distinct screen, at a moment that shows what the screen is for."""
 
@@ -585,6 +625,7 @@ class App:
         self._stop = threading.Event()
         self.exit_status = 0
         self._seq = -1
+        self._pace = ResultPace()
         self._ready = False
         self._last_result = -math.inf
         self._last_snap_t = math.nan
@@ -653,11 +694,13 @@ class App:
             if wait > 0:
                 self._stop.wait(wait)
             # When a draw is due, a result that came in during the wait has already aged by up to a
-            # result interval; the next one, arriving within FRESH_WAIT_S, is shown the moment it
-            # lands instead. The cadence holds: the next draw is scheduled from this one's due time.
+            # result interval; the next one, if it is expected soon, is shown the moment it lands
+            # instead (`ResultPace`). The cadence holds: the next draw is scheduled from this one's
+            # due time.
             waiting = self.pipeline.latest(self._seq)
             if waiting is not None:
-                result = self.pipeline.wait(waiting.seq, FRESH_WAIT_S) or waiting
+                hold = self._pace.hold_for_next(waiting.done_at, self.clock())
+                result = (self.pipeline.wait(waiting.seq, hold) if hold > 0.0 else None) or waiting
             else:
                 result = self.pipeline.wait(self._seq, FRAME_S)
         else:
@@ -669,6 +712,7 @@ class App:
         scene = self.scene
         if result is not None:
             self._seq = result.seq
+            self._pace.took(result.seq, result.done_at)
             self._last_result = now
             self._problem = None
             self._failing_since, self._failures = math.nan, 0

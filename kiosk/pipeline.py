@@ -80,6 +80,7 @@ class Result:
     # call, updated in place: read it before the next result, or make the callable return a snapshot.
     score: Any
     crop: CropBox | None  # where the model looked
+    done_at: float = math.nan  # when it was ready, on the pipeline's clock (the display paces by it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,4 +488,4 @@ class Pipeline:
         with self._lock:
             self._processed += 1
             self._recent.append((now, frame.decode_s, timings.preprocess_s, timings.infer_s, score_s))
-        return Result(seq, frame, pose, scored, self._estimator.crop)
+        return Result(seq, frame, pose, scored, self._estimator.crop, now)

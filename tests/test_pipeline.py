@@ -154,6 +154,21 @@ def test_a_file_is_processed_whole_in_order() -> None:
     assert source.closed and pipeline.join(0)
 
 
+def test_each_result_says_when_it_was_ready_on_the_pipelines_clock() -> None:
+    """The display paces its draws by when results land (`ResultPace`), on the clock it was given."""
+    clock = Clock()
+
+    def score(pose: np.ndarray, t: float) -> float:
+        clock.now += 0.25  # the injected clock moves while the frame is scored
+        return t
+
+    source = ScriptedSource([frame(i) for i in range(3)], live=False)
+    with Pipeline(Factory(source), PoseEstimator(FakeBackend()), score, clock=clock) as pipeline:
+        results = collect(pipeline)
+    assert results[-1].seq == 2
+    assert [r.done_at for r in results] == [1000.0 + 0.25 * (r.seq + 1) for r in results]
+
+
 def test_latest_frame_wins_and_drops_are_counted() -> None:
     backend = FakeBackend()
     backend.gate = threading.Event()
