@@ -37,6 +37,98 @@ def _even(n: float) -> int:
     return max(2, round(n / 2.0) * 2)
 
 
+class _Overlay:
+    """Draws one annotated frame: the picture with the body overlay, and the side panel."""
+
+    def __init__(
+        self, canvas: Any, picture_size: tuple[int, int], frame_size: tuple[int, int], drill: Any
+    ) -> None:
+        import pygame
+
+        from kiosk.display import widgets as w
+
+        self.canvas, self.drill = canvas, drill
+        px = canvas.px
+        pw, ph = picture_size
+        self.picture = pygame.Rect(0, 0, pw, ph)
+        self.panel = pygame.Rect(pw, 0, _even(PANEL_FRACTION * ph), ph)
+        m = px(20)
+        inner = self.panel.w - 2 * m
+        self.title = pygame.Rect(self.panel.x + m, m, inner, px(110))
+        self.counter = pygame.Rect(self.panel.x + m, self.title.bottom + m, inner, px(260))
+        self.cue = pygame.Rect(self.panel.x + m, ph - m - px(170), inner, px(170))
+        gauge_w = px(110)
+        top = self.counter.bottom + m
+        self.strip = pygame.Rect(self.panel.x + m, top, inner - m - gauge_w, self.cue.y - m - top)
+        self.gauge = pygame.Rect(self.strip.right + m, top, gauge_w, self.strip.h)
+        self.view = w.View()
+        self.view.set(*frame_size, self.picture, mirror=False)
+        self.line_width = max(3.0, ph * 0.009)
+
+    def draw(self, image: np.ndarray, snap: Any, reps: list[Any], total: int) -> None:
+        from kiosk.display import theme as th
+        from kiosk.display import widgets as w
+        from kiosk.flow import tally
+
+        canvas, d = self.canvas, self.drill
+        px = canvas.px
+        canvas.clear(th.BLACK)
+        canvas.camera(image, self.picture, mirror=False)
+        w.body_overlay(canvas, self.view, snap, d.has_wall, self.line_width)
+        canvas.rect(self.panel, th.BLACK)
+        canvas.panel(self.title, th.PANEL)
+        canvas.text(
+            d.title,
+            canvas.fit(d.title, px(th.HEADLINE), self.title.w - px(40)),
+            th.INK,
+            (self.title.x + px(20), self.title.centery),
+            "midleft",
+            bg=th.PANEL,
+        )
+        w.counter(canvas, self.counter, len(reps), total, *tally(reps), portrait=True)
+        w.score_strip(canvas, self.strip, reps, total, vertical=True)
+        w.depth_gauge(canvas, self.gauge, snap.depth if snap.person else 0.0, d.has_wall)
+        w.cue_banner(canvas, self.cue, snap.cue)
+
+
+class _Encoder:
+    """H.264 (MPEG-4 part 2 where libx264 is missing) into an open container. Each frame keeps its
+    own time, in milliseconds from the first: a phone's frame rate varies (slower in dim light), and
+    frames laid end to end at one rate would replay the slow parts fast."""
+
+    def __init__(self, container: Any, size: tuple[int, int], rate: int, t0: float) -> None:
+        import av
+
+        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+        self.container = container
+        self.stream = container.add_stream(codec, rate=rate)
+        self.stream.width, self.stream.height = size
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.codec_context.time_base = _MS
+        if codec == "libx264":
+            self.stream.options = {"crf": "21", "preset": "veryfast"}
+        self.t0 = t0
+        self.last_pts = -1
+
+    def write(self, rgb: np.ndarray, times: list[float]) -> None:
+        """`rgb`, shown at each of `times` (seconds, the track's clock)."""
+        import av
+
+        for t in times:
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = self.last_pts = max(self.last_pts + 1, round(1000.0 * (t - self.t0)))
+            frame.time_base = _MS
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)
+
+    def finish(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+
+
+_MS = Fraction(1, 1000)
+
+
 def annotate_video(
     video: str | Path,
     track: PoseTrack,
@@ -51,11 +143,9 @@ def annotate_video(
 
     from kiosk.analyze import analyze_track
     from kiosk.display import open_display
-    from kiosk.display import theme as th
-    from kiosk.display import widgets as w
     from kiosk.drills import get_drill
     from kiosk.engine import HingeEngine
-    from kiosk.flow import FrameSnapshot, tally
+    from kiosk.flow import FrameSnapshot
     from kiosk.sources import IMAGE_SUFFIXES, VideoFileSource
 
     src = Path(video)
@@ -65,9 +155,8 @@ def annotate_video(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fw, fh = track.frame_size
     scale = min(1.0, MAX_HEIGHT / fh)
-    pw, ph = _even(fw * scale), _even(fh * scale)
-    panel_w = _even(PANEL_FRACTION * ph)
-    size = (pw + panel_w, ph)
+    picture_size = (_even(fw * scale), _even(fh * scale))
+    size = (picture_size[0] + _even(PANEL_FRACTION * picture_size[1]), picture_size[1])
 
     os.environ["SDL_VIDEODRIVER"] = "dummy"  # offscreen, whatever display the machine has
     # SDL would take SIGINT and SIGTERM for itself (as a quit event nobody reads here): Ctrl-C must
@@ -75,82 +164,26 @@ def annotate_video(
     os.environ["SDL_NO_SIGNAL_HANDLERS"] = "1"
     display = open_display(size, fullscreen=False, vsync=False, hidden=True)
     try:  # closed whatever happens: its textures must go before its window (see Display.close)
-        canvas = display.canvas
-        px = canvas.px
-        picture = pygame.Rect(0, 0, pw, ph)
-        panel = pygame.Rect(pw, 0, panel_w, ph)
-        m = px(20)
-        title = pygame.Rect(panel.x + m, m, panel.w - 2 * m, px(110))
-        counter_rect = pygame.Rect(panel.x + m, title.bottom + m, panel.w - 2 * m, px(260))
-        cue_rect = pygame.Rect(panel.x + m, size[1] - m - px(170), panel.w - 2 * m, px(170))
-        gauge_w = px(110)
-        strip_rect = pygame.Rect(panel.x + m, counter_rect.bottom + m, panel.w - 3 * m - gauge_w, 0)
-        strip_rect.h = cue_rect.y - m - strip_rect.y
-        gauge_rect = pygame.Rect(strip_rect.right + m, strip_rect.y, gauge_w, strip_rect.h)
-        view = w.View()
-        view.set(fw, fh, picture, mirror=False)
-
         d = get_drill(drill)
-
-        def new_engine() -> HingeEngine:
-            return HingeEngine(d, setup=setup, frame_size=(fw, fh))
-
+        overlay = _Overlay(display.canvas, picture_size, (fw, fh), d)
         # A first pass, as `analyze` makes it: the total, so the counter reads "3 / 10" from the start,
         # and the reps as numbered there (a quick bell pickup or set-down taken out) by lockout time.
         found = analyze_track(track, d.name, setup=setup)
         total = len(found.reps)
         counted = {rep.end_s: rep for rep in found.reps}
-        engine = new_engine()
+        engine = HingeEngine(d, setup=setup, frame_size=(fw, fh))
         reps: list[Any] = []
-        width = max(3.0, ph * 0.009)
-
-        def draw(image: np.ndarray, snap: FrameSnapshot) -> None:
-            canvas.clear(th.BLACK)
-            canvas.camera(image, picture, mirror=False)
-            w.body_overlay(canvas, view, snap, d.has_wall, width)
-            canvas.rect(panel, th.BLACK)
-            canvas.panel(title, th.PANEL)
-            canvas.text(
-                d.title,
-                canvas.fit(d.title, px(th.HEADLINE), title.w - px(40)),
-                th.INK,
-                (title.x + px(20), title.centery),
-                "midleft",
-                bg=th.PANEL,
-            )
-            w.counter(canvas, counter_rect, len(reps), total, *tally(reps), portrait=True)
-            w.score_strip(canvas, strip_rect, reps, total, vertical=True)
-            w.depth_gauge(canvas, gauge_rect, snap.depth if snap.person else 0.0, d.has_wall)
-            w.cue_banner(canvas, cue_rect, snap.cue)
-
-        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         rate = max(1, round(track.fps)) if track.fps > 0 else 30
-        # Each frame keeps its own time, in milliseconds from the first: a phone's frame rate varies
-        # (slower in dim light), and frames laid end to end at one rate replay the slow parts fast.
-        ms = Fraction(1, 1000)
-        t0 = float(track.t[0])
-        last_pts = -1
+
+        def emit(encoder: _Encoder, image: np.ndarray, snap: FrameSnapshot, times: list[float]) -> None:
+            """The frame with its overlay, shown at each of `times`."""
+            overlay.draw(image, snap, reps, total)
+            shot = display.canvas.snapshot()
+            rgb = np.frombuffer(pygame.image.tobytes(shot, "RGB"), np.uint8).reshape(size[1], size[0], 3)
+            encoder.write(rgb, times)
+
         with av.open(str(out_path), "w") as container, VideoFileSource(src, realtime=False) as source:
-            stream = container.add_stream(codec, rate=rate)
-            stream.width, stream.height = size
-            stream.pix_fmt = "yuv420p"
-            stream.codec_context.time_base = ms
-            if codec == "libx264":
-                stream.options = {"crf": "21", "preset": "veryfast"}
-
-            def emit(image: np.ndarray, snap: FrameSnapshot, times: list[float]) -> None:
-                """The frame with its overlay, shown at each of `times` (seconds, the track's clock)."""
-                nonlocal last_pts
-                draw(image, snap)
-                shot = canvas.snapshot()
-                arr = np.frombuffer(pygame.image.tobytes(shot, "RGB"), np.uint8).reshape(size[1], size[0], 3)
-                for t in times:
-                    frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
-                    frame.pts = last_pts = max(last_pts + 1, round(1000.0 * (t - t0)))
-                    frame.time_base = ms
-                    for packet in stream.encode(frame):
-                        container.mux(packet)
-
+            encoder = _Encoder(container, size, rate, float(track.t[0]))
             n = len(track)
             last: tuple[np.ndarray, FrameSnapshot] | None = None
             for i, frame in enumerate(source):
@@ -168,20 +201,19 @@ def annotate_video(
                 snap = FrameSnapshot.from_result(result, d.name)
                 # Scaled by swscale whenever it is smaller (SDL's software renderer would pick the
                 # nearest pixel): a review is watched closely, and encoding costs more than this.
-                image = frame.picture_for(picture.size, scale_below=1.0)
-                emit(image, snap, [t])
+                image = frame.picture_for(picture_size, scale_below=1.0)
+                emit(encoder, image, snap, [t])
                 last = (image, snap)
             if last is None:
                 raise InputError(f"{src}: no frames to annotate")
-            final = engine.finish(float(track.t[min(n, i + 1) - 1]))
+            end = float(track.t[min(n, i + 1) - 1])
+            final = engine.finish(end)
             if final.rep is not None and final.rep.end_s in counted:
                 reps.append(counted[final.rep.end_s])
             # The final tally stays up for HOLD_S, a frame every 1/rate.
-            end = float(track.t[min(n, i + 1) - 1])
             hold = [end + k / rate for k in range(1, max(1, round(HOLD_S * rate)) + 1)]
-            emit(last[0], FrameSnapshot.from_result(final, d.name), hold)
-            for packet in stream.encode():
-                container.mux(packet)
+            emit(encoder, last[0], FrameSnapshot.from_result(final, d.name), hold)
+            encoder.finish()
     finally:
         display.close()
     return out_path
