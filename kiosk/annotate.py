@@ -31,6 +31,7 @@ PANEL_FRACTION = 0.55  # side panel width as a fraction of the frame height
 # wide, past what H.264's levels allow and what phones' decoders play; 1080 rows show the form and
 # the panel's type plainly, and encode several times quicker than a phone's 1080x1920.
 MAX_HEIGHT = 1080
+_MS = Fraction(1, 1000)  # the output's time base: each frame keeps its own time
 
 
 def _even(n: float) -> int:
@@ -41,7 +42,12 @@ class _Overlay:
     """Draws one annotated frame: the picture with the body overlay, and the side panel."""
 
     def __init__(
-        self, canvas: Any, picture_size: tuple[int, int], frame_size: tuple[int, int], drill: Any
+        self,
+        canvas: Any,
+        size: tuple[int, int],
+        picture_size: tuple[int, int],
+        frame_size: tuple[int, int],
+        drill: Any,
     ) -> None:
         import pygame
 
@@ -51,7 +57,7 @@ class _Overlay:
         px = canvas.px
         pw, ph = picture_size
         self.picture = pygame.Rect(0, 0, pw, ph)
-        self.panel = pygame.Rect(pw, 0, _even(PANEL_FRACTION * ph), ph)
+        self.panel = pygame.Rect(pw, 0, size[0] - pw, ph)
         m = px(20)
         inner = self.panel.w - 2 * m
         self.title = pygame.Rect(self.panel.x + m, m, inner, px(110))
@@ -126,9 +132,6 @@ class _Encoder:
             self.container.mux(packet)
 
 
-_MS = Fraction(1, 1000)
-
-
 def annotate_video(
     video: str | Path,
     track: PoseTrack,
@@ -165,7 +168,7 @@ def annotate_video(
     display = open_display(size, fullscreen=False, vsync=False, hidden=True)
     try:  # closed whatever happens: its textures must go before its window (see Display.close)
         d = get_drill(drill)
-        overlay = _Overlay(display.canvas, picture_size, (fw, fh), d)
+        overlay = _Overlay(display.canvas, size, picture_size, (fw, fh), d)
         # A first pass, as `analyze` makes it: the total, so the counter reads "3 / 10" from the start,
         # and the reps as numbered there (a quick bell pickup or set-down taken out) by lockout time.
         found = analyze_track(track, d.name, setup=setup)
