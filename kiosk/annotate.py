@@ -71,7 +71,10 @@ class _Overlay:
         self.view.set(*frame_size, self.picture, mirror=False)
         self.line_width = max(3.0, ph * 0.009)
 
-    def draw(self, image: np.ndarray, snap: Any, reps: list[Any], total: int) -> None:
+    def draw(self, image: np.ndarray, snap: Any, reps: list[Any], total: int) -> np.ndarray:
+        """The annotated frame as (height, width, 3) RGB, for the encoder."""
+        import pygame
+
         from kiosk.display import theme as th
         from kiosk.display import widgets as w
         from kiosk.flow import tally
@@ -95,6 +98,8 @@ class _Overlay:
         w.score_strip(canvas, self.strip, reps, total, vertical=True)
         w.depth_gauge(canvas, self.gauge, snap.depth if snap.person else 0.0, d.has_wall)
         w.cue_banner(canvas, self.cue, snap.cue)
+        rgb = pygame.image.tobytes(canvas.snapshot(), "RGB")
+        return np.frombuffer(rgb, np.uint8).reshape(self.panel.h, self.panel.right, 3)
 
 
 class _Encoder:
@@ -142,7 +147,6 @@ def annotate_video(
 ) -> Path:
     """Write `out` (an .mp4): `video` with the overlay of `track` judged as `drill`."""
     import av
-    import pygame
 
     from kiosk.analyze import analyze_track
     from kiosk.display import open_display
@@ -178,13 +182,6 @@ def annotate_video(
         reps: list[Any] = []
         rate = max(1, round(track.fps)) if track.fps > 0 else 30
 
-        def emit(encoder: _Encoder, image: np.ndarray, snap: FrameSnapshot, times: list[float]) -> None:
-            """The frame with its overlay, shown at each of `times`."""
-            overlay.draw(image, snap, reps, total)
-            shot = display.canvas.snapshot()
-            rgb = np.frombuffer(pygame.image.tobytes(shot, "RGB"), np.uint8).reshape(size[1], size[0], 3)
-            encoder.write(rgb, times)
-
         with av.open(str(out_path), "w") as container, VideoFileSource(src, realtime=False) as source:
             encoder = _Encoder(container, size, rate, float(track.t[0]))
             n = len(track)
@@ -205,7 +202,7 @@ def annotate_video(
                 # Scaled by swscale whenever it is smaller (SDL's software renderer would pick the
                 # nearest pixel): a review is watched closely, and encoding costs more than this.
                 image = frame.picture_for(picture_size, scale_below=1.0)
-                emit(encoder, image, snap, [t])
+                encoder.write(overlay.draw(image, snap, reps, total), [t])
                 last = (image, snap)
             if last is None:
                 raise InputError(f"{src}: no frames to annotate")
@@ -215,7 +212,7 @@ def annotate_video(
                 reps.append(counted[final.rep.end_s])
             # The final tally stays up for HOLD_S, a frame every 1/rate.
             hold = [end + k / rate for k in range(1, max(1, round(HOLD_S * rate)) + 1)]
-            emit(encoder, last[0], FrameSnapshot.from_result(final, d.name), hold)
+            encoder.write(overlay.draw(last[0], FrameSnapshot.from_result(final, d.name), reps, total), hold)
             encoder.finish()
     finally:
         display.close()
