@@ -537,74 +537,69 @@ class RepCounter:
         if m.new_body:  # the model found someone else: their standing height is not this one's
             self._forget_position("another person came into view")
         self._track_feet(m, dt)
-        d = self.drill
+        drop = self.drop = self._follow_standing_height(m.height, dt)
+        if not math.isfinite(drop):
+            return self._unmeasured(m, t)
+        self._lost_since = math.nan
+        if self.phase in (Phase.IDLE, Phase.STANDING):
+            self._between_reps(m, drop, t)
+            return None
+        return self._in_rep(m, drop, t)
 
-        h = m.height
+    def _follow_standing_height(self, h: float, dt: float) -> float:
+        """Follow the standing height between reps; the drop below it (NaN when not measurable)."""
         if math.isfinite(h) and h > 0 and not self.in_rep:
             if not math.isfinite(self._stand_h):
                 self._stand_h = h
             else:
                 tau = STAND_UP_TAU_S if h > self._stand_h else STAND_DOWN_TAU_S
                 self._stand_h += (h - self._stand_h) * dt / (tau + dt)
-        drop = 1.0 - h / self._stand_h if math.isfinite(h) and self._stand_h > 0 else math.nan
-        self.drop = drop
+        return 1.0 - h / self._stand_h if math.isfinite(h) and self._stand_h > 0 else math.nan
 
-        if not math.isfinite(drop):
-            if self.in_rep:
-                if not math.isfinite(self._lost_since):
-                    self._lost_since = t
-                elif t - self._lost_since > LOST_S:
-                    if self.phase is Phase.LOCKOUT:
-                        return self._finish()
-                    self._cancel("lost sight of the lifter")
-            elif not m.person:
-                self.phase = Phase.IDLE
-                self._stand_h = math.nan
-            return None
-        self._lost_since = math.nan
+    def _unmeasured(self, m: FrameMetrics, t: float) -> RepResult | None:
+        """A frame without a height: a rep under way survives `LOST_S` of them (one at lockout then
+        counts); nobody in view between reps forgets the standing height."""
+        if self.in_rep:
+            if not math.isfinite(self._lost_since):
+                self._lost_since = t
+            elif t - self._lost_since > LOST_S:
+                if self.phase is Phase.LOCKOUT:
+                    return self._finish()
+                self._cancel("lost sight of the lifter")
+        elif not m.person:
+            self.phase = Phase.IDLE
+            self._stand_h = math.nan
+        return None
 
-        if self.phase in (Phase.IDLE, Phase.STANDING):
-            upright = h >= (UPRIGHT_KNEELING_LEGS if d.kneeling else UPRIGHT_LEGS) * m.leg_px
-            if self._stood_tall(m, h, t) and upright and drop > d.lockout_drop:
-                # Standing tall and still, yet below the standing height learnt: that height was
-                # someone else's (a taller passer-by the model followed) or from before a step back.
-                # Waiting for it to decay would lose the next rep; the posture says where the top is.
-                self._stand_h = h
-                drop = self.drop = 0.0
-            if not upright:
-                self.phase = Phase.IDLE
-            elif drop <= d.lockout_drop:
-                self.phase = Phase.STANDING
-                if drop <= 0.5 * d.lockout_drop:
-                    self._last_low_t = t
-            if self.phase is Phase.STANDING and drop > d.start_drop and not self.feet_moving:
-                self._begin(m, drop)
-            return None
+    def _between_reps(self, m: FrameMetrics, drop: float, t: float) -> None:
+        """Idle or standing: watch for an upright lifter at the top, and for the drop that begins a rep."""
+        d = self.drill
+        h = m.height
+        upright = h >= (UPRIGHT_KNEELING_LEGS if d.kneeling else UPRIGHT_LEGS) * m.leg_px
+        if self._stood_tall(m, h, t) and upright and drop > d.lockout_drop:
+            # Standing tall and still, yet below the standing height learnt: that height was
+            # someone else's (a taller passer-by the model followed) or from before a step back.
+            # Waiting for it to decay would lose the next rep; the posture says where the top is.
+            self._stand_h = h
+            drop = self.drop = 0.0
+        if not upright:
+            self.phase = Phase.IDLE
+        elif drop <= d.lockout_drop:
+            self.phase = Phase.STANDING
+            if drop <= 0.5 * d.lockout_drop:
+                self._last_low_t = t
+        if self.phase is Phase.STANDING and drop > d.start_drop and not self.feet_moving:
+            self._begin(m, drop)
 
+    def _in_rep(self, m: FrameMetrics, drop: float, t: float) -> RepResult | None:
+        """A frame of a movement under way: recorded, then checked for what ends it (too long, held
+        still, a step), and moved through descending, ascending and lockout."""
+        d = self.drill
         self._record(m, drop)
         if t - self._start_t > MAX_REP_S:
             self._cancel("too long for a rep")
             return None
-        lo, hi = min(self._still_lo, drop), max(self._still_hi, drop)
-        if not hi - lo <= STILL_DROP:  # moving (or the first frame: NaN)
-            held = t - self._still_since >= PLATEAU_S
-            if self.phase is Phase.DESCENDING and drop > self._still_hi and held:
-                # Held still, then on down (see ASCENDING). The shallowest such level is kept: keypoint
-                # noise through a long pause at the bottom reads as more of them, just above the peak.
-                self._plateau = min(self._plateau, self._still_hi)
-            self._still_lo = self._still_hi = drop
-            self._still_since = t
-        else:
-            self._still_lo, self._still_hi = lo, hi
-        # Bent over (seen from the side), the hands show whether a bell is in them; standing,
-        # hanging arms read as high as a dowel, so there they say nothing.
-        limit = self._dwell_limit(m.hand_height) if m.hip_flex >= BENT_HIP_DEG else STILL_PARTWAY_S
-        if self.phase is not Phase.LOCKOUT and t - self._still_since > limit:
-            # Holding still: at the bottom, a set-up (a bell picked up or put down); partway, the
-            # person now stands lower in the picture (a step away from the camera). Either way,
-            # learn the standing height again from here.
-            deep = self._peak >= d.rep_min_drop
-            self._forget_position(HELD_AT_BOTTOM if deep else "stood still partway down: a step, not a rep")
+        if self._held_still(m, drop, t):
             return None
         moved = abs(m.ankle_x - self._ankle0)  # NaN when either is unknown: compares False
         if m.leg_px > 0 and moved > FEET_MOVED_LEGS * m.leg_px:
@@ -631,40 +626,69 @@ class RepCounter:
                 self._cancel(SHALLOW_HINGE if self._hips_bent(SHALLOW_ATTEMPT_HIP_DEG) else TOO_SHALLOW)
                 self.phase = Phase.STANDING
                 return None
-        if (
-            self.phase is Phase.ASCENDING
-            and drop > d.lockout_drop
-            and t - self._still_since >= TALL_HOLD_S
-            and _standing_tall(m)
-        ):
+        if self.phase is Phase.ASCENDING:
+            return self._ascending(m, drop, t)
+        return None
+
+    def _held_still(self, m: FrameMetrics, drop: float, t: float) -> bool:
+        """Follow how long the drop has stayed put; True when it stayed put too long for a rep and the
+        standing height is learnt again from here."""
+        lo, hi = min(self._still_lo, drop), max(self._still_hi, drop)
+        if not hi - lo <= STILL_DROP:  # moving (or the first frame: NaN)
+            held = t - self._still_since >= PLATEAU_S
+            if self.phase is Phase.DESCENDING and drop > self._still_hi and held:
+                # Held still, then on down (see `_ascending`). The shallowest such level is kept:
+                # keypoint noise through a long pause at the bottom reads as more of them, just above
+                # the peak.
+                self._plateau = min(self._plateau, self._still_hi)
+            self._still_lo = self._still_hi = drop
+            self._still_since = t
+        else:
+            self._still_lo, self._still_hi = lo, hi
+        # Bent over (seen from the side), the hands show whether a bell is in them; standing,
+        # hanging arms read as high as a dowel, so there they say nothing.
+        limit = self._dwell_limit(m.hand_height) if m.hip_flex >= BENT_HIP_DEG else STILL_PARTWAY_S
+        if self.phase is Phase.LOCKOUT or t - self._still_since <= limit:
+            return False
+        # Holding still: at the bottom, a set-up (a bell picked up or put down); partway, the
+        # person now stands lower in the picture (a step away from the camera). Either way, learn
+        # the standing height again from here.
+        deep = self._peak >= self.drill.rep_min_drop
+        self._forget_position(HELD_AT_BOTTOM if deep else "stood still partway down: a step, not a rep")
+        return True
+
+    def _ascending(self, m: FrameMetrics, drop: float, t: float) -> RepResult | None:
+        """On the way up: find the top, at the standing height (lockout) or short of it."""
+        d = self.drill
+        h = m.height
+        if drop > d.lockout_drop and t - self._still_since >= TALL_HOLD_S and _standing_tall(m):
             # Standing tall and still, yet lower in the picture than before: the lifter stepped
             # away from the camera during the rep. The top is here, at the new standing height.
             self._stand_h = h
             drop = self.drop = 0.0
-        if self.phase is Phase.ASCENDING:
-            if drop < self._valley:
-                self._valley, self._valley_t, self._valley_h = drop, t, h
-            # A top at the standing height is a lockout, watched for leaning back (below).
-            # Back up to where the descent stood still before going deeper is a top as well: the
-            # standing height was read too tall, and the lifter stood there (below it) to begin.
-            # A level held still counts only if the descent then went a rep's depth deeper: a
-            # pause at the bottom, read through noise as stillness and going on down, is no top.
-            plateau = self._plateau if self._peak - self._plateau >= d.rep_min_drop else -math.inf
-            top = max((1.0 - RISEN_SHARE) * self._peak, plateau + TURN_DROP)
-            risen = d.lockout_drop < self._valley <= top
-            if risen and (drop > self._valley + TURN_DROP or t - self._still_since >= TALL_HOLD_S):
-                # Up through most of the rep's depth, then down again or still, short of the
-                # standing height: that height was read too tall (a rough first pose, a passer-by)
-                # or the lifter stops just short of it. Either way this was the top; from an oblique
-                # view no posture could say so and the rest of the set would be lost.
-                self._lockout_t = self._reached(self._valley + STILL_DROP)
-                self._stand_h = self._valley_h
-                rep = self._finish()
-                drop = self.drop = 1.0 - h / self._stand_h
-                if drop > d.start_drop:
-                    self._begin(m, drop)
-                return rep
-        if self.phase is Phase.ASCENDING and drop <= d.lockout_drop:
+        if drop < self._valley:
+            self._valley, self._valley_t, self._valley_h = drop, t, h
+        # A top at the standing height is a lockout, watched for leaning back (`_in_rep`).
+        # Back up to where the descent stood still before going deeper is a top as well: the
+        # standing height was read too tall, and the lifter stood there (below it) to begin.
+        # A level held still counts only if the descent then went a rep's depth deeper: a
+        # pause at the bottom, read through noise as stillness and going on down, is no top.
+        plateau = self._plateau if self._peak - self._plateau >= d.rep_min_drop else -math.inf
+        top = max((1.0 - RISEN_SHARE) * self._peak, plateau + TURN_DROP)
+        risen = d.lockout_drop < self._valley <= top
+        if risen and (drop > self._valley + TURN_DROP or t - self._still_since >= TALL_HOLD_S):
+            # Up through most of the rep's depth, then down again or still, short of the
+            # standing height: that height was read too tall (a rough first pose, a passer-by)
+            # or the lifter stops just short of it. Either way this was the top; from an oblique
+            # view no posture could say so and the rest of the set would be lost.
+            self._lockout_t = self._reached(self._valley + STILL_DROP)
+            self._stand_h = self._valley_h
+            rep = self._finish()
+            drop = self.drop = 1.0 - h / self._stand_h
+            if drop > d.start_drop:
+                self._begin(m, drop)
+            return rep
+        if drop <= d.lockout_drop:
             if t - self._start_t < MIN_REP_S:
                 self._cancel("too quick to be a rep")
                 self.phase = Phase.STANDING
