@@ -65,6 +65,7 @@ from kiosk.sources import (
 )
 
 if TYPE_CHECKING:
+    from kiosk.pipeline import Result
     from kiosk.pose import Prepared
 
 log = logging.getLogger("kiosk")
@@ -687,84 +688,100 @@ class App:
         return self.exit_status
 
     def _iteration(self) -> None:
-        # Draw at most `display.max_fps` times a second, always the newest result: the flow still
-        # sees every frame (the scorer queues them), only the picture skips.
-        if self.display is not None:
-            wait = self._next_draw - self.clock()
-            if wait > 0:
-                self._stop.wait(wait)
-            # When a draw is due, a result that came in during the wait has already aged by up to a
-            # result interval; the next one, if it is expected soon, is shown the moment it lands
-            # instead (`ResultPace`). The cadence holds: the next draw is scheduled from this one's
-            # due time.
-            waiting = self.pipeline.latest(self._seq)
-            if waiting is not None:
-                hold = self._pace.hold_for_next(waiting.done_at, self.clock())
-                result = (self.pipeline.wait(waiting.seq, hold) if hold > 0.0 else None) or waiting
-            else:
-                result = self.pipeline.wait(self._seq, FRAME_S)
-        else:
-            result = self.pipeline.wait(self._seq, FRAME_S)
+        """One pass of the display loop: the newest result, the flow fed with every frame, the
+        screen drawn at most `display.max_fps` times a second, then the housekeeping."""
+        result = self._next_result()
         now = self.clock()
         self._next_draw = max(self._next_draw + self._draw_period, now)
         self._feed_flow(now)
         self._pipeline_events(now)
-        scene = self.scene
         if result is not None:
-            self._seq = result.seq
-            self._pace.took(result.seq, result.done_at)
-            self._last_result = now
-            self._problem = None
-            self._failing_since, self._failures = math.nan, 0
-            frame = result.frame
-            if self.display is not None:
-                # Converted only if the flow's screen (fed above) shows it, at the size it is shown.
-                shown = self.display.picture_size(frame.size, self.flow.screen)
-                scene.frame = None if shown is None else frame.picture_for(shown)
-                scene.frame_size = frame.size
-            scene.snap = result.score
-            self.watchdog.frame(now)
-            if not self._ready:
-                # Sent until it goes through (a full socket buffer would otherwise lose it and
-                # systemd would stop the kiosk at its start timeout); without systemd, said once.
-                sent = self.notifier.ready(f"running: {self.inputs.description or 'camera'}")
-                self._ready = sent or not self.notifier.enabled
-            if self.cfg.store.save_images:
-                self._track_bottom(result.score, result.frame)
+            self._take(result, now)
         elif now - self._last_snap_mono > TICK_AFTER_S and math.isfinite(self._last_snap_t):
             self.flow.tick(self._last_snap_t + (now - self._last_snap_mono))
             self._announce(now)
         self._camera_status(now)
-        scene.now = now
-        if self.writer is not None:
-            error = self.writer.error
-            scene.store_error = "" if error is None else str(error)
-            if now >= self._next_prune:  # queued: the writer thread does it
-                self._next_prune = now + PRUNE_EVERY_S
-                self.writer.prune(time.time(), self.cfg.store.keep_days)
-        if self.port is not None:
-            self.port.poll()
+        self.scene.now = now
+        self._keep_history(now)
         self._diagnostics(now)
         if self.display is not None:
-            t0 = time.perf_counter()
-            self.display.draw(scene)
-            drawn = time.perf_counter() - t0
-            # Pictures are read before `present`: after it, a GPU renderer's back buffer is undefined.
-            self.screenshots.take(self.display, scene, now)
-            t1 = time.perf_counter()
-            self.display.present()
-            self.stats.render_s.append(drawn + time.perf_counter() - t1)
-            if result is not None:
-                self.stats.shown += 1
-                self.stats.latency_s.append(self.clock() - self.inputs.tap.capture_time(result.frame))
-            for action in self.display.events(self.dev_keys):
-                self._act(action, now)
+            self._render(result, now)
         if self.audio is not None:
             self.audio.update(now)
         self._standby()
         self.watchdog.tick(now)
         self._report_status()
         self._look_for_camera(now)
+
+    def _next_result(self) -> Result | None:
+        """The result to show, waiting until a draw is due: always the newest, and the flow still
+        sees every frame (the scorer queues them), only the picture skips."""
+        if self.display is None:
+            return self.pipeline.wait(self._seq, FRAME_S)
+        wait = self._next_draw - self.clock()
+        if wait > 0:
+            self._stop.wait(wait)
+        # When a draw is due, a result that came in during the wait has already aged by up to a
+        # result interval; the next one, if it is expected soon, is shown the moment it lands
+        # instead (`ResultPace`). The cadence holds: the next draw is scheduled from this one's
+        # due time.
+        waiting = self.pipeline.latest(self._seq)
+        if waiting is None:
+            return self.pipeline.wait(self._seq, FRAME_S)
+        hold = self._pace.hold_for_next(waiting.done_at, self.clock())
+        return (self.pipeline.wait(waiting.seq, hold) if hold > 0.0 else None) or waiting
+
+    def _take(self, result: Result, now: float) -> None:
+        """A new result: the camera is alive, the picture and pose go into the scene."""
+        scene = self.scene
+        self._seq = result.seq
+        self._pace.took(result.seq, result.done_at)
+        self._last_result = now
+        self._problem = None
+        self._failing_since, self._failures = math.nan, 0
+        frame = result.frame
+        if self.display is not None:
+            # Converted only if the flow's screen (fed above) shows it, at the size it is shown.
+            shown = self.display.picture_size(frame.size, self.flow.screen)
+            scene.frame = None if shown is None else frame.picture_for(shown)
+            scene.frame_size = frame.size
+        scene.snap = result.score
+        self.watchdog.frame(now)
+        if not self._ready:
+            # Sent until it goes through (a full socket buffer would otherwise lose it and
+            # systemd would stop the kiosk at its start timeout); without systemd, said once.
+            sent = self.notifier.ready(f"running: {self.inputs.description or 'camera'}")
+            self._ready = sent or not self.notifier.enabled
+        if self.cfg.store.save_images:
+            self._track_bottom(result.score, result.frame)
+
+    def _keep_history(self, now: float) -> None:
+        """The session store's health on screen, its pruning, and progress read back from it."""
+        if self.writer is not None:
+            error = self.writer.error
+            self.scene.store_error = "" if error is None else str(error)
+            if now >= self._next_prune:  # queued: the writer thread does it
+                self._next_prune = now + PRUNE_EVERY_S
+                self.writer.prune(time.time(), self.cfg.store.keep_days)
+        if self.port is not None:
+            self.port.poll()
+
+    def _render(self, result: Result | None, now: float) -> None:
+        """Draw and present the scene, timed; then the development keys."""
+        display = self.display
+        t0 = time.perf_counter()
+        display.draw(self.scene)
+        drawn = time.perf_counter() - t0
+        # Pictures are read before `present`: after it, a GPU renderer's back buffer is undefined.
+        self.screenshots.take(display, self.scene, now)
+        t1 = time.perf_counter()
+        display.present()
+        self.stats.render_s.append(drawn + time.perf_counter() - t1)
+        if result is not None:
+            self.stats.shown += 1
+            self.stats.latency_s.append(self.clock() - self.inputs.tap.capture_time(result.frame))
+        for action in display.events(self.dev_keys):
+            self._act(action, now)
 
     def _feed_flow(self, now: float) -> None:
         lost = self.scorer.snapshots_lost
