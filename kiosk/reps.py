@@ -870,49 +870,8 @@ def judge_rep(
     # side-on test by chance (12-28% of a rep's, on a real 30-45 degree clip turned by 5 degrees).
     judged = len(working) >= max(MIN_EVIDENCE_FRAMES, JUDGE_SIDE_SHARE * len(moving))
 
-    ev: dict[str, float] = {}
-    # Rounding shows most at the bottom, under the most load: judge it there when the bottom was
-    # seen in enough frames, else over the whole working part of the rep.
-    ev["alignment"], n_align = _median(bottom, C_ALIGN)
-    if n_align < MIN_EVIDENCE_FRAMES:
-        ev["alignment"], n_align = _median(working, C_ALIGN)
-    ev["head_angle"], n_head = _median(working, C_HEAD)
-    ev["hip_flex"], _ = _median(bottom, C_HIP)
-    ev["knee_flex"], n_knee = _median(bottom, C_KNEE)
-    ev["shin_angle"], n_shin = _median(bottom, C_SHIN)
-    ev["thigh_angle"], _ = _median(bottom, C_THIGH)
-    ev["com_forward"], n_com = _median(bottom, C_COM)
-    ev["knee_forward"], _ = _median(bottom, C_KNEE_FWD)
-    ev["hip_travel"], n_travel = _median(bottom, C_TRAVEL)
-    ev["trunk_angle"], _ = _median(bottom, C_TRUNK)
-    # Where the hands were at the bottom, from any view (a height): tells a bell from the floor.
-    ev["hand_height"], _ = _median([row for row in rows if row[C_DROP] >= BOTTOM_SHARE * peak_drop], C_HANDS)
-    ev["side_on"] = len(side_on) / len(rows) if rows else 0.0
-    ev["side_ratio"], _ = _median(rows, C_SIDE_RATIO)
-    ratio = ev["knee_flex"] / ev["hip_flex"] if ev["hip_flex"] > 1.0 else math.nan
-    ev["knee_hip_ratio"] = ratio
-
-    faults: set[str] = set()
-    soft = 0.0  # partial penalties for measures near, but inside, their limits
-    if judged:
-        if n_align >= MIN_EVIDENCE_FRAMES:
-            if is_rounded(ev["alignment"]):
-                faults.add("rounded_back")
-            soft += 10 * _ramp(ev["alignment"], 0.5 * ROUNDED_ALIGNMENT, ROUNDED_ALIGNMENT)
-        if n_head >= MIN_EVIDENCE_FRAMES:
-            if is_head_out_of_line(ev["head_angle"], "rounded_back" in faults):
-                faults.add("head_out_of_line")
-            soft += 5 * _ramp(ev["head_angle"], 0.6 * HEAD_UP_DEG, HEAD_UP_DEG)
-        if not drill.kneeling and n_knee >= MIN_EVIDENCE_FRAMES and n_shin >= MIN_EVIDENCE_FRAMES:
-            if is_squatting(drill, ev["hip_flex"], ev["knee_flex"], ev["shin_angle"], ev["thigh_angle"]):
-                faults.add("squatting")
-            soft += 10 * _ramp(ratio, 0.7 * drill.squat_ratio, drill.squat_ratio)
-        if not drill.kneeling and n_com >= MIN_EVIDENCE_FRAMES:
-            travel = ev["hip_travel"] if n_travel >= MIN_EVIDENCE_FRAMES else math.nan
-            squatting = "squatting" in faults
-            if is_weight_forward(ev["com_forward"], ev["knee_forward"], travel, ev["trunk_angle"], squatting):
-                faults.add("weight_forward")
-            soft += 5 * _ramp(ev["com_forward"], 0.3, COM_OVER_TOES)
+    ev, seen = _evidence(rows, side_on, bottom, working, peak_drop)
+    faults, soft = _form_faults(drill, ev, seen) if judged else (set(), 0.0)
 
     # Depth: the wall (where the drill has one) and hip flexion, both from the side view.
     travel_max = _robust_max(rows, C_TRAVEL)
@@ -948,3 +907,57 @@ def judge_rep(
         hold_s=float(hold_s),
         evidence=ev,
     )
+
+
+def _evidence(
+    rows: Rows, side_on: Rows, bottom: Rows, working: Rows, peak_drop: float
+) -> tuple[dict[str, float], dict[str, int]]:
+    """The medians a verdict rests on, and how many frames measured each of those it tests."""
+    ev: dict[str, float] = {}
+    seen: dict[str, int] = {}
+    # Rounding shows most at the bottom, under the most load: judge it there when the bottom was
+    # seen in enough frames, else over the whole working part of the rep.
+    ev["alignment"], seen["alignment"] = _median(bottom, C_ALIGN)
+    if seen["alignment"] < MIN_EVIDENCE_FRAMES:
+        ev["alignment"], seen["alignment"] = _median(working, C_ALIGN)
+    ev["head_angle"], seen["head_angle"] = _median(working, C_HEAD)
+    ev["hip_flex"], _ = _median(bottom, C_HIP)
+    ev["knee_flex"], seen["knee_flex"] = _median(bottom, C_KNEE)
+    ev["shin_angle"], seen["shin_angle"] = _median(bottom, C_SHIN)
+    ev["thigh_angle"], _ = _median(bottom, C_THIGH)
+    ev["com_forward"], seen["com_forward"] = _median(bottom, C_COM)
+    ev["knee_forward"], _ = _median(bottom, C_KNEE_FWD)
+    ev["hip_travel"], seen["hip_travel"] = _median(bottom, C_TRAVEL)
+    ev["trunk_angle"], _ = _median(bottom, C_TRUNK)
+    # Where the hands were at the bottom, from any view (a height): tells a bell from the floor.
+    ev["hand_height"], _ = _median([row for row in rows if row[C_DROP] >= BOTTOM_SHARE * peak_drop], C_HANDS)
+    ev["side_on"] = len(side_on) / len(rows) if rows else 0.0
+    ev["side_ratio"], _ = _median(rows, C_SIDE_RATIO)
+    ev["knee_hip_ratio"] = ev["knee_flex"] / ev["hip_flex"] if ev["hip_flex"] > 1.0 else math.nan
+    return ev, seen
+
+
+def _form_faults(drill: Drill, ev: dict[str, float], seen: dict[str, int]) -> tuple[set[str], float]:
+    """The form faults of a rep judged from the side, and the partial penalty for measures near, but
+    inside, their limits. A measure seen in too few frames names no fault."""
+    faults: set[str] = set()
+    soft = 0.0
+    if seen["alignment"] >= MIN_EVIDENCE_FRAMES:
+        if is_rounded(ev["alignment"]):
+            faults.add("rounded_back")
+        soft += 10 * _ramp(ev["alignment"], 0.5 * ROUNDED_ALIGNMENT, ROUNDED_ALIGNMENT)
+    if seen["head_angle"] >= MIN_EVIDENCE_FRAMES:
+        if is_head_out_of_line(ev["head_angle"], "rounded_back" in faults):
+            faults.add("head_out_of_line")
+        soft += 5 * _ramp(ev["head_angle"], 0.6 * HEAD_UP_DEG, HEAD_UP_DEG)
+    if not drill.kneeling and min(seen["knee_flex"], seen["shin_angle"]) >= MIN_EVIDENCE_FRAMES:
+        if is_squatting(drill, ev["hip_flex"], ev["knee_flex"], ev["shin_angle"], ev["thigh_angle"]):
+            faults.add("squatting")
+        soft += 10 * _ramp(ev["knee_hip_ratio"], 0.7 * drill.squat_ratio, drill.squat_ratio)
+    if not drill.kneeling and seen["com_forward"] >= MIN_EVIDENCE_FRAMES:
+        travel = ev["hip_travel"] if seen["hip_travel"] >= MIN_EVIDENCE_FRAMES else math.nan
+        squatting = "squatting" in faults
+        if is_weight_forward(ev["com_forward"], ev["knee_forward"], travel, ev["trunk_angle"], squatting):
+            faults.add("weight_forward")
+        soft += 5 * _ramp(ev["com_forward"], 0.3, COM_OVER_TOES)
+    return faults, soft
