@@ -648,7 +648,7 @@ class RepCounter:
         # Bent over (seen from the side), the hands show whether a bell is in them; standing,
         # hanging arms read as high as a dowel, so there they say nothing.
         limit = self._dwell_limit(m.hand_height) if m.hip_flex >= BENT_HIP_DEG else STILL_PARTWAY_S
-        if self.phase is Phase.LOCKOUT or t - self._still_since <= limit:
+        if self.phase is Phase.LOCKOUT or not t - self._still_since > limit:  # NaN: not held
             return False
         # Holding still: at the bottom, a set-up (a bell picked up or put down); partway, the
         # person now stands lower in the picture (a step away from the camera). Either way, learn
