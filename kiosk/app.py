@@ -741,7 +741,7 @@ class App:
         self._failing_since, self._failures = math.nan, 0
         frame = result.frame
         if self.display is not None:
-            # Converted only if the flow's screen (fed above) shows it, at the size it is shown.
+            # Converted only if the flow's screen (fed before this) shows it, at the size it is shown.
             shown = self.display.picture_size(frame.size, self.flow.screen)
             scene.frame = None if shown is None else frame.picture_for(shown)
             scene.frame_size = frame.size
