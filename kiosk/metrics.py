@@ -71,6 +71,14 @@ SIDE_ON_ENTER, SIDE_ON_LEAVE = 0.26, 0.34
 
 # One ankle this many leg lengths above the other: that foot is off the floor.
 LIFTED_FOOT_LEGS = 0.2
+# A foot on the floor hangs below its knee. The steepest shank a standing lift makes is about 45
+# degrees from vertical (a deep squat's, from the side); the shared recordings read at most 32. An
+# ankle placed further round than 60 degrees is not a foot bearing weight: in dim, noisy pictures
+# the model puts an ankle on the bar, a plate or the other knee with a score over its threshold,
+# and one such ankle read as a step (a rep lost) or as shins past horizontal (a clean pull called
+# squatting). Kneeling, the shanks lie on the floor.
+SHANK_MAX_DEG = 60.0
+_SHANK_MIN_COS = math.cos(math.radians(SHANK_MAX_DEG))
 
 # Another body. Between two frames a lifter's hips move at most 0.25 leg lengths in every set we
 # have (a swing's hip snap, a lying hip extension); a jump of 0.6 is the single-person model
@@ -266,6 +274,7 @@ class MetricsCore:
         self._mx = [0.0] * 7
         self._my = [0.0] * 7
         self._mok = [False] * 7
+        self._feet_seen = False
         self.reset()
 
     def reset(self) -> None:
@@ -344,16 +353,45 @@ class MetricsCore:
                 mok[row] = True
             else:
                 mok[row] = False
-        # A foot well off the floor (a single-leg move, a step) bears no weight: the leg chain is
-        # then the standing leg's, not an average with the lifted one.
-        la, ra = _PAIRS[MID_ANKLE]
-        leg = self.thigh_px + self.shin_px
-        if ws[la] > 0.0 and ws[ra] > 0.0 and abs(ys[la] - ys[ra]) > LIFTED_FOOT_LEGS * leg:
-            stand = la if ys[la] > ys[ra] else ra
-            knee = _PAIRS[MID_KNEE][0 if stand == la else 1]
+        # A foot well off the floor (a single-leg move, a step) bears no weight, and neither does an
+        # ankle that is no foot on the floor (`SHANK_MAX_DEG`): the leg chain is then the other
+        # leg's, not an average with this one.
+        (la, ra), (lk, rk) = _PAIRS[MID_ANKLE], _PAIRS[MID_KNEE]
+        l_seen, r_seen = ws[la] > 0.0, ws[ra] > 0.0
+        self._feet_seen = l_seen or r_seen  # for framing: in view, whether or not they bear weight
+        l_ok = l_seen and self._on_floor(xs, ys, ws, la, lk, rk)
+        r_ok = r_seen and self._on_floor(xs, ys, ws, ra, rk, lk)
+        stand = -1
+        if l_ok and r_ok:
+            if abs(ys[la] - ys[ra]) > LIFTED_FOOT_LEGS * (self.thigh_px + self.shin_px):
+                stand = la if ys[la] > ys[ra] else ra
+        elif l_ok and r_seen:
+            stand = la
+        elif r_ok and l_seen:
+            stand = ra
+        elif not (l_ok or r_ok):
+            mok[MID_ANKLE] = False
+        if stand >= 0:
+            knee = lk if stand == la else rk
             if ws[knee] > 0.0:
                 mx[MID_KNEE], my[MID_KNEE] = xs[knee], ys[knee]
             mx[MID_ANKLE], my[MID_ANKLE] = xs[stand], ys[stand]
+
+    def _on_floor(
+        self, xs: Sequence[float], ys: Sequence[float], ws: Sequence[float], ankle: int, knee: int, other: int
+    ) -> bool:
+        """Whether `ankle` can be a foot bearing weight: under its knee (or the other knee, when its
+        own is not seen; see `SHANK_MAX_DEG`). With neither knee seen it cannot be told from a wild
+        point, and the feet are remembered instead."""
+        if self.drill.kneeling:
+            return True
+        if not ws[knee] > 0.0:
+            knee = other
+            if not ws[knee] > 0.0:
+                return False
+        dx, dy = xs[ankle] - xs[knee], ys[ankle] - ys[knee]
+        down = self._cos * dy - self._sin * dx  # along the level picture's vertical
+        return down >= _SHANK_MIN_COS * math.hypot(dx, dy)
 
     def update_pose(self, pose: np.ndarray, valid: np.ndarray, t: float) -> FrameMetrics:
         """`update` for a (17, 3) pose array and a (17,) validity mask (tests, tools)."""
@@ -509,7 +547,8 @@ class MetricsCore:
         recorded, before any levelling)."""
         _, sx, _, _, hx, _, ax = self._mx
         ey, sy, _, _, _, ky, ay = self._my
-        e_ok, s_ok, _, _, h_ok, k_ok, a_ok = self._mok
+        e_ok, s_ok, _, _, h_ok, k_ok, _ = self._mok
+        a_ok = self._feet_seen
         if not ((e_ok or ws[_NOSE] > 0.0) and s_ok):
             return "head"
         if not h_ok:

@@ -227,3 +227,60 @@ def test_a_head_turned_to_the_mirror_does_not_flip_which_way_the_lifter_faces() 
     for i in range(150, 210):
         m = core.update_pose(turned, turned[:, 2] > 0.3, i / 30)
     assert m.facing == -1
+
+
+def _shank_at(kp: np.ndarray, ankle: BodyPart, knee: BodyPart, deg: float) -> np.ndarray:
+    """`kp` with `ankle` turned `deg` from straight below `knee` (toward +x), confident."""
+    out = kp.copy()
+    shin = float(np.hypot(*(kp[ankle, :2] - kp[knee, :2])))
+    a = math.radians(deg)
+    out[ankle, :2] = kp[knee, :2] + shin * np.array([math.sin(a), math.cos(a)])
+    out[ankle, 2] = 0.8
+    return out
+
+
+@pytest.mark.parametrize("deg", [70.0, 120.0, -90.0])
+def test_an_ankle_no_foot_can_be_leaves_the_measures_to_the_other_leg(deg):
+    """A dim, noisy picture has the model put an ankle on the bar or a plate with a passing score: a
+    shank turned further than 60 degrees from vertical is no foot on the floor. The other leg's knee and
+    ankle then carry the measures, as they do for one seen alone."""
+    bottom = posture_keypoints(BOTTOMS[None], body_px=250.0, ankle=(320.0, 330.0))  # room below the feet
+    alone = bottom.copy()
+    alone[BodyPart.RIGHT_ANKLE, 2] = 0.0
+    wild = _shank_at(bottom, BodyPart.RIGHT_ANKLE, BodyPart.RIGHT_KNEE, deg)
+    ref, m = measure(alone), measure(wild)
+    assert m.ready and m.in_frame
+    for name in ("ankle_x", "shin_angle", "knee_flex", "hip_travel", "com_forward"):
+        assert getattr(m, name) == pytest.approx(getattr(ref, name), abs=1e-3), name
+
+
+def test_with_no_ankle_a_foot_can_be_the_feet_are_remembered_and_still_in_the_picture():
+    stand = posture_keypoints(STAND)
+    wild = _shank_at(stand, BodyPart.LEFT_ANKLE, BodyPart.LEFT_KNEE, 90.0)
+    wild = _shank_at(wild, BodyPart.RIGHT_ANKLE, BodyPart.RIGHT_KNEE, 90.0)
+    m = measure_in_turn([stand, wild])
+    assert math.isnan(m.ankle_x) and math.isnan(m.shin_angle)
+    assert m.missing == ""  # seen in the picture: nothing to step back for
+    assert m.height == pytest.approx(measure(stand).height, abs=1e-3)  # from where the feet stood
+
+
+def test_a_steep_shank_is_still_a_foot_and_a_rolled_camera_is_levelled_first():
+    """A deep squat's shanks lean about 45 degrees from vertical; at 55 they are still the lifter's
+    legs, at 65 no longer. 55 in a picture rolled 15 degrees reads 70 as recorded: the roll the
+    camera is set up with is undone first."""
+
+    def shanks(deg: float) -> np.ndarray:
+        kp = _shank_at(posture_keypoints(STAND), BodyPart.LEFT_ANKLE, BodyPart.LEFT_KNEE, -deg)
+        return _shank_at(kp, BodyPart.RIGHT_ANKLE, BodyPart.RIGHT_KNEE, -deg)
+
+    assert math.isfinite(measure(shanks(55.0)).ankle_x)
+    assert math.isnan(measure(shanks(65.0)).ankle_x)
+    tilted = rolled(shanks(55.0), 15.0, (640, 480))
+    assert math.isfinite(measure(tilted, camera_roll_deg=15.0).ankle_x)
+    assert math.isnan(measure(tilted).ankle_x)
+
+
+def test_kneeling_the_shanks_lie_on_the_floor():
+    kneel = posture_keypoints(STAND, kneeling=True)
+    m = measure(kneel, drill="kneeling-hinge")
+    assert m.ready and math.isfinite(m.ankle_x)

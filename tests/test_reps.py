@@ -438,6 +438,23 @@ def test_a_step_taken_during_a_dip_is_not_a_rep(step_legs: float, counted: int) 
     assert len(reps_of(perf)) == counted
 
 
+def test_an_ankle_placed_on_the_bar_at_the_bottom_is_no_step() -> None:
+    """In a dim, noisy picture the model put one ankle on the bar, at knee height ahead of the shins,
+    with a passing score, while the other was hidden: read as the feet, they had moved most of a
+    leg length, and the rep was cancelled as a step."""
+    perf = performed(None, n=4, stand_s=3.0, frame_size=(1280, 480), height_frac=0.8)
+    kp, t = perf.track.keypoints, perf.track.t
+    knee, ankle, hidden = BodyPart.RIGHT_KNEE, BodyPart.RIGHT_ANKLE, BodyPart.LEFT_ANKLE
+    leg = 0.5 * 0.8 * 480  # about the thigh and shank of a lifter 80% of the frame high
+    for rep in perf.truth:
+        bottom = np.abs(t - rep.bottom_s) < 0.15
+        kp[bottom, ankle, 0] = kp[bottom, knee, 0] + 0.8 * leg  # ahead, toward the bar
+        kp[bottom, ankle, 1] = kp[bottom, knee, 1] + 0.1 * leg
+        kp[bottom, ankle, 2] = 0.4
+        kp[bottom, hidden, 2] = 0.1
+    assert len(reps_of(perf)) == 4
+
+
 def _passer_by(perf, start: float, end: float) -> None:
     """From `start` to `end` the single-person model follows someone else: a taller person walking
     in front of the lifter (to where the lifter stands, the hardest case: no jump in place)."""
