@@ -240,7 +240,7 @@ def _shank_at(kp: np.ndarray, ankle: BodyPart, knee: BodyPart, deg: float) -> np
 
 
 @pytest.mark.parametrize("deg", [70.0, 120.0, -90.0])
-def test_an_ankle_no_foot_can_be_leaves_the_measures_to_the_other_leg(deg):
+def test_an_ankle_that_cannot_be_a_foot_leaves_the_measures_to_the_other_leg(deg):
     """A dim, noisy picture has the model put an ankle on the bar or a plate with a passing score: a
     shank turned further than 60 degrees from vertical is no foot on the floor. The other leg's knee and
     ankle then carry the measures, as they do for one seen alone."""
@@ -254,7 +254,7 @@ def test_an_ankle_no_foot_can_be_leaves_the_measures_to_the_other_leg(deg):
         assert getattr(m, name) == pytest.approx(getattr(ref, name), abs=1e-3), name
 
 
-def test_with_no_ankle_a_foot_can_be_the_feet_are_remembered_and_still_in_the_picture():
+def test_with_neither_ankle_a_foot_the_feet_are_remembered_and_still_in_the_picture():
     stand = posture_keypoints(STAND)
     wild = _shank_at(stand, BodyPart.LEFT_ANKLE, BodyPart.LEFT_KNEE, 90.0)
     wild = _shank_at(wild, BodyPart.RIGHT_ANKLE, BodyPart.RIGHT_KNEE, 90.0)
