@@ -73,7 +73,9 @@ def test_demo_end_to_end_counts_reps_into_the_history(tmp_path: Path) -> None:
         assert app.run() == 0
         assert app.stats.reps >= 2, app.stats
         assert app.flow.screen is Screen.ACTIVE
-        assert app.stats.frames > 200  # every processed frame reached the flow
+        # Every frame the model processed reached the flow, however few a slow machine managed.
+        assert app.stats.frames == app.pipeline.stats().processed > 0
+        assert app.scorer.snapshots_lost == 0
         with SessionStore(app.writer.path, readonly=True) as store:
             sets = store.today(time.time())
         # Only today's set of this run: the demo's seeded history is from earlier days.
@@ -833,7 +835,8 @@ def test_the_demo_camera_failing_once_is_reopened_and_the_demo_goes_on() -> None
     app = _windowed_app(demo, seconds=6.0)
     assert app.run() == 0
     stats = app.pipeline.stats()
-    assert stats.restarts == 1 and stats.processed > 40 + 60  # frames came again after the reopen
+    # At most 40 frames were painted before the glitch, so a 41st result came after the reopen.
+    assert stats.restarts == 1 and stats.processed > 40
 
 
 class EndingCamera(FlakyCamera):

@@ -75,8 +75,10 @@ def test_a_clean_pull_from_the_floor_is_judged_clean(clip_track, clip):
 def ten_rep_set(pull: PoseTrack) -> PoseTrack:
     """A side-view set of ten reps made of one real concentric pull (bottom to top): each rep is the
     pull played backwards (the way down), a short stay at the bottom, the pull, and a stand at the
-    top, at tempos from 0.8 to 1.25 times the pull's. The keypoints and their noise are the model's."""
-    n, fps = len(pull.t), 30.0
+    top, at tempos from 0.8 to 1.25 times the pull's, at the pull's own frame rate. The keypoints and
+    their noise are the model's."""
+    n = len(pull.t)
+    fps = (n - 1) / float(pull.t[-1] - pull.t[0])
 
     def bounce(first: int, last: int, frames: int) -> list[int]:
         cycle = [*range(first, last), *range(last, first, -1)]
