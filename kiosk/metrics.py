@@ -74,9 +74,9 @@ LIFTED_FOOT_LEGS = 0.2
 # A foot on the floor hangs below its knee. The steepest shank a standing lift makes is about 45
 # degrees from vertical (a deep squat's, from the side); the shared recordings read at most 32. An
 # ankle placed further round than 60 degrees is not a foot bearing weight: in dim, noisy pictures
-# the model put an ankle on the bar or a plate with a score over its threshold,
-# and one such ankle read as a step (a rep lost) or as shins past horizontal (a clean pull called
-# squatting). Kneeling, the shanks lie on the floor.
+# the model put an ankle on the bar or a plate with a score over its threshold, and one such ankle
+# read as a step (a rep lost) or as shins past horizontal (a clean pull called squatting).
+# Kneeling, the shanks lie on the floor.
 SHANK_MAX_DEG = 60.0
 _SHANK_MIN_COS = math.cos(math.radians(SHANK_MAX_DEG))
 
