@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from kiosk.backends import RUNTIMES, runtime_available
 from kiosk.errors import ModelError
@@ -13,6 +14,11 @@ from kiosk.models import find_model
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+# Hypothesis fails an example slower than 200 ms by default; on a loaded CI machine a scheduler
+# stall alone can take that long. Speed is the benchmarks' business, so no example has a deadline.
+settings.register_profile("kiosk")
+settings.load_profile("kiosk")
 
 REPO = Path(__file__).resolve().parent.parent
 

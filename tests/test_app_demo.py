@@ -1,7 +1,9 @@
 """The whole kiosk, headless: the demo end to end, screenshots, fallbacks, signals, sd_notify.
 
 These run in real time (the demo performer paints 30 frames a second), so they skip ahead in the
-demo's loop instead of waiting for the walk-in. No timing is asserted.
+demo's loop instead of waiting for the walk-in. No timing is asserted: a test that needs some
+frames to pass ends its run when they have (`stop_when`), its `seconds` only a ceiling, since a
+loaded machine may process a third of the frames a quiet one does.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,17 @@ def _windowed_app(
     return kiosk_app.App(cfg, inputs, open_display((320, 240), fullscreen=False), seconds=seconds, **app_args)
 
 
+def stop_when(app: kiosk_app.App, done: Callable[[], bool]) -> None:
+    """End `app`'s run once `done()` holds, polled on a watcher thread from when this is called."""
+
+    def watch() -> None:
+        while not app._stop.wait(0.05):
+            if done():
+                app.stop()
+
+    threading.Thread(target=watch, name="test-watcher", daemon=True).start()
+
+
 def test_run_demo_for_n_seconds_exits_0_and_saves_the_attract_screen(tmp_path: Path) -> None:
     shots = tmp_path / "shots"
     status = main(
@@ -65,12 +79,14 @@ def test_demo_end_to_end_counts_reps_into_the_history(tmp_path: Path) -> None:
     (the first rep is the start signal), reps are judged and written by the background writer."""
     shots = tmp_path / "shots"
     app, tmp = kiosk_app.build(
-        args("--demo", "--windowed", "800x450", "--seconds", "13", "--screenshot-dir", str(shots)),
+        args("--demo", "--windowed", "800x450", "--seconds", "60", "--screenshot-dir", str(shots)),
         demo_start_s=17.0,
     )
+    stop_when(app, lambda: app.stats.reps >= 2 and "active" in app.screenshots.saved)
     try:
         assert app.inputs.demo == "Animated stand-in"
         assert app.run() == 0
+        assert app._stop.is_set()  # ended by the watcher, not at the ceiling
         assert app.stats.reps >= 2, app.stats
         assert app.flow.screen is Screen.ACTIVE
         # Every frame the model processed reached the flow, however few a slow machine managed.
@@ -98,15 +114,24 @@ def test_a_recording_played_as_the_camera_is_labelled_and_keeps_no_real_history(
 ) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # where a real history would go
     video = shared_data / "clips" / "barbell-deadlift-side" / "good.mp4"
-    app, tmp = kiosk_app.build(args("--source", str(video), "--windowed", "320x240", "--seconds", "1"))
+    app, tmp = kiosk_app.build(args("--source", str(video), "--windowed", "320x240", "--seconds", "60"))
+    shown: list[tuple[tuple[int, int] | None, tuple[int, ...]]] = []
+
+    def picture_shown() -> bool:
+        picture = app.scene.frame
+        if picture is not None:
+            shown.append((app.scene.frame_size, picture.shape))
+        return bool(shown)
+
+    stop_when(app, picture_shown)
     try:
         assert app.inputs.demo == "Recorded video"
         assert tmp is not None and Path(app.writer.path).is_relative_to(tmp.name)
         assert app.run() == 0
         assert not (tmp_path / "state").exists()
         # The 600x600 recording's picture was converted at the size a 320x240 window shows it.
-        assert app.scene.frame_size == (600, 600) and app.scene.frame is not None
-        assert max(app.scene.frame.shape[:2]) <= 240
+        size, shape = shown[0]
+        assert size == (600, 600) and max(shape[:2]) <= 240
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -239,7 +264,14 @@ def test_a_lost_camera_shows_the_retry_screen_and_keeps_running(tmp_path: Path) 
         raise SourceError("/dev/video0: no such camera; check that it is plugged in")
 
     inputs = kiosk_app.Inputs(factory, demo.estimator, demo.tap, "", False, "flaky camera")
-    app = _windowed_app(inputs, seconds=4.5, screenshot_dir=tmp_path)
+    app = _windowed_app(inputs, seconds=60.0, screenshot_dir=tmp_path)
+
+    def retried_and_shown() -> bool:
+        camera = app.scene.camera
+        shown = "camera-lost" in app.screenshots.saved
+        return shown and camera is not None and "plugged in" in camera.message
+
+    stop_when(app, retried_and_shown)
     assert app.run() == 0
     assert len(opened) >= 2  # it kept retrying
     assert app.scene.camera is not None and "plugged in" in app.scene.camera.message
@@ -318,7 +350,7 @@ def test_seconds_must_be_positive(seconds: str) -> None:
         kiosk_app.build(args("--demo", "--windowed", "640x360", "--seconds", seconds))
 
 
-def test_the_demo_gives_way_when_a_camera_appears() -> None:
+def test_the_demo_gives_way_when_a_camera_appears(monkeypatch) -> None:
     """Running the demo for want of a camera: once the camera opens, the loop ends to restart live."""
 
     class Recording(Notifier):
@@ -329,8 +361,10 @@ def test_the_demo_gives_way_when_a_camera_appears() -> None:
     sent: list[str] = []
     inputs = kiosk_app.performer_inputs("No camera found")
     tries = []
-    inputs.camera_ready = lambda: tries.append(1) or len(tries) >= 1
-    app = _windowed_app(inputs, seconds=20.0, notifier=Recording(None))
+    monkeypatch.setattr(kiosk_app, "PROBE_S", 0.05)
+    # The camera opens once the demo has shown a result (READY went out), however long that takes.
+    inputs.camera_ready = lambda: tries.append(1) or "READY=1" in sent
+    app = _windowed_app(inputs, seconds=60.0, notifier=Recording(None))
     assert app.run() == 0
     assert app.camera_found and tries and app._stop.is_set()  # left for the camera, not at --seconds
     # The same process carries on live: told "stopping", systemd would kill it at its stop timeout.
@@ -832,11 +866,12 @@ def test_the_demo_camera_failing_once_is_reopened_and_the_demo_goes_on() -> None
         return paint(pose)
 
     camera.painter.paint = flaky
-    app = _windowed_app(demo, seconds=6.0)
-    assert app.run() == 0
-    stats = app.pipeline.stats()
+    app = _windowed_app(demo, seconds=60.0)
     # At most 40 frames were painted before the glitch, so a 41st result came after the reopen.
-    assert stats.restarts == 1 and stats.processed > 40
+    stop_when(app, lambda: app.pipeline.stats().processed > 40)
+    assert app.run() == 0
+    assert app._stop.is_set()  # ended by the watcher, not at the ceiling
+    assert app.pipeline.stats().restarts == 1
 
 
 class EndingCamera(FlakyCamera):

@@ -327,7 +327,7 @@ def configs(draw: st.DrawFn) -> Config:
     return Config(**{name: cls(**sections[name]) for name, cls, _ in cfgmod.SECTIONS})
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(configs())
 def test_rendered_config_loads_back_unchanged(tmp_path_factory: pytest.TempPathFactory, cfg: Config) -> None:
     path = tmp_path_factory.mktemp("roundtrip") / "config.toml"

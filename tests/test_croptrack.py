@@ -179,7 +179,7 @@ def poses(draw: st.DrawFn) -> np.ndarray:
     return pose
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(pose=poses(), vx=st.floats(-3000, 3000), vy=st.floats(-3000, 3000))
 def test_no_confident_keypoint_or_its_next_position_falls_outside_the_crop(
     pose: np.ndarray, vx: float, vy: float
@@ -195,7 +195,7 @@ def test_no_confident_keypoint_or_its_next_position_falls_outside_the_crop(
             assert inside(box, ahead_x, ahead_y)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(first=poses(), second=poses())
 def test_a_held_crop_still_contains_every_confident_keypoint(first: np.ndarray, second: np.ndarray) -> None:
     tracker = CropTracker((W, H))

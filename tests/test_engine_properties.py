@@ -18,7 +18,7 @@ from kiosk.track import PoseTrack
 floats = st.floats(allow_nan=True, allow_infinity=True, width=32)
 poses = arrays(np.float32, (17, 3), elements=floats)
 wild = arrays(np.float32, (17, 3), elements=st.floats(-1e6, 1e6, width=32))
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 
 
 def drive(engine, frames, times):

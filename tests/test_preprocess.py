@@ -71,7 +71,7 @@ def test_mirroring_is_an_involution_and_mirrors_points(x0: float, size: float, w
     assert mirrored.x0 + (1 - nx) * size == pytest.approx(width - point, abs=1e-6 * max(width, size, abs(x0)))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     width=st.integers(40, 256),
     height=st.integers(40, 256),
@@ -99,7 +99,7 @@ def test_resampling_samples_exactly_at_the_declared_centres(
     assert (out[np.ix_(iy, ix)][..., 2] == 100).all()
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(scale=st.floats(2.05, 6.0), fx=st.floats(0, 1))
 def test_large_reductions_box_average_first_and_keep_the_geometry(scale: float, fx: float) -> None:
     """Beyond 2x the resizer box-averages by an integer factor; a linear gradient stays exact."""
@@ -215,7 +215,7 @@ def test_separable_resampling_matches_a_per_pixel_bilinear_on_noise() -> None:
         assert np.abs(out - want).max() <= 1.0, box
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     x0=st.floats(-150, 300),
     y0=st.floats(-150, 300),
