@@ -17,7 +17,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 # Hypothesis fails an example slower than 200 ms by default; on a loaded CI machine a scheduler
 # stall alone can take that long. Speed is the benchmarks' business, so no example has a deadline.
-settings.register_profile("kiosk")
+settings.register_profile("kiosk", deadline=None)
 settings.load_profile("kiosk")
 
 REPO = Path(__file__).resolve().parent.parent
