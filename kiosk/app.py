@@ -643,6 +643,8 @@ class App:
         self._bottom_depth = -1.0
         self._held_bottom: tuple[float, Frame] | None = None  # (end_s, picture) of a rep held back
         self.camera_found = False  # the demo stood in for a camera that has now appeared
+        self._leaving = False  # ... and the loop ended to start again on it
+        self._stop_asked = False  # stop() was called: a signal, the close button, an exit for a restart
         self.standby = False  # nobody for camera.standby_after_s: the model looks at fewer frames
         self._probe: threading.Thread | None = None
         self._probe_restart: NeedsRestart | None = None  # the probe found a camera only a new process opens
@@ -652,9 +654,16 @@ class App:
     # -------------------------------------------------------------------------------- control
 
     def stop(self, *_: object) -> None:
-        """Ask the loop to end (signal handlers, the window's close button, a hung camera, a camera
-        found while the demo runs); `--seconds` ends it on its own."""
+        """Ask the loop to end (signal handlers, the window's close button, an exit for a restart);
+        `--seconds` ends it on its own."""
+        self._stop_asked = True
         self._stop.set()
+
+    @property
+    def leaving_for_camera(self) -> bool:
+        """The demo ended to start again on a camera that appeared, and nothing asked it to stop
+        (a stop asked for while it left wins: systemd would otherwise wait out its stop timeout)."""
+        return self._leaving and not self._stop_asked
 
     def run(self) -> int:
         """Run until a signal, the window's close button, `seconds`, or (with `until_end`) the end
@@ -833,7 +842,8 @@ class App:
                     self._exit_for_camera(self._probe_restart)
                 elif self.camera_found:
                     log.info("a camera is connected: leaving the demo")
-                    self.stop()
+                    self._leaving = True
+                    self._stop.set()
             return
         if now >= self._next_probe:
             self._next_probe = now + PROBE_S
@@ -1010,7 +1020,7 @@ class App:
         return frame.rgb
 
     def _shutdown(self) -> None:
-        if self.camera_found:
+        if self.leaving_for_camera:
             # The process goes on live (`main`): STOPPING=1 would have systemd wait out its stop
             # timeout, ignoring the live kiosk's pings, then kill it.
             self.notifier.status("a camera appeared: switching from the demo to it")
@@ -1058,7 +1068,7 @@ def main(args: argparse.Namespace) -> int:
         finally:
             if tmp is not None:
                 tmp.cleanup()
-        if not app.camera_found:
+        if not app.leaving_for_camera:
             return status
 
 

@@ -366,9 +366,32 @@ def test_the_demo_gives_way_when_a_camera_appears(monkeypatch) -> None:
     inputs.camera_ready = lambda: tries.append(1) or "READY=1" in sent
     app = _windowed_app(inputs, seconds=60.0, notifier=Recording(None))
     assert app.run() == 0
-    assert app.camera_found and tries and app._stop.is_set()  # left for the camera, not at --seconds
+    assert app.leaving_for_camera and tries  # left for the camera, not at --seconds
     # The same process carries on live: told "stopping", systemd would kill it at its stop timeout.
     assert "READY=1" in sent and "STOPPING=1" not in sent
+
+
+def test_a_stop_asked_for_while_a_camera_appears_stops_the_kiosk(monkeypatch) -> None:
+    """A camera found during someone's set is only acted on after it; a stop asked for meanwhile (or
+    as the demo leaves) must stop the process, not start it again live."""
+
+    class Recording(Notifier):
+        def send(self, *assignments: str) -> bool:
+            sent.extend(assignments)
+            return True
+
+    def ready() -> bool:
+        app.stop()  # as systemd's SIGTERM does, just as the camera opens
+        return True
+
+    sent: list[str] = []
+    inputs = kiosk_app.performer_inputs("No camera found")
+    monkeypatch.setattr(kiosk_app, "PROBE_S", 0.05)
+    inputs.camera_ready = ready
+    app = _windowed_app(inputs, seconds=60.0, notifier=Recording(None))
+    assert app.run() == 0
+    assert not app.leaving_for_camera  # `main` returns instead of building a live kiosk
+    assert "STOPPING=1" in sent
 
 
 @pytest.mark.parametrize(
