@@ -157,6 +157,12 @@ class FlowPort(Protocol):
     def refresh_progress(self) -> None: ...
 
 
+# Between two frames of a slow model (a hot Pi, a 4K source: under 4 results a second) the display
+# ticks the flow's clock; a person the last frame showed is still there unless this long has passed
+# with none showing them, so a visitor still leaves the attract screen at a few frames a second.
+PERSON_GONE_S = 1.0
+
+
 @dataclass(frozen=True)
 class FlowSettings:
     """The session's shape (from `[session]` in the configuration) and the flow's timings."""
@@ -430,7 +436,8 @@ class Flow:
         self.t = t
         if self.screen_since != self.screen_since:
             self.screen_since = self._first_t = t
-        self._person_since = math.nan
+        if t - self._last_person_t > PERSON_GONE_S:
+            self._person_since = math.nan
         self._advance(None, t)
 
     def choose(self, drill: str) -> None:

@@ -220,6 +220,21 @@ def test_someone_walking_past_never_opens_a_session() -> None:
     assert "start_session" not in d.port.names()
 
 
+def test_a_visitor_is_seen_arriving_at_a_slow_models_rate() -> None:
+    """Three results a second (a hot Pi, a 4K source), with the display ticking the flow's clock
+    every 0.25 s between them as the app does: the visitor still gets placed and starts the set."""
+    flow = Flow(SMALL, RecordingPort())
+    engine = HingeEngine(SMALL.drill, frame_size=(640, 480))
+    perf = Performer(Scenario(reps=reps(None, None), stand_s=3.0, seed=6))
+    screens = []
+    for i in range(round(perf.duration_s * 3.0)):
+        t = i / 3.0
+        flow.step(FrameSnapshot.from_result(engine.step(perf.pose_at(t), t), SMALL.drill))
+        flow.tick(t + 0.25)
+        screens.append(flow.screen)
+    assert Screen.PLACEMENT in screens and flow.screen is Screen.ACTIVE
+
+
 def test_idle_screens_rotate_between_attract_and_progress() -> None:
     settings = FlowSettings(attract_s=3.0, progress_s=2.0)
     d = Driver(settings)
