@@ -971,6 +971,7 @@ class StoreWriter:
         self._store: SessionStore | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._error: KioskError | None = None
+        self._error_of_read = False  # `_error` came from a read, which the next read that works clears
         self._closed = False
         self._backlog: deque[_Call] = deque()  # writes that failed for a reason that may pass, in order
         self._running: _Call | None = None  # the call the thread is in, if any, and since when
@@ -1265,7 +1266,7 @@ class StoreWriter:
             return StoreError(f"session history {self.path}: {type(exc).__name__}: {exc}")
         finally:
             self._running = None
-        if call.write:  # a read that works says nothing about whether saving does
+        if call.write or self._error_of_read:  # a read that works says nothing about whether saving does
             self._error = None
         with contextlib.suppress(InvalidStateError):  # `close` gave up on it while it ran
             call.future.set_result(result)
@@ -1275,7 +1276,7 @@ class StoreWriter:
         """Keep a write to try again later, behind those already kept (the oldest go past the limit)."""
         if not backlog:
             log.error("history: saving failed (%s); kept to try again every %g s", error, RETRY_S)
-        self._error = error
+        self._error, self._error_of_read = error, False
         backlog.append(call)
         if len(backlog) > MAX_BACKLOG:
             self._fail(backlog.popleft(), error)
@@ -1289,7 +1290,7 @@ class StoreWriter:
             if error is None:
                 saved += 1
             elif getattr(error, "retry", False):
-                self._error = error
+                self._error, self._error_of_read = error, False
                 backlog.appendleft(call)
                 break
             else:
@@ -1302,7 +1303,7 @@ class StoreWriter:
     def _fail(self, call: _Call, error: KioskError | None) -> None:
         """Give up on `call`: its future carries the error, and a lost write is logged with its data."""
         exc = error or StoreError(f"session history {self.path}: not saved")
-        self._error = exc
+        self._error, self._error_of_read = exc, not call.write
         if call.write:
             log.error("history: NOT SAVED: %s: %s", call.what, exc)
         else:

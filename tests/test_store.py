@@ -676,6 +676,27 @@ def test_a_read_that_works_does_not_hide_that_saving_fails(db: Path, monkeypatch
     assert isinstance(kept.exception(timeout=1), StoreError)  # still failing at shutdown
 
 
+def test_a_read_that_failed_once_is_forgotten_when_a_read_works(db: Path, monkeypatch) -> None:
+    # The progress screen's read meets a lock once; the notice must not stay up on an idle kiosk
+    # until the next visitor's first write.
+    real = SessionStore.today
+    failures = [StoreError(f"session history {db}: database is locked", retry=True)]
+
+    def locked_once(self, *args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return real(self, *args, **kwargs)
+
+    writer = StoreWriter(db)
+    monkeypatch.setattr(SessionStore, "today", locked_once)
+    with pytest.raises(StoreError):
+        writer.today(NOON).result(timeout=10)
+    assert writer.error is not None
+    assert writer.today(NOON).result(timeout=10) == []
+    assert writer.error is None
+    assert writer.close()
+
+
 def hang_saving_reps(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """From now on a rep's commit does not return (a card that stopped answering) until the event
     returned is set."""
