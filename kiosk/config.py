@@ -215,7 +215,13 @@ class SessionConfig:
     )
     set_size: int = _setting(10, "Reps per set.", bounds=(1, 50), unit="reps")
     set_count: int = _setting(2, "Sets per session.", bounds=(1, 10), unit="sets")
-    rest_s: float = _setting(60.0, "Rest between sets.", bounds=(0, 600), unit="s")
+    rest_s: float = _setting(
+        60.0,
+        "Rest between sets. The set's summary and its worst rep's replay show meanwhile, so it is "
+        "never shorter than they need.",
+        bounds=(10, 600),
+        unit="s",
+    )
     idle_timeout_s: float = _setting(
         15.0, "Seconds with nobody in view before the session ends.", bounds=(5, 600), unit="s"
     )
