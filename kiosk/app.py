@@ -354,6 +354,7 @@ class HistoryPort:
         self.progress = Progress()
         self._session: Any = None
         self._set: Any = None
+        self._set_number = 0
         self._pending: tuple[Future, Future, Future] | None = None
 
     def _wall(self, t: float) -> float:
@@ -367,8 +368,15 @@ class HistoryPort:
 
     def start_set(self, number: int, drill: str, target_reps: int, t: float) -> None:
         self._set = self.writer.open_set(self._session, drill, target_reps, self._wall(t))
+        self._set_number = number
 
     def add_rep(self, rep: RepResult, t: float) -> None:
+        """Saves a counted rep, numbered as the screen shows it, and logs it (the journal's record)."""
+        if not rep.judged:
+            log.info("set %d rep %d: not judged (too few side-on frames)", self._set_number, rep.index)
+        else:
+            faults = f" ({', '.join(rep.faults)})" if rep.faults else ""
+            log.info("set %d rep %d: score %d%s", self._set_number, rep.index, rep.score, faults)
         if self._set is not None:
             self.writer.add_rep(self._set, rep.as_dict(), self._wall(t), image=self.image(rep))
 
@@ -816,12 +824,6 @@ class App:
             self._last_snap_mono = now
             if snap.rep is not None:
                 stats.reps += 1
-                rep = snap.rep
-                if rep.judged:
-                    faults = f" ({', '.join(rep.faults)})" if rep.faults else ""
-                    log.info("rep %d: score %d%s", rep.index, rep.score, faults)
-                else:
-                    log.info("rep %d: not judged (too few side-on frames)", rep.index)
             if snap.rep is not None and flow.held_back is snap.rep and self.cfg.store.save_images:
                 self._hold_bottom(snap.rep)
             speak = flow.cue_to_give(snap.speak)

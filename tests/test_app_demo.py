@@ -8,6 +8,7 @@ loaded machine may process a third of the frames a quiet one does.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -820,6 +821,22 @@ def test_history_dates_a_rep_the_flow_reports_late_by_the_frames_clock() -> None
     now = time.time()
     assert [name for name, _ in writer.times] == ["session", "set", "rep"]
     assert [round(now - when) for _, when in writer.times] == [10, 10, 15]
+
+
+def test_the_journal_numbers_a_rep_as_the_screen_does(caplog) -> None:
+    """The engine counts every movement since the kiosk started; the log line names the set and the
+    rep's number within it, as the screen and the history do."""
+
+    class Writer:
+        def __getattr__(self, name: str):
+            return lambda *args, **kwargs: name
+
+    port = kiosk_app.HistoryPort(Writer(), None, lambda rep: None, lambda: 100.0)
+    port.start_session("hinge", 90.0)
+    port.start_set(2, "hinge", 10, 90.0)
+    with caplog.at_level(logging.INFO, logger="kiosk"):
+        port.add_rep(dataclasses.replace(_rep(99.0), index=3, faults=("squatting",), score=70), 99.0)
+    assert "set 2 rep 3: score 70 (squatting)" in caplog.text
 
 
 def test_the_cameras_configured_roll_reaches_the_engine() -> None:
