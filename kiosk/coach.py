@@ -102,6 +102,9 @@ class _Share:
 # `SHOW_S` after it came up; the same cue is not said twice within `REPEAT_S`, nor anything within
 # `MIN_AUDIO_GAP_S` of the last sound (the kiosk's `audio.min_cue_interval_s`, whose default this is).
 ONSET_S, MIN_HOLD_S, SHOW_S, REPEAT_S = 0.35, 1.5, 3.0, 8.0
+# The hips at the wall is a touch, not a position held: three frames at 30 fps say it is not one
+# noisy frame (a rep's verdict asks two), where `ONSET_S` would miss a quick tap.
+WALL_TAP_S = 0.07
 MIN_AUDIO_GAP_S = 2.0
 
 
@@ -131,7 +134,7 @@ class Coach:
         self._peak_drop = 0.0  # deepest shoulder drop of the movement under way
         self._last_peak_drop = 0.0  # ... and of the movement before
 
-    def _holding(self, key: str, active: bool, t: float) -> bool:
+    def _holding(self, key: str, active: bool, t: float, onset_s: float = ONSET_S) -> bool:
         """True once `active` has held for `onset_s`."""
         onset = self._onset
         if not active:
@@ -140,7 +143,7 @@ class Coach:
         start = onset[key]
         if start != start:  # NaN: starts holding now
             onset[key] = start = t
-        return t - start >= ONSET_S
+        return t - start >= onset_s
 
     def update(
         self,
@@ -180,6 +183,7 @@ class Coach:
         bottom = self._at_bottom(in_rep, drop) and judging and m.hip_flex > MIN_REP_HIP_FLEX_DEG
         legs = bottom and not self.drill.kneeling  # kneeling, the shins lie on the floor
         squatting = is_knee_dominant(self.drill, m.hip_flex, m.knee_flex)
+        faulty = False  # any form fault showing on this frame, named yet or not
         forward = is_weight_forward(m.com_forward, m.knee_forward, m.hip_travel, m.trunk_angle, squatting)
         for key, seen, bad in (
             ("rounded_back", bottom and m.alignment == m.alignment, m.alignment > ROUNDED_ALIGNMENT),
@@ -190,9 +194,18 @@ class Coach:
             share = self._shares[key]
             if seen:
                 share.add(dt, bad)
+                faulty = faulty or bad
             if self._holding(key, seen and bad, t) and share.most() and wanted is None:
                 wanted = CUES[key]
 
+        # The hips reached the wall: the depth the drill asks for, said as it happens, since the
+        # lifter's eyes stay in line with the back and cannot read the gauge. Once a rep, and not
+        # over a fault about to be named (its onset is longer than the tap's).
+        tap = judging and self.drill.has_wall and m.wall_reached and not faulty
+        tap = tap and "wall_tap" not in self._spoken_this_rep
+        if self._holding("wall_tap", tap, t, WALL_TAP_S) and wanted is None:
+            wanted = CUES["wall_tap"]
+            self._spoken_this_rep.add("wall_tap")
         # A hinge that stopped short of a rep: say why it did not count.
         if dropped == SHALLOW_HINGE and wanted is None:
             wanted = CUES["shallow"]

@@ -6,6 +6,7 @@ import math
 import pytest
 
 from kiosk.coach import CUES, MIN_HOLD_S, ONSET_S, REPEAT_S, Coach
+from kiosk.drills import DRILLS
 from kiosk.metrics import FrameMetrics
 from kiosk.reps import Phase, RepResult
 
@@ -265,3 +266,28 @@ def test_a_back_curled_on_the_way_down_but_flat_at_the_bottom_is_not_named() -> 
     said = run(coach, frame(alignment=0.2), Phase.DESCENDING, 1.0, t0=t, drop=0.15)
     said += run(coach, frame(), Phase.DESCENDING, 1.0, t0=t + 1.0, drop=0.4)
     assert said == [] and coach.cue is None
+
+
+def test_the_hips_reaching_the_wall_are_told_as_it_happens_once_a_rep():
+    coach = Coach(DRILLS["hinge"])
+    said = run(coach, frame(), Phase.DESCENDING, 0.5)
+    said += run(coach, frame(wall_reached=True), Phase.DESCENDING, 0.3, t0=0.5)
+    said += run(coach, frame(wall_reached=True), Phase.ASCENDING, 0.3, t0=0.8)
+    assert [cue for _, cue in said] == ["wall_tap"]
+    assert 0.5 < said[0][0] < 0.7  # within a few frames of the tap, not at the end of the rep
+    assert coach.cue is CUES["wall_tap"]
+
+
+def test_one_frame_at_the_wall_or_a_drill_without_one_says_nothing_of_it():
+    coach = Coach(DRILLS["hinge"])
+    for i in range(30):
+        coach.update(frame(wall_reached=i == 10), Phase.DESCENDING, None, i / 30, drop=BOTTOM)
+        assert coach.speak is None
+    deadlift = Coach(DRILLS["kettlebell-deadlift"])
+    assert run(deadlift, frame(wall_reached=True), Phase.DESCENDING, 1.0) == []
+
+
+def test_a_fault_at_the_wall_is_named_before_the_depth_is_praised():
+    coach = Coach(DRILLS["hinge"])
+    said = run(coach, frame(wall_reached=True, alignment=0.2), Phase.DESCENDING, 1.0)
+    assert [cue for _, cue in said] == ["rounded_back"]
