@@ -65,7 +65,8 @@ class FrameResult:
 
 
 class HingeEngine:
-    """One lifter, one drill. Create a new engine (or `reset`) for a new person or set.
+    """One lifter at a time, one drill; a new drill takes a new engine. A new visitor needs none:
+    the metrics learn a body of another size afresh, and the counter re-learns the standing height.
 
     The engine keeps no history: each finished rep appears once, as `result.rep`, and whoever
     needs the set (the display, the store, `analyze`) keeps it."""
@@ -90,16 +91,6 @@ class HingeEngine:
         self.coach = Coach(self.drill, min_audio_gap_s=min_audio_gap_s)
         self._input = np.zeros((NUM_KEYPOINTS, 3), np.float32)
         self.result = FrameResult(self.smoother.pose, self.smoother.valid, self.core.metrics)
-
-    def reset(self) -> None:
-        """Forget the person and the reps (someone new, or a new set)."""
-        self.smoother.reset()
-        self.core.reset()
-        self.counter.reset()
-        self.coach.reset()
-        r = self.result
-        r.t, r.phase, r.rep, r.reps, r.depth, r.cue, r.speak = math.nan, Phase.IDLE, None, 0, 0.0, None, None
-        r.drop, r.dropped = math.nan, ""
 
     def step(self, keypoints: np.ndarray, t: float) -> FrameResult:
         """Score one frame: `keypoints` (17, 3) = (x, y, score) in source pixels, `t` seconds."""

@@ -35,9 +35,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from kiosk.body import SCORE, BodyPart, Side, X, Y
+from kiosk.body import BodyPart, Side
 from kiosk.drills import Drill
 
 NAN = math.nan
@@ -392,11 +390,6 @@ class MetricsCore:
         dx, dy = xs[ankle] - xs[knee], ys[ankle] - ys[knee]
         down = self._cos * dy - self._sin * dx  # along the level picture's vertical
         return down >= _SHANK_MIN_COS * math.hypot(dx, dy)
-
-    def update_pose(self, pose: np.ndarray, valid: np.ndarray, t: float) -> FrameMetrics:
-        """`update` for a (17, 3) pose array and a (17,) validity mask (tests, tools)."""
-        weights = [s if ok else 0.0 for s, ok in zip(pose[:, SCORE].tolist(), valid.tolist(), strict=True)]
-        return self.update(pose[:, X].tolist(), pose[:, Y].tolist(), weights, t)
 
     def update(self, xs: Sequence[float], ys: Sequence[float], ws: Sequence[float], t: float) -> FrameMetrics:
         """One frame: keypoint x, y and weight (score, 0 when missing) in `BodyPart` order.

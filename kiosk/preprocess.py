@@ -77,14 +77,6 @@ class CropBox:
         out[:, SCORE] = raw[:, RAW_SCORE]
         return out
 
-    def to_raw(self, pose: np.ndarray) -> np.ndarray:
-        """The inverse of `to_source`: pose rows (x, y, score) in source pixels -> raw (y, x, score)."""
-        raw = np.empty((pose.shape[0], 3), np.float32)
-        raw[:, RAW_Y] = (pose[:, Y] - self.y0) / self.size
-        raw[:, RAW_X] = (pose[:, X] - self.x0) / self.size
-        raw[:, RAW_SCORE] = pose[:, SCORE]
-        return raw
-
     def mirrored(self, width: int) -> CropBox:
         """The same region of the horizontally flipped frame."""
         return CropBox(width - (self.x0 + self.size), self.y0, self.size)

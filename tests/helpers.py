@@ -7,8 +7,9 @@ import math
 import numpy as np
 
 from kiosk.analyze import analyze_track
+from kiosk.body import SCORE, X, Y
 from kiosk.drills import DEFAULT_DRILL
-from kiosk.metrics import DEFAULT_SETUP, Setup
+from kiosk.metrics import DEFAULT_SETUP, FrameMetrics, MetricsCore, Setup
 from kiosk.performer import Performance, RepSpec, perform
 from kiosk.reps import RepResult
 from kiosk.track import PoseTrack
@@ -20,6 +21,12 @@ def run_engine(
     """All reps in the track, and the side that faced the camera most ("left"/"right"/None)."""
     found = analyze_track(track, drill, setup=setup)
     return found.reps, found.side
+
+
+def update_pose(core: MetricsCore, pose: np.ndarray, valid: np.ndarray, t: float) -> FrameMetrics:
+    """`MetricsCore.update` for a (17, 3) pose array and a (17,) validity mask."""
+    weights = [s if ok else 0.0 for s, ok in zip(pose[:, SCORE].tolist(), valid.tolist(), strict=True)]
+    return core.update(pose[:, X].tolist(), pose[:, Y].tolist(), weights, t)
 
 
 def reps_of(perf: Performance, drill: str = "hinge") -> list[RepResult]:

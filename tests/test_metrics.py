@@ -8,7 +8,7 @@ from kiosk.body import BodyPart
 from kiosk.drills import get_drill
 from kiosk.metrics import FrameMetrics, MetricsCore, Setup, com_forward, travel_cm
 from kiosk.performer import BOTTOMS, STAND, Posture, posture_keypoints
-from tests.helpers import rolled
+from tests.helpers import rolled, update_pose
 
 
 def measure(kp: np.ndarray, drill: str = "hinge", frames: int = 20, frame_size=(640, 480), **setup):
@@ -26,7 +26,7 @@ def measure_in_turn(
     for kp in kps:
         valid = kp[:, 2] > 0.3
         for _ in range(frames):
-            m = core.update_pose(kp, valid, i / 30)
+            m = update_pose(core, kp, valid, i / 30)
             i += 1
     return m
 
@@ -215,17 +215,17 @@ def test_a_head_turned_to_the_mirror_does_not_flip_which_way_the_lifter_faces() 
     kp = posture_keypoints(STAND)
     valid = kp[:, 2] > 0.3
     for i in range(30):
-        core.update_pose(kp, valid, i / 30)
+        update_pose(core, kp, valid, i / 30)
     ears_x = float(kp[[BodyPart.LEFT_EAR, BodyPart.RIGHT_EAR], 0].mean())
     looking = kp.copy()
     facings = set()
     for i in range(30, 150):
         looking[BodyPart.NOSE, 0] = ears_x + (6.0 if i % 2 else -6.0)  # a few pixels either way
-        facings.add(core.update_pose(looking, valid, i / 30).facing)
+        facings.add(update_pose(core, looking, valid, i / 30).facing)
     assert facings == {1}
     turned = posture_keypoints(STAND, facing=-1)
     for i in range(150, 210):
-        m = core.update_pose(turned, turned[:, 2] > 0.3, i / 30)
+        m = update_pose(core, turned, turned[:, 2] > 0.3, i / 30)
     assert m.facing == -1
 
 
