@@ -85,6 +85,11 @@ STAMPS = 64  # capture times remembered (frames in flight are far fewer)
 SNAPSHOT_BACKLOG = 2048  # snapshots waiting for the display; 30 s of frames at 60 fps
 SAMPLES = 4096  # latency and render-time samples kept for percentiles
 PROBE_S = 15.0  # in the demo for want of a camera, look for one this often
+# An error on a pass of the display loop (a bug, a display driver hiccup) is logged and the next pass
+# tried, a pause apart; failing on every pass for this long, the kiosk exits for the service to
+# restart it (`EXIT_PIPELINE_FAILED`) rather than show a frozen screen.
+LOOP_FAILING_EXIT_S = 10.0
+LOOP_RETRY_S = 0.05
 PRUNE_EVERY_S = 24 * 3600.0  # history older than store.keep_days goes this often, not only at start
 HEADLESS_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that show nothing
 # Exit status when only a fresh process can get the camera (EX_TEMPFAIL): it is held by a driver call
@@ -658,6 +663,8 @@ class App:
         self._probe_restart: NeedsRestart | None = None  # the probe found a camera only a new process opens
         self._next_probe = -math.inf
         self._next_prune = clock() + PRUNE_EVERY_S  # open_history pruned at start
+        self._loop_failing_since = math.nan  # the first of the display loop's failing passes in a row
+        self._loop_failure_logged = -math.inf
 
     # -------------------------------------------------------------------------------- control
 
@@ -691,7 +698,12 @@ class App:
         self.pipeline.start()
         try:
             while not self._stop.is_set():
-                self._iteration()
+                try:
+                    self._iteration()
+                except Exception:  # the mirror stays up; failing on every pass exits (see there)
+                    self._loop_failed()
+                else:
+                    self._loop_failing_since = math.nan
                 if self.clock() >= deadline:
                     break
                 if self.pipeline.finished and not self.scorer.snapshots:
@@ -894,6 +906,21 @@ class App:
         if failing_s >= self.cfg.camera.stall_timeout_s and not self._stop.is_set():
             self._exit_for_pipeline(f"pose or scoring has failed on every frame for {failing_s:.0f} s")
 
+    def _loop_failed(self) -> None:
+        """A pass of the display loop raised: log it (with its traceback, once in a while), pause,
+        and exit for a restart once every pass has failed for `LOOP_FAILING_EXIT_S`."""
+        now = self.clock()
+        if self._loop_failing_since != self._loop_failing_since:
+            self._loop_failing_since = now
+        if now - self._loop_failure_logged >= LOOP_FAILING_EXIT_S:
+            self._loop_failure_logged = now
+            log.exception("the display loop failed; carrying on")
+        if now - self._loop_failing_since >= LOOP_FAILING_EXIT_S:
+            self._exit_for_pipeline(
+                f"the display loop has failed on every pass for {LOOP_FAILING_EXIT_S:.0f} s"
+            )
+        self._stop.wait(LOOP_RETRY_S)
+
     def _exit_for_pipeline(self, why: str) -> None:
         log.error("%s; exiting so the service restarts the kiosk", why)
         self.exit_status = EXIT_PIPELINE_FAILED
@@ -1029,9 +1056,11 @@ class App:
         else:
             self.notifier.stopping("stopping")
         self.pipeline.stop()
-        self._feed_flow(self.clock())
-        t = self._last_snap_t if math.isfinite(self._last_snap_t) else 0.0
-        self.flow.end(t)
+        try:  # whatever fails here, the writer below still saves what it holds
+            self._feed_flow(self.clock())
+            self.flow.end(self._last_snap_t if math.isfinite(self._last_snap_t) else 0.0)
+        except Exception:
+            log.exception("closing the session failed; saving what the history has")
         if self.writer is not None and not self.writer.close(timeout=10.0):
             log.error("history: the writer did not finish within 10 s; the last writes may be lost")
         if self.audio is not None:

@@ -1129,3 +1129,34 @@ def test_the_pace_of_results_is_learnt_across_skipped_ones_and_ignores_pauses() 
     for seq in range(40, 80):
         pace.took(seq, 6.0 + (seq - 40) * 0.066)
     assert pace.hold_for_next(10.0, 10.010) == 0.0
+
+
+def test_a_display_loop_that_fails_now_and_then_keeps_the_kiosk_up(caplog) -> None:
+    app = _windowed_app(kiosk_app.performer_inputs("No camera found"), seconds=60.0)
+    real, calls = app._feed_flow, itertools.count()
+
+    def flaky(now: float) -> None:
+        if next(calls) % 3 == 0:
+            raise RuntimeError("a passing fault")
+        real(now)
+
+    app._feed_flow = flaky
+    stop_when(app, lambda: app.stats.frames >= 20)
+    with caplog.at_level(logging.ERROR, logger="kiosk"):
+        assert app.run() == 0
+    assert app.stats.frames >= 20
+    said = [r for r in caplog.records if "display loop failed" in r.getMessage()]
+    assert len(said) == 1 and said[0].exc_info is not None  # once in a while, with its traceback
+
+
+def test_a_display_loop_failing_on_every_pass_exits_for_a_restart(monkeypatch, caplog) -> None:
+    monkeypatch.setattr(kiosk_app, "LOOP_FAILING_EXIT_S", 0.3)
+    app = _windowed_app(kiosk_app.performer_inputs("No camera found"), seconds=60.0)
+
+    def broken(now: float) -> None:
+        raise RuntimeError("a lasting fault")
+
+    app._feed_flow = broken
+    with caplog.at_level(logging.ERROR, logger="kiosk"):
+        assert app.run() == kiosk_app.EXIT_PIPELINE_FAILED
+    assert any("failed on every pass" in r.getMessage() for r in caplog.records)
