@@ -1266,7 +1266,8 @@ class StoreWriter:
             return StoreError(f"session history {self.path}: {type(exc).__name__}: {exc}")
         finally:
             self._running = None
-        if call.write or self._error_of_read:  # a read that works says nothing about whether saving does
+        # A read that works clears a read's failure, not a write's: it says nothing of whether saving does.
+        if call.write or self._error_of_read:
             self._error = None
         with contextlib.suppress(InvalidStateError):  # `close` gave up on it while it ran
             call.future.set_result(result)
